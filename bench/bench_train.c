@@ -1,0 +1,249 @@
+/*
+ * bench_train.c - training speed against the machine's sgemm.
+ *
+ * For width 128 and 192 (12 layers, context 256, vocabulary 4096, batch 16
+ * unless given), runs a warm-up step and then timed steps of the trainer
+ * on random tokens, and reports the median step's tokens/s and its
+ * achieved GFLOP/s: 6 FLOPs per active parameter and token for the
+ * products (the routed FFN at its expected p_big, the tied head included)
+ * plus the causal attention, 6 C (T + 1) per token and layer forward and
+ * backward.  The reference is sgemm alone on the same product shapes as
+ * one step (BLAS's own threads, or the trainer's split, whichever is
+ * faster); the ratio of the two says how much of the step is overhead.
+ *
+ * usage: bench_train [STEPS [BATCH [DIM[:HEADS]...]]]
+ * (default 5 16 128 192; heads DIM / 32, a head size of 32)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "linalg.h"
+#include "model.h"
+#include "train.h"
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int
+compare_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+struct shape {
+	int transpose_a, transpose_b, m, n, k;
+};
+
+/* Append a linear layer's three products: forward, input and weight
+ * gradients, for R rows from in to out. */
+static int
+add_linear(struct shape *s, int count, int R, int in, int out)
+{
+	s[count++] = (struct shape){ 0, 1, R, out, in };
+	s[count++] = (struct shape){ 0, 0, R, in, out };
+	s[count++] = (struct shape){ 1, 0, out, in, R };
+	return count;
+}
+
+/* Seconds for the products of one step, each run once after a warm-up. */
+static double
+time_products(const struct shape *s, int count, float *a, float *b, float *c,
+    int split_threads)
+{
+	double t0 = 0.0;
+	int rep, i, p;
+
+	for (rep = 0; rep < 2; rep++) {
+		if (rep == 1)
+			t0 = now();
+		for (i = 0; i < count; i++) {
+			int lda = s[i].transpose_a ? s[i].m : s[i].k;
+			int ldb = s[i].transpose_b ? s[i].k : s[i].n;
+
+			if (split_threads <= 1) {
+				gemm(s[i].transpose_a, s[i].transpose_b, s[i].m,
+				    s[i].n, s[i].k, 1.0f, a, lda, b, ldb, 0.0f,
+				    c, s[i].n);
+				continue;
+			}
+			/* the trainer's way: rows (or columns) of the
+			 * result split over threads, one BLAS thread each */
+#pragma omp parallel for schedule(static)
+			for (p = 0; p < split_threads; p++) {
+				int big_m = s[i].m >= s[i].n;
+				int extent = big_m ? s[i].m : s[i].n;
+				int lo = extent * p / split_threads;
+				int hi = extent * (p + 1) / split_threads;
+
+				if (big_m)
+					gemm(s[i].transpose_a, s[i].transpose_b,
+					    hi - lo, s[i].n, s[i].k, 1.0f,
+					    s[i].transpose_a ? a + lo : a +
+					    (size_t)lo * lda, lda, b, ldb, 0.0f,
+					    c + (size_t)lo * s[i].n, s[i].n);
+				else
+					gemm(s[i].transpose_a, s[i].transpose_b,
+					    s[i].m, hi - lo, s[i].k, 1.0f, a, lda,
+					    s[i].transpose_b ? b + (size_t)lo *
+					    ldb : b + lo, ldb, 0.0f, c + lo,
+					    s[i].n);
+			}
+		}
+	}
+	return now() - t0;
+}
+
+static int
+bench(int dim, int heads, int batch, int steps)
+{
+	struct duo_config cf = { 12, 0, 0, 0, 0, 4096, 256, 10000.0f, 1e-5f };
+	struct duo_model model;
+	struct train_options o;
+	struct trainer tr;
+	struct duo_error err;
+	struct shape shapes[64];
+	double *times, median, flops_token, active, attention, tokens, gflops;
+	double gemm_flops = 0.0, t_blas, t_split, t_gemm;
+	size_t n_corpus = 1 << 20, i, biggest = 0;
+	int32_t *corpus;
+	int s, count = 0, L, C, F, S, V, T, R, threads;
+	float *a, *b, *c;
+
+	cf.d_model = dim;
+	cf.n_head = heads > 0 ? heads : dim / 32;
+	cf.d_ff = 4 * dim;
+	cf.d_ff_small = cf.d_ff / 16;
+	if (model_alloc(&model, &cf, 1, &err) != 0) {
+		fprintf(stderr, "bench_train: %s\n", err.message);
+		return -1;
+	}
+	model_init_random(&model, 1);
+	corpus = malloc(n_corpus * sizeof *corpus);
+	times = malloc((size_t)steps * sizeof *times);
+	for (i = 0; i < n_corpus; i++)
+		corpus[i] = (int32_t)((i * 2654435761u) % 4095);
+	train_options_default(&o);
+	o.batch = batch;
+	o.steps = steps + 1;
+	if (trainer_init(&tr, &model, &o, corpus, n_corpus, 4095, &err) != 0) {
+		fprintf(stderr, "bench_train: %s\n", err.message);
+		return -1;
+	}
+	threads = tr.threads;
+	for (s = 0; s <= steps; s++) {
+		double t0 = now();
+
+		if (train_step(&tr, NULL, &err) != 0) {
+			fprintf(stderr, "bench_train: %s\n", err.message);
+			return -1;
+		}
+		if (s > 0)
+			times[s - 1] = now() - t0;
+	}
+	qsort(times, (size_t)steps, sizeof *times, compare_double);
+	median = times[steps / 2];
+
+	L = cf.n_layer;
+	C = cf.d_model;
+	F = cf.d_ff;
+	S = cf.d_ff_small;
+	V = cf.n_vocab;
+	T = cf.n_ctx;
+	active = (double)L * (4.0 * C * C + o.p_big * 3.0 * C * F +
+	    (1.0 - o.p_big) * 3.0 * C * S) + (double)V * C;
+	attention = (double)L * 6.0 * C * (T + 1);
+	flops_token = 6.0 * active + attention;
+	tokens = (double)batch * T;
+	gflops = flops_token * tokens / median / 1e9;
+
+	/* One step's products at the expected routing split, per pass of
+	 * the trainer's micro-batch. */
+	R = tr.micro_batch * T;
+	count = add_linear(shapes, count, R, C, 3 * C);
+	count = add_linear(shapes, count, R, C, C);
+	count = add_linear(shapes, count, R / 2, C, 2 * F);
+	count = add_linear(shapes, count, R / 2, F, C);
+	count = add_linear(shapes, count, R / 2, C, 2 * S);
+	count = add_linear(shapes, count, R / 2, S, C);
+	for (s = 0; s < count; s++)
+		gemm_flops += 2.0 * shapes[s].m * shapes[s].n * shapes[s].k * L;
+	count = add_linear(shapes, count, R, C, V);
+	for (s = 18; s < count; s++)
+		gemm_flops += 2.0 * shapes[s].m * shapes[s].n * shapes[s].k;
+	for (s = 0; s < count; s++) {
+		size_t m = (size_t)shapes[s].m, n = (size_t)shapes[s].n;
+		size_t k = (size_t)shapes[s].k;
+
+		biggest = m * k > biggest ? m * k : biggest;
+		biggest = k * n > biggest ? k * n : biggest;
+		biggest = m * n > biggest ? m * n : biggest;
+	}
+	a = calloc(biggest, sizeof *a);
+	b = calloc(biggest, sizeof *b);
+	c = calloc(biggest, sizeof *c);
+	/* layers repeat the same 18 products: time one layer and the head */
+	linalg_set_threads(threads);
+	t_blas = time_products(shapes, 18, a, b, c, 1) * L +
+	    time_products(shapes + 18, count - 18, a, b, c, 1);
+	linalg_set_threads(1);
+	t_split = time_products(shapes, 18, a, b, c, threads) * L +
+	    time_products(shapes + 18, count - 18, a, b, c, threads);
+	t_gemm = t_blas < t_split ? t_blas : t_split;
+	gemm_flops *= (double)batch / tr.micro_batch;
+	t_gemm *= (double)batch / tr.micro_batch;
+
+	printf("dim %4d  heads %d  batch %d  %zu params  %zu MB  step %.3f s "
+	    "(min %.3f)  %.0f tokens/s  %.1f GFLOP/s  sgemm %.1f GFLOP/s "
+	    "(BLAS threads %.1f, split %.1f)  ratio %.0f%%\n", dim, cf.n_head,
+	    batch, model.n_params, tr.bytes >> 20, median, times[0],
+	    tokens / median, gflops, gemm_flops / t_gemm / 1e9,
+	    gemm_flops / t_blas / 1e9, gemm_flops / t_split / 1e9,
+	    100.0 * gflops / (gemm_flops / t_gemm / 1e9));
+	fflush(stdout);
+	free(a);
+	free(b);
+	free(c);
+	free(corpus);
+	free(times);
+	trainer_free(&tr);
+	model_free(&model);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	int steps = argc > 1 ? atoi(argv[1]) : 5;
+	int batch = argc > 2 ? atoi(argv[2]) : 16, i;
+	static const int dims[] = { 128, 192 };
+
+	if (steps < 1 || batch < 1) {
+		fprintf(stderr, "usage: bench_train [STEPS [BATCH "
+		    "[DIM[:HEADS]...]]]\n");
+		return 2;
+	}
+	if (argc > 3) {
+		for (i = 3; i < argc; i++) {
+			const char *colon = strchr(argv[i], ':');
+
+			if (bench(atoi(argv[i]), colon != NULL ? atoi(colon + 1)
+			    : 0, batch, steps) != 0)
+				return 1;
+		}
+		return 0;
+	}
+	for (i = 0; i < 2; i++)
+		if (bench(dims[i], 0, batch, steps) != 0)
+			return 1;
+	return 0;
+}

@@ -1,0 +1,85 @@
+/*
+ * cli.h - what the subcommands of the duo program share: the command
+ * table entry, fatal errors, reading input, finding the default model,
+ * and the progress line.
+ *
+ * Only the command line (duo.c, cmd_*.c) and the TUI print or exit.
+ */
+#ifndef DUO_CLI_H
+#define DUO_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "error.h"
+
+/* Exit statuses of every subcommand. */
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2 };
+
+struct command {
+	const char *name;      /* "score", or "router train" */
+	const char *usage;     /* after "duo NAME " */
+	const char *summary;   /* one line for duo --help */
+	int (*exec)(int argc, char **argv);  /* argv[0] is the command name */
+};
+
+extern const char *program_name;   /* "duo" */
+
+/* Print "duo: message" (one line) and exit 1; restores the terminal. */
+void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* Print "duo: message" and a pointer to --help, exit 2. */
+void die_usage(const struct command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+/* Print the usage of a command and its option help, exit 0. */
+void print_usage(FILE *out, const struct command *cmd, const char *options);
+void print_version(void);
+/* Hook run by die() before printing, e.g. endwin() for the TUI. */
+extern void (*die_cleanup)(void);
+
+/*
+ * Read a whole file ("-" or NULL is standard input) into a fresh buffer,
+ * NUL-terminated; fails with a message naming the file.
+ */
+int read_input(const char *path, char **data, size_t *length,
+    struct duo_error *err);
+
+/*
+ * The model to use: the -m argument if given, else $DUO_MODEL, else the
+ * installed default model (DUO_DATADIR/duo.gguf).
+ */
+const char *default_model_path(const char *from_option);
+
+/* Parse integer / float option values, dying with a usage error. */
+long parse_long_option(const struct command *cmd, const char *option,
+    const char *value, long min, long max);
+double parse_double_option(const struct command *cmd, const char *option,
+    const char *value, double min, double max);
+
+/*
+ * Progress line on stderr, only when stderr is a terminal: "label done/total
+ * rate unit/s ETA ...".  progress_update() redraws at most 10 times a second.
+ */
+struct progress {
+	const char *label;
+	const char *unit;
+	double total;
+	double start;
+	double last_draw;
+	int enabled;
+};
+void progress_start(struct progress *p, const char *label, const char *unit,
+    double total);
+void progress_update(struct progress *p, double done, const char *extra);
+void progress_finish(struct progress *p);
+double now_seconds(void);
+
+
+/*
+ * Write bytes as one TSV field: tab, newline, carriage return and backslash
+ * as \t \n \r \\, other control bytes, DEL and bytes that are not valid
+ * UTF-8 as \xHH; valid UTF-8 as it is.
+ */
+void tsv_write_escaped(FILE *out, const char *bytes, size_t length);
+
+#endif

@@ -1,0 +1,181 @@
+/* cmd_info.c - "duo info": what a model file holds. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "gguf.h"
+#include "model.h"
+#include "tokenizer.h"
+
+static const char info_options[] =
+    "Options:\n"
+    "  -h, --help  show this help and exit\n"
+    "\nMODEL defaults to $DUO_MODEL or the installed model.\n";
+
+static const char *
+tensor_type_name(enum gguf_tensor_type type)
+{
+	return type == GGUF_TENSOR_F16 ? "F16" : "F32";
+}
+
+/* Count the parameters of the tensors whose name contains part. */
+static uint64_t
+count_params(const struct gguf_file *file, const char *part)
+{
+	uint64_t n = 0, i;
+	char name[256];
+	size_t length;
+
+	for (i = 0; i < file->n_tensors; i++) {
+		length = file->tensors[i].name.length < sizeof name - 1 ?
+		    (size_t)file->tensors[i].name.length : sizeof name - 1;
+		memcpy(name, file->tensors[i].name.data, length);
+		name[length] = '\0';
+		if (part == NULL || strstr(name, part) != NULL)
+			n += file->tensors[i].n_elements;
+	}
+	return n;
+}
+
+/* List the learned routers: the distinct NAMEs of duo.router.NAME.* keys. */
+static void
+print_routers(const struct gguf_file *file)
+{
+	static const char prefix[] = "duo.router.";
+	const size_t prefix_length = sizeof prefix - 1;
+	uint64_t i, j;
+	int n = 0;
+
+	printf("routers       ");
+	for (i = 0; i < file->n_kv; i++) {
+		const struct gguf_string *key = &file->kv[i].key;
+		const char *name, *dot;
+		size_t length;
+		int seen = 0;
+
+		if (key->length <= prefix_length ||
+		    memcmp(key->data, prefix, prefix_length) != 0)
+			continue;
+		name = key->data + prefix_length;
+		dot = memchr(name, '.', key->length - prefix_length);
+		length = dot != NULL ? (size_t)(dot - name) :
+		    key->length - prefix_length;
+		for (j = 0; j < i && !seen; j++) {
+			const struct gguf_string *k = &file->kv[j].key;
+
+			seen = k->length > prefix_length + length &&
+			    memcmp(k->data, key->data,
+			    prefix_length + length) == 0 &&
+			    k->data[prefix_length + length] == '.';
+		}
+		if (!seen)
+			printf("%s%.*s", n++ > 0 ? ", " : "", (int)length, name);
+	}
+	printf("%s\n", n == 0 ? "none" : "");
+}
+
+/* Print the hyperparameters, training facts, compute and tensors. */
+static void
+print_info(const char *path, const struct duo_model *model,
+    const struct gguf_file *file)
+{
+	const struct duo_config *c = &model->config;
+	double attention = model_flops_attention(c, c->n_ctx);
+	double big = model_flops_ffn(c, CHOICE_BIG);
+	double small = model_flops_ffn(c, CHOICE_SMALL);
+	double head = model_flops_head(c);
+	double all_big = c->n_layer * (attention + big) + head;
+	uint64_t i;
+	uint32_t d;
+
+	printf("file          %s\n", path);
+	printf("name          %s\n", model->name != NULL ? model->name : "-");
+	printf("architecture  duo (GGUF v%" PRIu32 ", %" PRIu64 " keys, "
+	    "%" PRIu64 " tensors)\n", file->version, file->n_kv,
+	    file->n_tensors);
+	printf("layers        %d\n", c->n_layer);
+	printf("width         %d\n", c->d_model);
+	printf("heads         %d (head size %d)\n", c->n_head,
+	    c->d_model / c->n_head);
+	printf("ffn big       %d\n", c->d_ff);
+	printf("ffn small     %d\n", c->d_ff_small);
+	printf("context       %d\n", c->n_ctx);
+	printf("vocabulary    %d (bos %d, eos %d)\n", c->n_vocab,
+	    (int)tokenizer_bos(model->tokenizer),
+	    (int)tokenizer_eos(model->tokenizer));
+	printf("rope base     %g\n", (double)c->rope_base);
+	printf("norm eps      %g\n", (double)c->norm_eps);
+	printf("output        %s\n", model->tied_output ?
+	    "tied to token_embd" : "output.weight");
+	printf("parameters    %" PRIu64 " (big FFN %" PRIu64 ", small FFN "
+	    "%" PRIu64 ")\n", count_params(file, NULL),
+	    count_params(file, "ffn_gate.") + count_params(file, "ffn_up.") +
+	    count_params(file, "ffn_down."),
+	    count_params(file, "_small."));
+	printf("compute       %.2f MFLOP/token all-B at context %d; "
+	    "all-S %.1f%%, all-skip %.1f%% of it\n", all_big / 1e6, c->n_ctx,
+	    100 * (c->n_layer * (attention + small) + head) / all_big,
+	    100 * (c->n_layer * attention + head) / all_big);
+	if (model->training.tokens_seen > 0 || model->training.p_big > 0) {
+		printf("training      p_big %g, p_skip %g, %" PRIu64
+		    " tokens seen, seed %" PRIu32 "%s%s\n",
+		    (double)model->training.p_big,
+		    (double)model->training.p_skip,
+		    model->training.tokens_seen, model->training.seed,
+		    model->training.corpus != NULL ? ", corpus " : "",
+		    model->training.corpus != NULL ?
+		    model->training.corpus : "");
+	}
+	print_routers(file);
+	printf("\ntensors\n");
+	for (i = 0; i < file->n_tensors; i++) {
+		const struct gguf_tensor *t = &file->tensors[i];
+
+		printf("  %-36.*s %s  [", (int)t->name.length, t->name.data,
+		    tensor_type_name(t->type));
+		for (d = 0; d < t->n_dims; d++)
+			printf("%s%" PRIu64, d > 0 ? ", " : "", t->ne[d]);
+		printf("]\n");
+	}
+}
+
+/* Show what the model file MODEL holds. */
+int
+cmd_info(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct command *cmd = command_find("info");
+	struct duo_model model;
+	struct gguf_file file;
+	struct duo_error err;
+	const char *path;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			print_usage(stdout, cmd, info_options);
+			return EXIT_OK;
+		default:
+			die_usage(cmd, "unknown option");
+		}
+	}
+	if (argc - optind > 1)
+		die_usage(cmd, "too many arguments");
+	path = default_model_path(optind < argc ? argv[optind] : NULL);
+	if (model_load(&model, path, &err) != 0)
+		die("%s", err.message);
+	if (gguf_open(&file, path, &err) != 0)
+		die("%s", err.message);
+	print_info(path, &model, &file);
+	gguf_close(&file);
+	model_free(&model);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		die("standard output: write error");
+	return EXIT_OK;
+}

@@ -1,0 +1,76 @@
+/*
+ * duo.c - the duo program: finds the subcommand in one table and runs it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+
+static const struct command commands[] = {
+	{ "info", "[MODEL]",
+	  "Show a model's hyperparameters, tokenizer, tensors and routers",
+	  cmd_info },
+	{ "tokenize", "[-m MODEL] [FILE|-]",
+	  "Print the tokens of a text, one a line, as TSV", cmd_tokenize },
+	{ "score", "[-m MODEL] --route R [--context-route R] [FILE|-]",
+	  "Print every token's loss under one route, as TSV", cmd_score },
+	{ "export", "[-d DB] [--format csv|json] RUN",
+	  "Write a stored run's per-token results as CSV or JSON",
+	  cmd_export },
+	{ "train", "--data FILE --out MODEL [OPTION]...",
+	  "Train a Duo model with random big/small routing", cmd_train },
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+const struct command *
+command_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < N_COMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void
+usage(FILE *out)
+{
+	size_t i;
+
+	fprintf(out, "usage: %s COMMAND [ARGS]\n"
+	    "Study where a Duo language model's computation pays off.\n\n"
+	    "Commands:\n", program_name);
+	for (i = 0; i < N_COMMANDS; i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name,
+		    commands[i].summary);
+	fprintf(out, "\nOptions:\n"
+	    "  -h, --help     show this help and exit\n"
+	    "  -V, --version  show the version and exit\n"
+	    "\n'%s COMMAND --help' describes a command; duo(1) describes "
+	    "them all.\n", program_name);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct command *cmd;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
+		print_version();
+		return EXIT_OK;
+	}
+	cmd = command_find(argv[1]);
+	if (cmd == NULL)
+		die_usage(NULL, "'%s' is not a duo command", argv[1]);
+	return cmd->exec(argc - 1, argv + 1);
+}

@@ -1,0 +1,38 @@
+/* error.c - formatting of the one-line error messages of struct duo_error. */
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int
+error_set(struct duo_error *err, const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	if (err == NULL)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof err->message, fmt, ap);
+	va_end(ap);
+	/* One line, always: a message quoting file content must not break it. */
+	for (p = err->message; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	return -1;
+}
+
+int
+error_prefix(struct duo_error *err, const char *prefix)
+{
+	char old[sizeof err->message];
+
+	if (err == NULL)
+		return -1;
+	memcpy(old, err->message, sizeof old);
+	/* Truncate rather than overflow: the message stays one line. */
+	snprintf(err->message, sizeof err->message, "%.200s: %.800s", prefix,
+	    old);
+	return -1;
+}

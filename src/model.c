@@ -1,0 +1,1541 @@
+/*
+ * model.c - the Duo model: the parameter layout, random initialisation,
+ * loading and saving as GGUF, and the forward pass with a route per token
+ * and layer (DESIGN.md section 2).
+ *
+ * Shapes in comments use the letters of model.h's legend.  Every matrix
+ * product goes through linear() or gemm() (linalg.h); the loops written
+ * here are the elementwise parts (RMSNorm, RoPE, softmax, SwiGLU, the
+ * gathers of routed rows), run with OpenMP when the work pays for it.
+ */
+#include "model.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "linalg.h"
+#include "tokenizer.h"
+
+/* OpenMP, when the compiler has it: loops split over threads, and inner
+ * loops vectorised (GCC's -O2 leaves loops with a remainder alone). */
+#ifdef _OPENMP
+#define PRAGMA(x) _Pragma(#x)
+#define PARALLEL_FOR_IF(condition) \
+	PRAGMA(omp parallel for schedule(static) if (condition))
+#define SIMD PRAGMA(omp simd)
+#define SIMD_SUM(variable) PRAGMA(omp simd reduction(+:variable))
+#else
+#define PARALLEL_FOR_IF(condition) (void)(condition);
+#define SIMD
+#define SIMD_SUM(variable)
+#endif
+
+/* Elementwise loops smaller than this run on one thread: waking the team
+ * costs more than it saves. */
+#define PARALLEL_MIN_WORK (1 << 15)
+
+/*
+ * The elementwise loops run on the OpenMP team only when its idle threads
+ * sleep (OMP_WAIT_POLICY=passive).  By default an idle OpenMP worker
+ * spins for milliseconds after each loop, on a core that OpenBLAS's
+ * threads (or, with BLAS on one thread, the next product itself on a
+ * busy machine) need; on two cores that made the whole pass two to four
+ * times slower than doing these loops, about a tenth of the work, on one
+ * thread.
+ */
+static bool
+elementwise_threads_pay(void)
+{
+	const char *policy = getenv("OMP_WAIT_POLICY");
+
+	return policy != NULL && strcasecmp(policy, "passive") == 0;
+}
+
+/* Rows of queries per attention block: a block computes scores only up to
+ * the last key its last row may see, so the causal mask wastes at most a
+ * block's triangle instead of half of every (T, P) product. */
+#define ATTENTION_BLOCK 64
+
+/* Exponentials of a logits row are summed through a stack buffer of this
+ * many floats. */
+#define LOSS_CHUNK 256
+
+/* Bounds of config_validate: large enough for any model this tool trains
+ * or reads, small enough that no product of sizes overflows size_t. */
+#define MAX_LAYERS 1024
+#define MAX_WIDTH 65536
+#define MAX_FFN (1 << 20)
+#define MAX_VOCAB (1 << 24)
+#define MAX_CONTEXT (1 << 20)
+
+/* --- parameter layout -------------------------------------------------- */
+
+enum dimension { DIM_ONE, DIM_C, DIM_F, DIM_S, DIM_V };
+enum init_kind { INIT_ONE, INIT_NORMAL, INIT_RESIDUAL };
+
+/* One tensor of the layout: GGUF name, shape ne = [in, out], how it is
+ * initialised, and the field of struct duo_model (global tensors) or
+ * struct duo_layer (per-layer tensors) that points at it. */
+struct tensor_spec {
+	const char *name;
+	enum dimension in, out;
+	enum init_kind init;
+	size_t field;
+};
+
+static const struct tensor_spec global_tensors[] = {
+	{ "token_embd.weight", DIM_C, DIM_V, INIT_NORMAL,
+	  offsetof(struct duo_model, token_embedding) },
+	{ "output_norm.weight", DIM_C, DIM_ONE, INIT_ONE,
+	  offsetof(struct duo_model, output_norm) },
+	{ "output.weight", DIM_C, DIM_V, INIT_NORMAL,
+	  offsetof(struct duo_model, output) },
+};
+#define N_GLOBAL_TENSORS 3    /* the last one only when untied */
+
+static const struct tensor_spec layer_tensors[] = {
+	{ "attn_norm.weight", DIM_C, DIM_ONE, INIT_ONE,
+	  offsetof(struct duo_layer, attn_norm) },
+	{ "attn_q.weight", DIM_C, DIM_C, INIT_NORMAL,
+	  offsetof(struct duo_layer, wq) },
+	{ "attn_k.weight", DIM_C, DIM_C, INIT_NORMAL,
+	  offsetof(struct duo_layer, wk) },
+	{ "attn_v.weight", DIM_C, DIM_C, INIT_NORMAL,
+	  offsetof(struct duo_layer, wv) },
+	{ "attn_output.weight", DIM_C, DIM_C, INIT_RESIDUAL,
+	  offsetof(struct duo_layer, wo) },
+	{ "ffn_norm.weight", DIM_C, DIM_ONE, INIT_ONE,
+	  offsetof(struct duo_layer, ffn_norm) },
+	{ "ffn_gate.weight", DIM_C, DIM_F, INIT_NORMAL,
+	  offsetof(struct duo_layer, gate) },
+	{ "ffn_up.weight", DIM_C, DIM_F, INIT_NORMAL,
+	  offsetof(struct duo_layer, up) },
+	{ "ffn_down.weight", DIM_F, DIM_C, INIT_RESIDUAL,
+	  offsetof(struct duo_layer, down) },
+	{ "ffn_gate_small.weight", DIM_C, DIM_S, INIT_NORMAL,
+	  offsetof(struct duo_layer, gate_small) },
+	{ "ffn_up_small.weight", DIM_C, DIM_S, INIT_NORMAL,
+	  offsetof(struct duo_layer, up_small) },
+	{ "ffn_down_small.weight", DIM_S, DIM_C, INIT_RESIDUAL,
+	  offsetof(struct duo_layer, down_small) },
+};
+#define N_LAYER_TENSORS \
+	((int)(sizeof layer_tensors / sizeof layer_tensors[0]))
+
+static size_t
+dimension_size(const struct duo_config *config, enum dimension d)
+{
+	switch (d) {
+	case DIM_ONE:
+		return 1;
+	case DIM_C:
+		return (size_t)config->d_model;
+	case DIM_F:
+		return (size_t)config->d_ff;
+	case DIM_S:
+		return (size_t)config->d_ff_small;
+	case DIM_V:
+		return (size_t)config->n_vocab;
+	}
+	return 0;
+}
+
+static size_t
+spec_elements(const struct duo_config *config, const struct tensor_spec *s)
+{
+	return dimension_size(config, s->in) * dimension_size(config, s->out);
+}
+
+static int
+global_tensor_count(int tied_output)
+{
+	return tied_output ? N_GLOBAL_TENSORS - 1 : N_GLOBAL_TENSORS;
+}
+
+/* Floats taken by the global tensors and by one layer. */
+static size_t
+global_elements(const struct duo_config *config, int tied_output)
+{
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < global_tensor_count(tied_output); i++)
+		n += spec_elements(config, &global_tensors[i]);
+	return n;
+}
+
+static size_t
+layer_elements(const struct duo_config *config)
+{
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < N_LAYER_TENSORS; i++)
+		n += spec_elements(config, &layer_tensors[i]);
+	return n;
+}
+
+/* The spec of layout entry index, its layer (-1 for a global tensor) and
+ * its offset in floats. */
+static const struct tensor_spec *
+layout_entry(const struct duo_config *config, int tied_output, int index,
+    int *layer, size_t *offset)
+{
+	int n_global = global_tensor_count(tied_output), i, j;
+
+	*offset = 0;
+	if (index < n_global) {
+		for (i = 0; i < index; i++)
+			*offset += spec_elements(config, &global_tensors[i]);
+		*layer = -1;
+		return &global_tensors[index];
+	}
+	index -= n_global;
+	*layer = index / N_LAYER_TENSORS;
+	j = index % N_LAYER_TENSORS;
+	*offset = global_elements(config, tied_output) +
+	    (size_t)*layer * layer_elements(config);
+	for (i = 0; i < j; i++)
+		*offset += spec_elements(config, &layer_tensors[i]);
+	return &layer_tensors[j];
+}
+
+int
+model_tensor_count(const struct duo_config *config, int tied_output)
+{
+	return global_tensor_count(tied_output) +
+	    config->n_layer * N_LAYER_TENSORS;
+}
+
+void
+model_tensor_info(const struct duo_config *config, int tied_output,
+    int index, struct model_tensor_info *info)
+{
+	const struct tensor_spec *s;
+	int layer;
+
+	memset(info, 0, sizeof *info);
+	s = layout_entry(config, tied_output, index, &layer, &info->offset);
+	if (layer < 0)
+		snprintf(info->name, sizeof info->name, "%s", s->name);
+	else
+		snprintf(info->name, sizeof info->name, "blk.%d.%s", layer,
+		    s->name);
+	info->n_dims = s->out == DIM_ONE ? 1 : 2;
+	info->ne[0] = dimension_size(config, s->in);
+	info->ne[1] = dimension_size(config, s->out);
+	info->n_elements = spec_elements(config, s);
+}
+
+size_t
+model_param_count(const struct duo_config *config, int tied_output)
+{
+	return global_elements(config, tied_output) +
+	    (size_t)config->n_layer * layer_elements(config);
+}
+
+/* a * b into *out; false when it would overflow size_t. */
+static bool
+size_mul(size_t a, size_t b, size_t *out)
+{
+	if (a != 0 && b > SIZE_MAX / a)
+		return false;
+	*out = a * b;
+	return true;
+}
+
+/* Whether a * b * c fits in size_t. */
+static bool
+bytes_fit(size_t a, size_t b, size_t c)
+{
+	size_t n;
+
+	return size_mul(a, b, &n) && size_mul(n, c, &n);
+}
+
+static const struct {
+	const char *name;
+	size_t field;        /* an int of struct duo_config */
+	int max;
+} config_limits[] = {
+	{ "n_layer", offsetof(struct duo_config, n_layer), MAX_LAYERS },
+	{ "d_model", offsetof(struct duo_config, d_model), MAX_WIDTH },
+	{ "n_head", offsetof(struct duo_config, n_head), MAX_WIDTH },
+	{ "d_ff", offsetof(struct duo_config, d_ff), MAX_FFN },
+	{ "d_ff_small", offsetof(struct duo_config, d_ff_small), MAX_FFN },
+	{ "n_vocab", offsetof(struct duo_config, n_vocab), MAX_VOCAB },
+	{ "n_ctx", offsetof(struct duo_config, n_ctx), MAX_CONTEXT },
+};
+
+int
+config_validate(const struct duo_config *config, struct duo_error *err)
+{
+	size_t i, per_layer, total;
+	int value;
+
+	for (i = 0; i < sizeof config_limits / sizeof config_limits[0]; i++) {
+		memcpy(&value, (const char *)config + config_limits[i].field,
+		    sizeof value);
+		if (value < 1 || value > config_limits[i].max)
+			return error_set(err, "%s is %d; it must be between 1 "
+			    "and %d", config_limits[i].name, value,
+			    config_limits[i].max);
+	}
+	if (config->d_model % config->n_head != 0)
+		return error_set(err, "d_model %d is not a multiple of n_head %d",
+		    config->d_model, config->n_head);
+	if ((config->d_model / config->n_head) % 2 != 0)
+		return error_set(err, "head size %d (d_model %d / n_head %d) is "
+		    "odd; RoPE rotates pairs", config->d_model / config->n_head,
+		    config->d_model, config->n_head);
+	if (!isfinite(config->rope_base) || config->rope_base <= 1.0f)
+		return error_set(err, "rope base %g must be finite and above 1",
+		    (double)config->rope_base);
+	if (!isfinite(config->norm_eps) || config->norm_eps <= 0.0f ||
+	    config->norm_eps >= 1.0f)
+		return error_set(err, "norm epsilon %g must be in (0, 1)",
+		    (double)config->norm_eps);
+
+	/* The largest buffers in bytes: the embedding V*C, an FFN matrix
+	 * F*C, the cache 2*L*N*C, logits and scores N*(V+N). */
+	if (!bytes_fit((size_t)config->n_vocab, (size_t)config->d_model, 4) ||
+	    !bytes_fit((size_t)config->d_ff, (size_t)config->d_model, 4) ||
+	    !bytes_fit((size_t)config->n_layer * (size_t)config->n_ctx,
+	    (size_t)config->d_model, 8) ||
+	    !bytes_fit((size_t)config->n_ctx, (size_t)config->n_vocab +
+	    (size_t)config->n_ctx, 4))
+		return error_set(err, "model sizes are too large");
+	per_layer = layer_elements(config);
+	if (!size_mul(per_layer, (size_t)config->n_layer, &total) ||
+	    total > SIZE_MAX / sizeof(float) - global_elements(config, 0))
+		return error_set(err, "model sizes are too large");
+	return 0;
+}
+
+/* Point every named pointer of model at its place in model->params. */
+static void
+model_point(struct duo_model *model)
+{
+	const struct tensor_spec *s;
+	char *base;
+	float *p;
+	int i, layer, n = model_tensor_count(&model->config,
+	    model->tied_output);
+	size_t offset;
+
+	for (i = 0; i < n; i++) {
+		s = layout_entry(&model->config, model->tied_output, i, &layer,
+		    &offset);
+		p = model->params + offset;
+		base = layer < 0 ? (char *)model : (char *)&model->layers[layer];
+		memcpy(base + s->field, &p, sizeof p);
+	}
+	if (model->tied_output)
+		model->output = model->token_embedding;
+}
+
+int
+model_alloc(struct duo_model *model, const struct duo_config *config,
+    int tied_output, struct duo_error *err)
+{
+	memset(model, 0, sizeof *model);
+	if (config_validate(config, err) != 0)
+		return -1;
+	model->config = *config;
+	model->tied_output = tied_output != 0;
+	model->n_params = model_param_count(config, model->tied_output);
+	model->params = calloc(model->n_params, sizeof *model->params);
+	model->layers = calloc((size_t)config->n_layer,
+	    sizeof *model->layers);
+	if (model->params == NULL || model->layers == NULL) {
+		model_free(model);
+		return error_set(err, "out of memory for %zu parameters",
+		    model->n_params);
+	}
+	model_point(model);
+	return 0;
+}
+
+void
+model_free(struct duo_model *model)
+{
+	free(model->params);
+	free(model->layers);
+	free(model->name);
+	free(model->training.corpus);
+	if (model->tokenizer != NULL)
+		tokenizer_free(model->tokenizer);
+	memset(model, 0, sizeof *model);
+}
+
+/* --- random initialisation --------------------------------------------- */
+
+struct normal_rng {
+	uint64_t state;
+	double spare;
+	bool has_spare;
+};
+
+static uint64_t
+splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in (0, 1): 53 random bits, never 0 so that log() is finite. */
+static double
+uniform_open(uint64_t *state)
+{
+	return ((double)(splitmix64(state) >> 11) + 0.5) * 0x1.0p-53;
+}
+
+/* Standard normal by Box-Muller, one pair per two calls. */
+static double
+normal_next(struct normal_rng *rng)
+{
+	double radius, angle;
+
+	if (rng->has_spare) {
+		rng->has_spare = false;
+		return rng->spare;
+	}
+	radius = sqrt(-2.0 * log(uniform_open(&rng->state)));
+	angle = 6.283185307179586 * uniform_open(&rng->state);  /* 2 pi */
+	rng->spare = radius * sin(angle);
+	rng->has_spare = true;
+	return radius * cos(angle);
+}
+
+void
+model_init_random(struct duo_model *model, uint64_t seed)
+{
+	const struct duo_config *config = &model->config;
+	const struct tensor_spec *s;
+	struct normal_rng rng = { seed, 0.0, false };
+	double std, residual_std = 0.02 / sqrt(2.0 * config->n_layer);
+	size_t offset, j, n;
+	int i, layer, count = model_tensor_count(config, model->tied_output);
+
+	for (i = 0; i < count; i++) {
+		s = layout_entry(config, model->tied_output, i, &layer, &offset);
+		n = spec_elements(config, s);
+		if (s->init == INIT_ONE) {
+			for (j = 0; j < n; j++)
+				model->params[offset + j] = 1.0f;
+			continue;
+		}
+		std = s->init == INIT_RESIDUAL ? residual_std : 0.02;
+		for (j = 0; j < n; j++)
+			model->params[offset + j] =
+			    (float)(std * normal_next(&rng));
+	}
+}
+
+/* --- loading and saving ------------------------------------------------ */
+
+/* Hyperparameter keys, each an int or a float of struct duo_config; the
+ * vocabulary size is not a key: it is the row count of token_embd. */
+static const struct {
+	const char *key;
+	size_t field;
+} config_u32_keys[] = {
+	{ "duo.block_count", offsetof(struct duo_config, n_layer) },
+	{ "duo.embedding_length", offsetof(struct duo_config, d_model) },
+	{ "duo.feed_forward_length", offsetof(struct duo_config, d_ff) },
+	{ "duo.feed_forward_length_small",
+	  offsetof(struct duo_config, d_ff_small) },
+	{ "duo.attention.head_count", offsetof(struct duo_config, n_head) },
+	{ "duo.context_length", offsetof(struct duo_config, n_ctx) },
+}, config_f32_keys[] = {
+	{ "duo.rope.freq_base", offsetof(struct duo_config, rope_base) },
+	{ "duo.attention.layer_norm_rms_epsilon",
+	  offsetof(struct duo_config, norm_eps) },
+};
+
+#define KEY_P_BIG "duo.training.p_big"
+#define KEY_P_SKIP "duo.training.p_skip"
+#define KEY_TOKENS_SEEN "duo.training.tokens_seen"
+#define KEY_SEED "duo.training.seed"
+#define KEY_CORPUS "duo.training.corpus"
+
+#define ROUTER_TENSOR_PREFIX "router."
+
+static int
+read_config(struct duo_config *config, const struct gguf_file *file,
+    struct duo_error *err)
+{
+	const struct gguf_tensor *embd;
+	uint32_t u;
+	size_t i;
+	int value;
+
+	memset(config, 0, sizeof *config);
+	for (i = 0; i < sizeof config_u32_keys / sizeof config_u32_keys[0];
+	    i++) {
+		if (gguf_get_u32(file, config_u32_keys[i].key, &u, err) != 0)
+			return -1;
+		if (u > INT32_MAX)
+			return error_set(err, "%s: %s is %u, too large",
+			    file->path, config_u32_keys[i].key, u);
+		value = (int)u;
+		memcpy((char *)config + config_u32_keys[i].field, &value,
+		    sizeof value);
+	}
+	for (i = 0; i < sizeof config_f32_keys / sizeof config_f32_keys[0];
+	    i++)
+		if (gguf_get_f32(file, config_f32_keys[i].key,
+		    (float *)((char *)config + config_f32_keys[i].field),
+		    err) != 0)
+			return -1;
+	embd = gguf_find_tensor(file, "token_embd.weight");
+	if (embd == NULL)
+		return error_set(err, "%s: tensor 'token_embd.weight' is "
+		    "missing", file->path);
+	if (embd->ne[1] < 1 || embd->ne[1] > MAX_VOCAB)
+		return error_set(err, "%s: token_embd.weight has %llu rows; "
+		    "a vocabulary has 1 to %d tokens", file->path,
+		    (unsigned long long)embd->ne[1], MAX_VOCAB);
+	config->n_vocab = (int)embd->ne[1];
+	if (config_validate(config, err) != 0)
+		return error_prefix(err, file->path);
+	return 0;
+}
+
+/* duo.training.*: every key is optional; a present key must have its
+ * type (tokens_seen may also be a uint32, as a smaller count). */
+static int
+read_training(struct duo_training_info *info, const struct gguf_file *file,
+    struct duo_error *err)
+{
+	const struct gguf_kv *kv;
+	uint32_t u32;
+
+	memset(info, 0, sizeof *info);
+	if (gguf_find_kv(file, KEY_P_BIG) != NULL &&
+	    gguf_get_f32(file, KEY_P_BIG, &info->p_big, err) != 0)
+		return -1;
+	if (gguf_find_kv(file, KEY_P_SKIP) != NULL &&
+	    gguf_get_f32(file, KEY_P_SKIP, &info->p_skip, err) != 0)
+		return -1;
+	if (gguf_find_kv(file, KEY_SEED) != NULL &&
+	    gguf_get_u32(file, KEY_SEED, &info->seed, err) != 0)
+		return -1;
+	if (gguf_find_kv(file, KEY_CORPUS) != NULL &&
+	    gguf_get_string(file, KEY_CORPUS, &info->corpus, err) != 0)
+		return -1;
+	kv = gguf_find_kv(file, KEY_TOKENS_SEEN);
+	if (kv != NULL) {
+		if (kv->type == GGUF_TYPE_UINT64) {
+			memcpy(&info->tokens_seen, kv->value,
+			    sizeof info->tokens_seen);
+		} else if (kv->type == GGUF_TYPE_UINT32) {
+			memcpy(&u32, kv->value, sizeof u32);
+			info->tokens_seen = u32;
+		} else {
+			return error_set(err, "%s: %s has type %s; expected "
+			    "uint64", file->path, KEY_TOKENS_SEEN,
+			    gguf_type_name(kv->type));
+		}
+	}
+	return 0;
+}
+
+static void
+format_shape(char *out, size_t size, const uint64_t *ne, uint32_t n_dims)
+{
+	size_t used = 0;
+	uint32_t i;
+
+	out[0] = '\0';
+	for (i = 0; i < n_dims && used < size; i++)
+		used += (size_t)snprintf(out + used, size - used, "%s%llu",
+		    i == 0 ? "[" : ", ", (unsigned long long)ne[i]);
+	if (used < size)
+		snprintf(out + used, size - used, "]");
+}
+
+/* Check one tensor of the layout against the file and copy it to dst. */
+static int
+load_tensor(const struct gguf_file *file,
+    const struct model_tensor_info *info, float *dst, struct duo_error *err)
+{
+	const struct gguf_tensor *t = gguf_find_tensor(file, info->name);
+	char expected[64], found[128];
+	const unsigned char *src;
+	uint16_t h;
+	uint32_t d;
+	size_t i;
+	bool same;
+
+	format_shape(expected, sizeof expected, info->ne, info->n_dims);
+	if (t == NULL)
+		return error_set(err, "%s: tensor '%s' is missing (expected "
+		    "shape %s)", file->path, info->name, expected);
+	same = t->ne[0] == info->ne[0] &&
+	    t->ne[1] == (info->n_dims > 1 ? info->ne[1] : 1);
+	for (d = 2; d < GGUF_MAX_DIMS; d++)
+		same = same && t->ne[d] == 1;
+	if (!same) {
+		format_shape(found, sizeof found, t->ne,
+		    t->n_dims > GGUF_MAX_DIMS ? GGUF_MAX_DIMS : t->n_dims);
+		return error_set(err, "%s: tensor '%s' has shape %s; expected "
+		    "%s", file->path, info->name, found, expected);
+	}
+	src = t->data;
+	if (t->type == GGUF_TENSOR_F32) {
+		memcpy(dst, src, info->n_elements * sizeof *dst);
+	} else if (t->type == GGUF_TENSOR_F16) {
+		for (i = 0; i < info->n_elements; i++) {
+			memcpy(&h, src + 2 * i, sizeof h);
+			dst[i] = gguf_f16_to_f32(h);
+		}
+	} else {
+		return error_set(err, "%s: tensor '%s' has type %d; duo reads "
+		    "F32 and F16 tensors", file->path, info->name,
+		    (int)t->type);
+	}
+	return 0;
+}
+
+/* Whether a tensor name not in the layout is one duo knows to skip:
+ * blk.N.router.* (learned routers, read by the router module). */
+static bool
+tensor_ignored(const struct gguf_string *name, int n_layer)
+{
+	const char *p = name->data, *end = name->data + name->length;
+	size_t prefix = strlen(ROUTER_TENSOR_PREFIX);
+	long layer = 0;
+
+	if (name->length < 4 || memcmp(p, "blk.", 4) != 0)
+		return false;
+	p += 4;
+	if (p == end || *p < '0' || *p > '9')
+		return false;
+	while (p < end && *p >= '0' && *p <= '9' && layer <= n_layer)
+		layer = layer * 10 + (*p++ - '0');
+	if (layer >= n_layer || p == end || *p++ != '.')
+		return false;
+	return (size_t)(end - p) > prefix &&
+	    memcmp(p, ROUTER_TENSOR_PREFIX, prefix) == 0;
+}
+
+/* Every tensor in the file must be in the layout or ignored on purpose. */
+static int
+check_unknown_tensors(const struct gguf_file *file,
+    const struct duo_model *model, struct duo_error *err)
+{
+	struct model_tensor_info info;
+	const struct gguf_string *name;
+	uint64_t i;
+	int j, n = model_tensor_count(&model->config, model->tied_output);
+	bool known;
+
+	for (i = 0; i < file->n_tensors; i++) {
+		name = &file->tensors[i].name;
+		known = tensor_ignored(name, model->config.n_layer);
+		for (j = 0; j < n && !known; j++) {
+			model_tensor_info(&model->config, model->tied_output,
+			    j, &info);
+			known = strlen(info.name) == name->length &&
+			    memcmp(info.name, name->data, name->length) == 0;
+		}
+		if (!known)
+			return error_set(err, "%s: unknown tensor '%.*s'",
+			    file->path, (int)(name->length > 200 ? 200 :
+			    name->length), name->data);
+	}
+	return 0;
+}
+
+int
+model_load(struct duo_model *model, const char *path, struct duo_error *err)
+{
+	struct gguf_file file;
+	struct duo_config config;
+	struct duo_training_info training;
+	struct model_tensor_info info;
+	struct tokenizer *tokenizer = NULL;
+	char *architecture = NULL, *name = NULL;
+	int i, n, tied;
+
+	memset(model, 0, sizeof *model);
+	memset(&training, 0, sizeof training);
+	memset(&file, 0, sizeof file);
+	if (gguf_open(&file, path, err) != 0)
+		return -1;
+	if (gguf_get_string(&file, "general.architecture", &architecture,
+	    err) != 0)
+		goto fail;
+	if (strcmp(architecture, "duo") != 0) {
+		error_set(err, "%s: general.architecture is '%s', not 'duo'",
+		    path, architecture);
+		goto fail;
+	}
+	if (read_config(&config, &file, err) != 0 ||
+	    read_training(&training, &file, err) != 0)
+		goto fail;
+	if (gguf_find_kv(&file, "general.name") != NULL &&
+	    gguf_get_string(&file, "general.name", &name, err) != 0)
+		goto fail;
+	if (tokenizer_load(&tokenizer, &file, err) != 0)
+		goto fail;
+	if (tokenizer_vocab_size(tokenizer) != config.n_vocab) {
+		error_set(err, "%s: the tokenizer has %d tokens but "
+		    "token_embd.weight has %d rows", path,
+		    tokenizer_vocab_size(tokenizer), config.n_vocab);
+		goto fail;
+	}
+
+	tied = gguf_find_tensor(&file, "output.weight") == NULL;
+	if (model_alloc(model, &config, tied, err) != 0) {
+		error_prefix(err, path);
+		goto fail;
+	}
+	n = model_tensor_count(&config, tied);
+	for (i = 0; i < n; i++) {
+		model_tensor_info(&config, tied, i, &info);
+		if (load_tensor(&file, &info, model->params + info.offset,
+		    err) != 0)
+			goto fail;
+	}
+	if (check_unknown_tensors(&file, model, err) != 0)
+		goto fail;
+	model->name = name;
+	model->training = training;
+	model->tokenizer = tokenizer;
+	free(architecture);
+	gguf_close(&file);
+	return 0;
+
+fail:
+	if (tokenizer != NULL)
+		tokenizer_free(tokenizer);
+	free(training.corpus);
+	free(name);
+	free(architecture);
+	model_free(model);
+	gguf_close(&file);
+	return -1;
+}
+
+void
+model_write(const struct duo_model *model, struct gguf_writer *writer,
+    enum gguf_tensor_type type)
+{
+	const struct duo_config *config = &model->config;
+	const struct duo_training_info *training = &model->training;
+	struct model_tensor_info info;
+	uint32_t u;
+	float f;
+	size_t i;
+	int j, value, n = model_tensor_count(config, model->tied_output);
+
+	gguf_writer_set_string(writer, "general.architecture", "duo");
+	gguf_writer_set_string(writer, "general.name",
+	    model->name != NULL ? model->name : "duo");
+	gguf_writer_set_u32(writer, "general.alignment",
+	    GGUF_DEFAULT_ALIGNMENT);
+	for (i = 0; i < sizeof config_u32_keys / sizeof config_u32_keys[0];
+	    i++) {
+		memcpy(&value, (const char *)config + config_u32_keys[i].field,
+		    sizeof value);
+		u = (uint32_t)value;
+		gguf_writer_set_u32(writer, config_u32_keys[i].key, u);
+	}
+	for (i = 0; i < sizeof config_f32_keys / sizeof config_f32_keys[0];
+	    i++) {
+		memcpy(&f, (const char *)config + config_f32_keys[i].field,
+		    sizeof f);
+		gguf_writer_set_f32(writer, config_f32_keys[i].key, f);
+	}
+	gguf_writer_set_f32(writer, KEY_P_BIG, training->p_big);
+	gguf_writer_set_f32(writer, KEY_P_SKIP, training->p_skip);
+	gguf_writer_set_u64(writer, KEY_TOKENS_SEEN, training->tokens_seen);
+	gguf_writer_set_u32(writer, KEY_SEED, training->seed);
+	if (training->corpus != NULL)
+		gguf_writer_set_string(writer, KEY_CORPUS, training->corpus);
+	if (model->tokenizer != NULL)
+		tokenizer_write(model->tokenizer, writer);
+	for (j = 0; j < n; j++) {
+		model_tensor_info(config, model->tied_output, j, &info);
+		gguf_writer_add_tensor(writer, info.name, type, info.n_dims,
+		    info.ne, model->params + info.offset);
+	}
+}
+
+int
+model_save(const struct duo_model *model, const char *path,
+    enum gguf_tensor_type type, struct duo_error *err)
+{
+	struct gguf_writer *writer = gguf_writer_new();
+	int status;
+
+	if (writer == NULL)
+		return error_set(err, "%s: out of memory", path);
+	model_write(model, writer, type);
+	status = gguf_writer_save(writer, path, err);
+	gguf_writer_free(writer);
+	return status;
+}
+
+/* --- compute counts ---------------------------------------------------- */
+
+/* Projections q, k, v, o, then scores and weighted values over context
+ * keys; 2 FLOPs per multiply-add. */
+double
+model_flops_attention(const struct duo_config *config, int context)
+{
+	double C = config->d_model;
+
+	return 8.0 * C * C + 4.0 * C * context;
+}
+
+/* gate, up (C -> inner) and down (inner -> C). */
+double
+model_flops_ffn(const struct duo_config *config, enum route_choice c)
+{
+	double C = config->d_model;
+
+	switch (c) {
+	case CHOICE_BIG:
+		return 6.0 * C * config->d_ff;
+	case CHOICE_SMALL:
+		return 6.0 * C * config->d_ff_small;
+	case CHOICE_SKIP:
+		break;
+	}
+	return 0.0;
+}
+
+double
+model_flops_head(const struct duo_config *config)
+{
+	return 2.0 * config->d_model * (double)config->n_vocab;
+}
+
+/* --- key/value cache and workspace ------------------------------------- */
+
+int
+kv_cache_init(struct kv_cache *cache, const struct duo_config *config,
+    struct duo_error *err)
+{
+	size_t n;
+
+	memset(cache, 0, sizeof *cache);
+	if (config_validate(config, err) != 0)
+		return -1;
+	n = (size_t)config->n_layer * (size_t)config->n_ctx *
+	    (size_t)config->d_model;
+	cache->k = malloc(n * sizeof *cache->k);
+	cache->v = malloc(n * sizeof *cache->v);
+	if (cache->k == NULL || cache->v == NULL) {
+		kv_cache_free(cache);
+		return error_set(err, "out of memory for a key/value cache of "
+		    "%zu floats", 2 * n);
+	}
+	cache->n_layer = config->n_layer;
+	cache->n_ctx = config->n_ctx;
+	cache->d_model = config->d_model;
+	cache->length = 0;
+	return 0;
+}
+
+void
+kv_cache_reset(struct kv_cache *cache)
+{
+	cache->length = 0;
+}
+
+void
+kv_cache_free(struct kv_cache *cache)
+{
+	free(cache->k);
+	free(cache->v);
+	memset(cache, 0, sizeof *cache);
+}
+
+struct forward_workspace {
+	struct duo_config config;
+	int max_tokens;       /* T at most */
+	float *x;             /* (T, C) residual stream */
+	float *xn;            /* (T, C) normalised input of a sublayer */
+	float *qkv;           /* (T, 3C) q | k | v per row, RoPE on q, k */
+	float *attention;     /* (T, C) attention output, heads side by side */
+	float *scores;        /* (min(T, block), N) one head's block of scores */
+	float *inverse_sums;  /* (min(T, block)) 1 / softmax sum per row */
+	float *gathered;      /* (T, C) rows routed to one FFN module */
+	float *ffn_out;       /* (T, C) that module's output */
+	float *gate_up;       /* (T, 2F) gate then up, per row */
+	int *rows;            /* (T) indices of the gathered rows */
+	float *rope_cos;      /* (N, D/2) cos(pos * base^(-2i/D)) */
+	float *rope_sin;      /* (N, D/2) */
+	float *logits;        /* (T, V) for model_window_losses */
+	struct kv_cache cache;  /* for model_window_losses */
+	bool parallel;        /* elementwise loops on the OpenMP team */
+};
+
+void
+forward_workspace_free(struct forward_workspace *ws)
+{
+	if (ws == NULL)
+		return;
+	free(ws->x);
+	free(ws->xn);
+	free(ws->qkv);
+	free(ws->attention);
+	free(ws->scores);
+	free(ws->inverse_sums);
+	free(ws->gathered);
+	free(ws->ffn_out);
+	free(ws->gate_up);
+	free(ws->rows);
+	free(ws->rope_cos);
+	free(ws->rope_sin);
+	free(ws->logits);
+	kv_cache_free(&ws->cache);
+	free(ws);
+}
+
+static float *
+floats(size_t a, size_t b)
+{
+	return malloc(a * b * sizeof(float));
+}
+
+struct forward_workspace *
+forward_workspace_new(const struct duo_config *config, int max_tokens)
+{
+	struct forward_workspace *ws;
+	size_t T, C, N, half, block, p, i;
+	double angle, frequency;
+
+	if (config_validate(config, NULL) != 0 || max_tokens < 1)
+		return NULL;
+	if (max_tokens > config->n_ctx)
+		max_tokens = config->n_ctx;
+	ws = calloc(1, sizeof *ws);
+	if (ws == NULL)
+		return NULL;
+	ws->config = *config;
+	ws->max_tokens = max_tokens;
+	ws->parallel = elementwise_threads_pay();
+	T = (size_t)max_tokens;
+	C = (size_t)config->d_model;
+	N = (size_t)config->n_ctx;
+	half = C / (size_t)config->n_head / 2;
+	block = T < ATTENTION_BLOCK ? T : ATTENTION_BLOCK;
+	ws->x = floats(T, C);
+	ws->xn = floats(T, C);
+	ws->qkv = floats(T, 3 * C);
+	ws->attention = floats(T, C);
+	ws->scores = floats(block, N);
+	ws->inverse_sums = floats(block, 1);
+	ws->gathered = floats(T, C);
+	ws->ffn_out = floats(T, C);
+	ws->gate_up = floats(T, 2 * (size_t)(config->d_ff > config->d_ff_small
+	    ? config->d_ff : config->d_ff_small));
+	ws->rows = malloc(T * sizeof *ws->rows);
+	ws->rope_cos = floats(N, half);
+	ws->rope_sin = floats(N, half);
+	ws->logits = floats(T, (size_t)config->n_vocab);
+	if (ws->x == NULL || ws->xn == NULL || ws->qkv == NULL ||
+	    ws->attention == NULL || ws->scores == NULL ||
+	    ws->inverse_sums == NULL ||
+	    ws->gathered == NULL || ws->ffn_out == NULL ||
+	    ws->gate_up == NULL || ws->rows == NULL || ws->rope_cos == NULL ||
+	    ws->rope_sin == NULL || ws->logits == NULL ||
+	    kv_cache_init(&ws->cache, config, NULL) != 0) {
+		forward_workspace_free(ws);
+		return NULL;
+	}
+	/* Angles in double: at position 4095 a float angle would already be
+	 * off by about 1e-4 radians. */
+	for (i = 0; i < half; i++) {
+		frequency = pow((double)config->rope_base,
+		    -2.0 * (double)i / (double)(2 * half));
+		for (p = 0; p < N; p++) {
+			angle = (double)p * frequency;
+			ws->rope_cos[p * half + i] = (float)cos(angle);
+			ws->rope_sin[p * half + i] = (float)sin(angle);
+		}
+	}
+	return ws;
+}
+
+/* --- exponentials ------------------------------------------------------ */
+
+/*
+ * The softmaxes, the SwiGLU gates and the losses take a few million
+ * exponentials per window of 256, with libm's scalar expf a fifth of the
+ * time of the whole pass; these kernels do four at a time with SSE2 (part
+ * of every x86-64) by the classic reduction exp(x) = 2^n exp(r),
+ * |r| <= ln2/2, and a degree-6 polynomial: relative error below 2e-7.
+ * Inputs are clamped to [-87, 88], so exp(-1000) gives 1.6e-38, not 0,
+ * which no sum here can tell apart; NaN stays NaN.  Where the processor
+ * has AVX2 and FMA (checked at run time), eight at a time: the same steps
+ * with fused multiply-adds, which halves the time again.
+ */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+static inline __m128
+exp4(__m128 x)
+{
+	const __m128 magic = _mm_set1_ps(12582912.0f);   /* 1.5 * 2^23 */
+	__m128 n, r, p;
+	__m128i e;
+
+	x = _mm_min_ps(_mm_set1_ps(88.0f), _mm_max_ps(_mm_set1_ps(-87.0f), x));
+	/* n = round(x / ln2), by the float-addition rounding trick */
+	n = _mm_sub_ps(_mm_add_ps(_mm_mul_ps(x,
+	    _mm_set1_ps(1.44269504088896341f)), magic), magic);
+	/* r = x - n ln2, ln2 split in two for the precision of r */
+	r = _mm_sub_ps(x, _mm_mul_ps(n, _mm_set1_ps(0.693359375f)));
+	r = _mm_add_ps(r, _mm_mul_ps(n, _mm_set1_ps(2.12194440e-4f)));
+	p = _mm_set1_ps(1.9875691500e-4f);
+	p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(1.3981999507e-3f));
+	p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(8.3334519073e-3f));
+	p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(4.1665795894e-2f));
+	p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(1.6666665459e-1f));
+	p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(5.0000001201e-1f));
+	p = _mm_add_ps(_mm_mul_ps(_mm_mul_ps(p, r), r), r);
+	p = _mm_add_ps(p, _mm_set1_ps(1.0f));
+	/* 2^n built in the exponent field; n is in [-126, 127] */
+	e = _mm_slli_epi32(_mm_add_epi32(_mm_cvtps_epi32(n),
+	    _mm_set1_epi32(127)), 23);
+	return _mm_mul_ps(p, _mm_castsi128_ps(e));
+}
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define HAVE_AVX2_KERNELS 1
+#define AVX2_FMA __attribute__((target("avx2,fma")))
+
+static inline AVX2_FMA __m256
+exp8(__m256 x)
+{
+	const __m256 magic = _mm256_set1_ps(12582912.0f);
+	__m256 n, r, p;
+	__m256i e;
+
+	x = _mm256_min_ps(_mm256_set1_ps(88.0f),
+	    _mm256_max_ps(_mm256_set1_ps(-87.0f), x));
+	n = _mm256_sub_ps(_mm256_fmadd_ps(x,
+	    _mm256_set1_ps(1.44269504088896341f), magic), magic);
+	r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+	r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f), r);
+	p = _mm256_set1_ps(1.9875691500e-4f);
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+	p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r);
+	p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
+	e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n),
+	    _mm256_set1_epi32(127)), 23);
+	return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+/* exp_shifted over the first n - n % 8 values; returns their sum. */
+static AVX2_FMA double
+exp_shifted_avx2(float *out, const float *x, float shift, int n)
+{
+	__m256d total = _mm256_setzero_pd();
+	__m256 e;
+	__m128d half;
+	int i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i),
+		    _mm256_set1_ps(shift)));
+		_mm256_storeu_ps(out + i, e);
+		total = _mm256_add_pd(total,
+		    _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+		total = _mm256_add_pd(total,
+		    _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+	}
+	half = _mm_add_pd(_mm256_castpd256_pd128(total),
+	    _mm256_extractf128_pd(total, 1));
+	return _mm_cvtsd_f64(half) + _mm_cvtsd_f64(_mm_unpackhi_pd(half, half));
+}
+
+/* silu_mul over the first n - n % 8 values. */
+static AVX2_FMA void
+silu_mul_avx2(float *g, const float *u, int n)
+{
+	__m256 x;
+	int i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		x = _mm256_loadu_ps(g + i);
+		_mm256_storeu_ps(g + i, _mm256_div_ps(_mm256_mul_ps(x,
+		    _mm256_loadu_ps(u + i)), _mm256_add_ps(
+		    _mm256_set1_ps(1.0f), exp8(_mm256_sub_ps(
+		    _mm256_setzero_ps(), x)))));
+	}
+}
+
+static bool
+have_avx2_fma(void)
+{
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#endif
+
+/* The largest of n >= 1 values. */
+static float
+row_max(const float *x, int n)
+{
+	float max = x[0];
+	int i = 1;
+#if defined(__SSE2__)
+	__m128 m;
+
+	if (n >= 4) {
+		m = _mm_loadu_ps(x);
+		for (i = 4; i + 4 <= n; i += 4)
+			m = _mm_max_ps(m, _mm_loadu_ps(x + i));
+		m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+		m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+		max = _mm_cvtss_f32(m);
+	}
+#endif
+	for (; i < n; i++)
+		max = x[i] > max ? x[i] : max;
+	return max;
+}
+
+/* out[i] = exp(x[i] - shift) for n values; returns their sum, added up
+ * in double. out may be x. */
+static double
+exp_shifted(float *out, const float *x, float shift, int n)
+{
+	double sum = 0.0;
+	int i = 0;
+#if defined(__SSE2__)
+	__m128d total = _mm_setzero_pd();
+	__m128 e;
+
+#if defined(HAVE_AVX2_KERNELS)
+	if (have_avx2_fma()) {
+		sum = exp_shifted_avx2(out, x, shift, n);
+		i = n - n % 8;
+	}
+#endif
+	for (; i + 4 <= n; i += 4) {
+		e = exp4(_mm_sub_ps(_mm_loadu_ps(x + i), _mm_set1_ps(shift)));
+		_mm_storeu_ps(out + i, e);
+		total = _mm_add_pd(total, _mm_cvtps_pd(e));
+		total = _mm_add_pd(total, _mm_cvtps_pd(_mm_movehl_ps(e, e)));
+	}
+	sum += _mm_cvtsd_f64(total) +
+	    _mm_cvtsd_f64(_mm_unpackhi_pd(total, total));
+#endif
+	for (; i < n; i++) {
+		out[i] = expf(x[i] - shift);
+		sum += out[i];
+	}
+	return sum;
+}
+
+/* g[i] = silu(g[i]) * u[i] = g u / (1 + exp(-g)) for n values. */
+static void
+silu_mul(float *g, const float *u, int n)
+{
+	int i = 0;
+#if defined(__SSE2__)
+	__m128 x;
+
+#if defined(HAVE_AVX2_KERNELS)
+	if (have_avx2_fma()) {
+		silu_mul_avx2(g, u, n);
+		i = n - n % 8;
+	}
+#endif
+	for (; i + 4 <= n; i += 4) {
+		x = _mm_loadu_ps(g + i);
+		_mm_storeu_ps(g + i, _mm_div_ps(_mm_mul_ps(x,
+		    _mm_loadu_ps(u + i)), _mm_add_ps(_mm_set1_ps(1.0f),
+		    exp4(_mm_sub_ps(_mm_setzero_ps(), x)))));
+	}
+#endif
+	for (; i < n; i++)
+		g[i] = g[i] * u[i] / (1.0f + expf(-g[i]));
+}
+
+/* --- forward pass ------------------------------------------------------ */
+
+/* out (n, C) = x / rms(x) * w, rows on the OpenMP team if parallel. */
+static void
+rmsnorm_forward(float *out, const float *x, const float *w, int n, int C,
+    float eps, bool parallel)
+{
+	int t;
+
+	PARALLEL_FOR_IF(parallel && (size_t)n * (size_t)C >= PARALLEL_MIN_WORK)
+	for (t = 0; t < n; t++) {
+		const float *row = x + (size_t)t * C;
+		float *o = out + (size_t)t * C, scale;
+		float sum = 0.0f;
+		int i;
+
+		SIMD_SUM(sum)
+		for (i = 0; i < C; i++)
+			sum += row[i] * row[i];
+		scale = 1.0f / sqrtf(sum / (float)C + eps);
+		SIMD
+		for (i = 0; i < C; i++)
+			o[i] = row[i] * scale * w[i];
+	}
+}
+
+void
+model_rmsnorm(float *out, const float *x, const float *w, int n, int C,
+    float eps)
+{
+	rmsnorm_forward(out, x, w, n, C, eps, elementwise_threads_pay());
+}
+
+/* Rotate the adjacent pairs (2i, 2i+1) of every head of the queries and
+ * keys in qkv (T, 3C), row t being position start + t (the NORM
+ * convention of llama.cpp). */
+static void
+rope_forward(float *qkv, int T, int start, int C, int D,
+    const float *cos_table, const float *sin_table, bool parallel)
+{
+	int t, half = D / 2;
+
+	PARALLEL_FOR_IF(parallel &&
+	    (size_t)T * (size_t)C * 2 >= PARALLEL_MIN_WORK)
+	for (t = 0; t < T; t++) {
+		const float *c = cos_table + (size_t)(start + t) * half;
+		const float *s = sin_table + (size_t)(start + t) * half;
+		float *row = qkv + (size_t)t * 3 * C, x0, x1;
+		int h, i;
+
+		/* q and k side by side: 2C values, head after head */
+		for (h = 0; h < 2 * C; h += D)
+			for (i = 0; i < half; i++) {
+				x0 = row[h + 2 * i];
+				x1 = row[h + 2 * i + 1];
+				row[h + 2 * i] = x0 * c[i] - x1 * s[i];
+				row[h + 2 * i + 1] = x0 * s[i] + x1 * c[i];
+			}
+	}
+}
+
+/*
+ * Unnormalised softmax over the first visible entries of each row of
+ * scores (n, P), row i seeing first_visible + i entries: exp(s - max),
+ * and 1 / sum in inverse_sums[i].  The masked rest is set to 0 so that the
+ * product with the values may run over all P columns; the division by the
+ * sum is left for that product's (n, D) result, which is smaller.
+ */
+static void
+softmax_causal(float *scores, float *inverse_sums, int n, int P,
+    int first_visible, bool parallel)
+{
+	int i;
+
+	PARALLEL_FOR_IF(parallel && (size_t)n * (size_t)P >= PARALLEL_MIN_WORK)
+	for (i = 0; i < n; i++) {
+		float *row = scores + (size_t)i * P;
+		int visible = first_visible + i;
+
+		inverse_sums[i] = (float)(1.0 / exp_shifted(row, row,
+		    row_max(row, visible), visible));
+		memset(row + visible, 0, (size_t)(P - visible) * sizeof *row);
+	}
+}
+
+/*
+ * Causal attention of T queries at positions start.. against the cached
+ * keys and values of positions 0 .. start + T - 1, head by head on strided
+ * slices.  out (T, C); q (T, C) with row stride 3C, inside qkv; k and v
+ * (N, C) of this layer; scores (block, N), inverse_sums (block).
+ */
+static void
+attention_forward(float *out, const float *q, const float *k, const float *v,
+    float *scores, float *inverse_sums, int T, int start, int C, int H,
+    bool parallel)
+{
+	int D = C / H, h, t0, rows, keys, i, j;
+	float scale = 1.0f / sqrtf((float)D), *o;
+
+	for (h = 0; h < H; h++) {
+		for (t0 = 0; t0 < T; t0 += ATTENTION_BLOCK) {
+			rows = T - t0 < ATTENTION_BLOCK ? T - t0 :
+			    ATTENTION_BLOCK;
+			keys = start + t0 + rows;
+			/* scores (rows, keys) = q_h k_h^T / sqrt(D) */
+			gemm(false, true, rows, keys, D, scale,
+			    q + (size_t)t0 * 3 * C + (size_t)h * D, 3 * C,
+			    k + (size_t)h * D, C, 0.0f, scores, keys);
+			softmax_causal(scores, inverse_sums, rows, keys,
+			    start + t0 + 1, parallel);
+			/* out_h (rows, D) = scores (rows, keys) v_h (keys, D) */
+			o = out + (size_t)t0 * C + (size_t)h * D;
+			gemm(false, false, rows, D, keys, 1.0f, scores, keys,
+			    v + (size_t)h * D, C, 0.0f, o, C);
+			for (i = 0; i < rows; i++) {
+				SIMD
+				for (j = 0; j < D; j++)
+					o[(size_t)i * C + j] *= inverse_sums[i];
+			}
+		}
+	}
+}
+
+/* gate_up (n, 2I) holds [gate | up] per row; leave silu(gate) * up in the
+ * first I columns. */
+static void
+swiglu_forward(float *gate_up, int n, int I, bool parallel)
+{
+	int t;
+
+	PARALLEL_FOR_IF(parallel && (size_t)n * (size_t)I >= PARALLEL_MIN_WORK)
+	for (t = 0; t < n; t++) {
+		float *g = gate_up + (size_t)t * 2 * I;
+
+		silu_mul(g, g + I, I);
+	}
+}
+
+/*
+ * out (n, C) = beta * out + down (silu(gate x) * up x) for module choice
+ * of layer; x (n, C) normalised, gate_up scratch (n, 2I).  The gate and up
+ * matrices are adjacent in the layout, so one (2I, C) product makes both.
+ */
+static void
+ffn_module_forward(const struct duo_model *model, int layer,
+    enum route_choice choice, const float *x, int n, float *out, float beta,
+    float *gate_up, bool parallel)
+{
+	const struct duo_layer *w = &model->layers[layer];
+	int C = model->config.d_model, I;
+	const float *gate, *down;
+
+	if (choice == CHOICE_BIG) {
+		I = model->config.d_ff;
+		gate = w->gate;
+		down = w->down;
+	} else {
+		I = model->config.d_ff_small;
+		gate = w->gate_small;
+		down = w->down_small;
+	}
+	/* gate_up (n, 2I) = x (n, C) [gate; up]^T */
+	linear(gate_up, x, gate, n, C, 2 * I, 0.0f);
+	swiglu_forward(gate_up, n, I, parallel);
+	/* out (n, C) += h (n, I) down^T, h with row stride 2I */
+	gemm(false, true, n, C, I, 1.0f, gate_up, 2 * I, down, I, beta, out, C);
+}
+
+void
+model_ffn(const struct duo_model *model, int layer, enum route_choice choice,
+    const float *x, int n, float *out, float *scratch)
+{
+	if (choice == CHOICE_SKIP) {
+		memset(out, 0, (size_t)n * (size_t)model->config.d_model *
+		    sizeof *out);
+		return;
+	}
+	ffn_module_forward(model, layer, choice, x, n, out, 0.0f, scratch,
+	    elementwise_threads_pay());
+}
+
+/*
+ * x (T, C) += FFN_route(xn) at one layer: the rows routed to each module
+ * are gathered into a contiguous block, pushed through it, and added back,
+ * so no FLOP is spent on a module a row does not use.
+ */
+static void
+ffn_routed_forward(const struct duo_model *model, int layer,
+    struct forward_workspace *ws, const uint8_t *routes, int T)
+{
+	static const enum route_choice modules[] = { CHOICE_BIG,
+	    CHOICE_SMALL };
+	int C = model->config.d_model, L = model->config.n_layer, m, t, n;
+
+	for (m = 0; m < 2; m++) {
+		n = 0;
+		for (t = 0; t < T; t++)
+			if (routes[(size_t)t * L + layer] == modules[m])
+				ws->rows[n++] = t;
+		if (n == 0)
+			continue;
+		if (n == T) {
+			ffn_module_forward(model, layer, modules[m], ws->xn, T,
+			    ws->x, 1.0f, ws->gate_up, ws->parallel);
+			continue;
+		}
+		for (t = 0; t < n; t++)
+			memcpy(ws->gathered + (size_t)t * C,
+			    ws->xn + (size_t)ws->rows[t] * C,
+			    (size_t)C * sizeof(float));
+		ffn_module_forward(model, layer, modules[m], ws->gathered, n,
+		    ws->ffn_out, 0.0f, ws->gate_up, ws->parallel);
+		for (t = 0; t < n; t++) {
+			float *dst = ws->x + (size_t)ws->rows[t] * C;
+			const float *src = ws->ffn_out + (size_t)t * C;
+			int i;
+
+			SIMD
+			for (i = 0; i < C; i++)
+				dst[i] += src[i];
+		}
+	}
+}
+
+/* The checks of model_forward, before anything is written. */
+static int
+forward_check(const struct duo_model *model, const struct kv_cache *cache,
+    const struct forward_workspace *ws, const int32_t *tokens, int T,
+    const uint8_t *routes, struct duo_error *err)
+{
+	const struct duo_config *c = &model->config;
+	size_t i;
+	int t;
+
+	if (T < 0)
+		return error_set(err, "forward: %d tokens", T);
+	if (memcmp(&ws->config, c, sizeof *c) != 0)
+		return error_set(err, "forward: the workspace was made for "
+		    "another model");
+	if (cache->n_layer != c->n_layer || cache->n_ctx != c->n_ctx ||
+	    cache->d_model != c->d_model)
+		return error_set(err, "forward: the cache was made for "
+		    "another model");
+	if (T > ws->max_tokens)
+		return error_set(err, "forward: %d tokens in one call; the "
+		    "workspace holds %d", T, ws->max_tokens);
+	if (cache->length < 0 || cache->length > c->n_ctx - T)
+		return error_set(err, "forward: %d tokens after %d cached "
+		    "positions would pass the context of %d", T,
+		    cache->length, c->n_ctx);
+	for (t = 0; t < T; t++)
+		if (tokens[t] < 0 || tokens[t] >= c->n_vocab)
+			return error_set(err, "forward: token id %d at "
+			    "position %d is outside the vocabulary of %d",
+			    (int)tokens[t], cache->length + t, c->n_vocab);
+	for (i = 0; i < (size_t)T * (size_t)c->n_layer; i++)
+		if (routes[i] > CHOICE_SKIP)
+			return error_set(err, "forward: route choice %d at "
+			    "position %d, layer %d", routes[i],
+			    cache->length + (int)(i / (size_t)c->n_layer),
+			    (int)(i % (size_t)c->n_layer));
+	return 0;
+}
+
+int
+model_forward(const struct duo_model *model, struct kv_cache *cache,
+    struct forward_workspace *ws, const int32_t *tokens, int T,
+    const uint8_t *routes, float *logits, struct duo_error *err)
+{
+	const struct duo_config *c = &model->config;
+	const struct duo_layer *w;
+	int C = c->d_model, N = c->n_ctx, start = cache->length, l, t;
+	float *k, *v;
+
+	if (forward_check(model, cache, ws, tokens, T, routes, err) != 0)
+		return -1;
+	if (T == 0)
+		return 0;
+	for (t = 0; t < T; t++)
+		memcpy(ws->x + (size_t)t * C,
+		    model->token_embedding + (size_t)tokens[t] * C,
+		    (size_t)C * sizeof(float));
+	for (l = 0; l < c->n_layer; l++) {
+		w = &model->layers[l];
+		/* this layer's cache (N, C); the new rows start at start */
+		k = cache->k + (size_t)l * N * C;
+		v = cache->v + (size_t)l * N * C;
+		rmsnorm_forward(ws->xn, ws->x, w->attn_norm, T, C,
+		    c->norm_eps, ws->parallel);
+		/* qkv (T, 3C) = xn [wq; wk; wv]^T: the three matrices are
+		 * adjacent in the layout, and one product with 3C outputs
+		 * runs faster than three with C */
+		linear(ws->qkv, ws->xn, w->wq, T, C, 3 * C, 0.0f);
+		rope_forward(ws->qkv, T, start, C, C / c->n_head, ws->rope_cos,
+		    ws->rope_sin, ws->parallel);
+		for (t = 0; t < T; t++) {
+			memcpy(k + (size_t)(start + t) * C,
+			    ws->qkv + ((size_t)t * 3 + 1) * C,
+			    (size_t)C * sizeof(float));
+			memcpy(v + (size_t)(start + t) * C,
+			    ws->qkv + ((size_t)t * 3 + 2) * C,
+			    (size_t)C * sizeof(float));
+		}
+		attention_forward(ws->attention, ws->qkv, k, v, ws->scores,
+		    ws->inverse_sums, T, start, C, c->n_head, ws->parallel);
+		/* x += attention wo^T */
+		linear(ws->x, ws->attention, w->wo, T, C, C, 1.0f);
+		rmsnorm_forward(ws->xn, ws->x, w->ffn_norm, T, C, c->norm_eps,
+		    ws->parallel);
+		ffn_routed_forward(model, l, ws, routes, T);
+	}
+	cache->length = start + T;
+	if (logits != NULL) {
+		rmsnorm_forward(ws->xn, ws->x, model->output_norm, T, C,
+		    c->norm_eps, ws->parallel);
+		linear(logits, ws->xn, model->output, T, C, c->n_vocab, 0.0f);
+	}
+	return 0;
+}
+
+float
+model_row_loss(const float *logits, int V, int32_t target)
+{
+	float max = row_max(logits, V), chunk[LOSS_CHUNK];
+	double sum = 0.0;
+	int i, n;
+
+	for (i = 0; i < V; i += n) {
+		n = V - i < LOSS_CHUNK ? V - i : LOSS_CHUNK;
+		sum += exp_shifted(chunk, logits + i, max, n);
+	}
+	return (float)(log(sum) + (double)max - (double)logits[target]);
+}
+
+int
+model_window_losses(const struct duo_model *model,
+    struct forward_workspace *ws, const int32_t *tokens, int T,
+    const uint8_t *routes, float *losses, struct duo_error *err)
+{
+	int L = model->config.n_layer, V = model->config.n_vocab;
+	int done, n, i;
+
+	if (T < 1 || T > model->config.n_ctx)
+		return error_set(err, "window of %d tokens; the context holds "
+		    "1 to %d", T, model->config.n_ctx);
+	if (tokens[T - 1] < 0 || tokens[T - 1] >= V)
+		return error_set(err, "token id %d at position %d is outside "
+		    "the vocabulary of %d", (int)tokens[T - 1], T - 1, V);
+	kv_cache_reset(&ws->cache);
+	/* The last token is only a target: positions 0 .. T-2 run, in
+	 * chunks of at most the workspace's size. */
+	for (done = 0; done < T - 1; done += n) {
+		n = T - 1 - done < ws->max_tokens ? T - 1 - done :
+		    ws->max_tokens;
+		if (model_forward(model, &ws->cache, ws, tokens + done, n,
+		    routes + (size_t)done * L, ws->logits, err) != 0)
+			return -1;
+		PARALLEL_FOR_IF(ws->parallel &&
+		    (size_t)n * (size_t)V >= PARALLEL_MIN_WORK)
+		for (i = 0; i < n; i++)
+			losses[done + i] = model_row_loss(ws->logits +
+			    (size_t)i * V, V, tokens[done + i + 1]);
+	}
+	return 0;
+}

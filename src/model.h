@@ -1,0 +1,187 @@
+/*
+ * model.h - the Duo model: hyperparameters, weights, loading and saving
+ * them as GGUF, and the forward pass with a route per token and layer.
+ *
+ * Dimension letters used in shape comments:
+ *   L layers, C width (d_model), H heads, D = C / H head size,
+ *   F big FFN inner size (4C), S small FFN inner size (F / 16),
+ *   V vocabulary, N context (n_ctx), T positions in a call.
+ * Weights are stored as GGUF stores them: a tensor with ne = [in, out] is a
+ * row-major (out, in) matrix, and a linear layer computes y = x W^T.
+ *
+ * All parameters live in one float buffer (model->params) split into named
+ * pointers in a fixed order, so the trainer can keep gradients and optimizer
+ * moments as buffers of the same layout.
+ *
+ * This module must not know about training, oracles, routers' training or
+ * storage of runs; it only computes.
+ */
+#ifndef DUO_MODEL_H
+#define DUO_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "gguf.h"
+
+/* One FFN slot's choice.  The digit of a choice in a route code is its
+ * index in the space's name (see route.h), not this value. */
+enum route_choice {
+	CHOICE_BIG = 0,    /* 'B' */
+	CHOICE_SMALL = 1,  /* 'S' */
+	CHOICE_SKIP = 2,   /* '.' */
+};
+
+struct duo_config {
+	int n_layer;       /* L */
+	int d_model;       /* C */
+	int n_head;        /* H */
+	int d_ff;          /* F */
+	int d_ff_small;    /* S */
+	int n_vocab;       /* V */
+	int n_ctx;         /* N */
+	float rope_base;   /* 10000 */
+	float norm_eps;    /* 1e-5 */
+};
+
+struct duo_layer {
+	float *attn_norm;   /* (C) */
+	float *wq;          /* (C, C) */
+	float *wk;          /* (C, C) */
+	float *wv;          /* (C, C) */
+	float *wo;          /* (C, C) */
+	float *ffn_norm;    /* (C) */
+	float *gate;        /* (F, C) */
+	float *up;          /* (F, C) */
+	float *down;        /* (C, F) */
+	float *gate_small;  /* (S, C) */
+	float *up_small;    /* (S, C) */
+	float *down_small;  /* (C, S) */
+};
+
+/* Facts about how a model was trained, kept under duo.training.*. */
+struct duo_training_info {
+	float p_big;
+	float p_skip;
+	uint64_t tokens_seen;
+	uint32_t seed;
+	char *corpus;        /* may be NULL */
+};
+
+struct tokenizer;
+
+struct duo_model {
+	struct duo_config config;
+	char *name;                    /* general.name */
+	struct duo_training_info training;
+	struct tokenizer *tokenizer;   /* owned; NULL for a bare model */
+
+	float *params;                 /* every parameter, in layout order */
+	size_t n_params;
+	float *token_embedding;        /* (V, C) */
+	float *output_norm;            /* (C) */
+	float *output;                 /* (V, C); == token_embedding when tied */
+	int tied_output;
+	struct duo_layer *layers;      /* [L] */
+};
+
+/*
+ * Parameter layout: token_embd, output_norm, [output,] then per layer
+ * attn_norm, q, k, v, o, ffn_norm, gate, up, down, gate_small, up_small,
+ * down_small.  model_tensor_count() and model_tensor_info() enumerate it
+ * with GGUF names and shapes, which both the loader and the writer use.
+ */
+struct model_tensor_info {
+	char name[64];
+	uint32_t n_dims;
+	uint64_t ne[2];      /* GGUF order: ne[0] = in (fastest) */
+	size_t offset;       /* in floats, into params */
+	size_t n_elements;
+};
+int model_tensor_count(const struct duo_config *config, int tied_output);
+void model_tensor_info(const struct duo_config *config, int tied_output,
+    int index, struct model_tensor_info *info);
+size_t model_param_count(const struct duo_config *config, int tied_output);
+
+/* Check a configuration for sense (positive sizes, C divisible by 2H ...). */
+int config_validate(const struct duo_config *config, struct duo_error *err);
+
+/* Allocate zeroed parameters for config and point the named pointers. */
+int model_alloc(struct duo_model *model, const struct duo_config *config,
+    int tied_output, struct duo_error *err);
+/* Random initialisation (normal, std 0.02; residual projections scaled by
+ * 1/sqrt(2L); norms at 1), deterministic for a seed. */
+void model_init_random(struct duo_model *model, uint64_t seed);
+/* Load a duo GGUF file (F32 or F16 tensors), tokenizer included. */
+int model_load(struct duo_model *model, const char *path,
+    struct duo_error *err);
+/* Add every model key, tokenizer key and tensor to a writer. */
+void model_write(const struct duo_model *model, struct gguf_writer *writer,
+    enum gguf_tensor_type type);
+/* model_write to a new writer and save it atomically to path. */
+int model_save(const struct duo_model *model, const char *path,
+    enum gguf_tensor_type type, struct duo_error *err);
+void model_free(struct duo_model *model);
+
+/* FLOPs per token of one layer's pieces and the head, for compute ratios. */
+double model_flops_attention(const struct duo_config *config, int context);
+double model_flops_ffn(const struct duo_config *config, enum route_choice c);
+double model_flops_head(const struct duo_config *config);
+
+/*
+ * Key/value cache for one sequence: positions 0..length-1 are filled.
+ */
+struct kv_cache {
+	int n_layer, n_ctx, d_model;
+	int length;
+	float *k;            /* (L, N, C), RoPE applied */
+	float *v;            /* (L, N, C) */
+};
+int kv_cache_init(struct kv_cache *cache, const struct duo_config *config,
+    struct duo_error *err);
+void kv_cache_reset(struct kv_cache *cache);
+void kv_cache_free(struct kv_cache *cache);
+
+/* Scratch space for forward passes of up to max_tokens positions. */
+struct forward_workspace;
+struct forward_workspace *forward_workspace_new(const struct duo_config *c,
+    int max_tokens);
+void forward_workspace_free(struct forward_workspace *ws);
+
+/*
+ * Run T tokens at positions cache->length .. cache->length + T - 1 through
+ * the model, position t using routes[t * L + l] at layer l (enum
+ * route_choice), appending their keys and values to the cache.  Writes
+ * logits (T, V) if logits is non-NULL.  T == 1 is the single-token step.
+ * Fails if the cache would pass n_ctx or T exceeds the workspace.
+ */
+int model_forward(const struct duo_model *model, struct kv_cache *cache,
+    struct forward_workspace *ws, const int32_t *tokens, int T,
+    const uint8_t *routes, float *logits, struct duo_error *err);
+
+/*
+ * Per-token losses of one window starting at position 0: losses[t] =
+ * -ln P(tokens[t + 1] | tokens[0..t]) for t = 0 .. T-2, position t using
+ * routes[t * L ..].  Uses a fresh cache internally.
+ */
+int model_window_losses(const struct duo_model *model,
+    struct forward_workspace *ws, const int32_t *tokens, int T,
+    const uint8_t *routes, float *losses, struct duo_error *err);
+
+/*
+ * Building blocks, exposed for the oracle and the trainer's tests.
+ * rmsnorm: out (n, C) = x / rms(x) * w.
+ * ffn: out (n, C) = module c applied to x (n, C), already normalised;
+ * scratch needs 3 * n * F floats.  CHOICE_SKIP writes zeros.
+ */
+void model_rmsnorm(float *out, const float *x, const float *w, int n, int C,
+    float eps);
+void model_ffn(const struct duo_model *model, int layer,
+    enum route_choice choice, const float *x, int n, float *out,
+    float *scratch);
+
+/* Log-softmax loss of one logits row against target. */
+float model_row_loss(const float *logits, int V, int32_t target);
+
+#endif

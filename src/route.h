@@ -1,0 +1,46 @@
+/*
+ * route.h - routes and route spaces as people write them.
+ *
+ * A route is L characters, layer 0 first, from 'B' (big), 'S' (small) and
+ * '.' (skip).  A route space is the string of allowed choices: "BS", "B."
+ * or "BS.".  A route's code is the route read as a number in base
+ * |space|, layer 0 the most significant digit, each choice's digit its
+ * index in the space's name (DESIGN.md section 7).
+ */
+#ifndef DUO_ROUTE_H
+#define DUO_ROUTE_H
+
+#include <stdint.h>
+
+#include "error.h"
+#include "model.h"
+
+struct route_space {
+	char name[4];                 /* "BS", "B." or "BS." */
+	int n_choices;
+	enum route_choice choices[3]; /* digit -> choice */
+};
+
+/* Parse "BS", "B." or "BS."; anything else is an error naming it. */
+int route_space_parse(struct route_space *space, const char *name,
+    struct duo_error *err);
+
+/* Parse a route of n_layer characters into choices (enum route_choice). */
+int route_parse(const char *text, int n_layer, uint8_t *choices,
+    struct duo_error *err);
+/* Write n_layer characters and a NUL into text (n_layer + 1 bytes). */
+void route_format(const uint8_t *choices, int n_layer, char *text);
+
+char route_choice_char(enum route_choice c);
+/* Number of big modules in a route. */
+int route_budget(const uint8_t *choices, int n_layer);
+
+/* Route code <-> choices within a space (digit index, not enum value). */
+uint64_t route_encode(const struct route_space *space, const uint8_t *choices,
+    int n_layer);
+void route_decode(const struct route_space *space, uint64_t code, int n_layer,
+    uint8_t *choices);
+/* |space|^n_layer, or 0 if it does not fit in 64 bits. */
+uint64_t route_space_size(const struct route_space *space, int n_layer);
+
+#endif

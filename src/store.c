@@ -1,0 +1,1834 @@
+/*
+ * store.c - the SQLite database of runs: schema and migrations, opening
+ * with the right pragmas, writing a run in one transaction, reading runs
+ * back.  duo-db(5) documents every table, column and view defined here;
+ * a change to the schema is a new entry in migrations[] and a new
+ * STORE_SCHEMA_VERSION, never an edit of an old entry.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "route.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	int readonly;
+	int busy_timeout_ms;
+};
+
+/*
+ * Version 1: the tables and views of DESIGN.md section 7.  Text columns
+ * that hold bytes of the user's text (runs.text, tokens.piece) are TEXT
+ * for valid UTF-8 and BLOB otherwise; see the header.
+ */
+static const char schema_v1[] =
+    "CREATE TABLE models (\n"
+    "  id          INTEGER PRIMARY KEY,\n"
+    "  sha256      TEXT NOT NULL UNIQUE\n"
+    "              CHECK (length(sha256) = 64\n"
+    "                AND sha256 NOT GLOB '*[^0-9a-f]*'),\n"
+    "  path        TEXT NOT NULL,\n"
+    "  name        TEXT,\n"
+    "  n_layer     INTEGER NOT NULL CHECK (n_layer > 0),\n"
+    "  d_model     INTEGER NOT NULL CHECK (d_model > 0),\n"
+    "  n_head      INTEGER NOT NULL CHECK (n_head > 0),\n"
+    "  d_ff        INTEGER NOT NULL CHECK (d_ff > 0),\n"
+    "  d_ff_small  INTEGER NOT NULL CHECK (d_ff_small > 0),\n"
+    "  n_vocab     INTEGER NOT NULL CHECK (n_vocab > 0),\n"
+    "  n_ctx       INTEGER NOT NULL CHECK (n_ctx >= 2),\n"
+    "  created_at  TEXT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE runs (\n"
+    /* AUTOINCREMENT: a deleted run's id is never given to another. */
+    "  id            INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  model_id      INTEGER NOT NULL REFERENCES models(id),\n"
+    "  label         TEXT,\n"
+    "  created_at    TEXT NOT NULL,\n"
+    "  source        TEXT NOT NULL,\n"
+    "  text          TEXT NOT NULL,\n"
+    "  n_tokens      INTEGER NOT NULL CHECK (n_tokens >= 1),\n"
+    "  space         TEXT NOT NULL CHECK (space IN ('BS', 'B.', 'BS.')),\n"
+    "  context       TEXT NOT NULL\n"
+    "                CHECK (context IN ('shared', 'fixed', 'greedy')),\n"
+    "  context_route TEXT CHECK ((context_route IS NOT NULL)\n"
+    "                  = (context = 'fixed')),\n"
+    "  settings      TEXT NOT NULL DEFAULT '{}'\n"
+    "                CHECK (json_valid(settings)),\n"
+    "  seconds       REAL NOT NULL CHECK (seconds >= 0),\n"
+    "  approximate   INTEGER NOT NULL DEFAULT 0\n"
+    "                CHECK (approximate IN (0, 1)),\n"
+    "  beam_width    INTEGER CHECK (beam_width > 0),\n"
+    "  n_results     INTEGER NOT NULL CHECK (n_results >= 0),\n"
+    "  duo_version   TEXT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX runs_by_model ON runs(model_id);\n"
+    "CREATE TABLE tokens (\n"
+    "  run_id       INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+    "  pos          INTEGER NOT NULL CHECK (pos >= 0),\n"
+    "  token_id     INTEGER NOT NULL CHECK (token_id >= 0),\n"
+    "  piece        TEXT NOT NULL,\n"
+    "  byte_start   INTEGER NOT NULL CHECK (byte_start >= 0),\n"
+    "  byte_end     INTEGER NOT NULL CHECK (byte_end >= byte_start),\n"
+    "  window_index INTEGER NOT NULL CHECK (window_index >= 0),\n"
+    "  window_pos   INTEGER NOT NULL CHECK (window_pos >= 0),\n"
+    "  PRIMARY KEY (run_id, pos)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE results (\n"
+    "  run_id  INTEGER NOT NULL,\n"
+    "  pos     INTEGER NOT NULL CHECK (pos >= 1),\n"
+    /* CASE, not IN: SQLite builds a table for an IN list at every row,
+     * which made writing results three times slower. */
+    "  method  TEXT NOT NULL CHECK (CASE method\n"
+    "            WHEN 'big' THEN 1 WHEN 'small' THEN 1 WHEN 'oracle' THEN 1\n"
+    "            WHEN 'best' THEN 1 WHEN 'fixed' THEN 1\n"
+    "            WHEN 'random_best' THEN 1 WHEN 'random_mean' THEN 1\n"
+    "            ELSE method GLOB 'router:?*'\n"
+    "              AND substr(method, 8) NOT GLOB '*[^A-Za-z0-9_.-]*' END),\n"
+    "  budget  INTEGER NOT NULL CHECK (budget >= 0),\n"
+    "  route   TEXT CHECK ((route IS NULL) = (method = 'random_mean')),\n"
+    "  loss    REAL NOT NULL,\n"
+    "  PRIMARY KEY (run_id, pos, method, budget),\n"
+    "  FOREIGN KEY (run_id, pos) REFERENCES tokens(run_id, pos)\n"
+    "    ON DELETE CASCADE\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE route_losses (\n"
+    "  run_id  INTEGER NOT NULL,\n"
+    "  pos     INTEGER NOT NULL CHECK (pos >= 1),\n"
+    "  losses  BLOB NOT NULL,\n"
+    "  PRIMARY KEY (run_id, pos),\n"
+    "  FOREIGN KEY (run_id, pos) REFERENCES tokens(run_id, pos)\n"
+    "    ON DELETE CASCADE\n"
+    ");\n"
+    "CREATE VIEW difficulty AS\n"
+    "SELECT t.run_id, t.pos, t.piece,\n"
+    "  big.loss AS loss_big, small.loss AS loss_small,\n"
+    "  best.loss AS loss_best, small.loss - best.loss AS difficulty\n"
+    "FROM tokens AS t\n"
+    "LEFT JOIN results AS big ON big.run_id = t.run_id\n"
+    "  AND big.pos = t.pos AND big.method = 'big'\n"
+    "LEFT JOIN results AS small ON small.run_id = t.run_id\n"
+    "  AND small.pos = t.pos AND small.method = 'small'\n"
+    "LEFT JOIN results AS best ON best.run_id = t.run_id\n"
+    "  AND best.pos = t.pos AND best.method = 'best'\n"
+    "WHERE t.pos >= 1;\n"
+    "CREATE VIEW difficulty_at AS\n"
+    "SELECT o.run_id, o.pos, o.budget, t.piece,\n"
+    "  small.loss AS loss_small, o.loss AS loss_oracle,\n"
+    "  small.loss - o.loss AS difficulty\n"
+    "FROM results AS o\n"
+    "JOIN tokens AS t ON t.run_id = o.run_id AND t.pos = o.pos\n"
+    "JOIN results AS small ON small.run_id = o.run_id\n"
+    "  AND small.pos = o.pos AND small.method = 'small'\n"
+    "WHERE o.method = 'oracle';\n"
+    /* best is held to no budget: one point over all tokens, budget NULL. */
+    "CREATE VIEW curve AS\n"
+    "SELECT run_id, method,\n"
+    "  CASE WHEN method = 'best' THEN NULL ELSE budget END AS budget,\n"
+    "  count(*) AS n, avg(loss) AS mean_loss, exp(avg(loss)) AS ppl\n"
+    "FROM results\n"
+    "GROUP BY run_id, method,\n"
+    "  CASE WHEN method = 'best' THEN NULL ELSE budget END;\n"
+    /*
+     * One level of grouping, so that SQLite pushes a query's run_id (and
+     * method, budget) down into the scan of results: a single method and
+     * budget takes milliseconds however many runs the file holds.
+     * Grouping equal routes first would be faster for a whole run but
+     * hides the filter from SQLite 3.40.  CROSS JOIN keeps results the
+     * outer loop; SQLite otherwise rescans the run once per layer.
+     */
+    "CREATE VIEW allocation AS\n"
+    "WITH RECURSIVE layers(layer) AS (\n"
+    "  SELECT 0\n"
+    "  UNION ALL\n"
+    "  SELECT layer + 1 FROM layers\n"
+    "  WHERE layer + 1 < (SELECT max(n_layer) FROM models)\n"
+    ")\n"
+    "SELECT r.run_id, r.method, r.budget, l.layer,\n"
+    "  avg(substr(r.route, l.layer + 1, 1) = 'B') AS share_big,\n"
+    "  avg(substr(r.route, l.layer + 1, 1) = 'S') AS share_small,\n"
+    "  avg(substr(r.route, l.layer + 1, 1) = '.') AS share_skip\n"
+    "FROM results AS r CROSS JOIN layers AS l\n"
+    "WHERE l.layer < length(r.route)\n"
+    "GROUP BY r.run_id, r.method, r.budget, l.layer;\n";
+
+/* Schema steps: entry i takes a database from version i to i + 1. */
+static const char *const migrations[STORE_SCHEMA_VERSION] = {
+	schema_v1,
+};
+
+/* What a failing SQLite primary result code means to a person. */
+static const struct {
+	int code;
+	const char *meaning;
+} sqlite_meanings[] = {
+	{ SQLITE_BUSY, "database is locked by another process" },
+	{ SQLITE_LOCKED, "database is locked by another process" },
+	{ SQLITE_READONLY, "the database is read-only" },
+	{ SQLITE_FULL, "the disk is full" },
+	{ SQLITE_CORRUPT, "the database file is damaged" },
+	{ SQLITE_NOTADB, "not an SQLite database" },
+	{ SQLITE_CANTOPEN, "cannot open the database file" },
+	{ SQLITE_IOERR, "input/output error" },
+	{ SQLITE_PERM, "permission denied" },
+	{ SQLITE_NOMEM, "out of memory" },
+};
+
+/* Fill err with "PATH: doing: what went wrong", in words where possible. */
+static int
+store_fail(const struct store *store, struct duo_error *err,
+    const char *doing)
+{
+	int code = sqlite3_errcode(store->db), errnum;
+	const char *detail = sqlite3_errmsg(store->db), *meaning = NULL;
+	char extra[160] = "";
+	size_t i;
+
+	for (i = 0; i < sizeof sqlite_meanings / sizeof sqlite_meanings[0];
+	    i++)
+		if (sqlite_meanings[i].code == code)
+			meaning = sqlite_meanings[i].meaning;
+	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+		snprintf(extra, sizeof extra, " (gave up after %.1f s)",
+		    store->busy_timeout_ms / 1000.0);
+	else if (code == SQLITE_CANTOPEN || code == SQLITE_IOERR ||
+	    code == SQLITE_READONLY) {
+		errnum = sqlite3_system_errno(store->db);
+		snprintf(extra, sizeof extra, " (%s)", errnum != 0 ?
+		    strerror(errnum) : detail);
+	}
+	if (meaning == NULL)
+		return error_set(err, "%s: %s: %s", store->path, doing, detail);
+	return error_set(err, "%s: %s: %s%s", store->path, doing, meaning,
+	    extra);
+}
+
+/* Run SQL with no result rows. */
+static int
+store_exec(struct store *store, const char *sql, const char *doing,
+    struct duo_error *err)
+{
+	if (sqlite3_exec(store->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(store, err, doing);
+	return 0;
+}
+
+static int
+store_prepare(struct store *store, sqlite3_stmt **stmt, const char *sql,
+    struct duo_error *err)
+{
+	if (sqlite3_prepare_v2(store->db, sql, -1, stmt, NULL) != SQLITE_OK) {
+		*stmt = NULL;
+		return store_fail(store, err, "preparing a statement");
+	}
+	return 0;
+}
+
+/* The single integer a query returns (a PRAGMA, a count). */
+static int
+store_query_int(struct store *store, const char *sql, int64_t *value,
+    const char *doing, struct duo_error *err)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		return store_fail(store, err, doing);
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(stmt);
+		return store_fail(store, err, doing);
+	}
+	*value = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return 0;
+}
+
+/* Valid UTF-8 (no overlong forms, surrogates or NUL)?  Then TEXT. */
+static int
+is_text(const char *bytes, size_t length)
+{
+	const unsigned char *s = (const unsigned char *)bytes;
+	size_t i = 0, n, k;
+	uint32_t cp;
+
+	while (i < length) {
+		if (s[i] == 0)
+			return 0;
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if (s[i] >= 0xc2 && s[i] <= 0xdf)
+			n = 2, cp = s[i] & 0x1f;
+		else if (s[i] >= 0xe0 && s[i] <= 0xef)
+			n = 3, cp = s[i] & 0x0f;
+		else if (s[i] >= 0xf0 && s[i] <= 0xf4)
+			n = 4, cp = s[i] & 0x07;
+		else
+			return 0;
+		if (n > length - i)
+			return 0;
+		for (k = 1; k < n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return 0;
+		i += n;
+	}
+	return 1;
+}
+
+/* Bind bytes as TEXT when they are text, else as a BLOB (see store.h). */
+static int
+bind_bytes(sqlite3_stmt *stmt, int index, const char *bytes, size_t length)
+{
+	if (length > INT_MAX)
+		return SQLITE_TOOBIG;
+	if (bytes == NULL)
+		bytes = "";
+	if (is_text(bytes, length))
+		return sqlite3_bind_text(stmt, index, bytes, (int)length,
+		    SQLITE_STATIC);
+	return sqlite3_bind_blob(stmt, index, bytes, (int)length,
+	    SQLITE_STATIC);
+}
+
+/* ---- paths and opening ------------------------------------------------ */
+
+static char *
+string_copy(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *copy = malloc(n);
+
+	if (copy != NULL)
+		memcpy(copy, s, n);
+	return copy;
+}
+
+static char *
+string_join(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+	char *joined = malloc(na + nb + 1);
+
+	if (joined != NULL) {
+		memcpy(joined, a, na);
+		memcpy(joined + na, b, nb + 1);
+	}
+	return joined;
+}
+
+char *
+store_default_path(const char *from_option, int *is_default,
+    struct duo_error *err)
+{
+	const char *env;
+	char *path;
+
+	*is_default = 0;
+	env = getenv("DUO_DB");
+	if (from_option != NULL)
+		path = string_copy(from_option);
+	else if (env != NULL && *env != '\0')
+		path = string_copy(env);
+	else {
+		*is_default = 1;
+		env = getenv("XDG_DATA_HOME");
+		/* The XDG rules: a relative XDG_DATA_HOME is ignored. */
+		if (env != NULL && env[0] == '/')
+			path = string_join(env, "/duo/runs.db");
+		else {
+			env = getenv("HOME");
+			if (env == NULL || env[0] == '\0') {
+				error_set(err, "no database given and neither "
+				    "XDG_DATA_HOME nor HOME is set; use -d "
+				    "FILE or DUO_DB");
+				return NULL;
+			}
+			path = string_join(env, "/.local/share/duo/runs.db");
+		}
+	}
+	if (path == NULL)
+		error_set(err, "out of memory");
+	return path;
+}
+
+/* The folder part of path ("." for a bare name); a fresh string. */
+static char *
+parent_folder(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n;
+	char *folder;
+
+	if (slash == NULL)
+		return string_copy(".");
+	n = slash == path ? 1 : (size_t)(slash - path);
+	folder = malloc(n + 1);
+	if (folder != NULL) {
+		memcpy(folder, path, n);
+		folder[n] = '\0';
+	}
+	return folder;
+}
+
+/* mkdir -p, private to the user as XDG asks for data folders. */
+static int
+make_folders(char *folder, struct duo_error *err)
+{
+	struct stat st;
+	char *p, saved;
+
+	for (p = folder + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		saved = *p;
+		*p = '\0';
+		if (stat(folder, &st) != 0) {
+			if (errno != ENOENT || mkdir(folder, 0700) != 0) {
+				error_set(err, "cannot create folder %s: %s",
+				    folder, strerror(errno));
+				*p = saved;
+				return -1;
+			}
+		} else if (!S_ISDIR(st.st_mode)) {
+			error_set(err, "%s is not a folder", folder);
+			*p = saved;
+			return -1;
+		}
+		*p = saved;
+		if (saved == '\0')
+			return 0;
+	}
+}
+
+/*
+ * Check the file and its folder before SQLite sees them, so a typing
+ * mistake gets a message that names what is missing.
+ */
+static int
+check_path(const char *path, int flags, struct duo_error *err)
+{
+	struct stat st;
+	char *folder;
+	int rc = 0;
+
+	if (strcmp(path, ":memory:") == 0)
+		return 0;
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return error_set(err, "%s: is a folder, not a database",
+			    path);
+		return 0;
+	}
+	if (errno != ENOENT)
+		return error_set(err, "%s: %s", path, strerror(errno));
+	if (flags & STORE_READONLY)
+		return error_set(err, "%s: no such database (no run has been "
+		    "stored there yet)", path);
+	folder = parent_folder(path);
+	if (folder == NULL)
+		return error_set(err, "out of memory");
+	if (stat(folder, &st) != 0) {
+		if (errno == ENOENT && (flags & STORE_MAKE_FOLDER))
+			rc = make_folders(folder, err);
+		else if (errno == ENOENT)
+			rc = error_set(err, "%s: folder %s does not exist",
+			    path, folder);
+		else
+			rc = error_set(err, "%s: %s: %s", path, folder,
+			    strerror(errno));
+	} else if (!S_ISDIR(st.st_mode))
+		rc = error_set(err, "%s: %s is not a folder", path, folder);
+	free(folder);
+	return rc;
+}
+
+/* exp() for the curve view where the library lacks the math functions. */
+static void
+sql_exp(sqlite3_context *context, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL)
+		sqlite3_result_null(context);
+	else
+		sqlite3_result_double(context,
+		    exp(sqlite3_value_double(argv[0])));
+}
+
+static int
+ensure_exp(struct store *store, struct duo_error *err)
+{
+	sqlite3_stmt *stmt;
+
+	if (sqlite3_prepare_v2(store->db, "SELECT exp(0)", -1, &stmt,
+	    NULL) == SQLITE_OK) {
+		sqlite3_finalize(stmt);
+		return 0;
+	}
+	if (sqlite3_create_function(store->db, "exp", 1, SQLITE_UTF8 |
+	    SQLITE_DETERMINISTIC, NULL, sql_exp, NULL, NULL) != SQLITE_OK)
+		return store_fail(store, err, "adding exp()");
+	return 0;
+}
+
+/*
+ * Refuse what is not ours before changing anything: a file of another
+ * program, or a schema newer than this duo.
+ */
+static int
+check_schema(struct store *store, int64_t *version, struct duo_error *err)
+{
+	int64_t application_id, n_objects;
+
+	if (store_query_int(store, "PRAGMA application_id", &application_id,
+	    "reading the schema", err) != 0 ||
+	    store_query_int(store, "PRAGMA user_version", version,
+	    "reading the schema", err) != 0 ||
+	    store_query_int(store, "SELECT count(*) FROM sqlite_master",
+	    &n_objects, "reading the schema", err) != 0)
+		return -1;
+	if (application_id != 0 && application_id != STORE_APPLICATION_ID)
+		return error_set(err, "%s: not a duo database (application_id "
+		    "%#" PRIx64 ")", store->path, (uint64_t)application_id &
+		    0xffffffffu);
+	if (application_id == 0 && (*version != 0 || n_objects != 0))
+		return error_set(err, "%s: not a duo database (it has tables "
+		    "but no duo schema)", store->path);
+	if (*version > STORE_SCHEMA_VERSION)
+		return error_set(err, "%s: schema version %" PRId64 " is newer "
+		    "than this duo understands (%d); upgrade duo", store->path,
+		    *version, STORE_SCHEMA_VERSION);
+	return 0;
+}
+
+/* Bring the schema from version to STORE_SCHEMA_VERSION in one step. */
+static int
+migrate(struct store *store, struct duo_error *err)
+{
+	char sql[96];
+	int64_t version;
+	int v;
+
+	if (store_exec(store, "BEGIN IMMEDIATE", "creating the schema",
+	    err) != 0)
+		return -1;
+	/* Another process may have migrated while we waited for the lock. */
+	if (check_schema(store, &version, err) != 0)
+		goto fail;
+	for (v = (int)version; v < STORE_SCHEMA_VERSION; v++)
+		if (store_exec(store, migrations[v], "creating the schema",
+		    err) != 0)
+			goto fail;
+	snprintf(sql, sizeof sql, "PRAGMA user_version = %d; "
+	    "PRAGMA application_id = %d", STORE_SCHEMA_VERSION,
+	    STORE_APPLICATION_ID);
+	if (store_exec(store, sql, "creating the schema", err) != 0 ||
+	    store_exec(store, "COMMIT", "creating the schema", err) != 0)
+		goto fail;
+	return 0;
+fail:
+	sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/*
+ * "file:PATH?immutable=1", the characters that mean something in a URI
+ * escaped: SQLite then reads the file without its -shm file or locks.
+ */
+static char *
+immutable_uri(const char *path)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(path);
+	char *uri, *q;
+
+	if (n > (SIZE_MAX - 32) / 3 || (uri = malloc(3 * n + 32)) == NULL)
+		return NULL;
+	q = uri + sprintf(uri, "file:");
+	for (; *path != '\0'; path++) {
+		if (*path == '%' || *path == '?' || *path == '#') {
+			*q++ = '%';
+			*q++ = hex[(unsigned char)*path >> 4];
+			*q++ = hex[*path & 15];
+		} else
+			*q++ = *path;
+	}
+	strcpy(q, "?immutable=1");
+	return uri;
+}
+
+/* Open the connection and read the schema's version. */
+static int
+connect_store(struct store *store, const char *name, int open_flags,
+    int64_t *version, struct duo_error *err)
+{
+	if (sqlite3_open_v2(name, &store->db, open_flags, NULL) != SQLITE_OK) {
+		if (store->db == NULL)
+			return error_set(err, "%s: out of memory", store->path);
+		return store_fail(store, err, "opening");
+	}
+	sqlite3_extended_result_codes(store->db, 0);
+	sqlite3_busy_timeout(store->db, store->busy_timeout_ms);
+	if (store_exec(store, "PRAGMA foreign_keys = ON", "opening", err) != 0)
+		return -1;
+	return check_schema(store, version, err);
+}
+
+int
+store_open(struct store **out, const char *path, int flags,
+    struct duo_error *err)
+{
+	struct store *store;
+	int64_t version;
+	char *uri;
+	int code, rc;
+
+	*out = NULL;
+	if (check_path(path, flags, err) != 0)
+		return -1;
+	store = calloc(1, sizeof *store);
+	if (store == NULL || (store->path = string_copy(path)) == NULL) {
+		free(store);
+		return error_set(err, "out of memory");
+	}
+	store->readonly = (flags & STORE_READONLY) != 0;
+	store->busy_timeout_ms = STORE_BUSY_TIMEOUT_MS;
+	rc = connect_store(store, path, store->readonly ? SQLITE_OPEN_READONLY :
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &version, err);
+	code = store->db != NULL ? sqlite3_errcode(store->db) : SQLITE_OK;
+	if (rc != 0 && store->readonly &&
+	    (code == SQLITE_READONLY || code == SQLITE_CANTOPEN)) {
+		/*
+		 * A WAL database needs its -shm file to be read, which a
+		 * reader who may not write the folder cannot make.  That
+		 * reader is not the writer, so reading the file as immutable
+		 * is safe unless its owner writes it at this very moment.
+		 */
+		sqlite3_close(store->db);
+		store->db = NULL;
+		if ((uri = immutable_uri(path)) == NULL) {
+			store_close(store);
+			return error_set(err, "out of memory");
+		}
+		rc = connect_store(store, uri, SQLITE_OPEN_READONLY |
+		    SQLITE_OPEN_URI, &version, err);
+		free(uri);
+	}
+	if (rc != 0 || ensure_exp(store, err) != 0)
+		goto fail;
+	if (store->readonly) {
+		if (version < STORE_SCHEMA_VERSION) {
+			error_set(err, version == 0 ? "%s: not a duo database "
+			    "(it is empty)" : "%s: the schema is older than "
+			    "this duo's; open it once for writing (duo run) "
+			    "to upgrade it", path);
+			goto fail;
+		}
+		*out = store;
+		return 0;
+	}
+	/* A file without write permission opens read-only without a word;
+	 * say so now rather than after an hour of analysis. */
+	if (sqlite3_db_readonly(store->db, "main") == 1) {
+		error_set(err, "%s: the database is read-only (no permission "
+		    "to write it)", path);
+		goto fail;
+	}
+	if (store_exec(store, "PRAGMA journal_mode = WAL", "opening",
+	    err) != 0 ||
+	    store_exec(store, "PRAGMA synchronous = NORMAL", "opening",
+	    err) != 0)
+		goto fail;
+	if (version < STORE_SCHEMA_VERSION && migrate(store, err) != 0)
+		goto fail;
+	*out = store;
+	return 0;
+fail:
+	store_close(store);
+	return -1;
+}
+
+int
+store_open_default(struct store **out, const char *from_option, int flags,
+    struct duo_error *err)
+{
+	char *path;
+	int is_default, rc;
+
+	*out = NULL;
+	path = store_default_path(from_option, &is_default, err);
+	if (path == NULL)
+		return -1;
+	if (is_default && !(flags & STORE_READONLY))
+		flags |= STORE_MAKE_FOLDER;
+	else
+		flags &= ~STORE_MAKE_FOLDER;
+	rc = store_open(out, path, flags, err);
+	free(path);
+	return rc;
+}
+
+void
+store_close(struct store *store)
+{
+	if (store == NULL)
+		return;
+	sqlite3_close(store->db);
+	free(store->path);
+	free(store);
+}
+
+const char *
+store_path(const struct store *store)
+{
+	return store->path;
+}
+
+void
+store_set_busy_timeout(struct store *store, int milliseconds)
+{
+	store->busy_timeout_ms = milliseconds;
+	sqlite3_busy_timeout(store->db, milliseconds);
+}
+
+/* ---- checking a run before it is written ------------------------------- */
+
+static const char *const context_names[] = { "shared", "fixed", "greedy" };
+static const char *const method_names[] = {
+	"big", "small", "oracle", "best", "fixed", "random_best", "random_mean",
+};
+
+/* A method of DESIGN.md section 5; a router's name is a plain word, so
+ * that it needs no quoting in CSV, JSON or SQL. */
+static int
+valid_method(const char *method)
+{
+	const char *p;
+	size_t i;
+
+	for (i = 0; i < sizeof method_names / sizeof method_names[0]; i++)
+		if (strcmp(method, method_names[i]) == 0)
+			return 1;
+	if (strncmp(method, "router:", 7) != 0 || method[7] == '\0')
+		return 0;
+	for (p = method + 7; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' ||
+		    *p == '-'))
+			return 0;
+	return 1;
+}
+
+/* Check a route against the space and the layer count; *budget is its
+ * number of B. */
+static int
+check_route(const char *route, const char *space, int n_layer, int *budget)
+{
+	int l;
+
+	*budget = 0;
+	for (l = 0; l < n_layer; l++) {
+		if (route[l] == '\0' || strchr(space, route[l]) == NULL)
+			return -1;
+		*budget += route[l] == 'B';
+	}
+	return route[n_layer] == '\0' ? 0 : -1;
+}
+
+/* "YYYY-MM-DDTHH:MM:SSZ" */
+static int
+valid_timestamp(const char *s)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+	size_t i;
+
+	for (i = 0; shape[i] != '\0'; i++) {
+		if (shape[i] == 'd' ? s[i] < '0' || s[i] > '9' :
+		    s[i] != shape[i])
+			return 0;
+	}
+	return s[i] == '\0';
+}
+
+static int
+check_model(const struct model_facts *m, struct duo_error *err)
+{
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		if (!((m->sha256[i] >= '0' && m->sha256[i] <= '9') ||
+		    (m->sha256[i] >= 'a' && m->sha256[i] <= 'f')))
+			break;
+	if (i != 64 || m->sha256[64] != '\0')
+		return error_set(err, "model sha256 '%.70s' is not 64 "
+		    "lower-case hex digits", m->sha256);
+	if (m->path == NULL)
+		return error_set(err, "model path is missing");
+	/* Routes are strings of n_layer characters; 64 is far beyond any
+	 * enumerable space and keeps every count in an int. */
+	if (m->n_layer < 1 || m->n_layer > 64 || m->d_model < 1 ||
+	    m->n_head < 1 || m->d_ff < 1 || m->d_ff_small < 1 ||
+	    m->n_vocab < 1 || m->n_ctx < 2)
+		return error_set(err, "model %s: hyperparameters out of range "
+		    "(n_layer %d, n_ctx %d, n_vocab %d)", m->path, m->n_layer,
+		    m->n_ctx, m->n_vocab);
+	return 0;
+}
+
+static int
+check_tokens(const struct run_record *run, struct duo_error *err)
+{
+	const struct token_record *t;
+	size_t pos;
+
+	if (run->n_tokens < 1 || run->n_tokens >= INT_MAX)
+		return error_set(err, "a run needs 1 to %d tokens, not %zu",
+		    INT_MAX - 1, run->n_tokens);
+	if (run->tokens == NULL)
+		return error_set(err, "the run has no tokens array");
+	for (pos = 0; pos <= run->n_tokens; pos++) {
+		t = &run->tokens[pos];
+		if (t->token_id < 0 || t->token_id >= run->model.n_vocab)
+			return error_set(err, "token %zu: id %d is outside the "
+			    "vocabulary (%d)", pos, (int)t->token_id,
+			    run->model.n_vocab);
+		if (t->piece == NULL && t->piece_length > 0)
+			return error_set(err, "token %zu: no piece", pos);
+		if (t->byte_start > t->byte_end ||
+		    t->byte_end > run->text_length)
+			return error_set(err, "token %zu: bytes %zu..%zu are "
+			    "outside the text (%zu bytes)", pos, t->byte_start,
+			    t->byte_end, run->text_length);
+	}
+	return 0;
+}
+
+static int
+check_results(const struct run_record *run, struct duo_error *err)
+{
+	const struct result_record *r;
+	int n_layer = run->model.n_layer, budget;
+	size_t i;
+
+	if (run->n_results > 0 && run->results == NULL)
+		return error_set(err, "the run has no results array");
+	for (i = 0; i < run->n_results; i++) {
+		r = &run->results[i];
+		if (r->pos < 1 || (size_t)r->pos > run->n_tokens)
+			return error_set(err, "result %zu: position %d is not "
+			    "1..%zu", i, r->pos, run->n_tokens);
+		if (r->method == NULL || !valid_method(r->method))
+			return error_set(err, "result %zu: '%.40s' is not a "
+			    "method", i, r->method != NULL ? r->method : "");
+		if (r->budget < 0 || r->budget > n_layer)
+			return error_set(err, "result %zu (%s): budget %d is "
+			    "not 0..%d", i, r->method, r->budget, n_layer);
+		if (!isfinite(r->loss))
+			return error_set(err, "result %zu (%s, budget %d, "
+			    "position %d): the loss is not a finite number", i,
+			    r->method, r->budget, r->pos);
+		if ((r->route == NULL) != (strcmp(r->method, "random_mean") ==
+		    0))
+			return error_set(err, "result %zu (%s): %s", i,
+			    r->method, r->route == NULL ? "route missing" :
+			    "random_mean has no route");
+		if (r->route == NULL)
+			continue;
+		if (check_route(r->route, run->space, n_layer, &budget) != 0)
+			return error_set(err, "result %zu (%s): route '%.80s' "
+			    "is not %d characters of the space %s", i,
+			    r->method, r->route, n_layer, run->space);
+		/* Budget k always means exactly k big modules. */
+		if (budget != r->budget)
+			return error_set(err, "result %zu (%s, budget %d): "
+			    "route %s has %d big modules", i, r->method,
+			    r->budget, r->route, budget);
+	}
+	return 0;
+}
+
+/* Everything about a run that can be checked without the database. */
+static int
+check_run(const struct run_record *run, size_t *n_routes,
+    struct duo_error *err)
+{
+	struct route_space space;
+	uint64_t size;
+	size_t i;
+	int budget;
+
+	if (check_model(&run->model, err) != 0)
+		return -1;
+	if (run->space == NULL ||
+	    route_space_parse(&space, run->space, err) != 0)
+		return run->space == NULL ?
+		    error_set(err, "the run has no route space") : -1;
+	for (i = 0; i < sizeof context_names / sizeof context_names[0]; i++)
+		if (run->context != NULL &&
+		    strcmp(run->context, context_names[i]) == 0)
+			break;
+	if (i == sizeof context_names / sizeof context_names[0])
+		return error_set(err, "context '%s' is not shared, fixed or "
+		    "greedy", run->context != NULL ? run->context : "");
+	if ((run->context_route != NULL) != (strcmp(run->context, "fixed") ==
+	    0))
+		return error_set(err, "a context route goes with the fixed "
+		    "context mode, and only with it");
+	if (run->context_route != NULL && check_route(run->context_route,
+	    run->space, run->model.n_layer, &budget) != 0)
+		return error_set(err, "context route '%.80s' is not %d "
+		    "characters of the space %s", run->context_route,
+		    run->model.n_layer, run->space);
+	if (run->created_at != NULL && !valid_timestamp(run->created_at))
+		return error_set(err, "created_at '%.40s' is not "
+		    "YYYY-MM-DDTHH:MM:SSZ", run->created_at);
+	if (run->source == NULL)
+		return error_set(err, "the run has no source");
+	if (run->text == NULL && run->text_length > 0)
+		return error_set(err, "the run has no text");
+	if (!isfinite(run->seconds) || run->seconds < 0)
+		return error_set(err, "seconds must be a finite number >= 0");
+	if (run->approximate != 0 && run->approximate != 1)
+		return error_set(err, "approximate must be 0 or 1");
+	if (run->beam_width < 0 || (run->beam_width > 0 && !run->approximate))
+		return error_set(err, "a beam width goes with an approximate "
+		    "run");
+	if (check_tokens(run, err) != 0 || check_results(run, err) != 0)
+		return -1;
+
+	*n_routes = 0;
+	if (run->route_losses == NULL)
+		return 0;
+	size = route_space_size(&space, run->model.n_layer);
+	/* SQLite's longest value is 1e9 bytes by default. */
+	if (size == 0 || size > 250000000)
+		return error_set(err, "the space %s of %d layers is too large "
+		    "to keep loss tables", run->space, run->model.n_layer);
+	if (run->n_tokens > SIZE_MAX / (size_t)size)
+		return error_set(err, "loss tables too large");
+	*n_routes = (size_t)size;
+	return 0;
+}
+
+/* ---- writing a run ------------------------------------------------------ */
+
+static void
+timestamp_now(char out[32])
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int
+host_is_little_endian(void)
+{
+	const uint16_t one = 1;
+
+	return *(const unsigned char *)&one == 1;
+}
+
+/* Add the model or find it by its hash; its stored facts must agree. */
+static int
+write_model(struct store *store, const struct model_facts *m,
+    const char *created_at, int64_t *model_id, struct duo_error *err)
+{
+	static const char sql[] =
+	    "INSERT INTO models (sha256, path, name, n_layer, d_model, n_head,"
+	    " d_ff, d_ff_small, n_vocab, n_ctx, created_at)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	    " ON CONFLICT (sha256) DO UPDATE SET path = excluded.path"
+	    " RETURNING id, n_layer, d_model, n_head, d_ff, d_ff_small,"
+	    " n_vocab, n_ctx";
+	const int facts[7] = { m->n_layer, m->d_model, m->n_head, m->d_ff,
+	    m->d_ff_small, m->n_vocab, m->n_ctx };
+	sqlite3_stmt *stmt;
+	int i, rc;
+
+	if (store_prepare(store, &stmt, sql, err) != 0)
+		return -1;
+	sqlite3_bind_text(stmt, 1, m->sha256, 64, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, m->path, -1, SQLITE_STATIC);
+	if (m->name != NULL)
+		sqlite3_bind_text(stmt, 3, m->name, -1, SQLITE_STATIC);
+	for (i = 0; i < 7; i++)
+		sqlite3_bind_int(stmt, 4 + i, facts[i]);
+	sqlite3_bind_text(stmt, 11, created_at, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		store_fail(store, err, "writing the model");
+		sqlite3_finalize(stmt);
+		return -1;
+	}
+	*model_id = sqlite3_column_int64(stmt, 0);
+	for (i = 0; i < 7; i++)
+		if (sqlite3_column_int(stmt, 1 + i) != facts[i]) {
+			error_set(err, "%s: model %.12s... is stored with "
+			    "other hyperparameters than %s has now",
+			    store->path, m->sha256, m->path);
+			sqlite3_finalize(stmt);
+			return -1;
+		}
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return store_fail(store, err, "writing the model");
+	return 0;
+}
+
+static int
+write_run_row(struct store *store, const struct run_record *run,
+    int64_t model_id, const char *created_at, int64_t *run_id,
+    struct duo_error *err)
+{
+	static const char sql[] =
+	    "INSERT INTO runs (model_id, label, created_at, source, text,"
+	    " n_tokens, space, context, context_route, settings, seconds,"
+	    " approximate, beam_width, n_results, duo_version)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, json(?), ?, ?, ?, ?, ?)";
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store_prepare(store, &stmt, sql, err) != 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, model_id);
+	if (run->label != NULL)
+		sqlite3_bind_text(stmt, 2, run->label, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, created_at, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, run->source, -1, SQLITE_STATIC);
+	rc = bind_bytes(stmt, 5, run->text, run->text_length);
+	sqlite3_bind_int64(stmt, 6, (int64_t)run->n_tokens);
+	sqlite3_bind_text(stmt, 7, run->space, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 8, run->context, -1, SQLITE_STATIC);
+	if (run->context_route != NULL)
+		sqlite3_bind_text(stmt, 9, run->context_route, -1,
+		    SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 10, run->settings != NULL ? run->settings :
+	    "{}", -1, SQLITE_STATIC);
+	sqlite3_bind_double(stmt, 11, run->seconds);
+	sqlite3_bind_int(stmt, 12, run->approximate);
+	if (run->beam_width > 0)
+		sqlite3_bind_int(stmt, 13, run->beam_width);
+	sqlite3_bind_int64(stmt, 14, (int64_t)run->n_results);
+	sqlite3_bind_text(stmt, 15, PACKAGE_VERSION, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_TOOBIG)
+		return error_set(err, "%s: the text is too long to store",
+		    store->path);
+	if (rc != SQLITE_DONE)
+		return store_fail(store, err, "writing the run");
+	*run_id = sqlite3_last_insert_rowid(store->db);
+	return 0;
+}
+
+static int
+write_tokens(struct store *store, const struct run_record *run,
+    int64_t run_id, struct duo_error *err)
+{
+	static const char sql[] =
+	    "INSERT INTO tokens (run_id, pos, token_id, piece, byte_start,"
+	    " byte_end, window_index, window_pos)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+	/* DESIGN.md section 4: windows of BOS and n_ctx - 1 text tokens. */
+	size_t per_window = (size_t)run->model.n_ctx - 1, pos;
+	const struct token_record *t;
+	sqlite3_stmt *stmt;
+	int rc = SQLITE_DONE;
+
+	if (store_prepare(store, &stmt, sql, err) != 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, run_id);
+	for (pos = 0; pos <= run->n_tokens && rc == SQLITE_DONE; pos++) {
+		t = &run->tokens[pos];
+		sqlite3_bind_int64(stmt, 2, (int64_t)pos);
+		sqlite3_bind_int(stmt, 3, t->token_id);
+		rc = bind_bytes(stmt, 4, t->piece, t->piece_length);
+		sqlite3_bind_int64(stmt, 5, (int64_t)t->byte_start);
+		sqlite3_bind_int64(stmt, 6, (int64_t)t->byte_end);
+		sqlite3_bind_int64(stmt, 7, pos == 0 ? 0 :
+		    (int64_t)((pos - 1) / per_window));
+		sqlite3_bind_int64(stmt, 8, pos == 0 ? 0 :
+		    (int64_t)((pos - 1) % per_window + 1));
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return store_fail(store, err, "writing the tokens");
+	return 0;
+}
+
+/* Order of the results table's primary key: (pos, method, budget). */
+static int
+compare_results(const void *a, const void *b)
+{
+	const struct result_record *x = *(const struct result_record *const *)a;
+	const struct result_record *y = *(const struct result_record *const *)b;
+	int c;
+
+	if (x->pos != y->pos)
+		return x->pos < y->pos ? -1 : 1;
+	if ((c = strcmp(x->method, y->method)) != 0)
+		return c;
+	return (x->budget > y->budget) - (x->budget < y->budget);
+}
+
+static int
+write_results(struct store *store, const struct run_record *run,
+    int64_t run_id, struct duo_error *err)
+{
+	static const char sql[] =
+	    "INSERT INTO results (run_id, pos, method, budget, route, loss)"
+	    " VALUES (?, ?, ?, ?, ?, ?)";
+	const struct result_record *r = NULL, **order;
+	sqlite3_stmt *stmt;
+	int rc = SQLITE_DONE;
+	size_t i;
+
+	/* Rows in key order fill the table's pages front to back instead of
+	 * splitting pages all over it: three to four times faster. */
+	order = malloc((run->n_results > 0 ? run->n_results : 1) *
+	    sizeof *order);
+	if (order == NULL)
+		return error_set(err, "out of memory");
+	for (i = 0; i < run->n_results; i++)
+		order[i] = &run->results[i];
+	qsort(order, run->n_results, sizeof *order, compare_results);
+	if (store_prepare(store, &stmt, sql, err) != 0) {
+		free(order);
+		return -1;
+	}
+	sqlite3_bind_int64(stmt, 1, run_id);
+	for (i = 0; i < run->n_results && rc == SQLITE_DONE; i++) {
+		r = order[i];
+		sqlite3_bind_int(stmt, 2, r->pos);
+		sqlite3_bind_text(stmt, 3, r->method, -1, SQLITE_STATIC);
+		sqlite3_bind_int(stmt, 4, r->budget);
+		if (r->route != NULL)
+			sqlite3_bind_text(stmt, 5, r->route, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(stmt, 5);
+		sqlite3_bind_double(stmt, 6, r->loss);
+		rc = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
+	}
+	sqlite3_finalize(stmt);
+	free(order);
+	if (rc == SQLITE_CONSTRAINT && r != NULL &&
+	    sqlite3_extended_errcode(store->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return error_set(err, "%s: position %d, method %s, budget %d "
+		    "has two results", store->path, r->pos, r->method,
+		    r->budget);
+	if (rc != SQLITE_DONE)
+		return store_fail(store, err, "writing the results");
+	return 0;
+}
+
+/* Loss tables as little-endian float32, whatever the host's order. */
+static int
+write_route_losses(struct store *store, const struct run_record *run,
+    size_t n_routes, int64_t run_id, struct duo_error *err)
+{
+	static const char sql[] =
+	    "INSERT INTO route_losses (run_id, pos, losses) VALUES (?, ?, ?)";
+	size_t bytes = n_routes * sizeof(float), pos, i;
+	unsigned char *swapped = NULL;
+	const void *row;
+	sqlite3_stmt *stmt;
+	uint32_t word;
+	int rc = SQLITE_DONE;
+
+	if (!host_is_little_endian() &&
+	    (swapped = malloc(bytes)) == NULL)
+		return error_set(err, "out of memory");
+	if (store_prepare(store, &stmt, sql, err) != 0) {
+		free(swapped);
+		return -1;
+	}
+	sqlite3_bind_int64(stmt, 1, run_id);
+	for (pos = 1; pos <= run->n_tokens && rc == SQLITE_DONE; pos++) {
+		row = run->route_losses + (pos - 1) * n_routes;
+		if (swapped != NULL) {
+			for (i = 0; i < n_routes; i++) {
+				unsigned char *b = swapped + 4 * i;
+
+				memcpy(&word, (const float *)row + i, 4);
+				b[0] = (unsigned char)word;
+				b[1] = (unsigned char)(word >> 8);
+				b[2] = (unsigned char)(word >> 16);
+				b[3] = (unsigned char)(word >> 24);
+			}
+			row = swapped;
+		}
+		sqlite3_bind_int64(stmt, 2, (int64_t)pos);
+		sqlite3_bind_blob(stmt, 3, row, (int)bytes, SQLITE_STATIC);
+		rc = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
+	}
+	sqlite3_finalize(stmt);
+	free(swapped);
+	if (rc != SQLITE_DONE)
+		return store_fail(store, err, "writing the loss tables");
+	return 0;
+}
+
+/* A settings text must be a JSON object; SQLite's json_type says. */
+static int
+check_settings(struct store *store, const char *settings,
+    struct duo_error *err)
+{
+	sqlite3_stmt *stmt;
+	const unsigned char *type;
+	int ok;
+
+	if (settings == NULL)
+		return 0;
+	if (store_prepare(store, &stmt, "SELECT json_type(?)", err) != 0)
+		return -1;
+	sqlite3_bind_text(stmt, 1, settings, -1, SQLITE_STATIC);
+	ok = sqlite3_step(stmt) == SQLITE_ROW &&
+	    (type = sqlite3_column_text(stmt, 0)) != NULL &&
+	    strcmp((const char *)type, "object") == 0;
+	sqlite3_finalize(stmt);
+	if (!ok)
+		return error_set(err, "settings '%.60s' is not a JSON object",
+		    settings);
+	return 0;
+}
+
+int
+store_write_run(struct store *store, const struct run_record *run,
+    int64_t *run_id, struct duo_error *err)
+{
+	char created_at[32];
+	int64_t model_id, id = 0;
+	size_t n_routes;
+
+	if (store->readonly)
+		return error_set(err, "%s: opened read-only", store->path);
+	if (check_run(run, &n_routes, err) != 0 ||
+	    check_settings(store, run->settings, err) != 0)
+		return -1;
+	if (run->created_at != NULL)
+		snprintf(created_at, sizeof created_at, "%s", run->created_at);
+	else
+		timestamp_now(created_at);
+
+	if (store_exec(store, "BEGIN IMMEDIATE", "writing the run", err) != 0)
+		return -1;
+	if (write_model(store, &run->model, created_at, &model_id, err) != 0 ||
+	    write_run_row(store, run, model_id, created_at, &id, err) != 0 ||
+	    write_tokens(store, run, id, err) != 0 ||
+	    write_results(store, run, id, err) != 0 ||
+	    (n_routes > 0 &&
+	    write_route_losses(store, run, n_routes, id, err) != 0) ||
+	    store_exec(store, "COMMIT", "writing the run", err) != 0) {
+		/* Nothing of the run stays; earlier runs were never touched. */
+		if (!sqlite3_get_autocommit(store->db))
+			sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	if (run_id != NULL)
+		*run_id = id;
+	return 0;
+}
+
+/* ---- reading runs -------------------------------------------------------- */
+
+/* The columns fill_info() reads, in its order. */
+#define RUN_INFO_COLUMNS \
+    "r.id, r.model_id, m.sha256, m.name, m.path, m.n_layer, m.d_model," \
+    " m.n_head, m.d_ff, m.d_ff_small, m.n_vocab, m.n_ctx, r.label," \
+    " r.created_at, r.source, r.space, r.context, r.context_route," \
+    " r.settings, r.duo_version, r.n_tokens, r.seconds, r.approximate," \
+    " coalesce(r.beam_width, 0), r.n_results," \
+    " (SELECT avg(loss) FROM results WHERE run_id = r.id" \
+    "   AND method = 'big')," \
+    " (SELECT avg(loss) FROM results WHERE run_id = r.id" \
+    "   AND method = 'small')," \
+    " (SELECT avg(loss) FROM results WHERE run_id = r.id" \
+    "   AND method = 'best')" \
+    " FROM runs AS r JOIN models AS m ON m.id = r.model_id"
+
+/* A column as a fresh string, NULL for SQL NULL; *failed on no memory. */
+static char *
+column_string(sqlite3_stmt *stmt, int column, int *failed)
+{
+	const unsigned char *text = sqlite3_column_text(stmt, column);
+	char *copy;
+
+	if (text == NULL)
+		return NULL;
+	copy = string_copy((const char *)text);
+	if (copy == NULL)
+		*failed = 1;
+	return copy;
+}
+
+static double
+column_mean(sqlite3_stmt *stmt, int column)
+{
+	if (sqlite3_column_type(stmt, column) == SQLITE_NULL)
+		return NAN;
+	return sqlite3_column_double(stmt, column);
+}
+
+static void
+free_info(struct run_info *info)
+{
+	free(info->model_name);
+	free(info->model_path);
+	free(info->label);
+	free(info->created_at);
+	free(info->source);
+	free(info->context_route);
+	free(info->settings);
+	free(info->duo_version);
+	memset(info, 0, sizeof *info);
+}
+
+static int
+fill_info(sqlite3_stmt *stmt, struct run_info *info)
+{
+	const unsigned char *text;
+	int failed = 0;
+
+	memset(info, 0, sizeof *info);
+	info->id = sqlite3_column_int64(stmt, 0);
+	info->model_id = sqlite3_column_int64(stmt, 1);
+	text = sqlite3_column_text(stmt, 2);
+	snprintf(info->model_sha256, sizeof info->model_sha256, "%s",
+	    text != NULL ? (const char *)text : "");
+	info->model_name = column_string(stmt, 3, &failed);
+	info->model_path = column_string(stmt, 4, &failed);
+	info->n_layer = sqlite3_column_int(stmt, 5);
+	info->d_model = sqlite3_column_int(stmt, 6);
+	info->n_head = sqlite3_column_int(stmt, 7);
+	info->d_ff = sqlite3_column_int(stmt, 8);
+	info->d_ff_small = sqlite3_column_int(stmt, 9);
+	info->n_vocab = sqlite3_column_int(stmt, 10);
+	info->n_ctx = sqlite3_column_int(stmt, 11);
+	info->label = column_string(stmt, 12, &failed);
+	info->created_at = column_string(stmt, 13, &failed);
+	info->source = column_string(stmt, 14, &failed);
+	text = sqlite3_column_text(stmt, 15);
+	snprintf(info->space, sizeof info->space, "%s",
+	    text != NULL ? (const char *)text : "");
+	text = sqlite3_column_text(stmt, 16);
+	snprintf(info->context, sizeof info->context, "%s",
+	    text != NULL ? (const char *)text : "");
+	info->context_route = column_string(stmt, 17, &failed);
+	info->settings = column_string(stmt, 18, &failed);
+	info->duo_version = column_string(stmt, 19, &failed);
+	info->n_tokens = sqlite3_column_int64(stmt, 20);
+	info->seconds = sqlite3_column_double(stmt, 21);
+	info->approximate = sqlite3_column_int(stmt, 22);
+	info->beam_width = sqlite3_column_int(stmt, 23);
+	info->n_results = sqlite3_column_int64(stmt, 24);
+	info->mean_loss_big = column_mean(stmt, 25);
+	info->mean_loss_small = column_mean(stmt, 26);
+	info->mean_loss_best = column_mean(stmt, 27);
+	if (failed || info->created_at == NULL || info->source == NULL ||
+	    info->settings == NULL || info->model_path == NULL) {
+		free_info(info);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_list_runs(struct store *store, struct run_info **runs, size_t *n_runs,
+    struct duo_error *err)
+{
+	struct run_info *list = NULL, *grown;
+	size_t n = 0, capacity = 0;
+	sqlite3_stmt *stmt;
+	int rc;
+
+	*runs = NULL;
+	*n_runs = 0;
+	if (store_prepare(store, &stmt, "SELECT " RUN_INFO_COLUMNS
+	    " ORDER BY r.id", err) != 0)
+		return -1;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (n == capacity) {
+			capacity = capacity * 2 + 16;
+			grown = realloc(list, capacity * sizeof *list);
+			if (grown == NULL)
+				break;
+			list = grown;
+		}
+		if (fill_info(stmt, &list[n]) != 0)
+			break;
+		n++;
+	}
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW) {
+		store_free_runs(list, n);
+		return error_set(err, "out of memory");
+	}
+	if (rc != SQLITE_DONE) {
+		store_free_runs(list, n);
+		return store_fail(store, err, "listing the runs");
+	}
+	*runs = list;
+	*n_runs = n;
+	return 0;
+}
+
+void
+store_free_runs(struct run_info *runs, size_t n_runs)
+{
+	size_t i;
+
+	for (i = 0; i < n_runs; i++)
+		free_info(&runs[i]);
+	free(runs);
+}
+
+/* Read one run's info; 1 if there is no such run. */
+static int
+load_info(struct store *store, int64_t run_id, struct run_info *info,
+    struct duo_error *err)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store_prepare(store, &stmt, "SELECT " RUN_INFO_COLUMNS
+	    " WHERE r.id = ?", err) != 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, run_id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		rc = fill_info(stmt, info);
+		sqlite3_finalize(stmt);
+		return rc == 0 ? 0 : error_set(err, "out of memory");
+	}
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_DONE)
+		return 1;
+	return store_fail(store, err, "reading a run");
+}
+
+int
+store_find_run(struct store *store, const char *spec, int64_t *run_id,
+    struct duo_error *err)
+{
+	sqlite3_stmt *stmt;
+	char *end;
+	long long number;
+	int64_t found = 0;
+	int rc, matches = 0;
+
+	errno = 0;
+	number = strtoll(spec, &end, 10);
+	if (strcmp(spec, "last") == 0)
+		rc = store_prepare(store, &stmt, "SELECT max(id) FROM runs "
+		    "HAVING count(*) > 0", err);
+	else if (*spec != '\0' && *end == '\0' && errno == 0) {
+		rc = store_prepare(store, &stmt, "SELECT id FROM runs "
+		    "WHERE id = ?", err);
+		if (rc == 0)
+			sqlite3_bind_int64(stmt, 1, number);
+	} else {
+		rc = store_prepare(store, &stmt, "SELECT id FROM runs "
+		    "WHERE label = ? ORDER BY id", err);
+		if (rc == 0)
+			sqlite3_bind_text(stmt, 1, spec, -1, SQLITE_STATIC);
+	}
+	if (rc != 0)
+		return -1;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (matches++ == 0)
+			found = sqlite3_column_int64(stmt, 0);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return store_fail(store, err, "finding a run");
+	if (matches == 0)
+		return error_set(err, "%s: no run %s%s%s", store->path,
+		    strcmp(spec, "last") == 0 ? "is stored" : "'",
+		    strcmp(spec, "last") == 0 ? "" : spec,
+		    strcmp(spec, "last") == 0 ? "" : "'");
+	if (matches > 1)
+		return error_set(err, "%s: %d runs have the label '%s'; give "
+		    "a run id (the first is %" PRId64 ")", store->path, matches,
+		    spec, found);
+	*run_id = found;
+	return 0;
+}
+
+/* The index of method in run->methods, adding it if new; -1 if no memory. */
+static int
+intern_method(struct run_data *run, const char *method, size_t *index)
+{
+	char **grown, *copy;
+	size_t i;
+
+	for (i = run->n_methods; i-- > 0; )
+		if (strcmp(run->methods[i], method) == 0) {
+			*index = i;
+			return 0;
+		}
+	grown = realloc(run->methods, (run->n_methods + 1) * sizeof *grown);
+	if (grown == NULL)
+		return -1;
+	run->methods = grown;
+	if ((copy = string_copy(method)) == NULL)
+		return -1;
+	run->methods[run->n_methods] = copy;
+	*index = run->n_methods++;
+	return 0;
+}
+
+static int
+load_text(struct store *store, struct run_data *run, struct duo_error *err)
+{
+	sqlite3_stmt *stmt;
+	const void *bytes;
+	int length;
+
+	if (store_prepare(store, &stmt, "SELECT text FROM runs WHERE id = ?",
+	    err) != 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, run->info.id);
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		sqlite3_finalize(stmt);
+		return store_fail(store, err, "reading the text");
+	}
+	bytes = sqlite3_column_blob(stmt, 0);
+	length = sqlite3_column_bytes(stmt, 0);
+	run->text = malloc((size_t)length + 1);
+	if (run->text == NULL) {
+		sqlite3_finalize(stmt);
+		return error_set(err, "out of memory");
+	}
+	if (length > 0)
+		memcpy(run->text, bytes, (size_t)length);
+	run->text[length] = '\0';
+	run->text_length = (size_t)length;
+	sqlite3_finalize(stmt);
+	return 0;
+}
+
+static int
+load_tokens(struct store *store, struct run_data *run, struct duo_error *err)
+{
+	sqlite3_stmt *stmt;
+	size_t n = (size_t)run->info.n_tokens + 1, used = 0, capacity = 0, i, k;
+	size_t *offsets;
+	const void *bytes;
+	char *grown;
+	int rc, length;
+
+	run->tokens = calloc(n, sizeof *run->tokens);
+	offsets = calloc(n, sizeof *offsets);
+	if (run->tokens == NULL || offsets == NULL) {
+		free(offsets);
+		return error_set(err, "out of memory");
+	}
+	if (store_prepare(store, &stmt, "SELECT pos, token_id, piece, "
+	    "byte_start, byte_end FROM tokens WHERE run_id = ? ORDER BY pos",
+	    err) != 0) {
+		free(offsets);
+		return -1;
+	}
+	sqlite3_bind_int64(stmt, 1, run->info.id);
+	i = 0;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (i >= n || sqlite3_column_int64(stmt, 0) != (int64_t)i) {
+			rc = SQLITE_CORRUPT;
+			break;
+		}
+		bytes = sqlite3_column_blob(stmt, 2);
+		length = sqlite3_column_bytes(stmt, 2);
+		if (capacity - used < (size_t)length + 1) {
+			capacity = capacity * 2 + (size_t)length + 4096;
+			grown = realloc(run->pieces, capacity);
+			if (grown == NULL) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			run->pieces = grown;
+		}
+		if (length > 0)
+			memcpy(run->pieces + used, bytes, (size_t)length);
+		run->pieces[used + (size_t)length] = '\0';
+		offsets[i] = used;
+		used += (size_t)length + 1;
+		run->tokens[i].token_id = sqlite3_column_int(stmt, 1);
+		run->tokens[i].piece_length = (size_t)length;
+		run->tokens[i].byte_start =
+		    (size_t)sqlite3_column_int64(stmt, 3);
+		run->tokens[i].byte_end = (size_t)sqlite3_column_int64(stmt, 4);
+		i++;
+	}
+	sqlite3_finalize(stmt);
+	/* The arena has stopped moving: point the pieces into it. */
+	for (k = 0; k < i; k++)
+		run->tokens[k].piece = run->pieces + offsets[k];
+	free(offsets);
+	if (rc == SQLITE_NOMEM)
+		return error_set(err, "out of memory");
+	if (rc == SQLITE_CORRUPT || (rc == SQLITE_DONE && i != n))
+		return error_set(err, "%s: run %" PRId64 ": the tokens do not "
+		    "run from 0 to %" PRId64, store->path, run->info.id,
+		    run->info.n_tokens);
+	if (rc != SQLITE_DONE)
+		return store_fail(store, err, "reading the tokens");
+	run->n_tokens = n - 1;
+	return 0;
+}
+
+static int
+load_results(struct store *store, struct run_data *run, struct duo_error *err)
+{
+	size_t slot = (size_t)run->info.n_layer + 1, capacity, i = 0, k, p;
+	size_t *method_of;
+	void *grown[3];
+	sqlite3_stmt *stmt;
+	const unsigned char *text;
+	int rc, pos, bad = 0;
+
+	capacity = run->info.n_results > 0 ? (size_t)run->info.n_results : 16;
+	run->results = malloc(capacity * sizeof *run->results);
+	method_of = malloc(capacity * sizeof *method_of);
+	/* One slot of L + 1 bytes per result; an empty slot is no route. */
+	run->routes = malloc(capacity * slot);
+	run->first_result = calloc(run->n_tokens + 2,
+	    sizeof *run->first_result);
+	if (run->results == NULL || method_of == NULL || run->routes == NULL ||
+	    run->first_result == NULL) {
+		free(method_of);
+		return error_set(err, "out of memory");
+	}
+	if (store_prepare(store, &stmt, "SELECT pos, method, budget, route, "
+	    "loss FROM results WHERE run_id = ? ORDER BY pos, method, budget",
+	    err) != 0) {
+		free(method_of);
+		return -1;
+	}
+	sqlite3_bind_int64(stmt, 1, run->info.id);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (i == capacity) {
+			capacity *= 2;
+			grown[0] = realloc(run->results,
+			    capacity * sizeof *run->results);
+			if (grown[0] != NULL)
+				run->results = grown[0];
+			grown[1] = realloc(method_of,
+			    capacity * sizeof *method_of);
+			if (grown[1] != NULL)
+				method_of = grown[1];
+			grown[2] = realloc(run->routes, capacity * slot);
+			if (grown[2] != NULL)
+				run->routes = grown[2];
+			if (grown[0] == NULL || grown[1] == NULL ||
+			    grown[2] == NULL) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+		}
+		pos = sqlite3_column_int(stmt, 0);
+		text = sqlite3_column_text(stmt, 1);
+		if (pos < 1 || (size_t)pos > run->n_tokens || text == NULL) {
+			bad = 1;
+			break;
+		}
+		if (intern_method(run, (const char *)text,
+		    &method_of[i]) != 0) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		run->results[i].pos = pos;
+		run->results[i].budget = sqlite3_column_int(stmt, 2);
+		run->results[i].loss = sqlite3_column_double(stmt, 4);
+		text = sqlite3_column_text(stmt, 3);
+		snprintf(run->routes + i * slot, slot, "%s",
+		    text != NULL ? (const char *)text : "");
+		i++;
+		run->first_result[pos + 1] = i;
+	}
+	sqlite3_finalize(stmt);
+	/* The arenas have stopped moving: point into them. */
+	for (k = 0; k < i; k++) {
+		run->results[k].method = run->methods[method_of[k]];
+		run->results[k].route = run->routes[k * slot] != '\0' ?
+		    run->routes + k * slot : NULL;
+	}
+	free(method_of);
+	if (rc == SQLITE_NOMEM)
+		return error_set(err, "out of memory");
+	if (bad)
+		return error_set(err, "%s: run %" PRId64 ": a result lies "
+		    "outside the run's tokens", store->path, run->info.id);
+	if (rc != SQLITE_DONE)
+		return store_fail(store, err, "reading the results");
+	run->n_results = i;
+	/* Positions without results start where the previous one ended. */
+	for (p = 1; p <= run->n_tokens + 1; p++)
+		if (run->first_result[p] < run->first_result[p - 1])
+			run->first_result[p] = run->first_result[p - 1];
+	return 0;
+}
+
+int
+store_load_run(struct store *store, int64_t run_id, struct run_data *run,
+    struct duo_error *err)
+{
+	int rc;
+
+	memset(run, 0, sizeof *run);
+	/* One read transaction: a run deleted meanwhile cannot half-vanish. */
+	if (store_exec(store, "BEGIN", "reading a run", err) != 0)
+		return -1;
+	rc = load_info(store, run_id, &run->info, err);
+	if (rc != 0) {
+		sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);
+		if (rc == 1)
+			return error_set(err, "%s: no run %" PRId64,
+			    store->path, run_id);
+		return -1;
+	}
+	if (load_text(store, run, err) != 0 ||
+	    load_tokens(store, run, err) != 0 ||
+	    load_results(store, run, err) != 0) {
+		sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);
+		store_free_run(run);
+		return -1;
+	}
+	sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);
+	return 0;
+}
+
+void
+store_free_run(struct run_data *run)
+{
+	size_t i;
+
+	free_info(&run->info);
+	free(run->text);
+	free(run->tokens);
+	free(run->results);
+	free(run->first_result);
+	for (i = 0; i < run->n_methods; i++)
+		free(run->methods[i]);
+	free(run->methods);
+	free(run->pieces);
+	free(run->routes);
+	memset(run, 0, sizeof *run);
+}
+
+int
+store_load_route_losses(struct store *store, int64_t run_id, int pos,
+    float *losses, size_t n_routes, struct duo_error *err)
+{
+	const unsigned char *bytes;
+	sqlite3_stmt *stmt;
+	size_t length, i;
+	uint32_t word;
+	int rc;
+
+	if (store_prepare(store, &stmt, "SELECT losses FROM route_losses "
+	    "WHERE run_id = ? AND pos = ?", err) != 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, run_id);
+	sqlite3_bind_int(stmt, 2, pos);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_DONE) {
+		sqlite3_finalize(stmt);
+		return 1;
+	}
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(stmt);
+		return store_fail(store, err, "reading a loss table");
+	}
+	bytes = sqlite3_column_blob(stmt, 0);
+	length = (size_t)sqlite3_column_bytes(stmt, 0);
+	if (length != n_routes * sizeof(float)) {
+		sqlite3_finalize(stmt);
+		return error_set(err, "%s: run %" PRId64 ", position %d: the "
+		    "loss table has %zu bytes, not %zu", store->path, run_id,
+		    pos, length, n_routes * sizeof(float));
+	}
+	for (i = 0; i < n_routes; i++) {
+		const unsigned char *b = bytes + 4 * i;
+
+		word = (uint32_t)b[0] | (uint32_t)b[1] << 8 |
+		    (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+		memcpy(&losses[i], &word, sizeof word);
+	}
+	sqlite3_finalize(stmt);
+	return 0;
+}
+
+int
+store_delete_run(struct store *store, int64_t run_id, struct duo_error *err)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store->readonly)
+		return error_set(err, "%s: opened read-only", store->path);
+	if (store_prepare(store, &stmt, "DELETE FROM runs WHERE id = ?",
+	    err) != 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, run_id);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return store_fail(store, err, "deleting a run");
+	if (sqlite3_changes(store->db) != 1)
+		return error_set(err, "%s: no run %" PRId64, store->path,
+		    run_id);
+	return 0;
+}
+
+int
+store_check_model(struct store *store, int64_t run_id, const char *sha256_hex,
+    struct duo_error *err)
+{
+	struct run_info info;
+	int rc;
+
+	rc = load_info(store, run_id, &info, err);
+	if (rc == 1)
+		return error_set(err, "%s: no run %" PRId64, store->path,
+		    run_id);
+	if (rc != 0)
+		return -1;
+	rc = 0;
+	if (strcmp(info.model_sha256, sha256_hex) != 0)
+		rc = error_set(err, "run %" PRId64 " was made with model %s "
+		    "(sha256 %.16s...), a different file from this one "
+		    "(sha256 %.16s...)", run_id, info.model_name != NULL ?
+		    info.model_name : info.model_path, info.model_sha256,
+		    sha256_hex);
+	free_info(&info);
+	return rc;
+}

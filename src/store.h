@@ -1,0 +1,212 @@
+/*
+ * store.h - runs kept in SQLite: the schema of DESIGN.md section 7 and
+ * duo-db(5), its creation and migration (PRAGMA user_version), writing a
+ * whole run in one transaction, and reading runs back for the TUI and
+ * "duo export".
+ *
+ * This module owns the database file and every SQL statement of duo; no
+ * other module talks to SQLite.  It knows nothing of weights, tokenizers or
+ * how results are computed: a run arrives complete in a struct run_record,
+ * and the store checks it for sense (routes against the space and the
+ * layer count, budgets against routes, finite losses) before it writes.
+ *
+ * Bytes that may not be UTF-8 (the text, token pieces) are stored as TEXT
+ * when they are valid UTF-8 without NUL bytes and as a BLOB of the same
+ * bytes otherwise, so sqlite3 shows ordinary text as text and nothing is
+ * ever altered.  Reading gives the exact bytes back either way.
+ */
+#ifndef DUO_STORE_H
+#define DUO_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "sha256.h"
+
+/* The schema this duo writes; PRAGMA user_version of its databases. */
+#define STORE_SCHEMA_VERSION 1
+/* PRAGMA application_id of a duo database: "Duo1". */
+#define STORE_APPLICATION_ID 0x44756f31
+
+/* Default busy timeout: how long a write waits for another writer. */
+#define STORE_BUSY_TIMEOUT_MS 5000
+
+enum store_flags {
+	/* Never write, never create: duo export, browsing. */
+	STORE_READONLY = 1 << 0,
+	/* Create a missing parent folder.  Only for the default path: a
+	 * folder named on the command line that does not exist is an error,
+	 * since it is more often a typing mistake than a wish. */
+	STORE_MAKE_FOLDER = 1 << 1,
+};
+
+struct store;
+
+/*
+ * The database to use: from_option (-d FILE) if given, else $DUO_DB, else
+ * $XDG_DATA_HOME/duo/runs.db, else $HOME/.local/share/duo/runs.db.
+ * Returns a fresh string (free it); *is_default is 1 for the last two.
+ */
+char *store_default_path(const char *from_option, int *is_default,
+    struct duo_error *err);
+
+/*
+ * Open the database at path, creating the file and the schema if missing
+ * (unless STORE_READONLY), migrating an older schema, refusing a newer one
+ * or a file that is not a duo database.  Sets foreign keys, WAL, a busy
+ * timeout and synchronous=NORMAL.  A writable open fails at once on a
+ * read-only file, so that "duo run" learns it before the analysis.
+ */
+int store_open(struct store **out, const char *path, int flags,
+    struct duo_error *err);
+/* store_default_path() then store_open(), making the folder only for the
+ * default path (and never when STORE_READONLY). */
+int store_open_default(struct store **out, const char *from_option,
+    int flags, struct duo_error *err);
+void store_close(struct store *store);
+const char *store_path(const struct store *store);
+/* How long a write waits for a lock held elsewhere before it fails. */
+void store_set_busy_timeout(struct store *store, int milliseconds);
+
+/* What identifies a model: its file's hash and its hyperparameters. */
+struct model_facts {
+	char sha256[SHA256_HEX_SIZE];   /* lower-case hex of the file */
+	const char *path;               /* where the file was */
+	const char *name;               /* general.name; may be NULL */
+	int n_layer, d_model, n_head, d_ff, d_ff_small, n_vocab, n_ctx;
+};
+
+/* One token of a run; tokens[pos], pos 0 is BOS. */
+struct token_record {
+	int32_t token_id;
+	const char *piece;              /* piece_length bytes, any bytes */
+	size_t piece_length;
+	size_t byte_start, byte_end;    /* into the run's text; 0, 0 for BOS */
+};
+
+/* One scored token under one method and budget. */
+struct result_record {
+	int pos;                        /* 1 .. n_tokens */
+	const char *method;             /* "oracle", "router:NAME", ...;
+					   NAME of A-Z a-z 0-9 _ . - */
+	int budget;                     /* big modules the method was held to */
+	const char *route;              /* L characters; NULL for random_mean */
+	double loss;                    /* nats, finite */
+};
+
+/* Everything one run stores.  The store copies nothing it does not write. */
+struct run_record {
+	struct model_facts model;
+	const char *label;              /* NULL: none */
+	const char *created_at;         /* NULL: now, else as
+					   YYYY-MM-DDTHH:MM:SSZ (UTC) */
+	const char *source;             /* the file's path, or "-" */
+	const char *text;               /* the whole text, any bytes */
+	size_t text_length;
+	const char *space;              /* "BS", "B." or "BS." */
+	const char *context;            /* "shared", "fixed" or "greedy" */
+	const char *context_route;      /* the fixed mode's route, else NULL */
+	const char *settings;           /* a JSON object; NULL is "{}" */
+	double seconds;                 /* wall time of the analysis */
+	int approximate;                /* 1 if a beam search stood in for */
+	int beam_width;                 /* the exhaustive one; else 0, 0 */
+
+	size_t n_tokens;                /* scored tokens: positions 1..n */
+	const struct token_record *tokens;      /* [n_tokens + 1] */
+	const struct result_record *results;    /* [n_results], any order */
+	size_t n_results;
+	/* (n_tokens, n_routes) losses of every route of the space for each
+	 * token, row p - 1 for position p, route code as in route.h; NULL
+	 * when the run keeps no tables (a beam run, say). */
+	const float *route_losses;
+};
+
+/*
+ * Write a run in one transaction (BEGIN IMMEDIATE ... COMMIT), the model
+ * added to models by its hash or found there.  On any failure nothing of
+ * the run is left and earlier runs are untouched.
+ */
+int store_write_run(struct store *store, const struct run_record *run,
+    int64_t *run_id, struct duo_error *err);
+
+/* A run as listed, with its model and a summary of its results. */
+struct run_info {
+	int64_t id;
+	int64_t model_id;
+	char model_sha256[SHA256_HEX_SIZE];
+	char *model_name;               /* may be NULL */
+	char *model_path;
+	int n_layer, d_model, n_head, d_ff, d_ff_small, n_vocab, n_ctx;
+	char *label;                    /* may be NULL */
+	char *created_at;
+	char *source;
+	char space[4];
+	char context[8];
+	char *context_route;            /* may be NULL */
+	char *settings;                 /* JSON text */
+	char *duo_version;
+	int64_t n_tokens;
+	double seconds;
+	int approximate, beam_width;
+	int64_t n_results;
+	/* Mean losses over the run's tokens; NAN where the method is absent. */
+	double mean_loss_big, mean_loss_small, mean_loss_best;
+};
+
+/* Every run, oldest first.  Free with store_free_runs(). */
+int store_list_runs(struct store *store, struct run_info **runs,
+    size_t *n_runs, struct duo_error *err);
+void store_free_runs(struct run_info *runs, size_t n_runs);
+
+/*
+ * The id of the run that spec names: a number, "last" (the newest run), or
+ * a label that exactly one run has.
+ */
+int store_find_run(struct store *store, const char *spec, int64_t *run_id,
+    struct duo_error *err);
+
+/* One run read back whole: tokens in position order, results sorted by
+ * (pos, method, budget).  Strings point into memory the struct owns. */
+struct run_data {
+	struct run_info info;
+	char *text;                     /* text_length bytes and a NUL */
+	size_t text_length;
+	size_t n_tokens;                /* positions 1..n_tokens; [0] is BOS */
+	struct token_record *tokens;    /* [n_tokens + 1] */
+	struct result_record *results;  /* [n_results] */
+	size_t n_results;
+	/* [n_tokens + 2]: the results of position p are
+	 * results[first_result[p] .. first_result[p + 1] - 1]. */
+	size_t *first_result;
+	char **methods;                 /* [n_methods] distinct method names */
+	size_t n_methods;
+	/* private */
+	char *pieces;
+	char *routes;
+};
+
+int store_load_run(struct store *store, int64_t run_id, struct run_data *run,
+    struct duo_error *err);
+void store_free_run(struct run_data *run);
+
+/*
+ * The loss table of one token: n_routes floats into losses.  Returns 0, or
+ * 1 when the run keeps no table for pos, or -1 on error (including a table
+ * whose size is not n_routes).
+ */
+int store_load_route_losses(struct store *store, int64_t run_id, int pos,
+    float *losses, size_t n_routes, struct duo_error *err);
+
+/* Delete a run with its tokens, results and tables. */
+int store_delete_run(struct store *store, int64_t run_id,
+    struct duo_error *err);
+
+/*
+ * Check that a model file (by its hash) is the one a run was made with;
+ * a different hash is an error naming both, the run left as it was.
+ */
+int store_check_model(struct store *store, int64_t run_id,
+    const char *sha256_hex, struct duo_error *err);
+
+#endif

@@ -1,0 +1,1589 @@
+/*
+ * train.c - training a Duo model: the forward and backward pass of every
+ * layer with stored activations, random routing, AdamW with warm-up and
+ * cosine decay, gradient clipping, validation through the inference path,
+ * and checkpoints that continue bit for bit.
+ *
+ * Shapes in comments use the letters of train.h's legend.  Every matrix
+ * product goes through gemm() or linear() (linalg.h).  BLAS runs one
+ * thread per call; the trainer splits each product over its own OpenMP
+ * threads (rows of the result), because mixing BLAS's thread pool with
+ * OpenMP's on two cores makes them fight, and because a fixed split keeps
+ * every result independent of timing, which bit-identical resumption
+ * needs.  No floating-point sum here depends on thread scheduling.
+ */
+#include "train.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "gguf.h"
+#include "linalg.h"
+
+#define PRAGMA(x) _Pragma(#x)
+#ifdef _OPENMP
+#define PARALLEL_FOR_IF(condition) \
+	PRAGMA(omp parallel for schedule(static) if (condition))
+#define PARALLEL_FOR_DYNAMIC(condition) \
+	PRAGMA(omp parallel for schedule(dynamic, 1) if (condition))
+#else
+#define PARALLEL_FOR_IF(condition)
+#define PARALLEL_FOR_DYNAMIC(condition)
+#endif
+/* Loops of plain float arithmetic that the compiler may vectorise (taken
+ * only with -fopenmp or -fopenmp-simd; harmless without). */
+#define SIMD PRAGMA(omp simd)
+#define SIMD_SUM(v) PRAGMA(omp simd reduction(+:v))
+#define SIMD_MAX(v) PRAGMA(omp simd reduction(max:v))
+
+/* Elementwise loops smaller than this run on one thread. */
+#define PARALLEL_MIN_WORK (1 << 14)
+/* Products of fewer multiply-adds than this are not split. */
+#define PARALLEL_MIN_GEMM (1 << 18)
+/* Query rows per attention block: scores are computed only up to the last
+ * key a block's last row may see, which halves the causal waste. */
+#define ATTENTION_BLOCK 64
+/* Rows of one pass when the micro-batch is left to the trainer. */
+#define DEFAULT_PASS_ROWS 4096
+
+#define CHECKPOINT_VERSION 1
+
+int
+train_thread_count(void)
+{
+#ifdef _OPENMP
+	return omp_get_max_threads();
+#else
+	return 1;
+#endif
+}
+
+static int
+thread_id(void)
+{
+#ifdef _OPENMP
+	return omp_get_thread_num();
+#else
+	return 0;
+#endif
+}
+
+/* --- random numbers ---------------------------------------------------- */
+
+/* splitmix64: one 64-bit word of state, so a checkpoint holds it whole. */
+static uint64_t
+rng_next(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, 1) with 53 random bits. */
+static double
+rng_uniform(uint64_t *state)
+{
+	return (double)(rng_next(state) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* Independent streams from one seed: data, routes, evaluation routes. */
+static uint64_t
+rng_stream(uint32_t seed, uint64_t stream)
+{
+	uint64_t s = ((uint64_t)seed << 32) ^ (stream * 0xd1b54a32d192ed03ULL);
+
+	rng_next(&s);
+	return s;
+}
+
+enum { STREAM_DATA = 1, STREAM_ROUTE = 2, STREAM_EVAL = 3 };
+
+void
+train_sample_routes(uint8_t *routes, size_t rows, int n_layer, float p_big,
+    float p_skip, uint64_t *rng)
+{
+	size_t i, n = rows * (size_t)n_layer;
+
+	/* Skip first, then big or small among the rest (train.h). */
+	for (i = 0; i < n; i++) {
+		if (p_skip > 0.0f && rng_uniform(rng) < (double)p_skip)
+			routes[i] = CHOICE_SKIP;
+		else
+			routes[i] = rng_uniform(rng) < (double)p_big ?
+			    CHOICE_BIG : CHOICE_SMALL;
+	}
+}
+
+/* --- options ----------------------------------------------------------- */
+
+void
+train_options_default(struct train_options *o)
+{
+	memset(o, 0, sizeof *o);
+	o->batch = 16;
+	o->micro_batch = 0;
+	o->steps = 2000;
+	o->lr = 2e-3f;
+	o->min_lr_ratio = 0.1f;
+	o->warmup = 100;
+	o->weight_decay = 0.1f;
+	o->beta1 = 0.9f;
+	o->beta2 = 0.95f;
+	o->adam_eps = 1e-8f;
+	o->clip = 1.0f;
+	o->p_big = 0.5f;
+	o->p_skip = 0.0f;
+	o->seed = 1;
+}
+
+int
+train_options_validate(const struct train_options *o, struct duo_error *err)
+{
+	if (o->batch < 1)
+		return error_set(err, "batch %d must be at least 1", o->batch);
+	if (o->micro_batch < 0 || o->micro_batch > o->batch)
+		return error_set(err, "micro-batch %d must be between 0 and "
+		    "the batch %d", o->micro_batch, o->batch);
+	if (o->steps < 1)
+		return error_set(err, "steps %d must be at least 1", o->steps);
+	if (o->warmup < 0)
+		return error_set(err, "warm-up %d must not be negative",
+		    o->warmup);
+	if (!(o->lr > 0.0f) || !isfinite(o->lr))
+		return error_set(err, "learning rate %g must be positive",
+		    (double)o->lr);
+	if (!(o->min_lr_ratio >= 0.0f && o->min_lr_ratio <= 1.0f))
+		return error_set(err, "minimum learning rate ratio %g must be "
+		    "in [0, 1]", (double)o->min_lr_ratio);
+	if (!(o->weight_decay >= 0.0f) || !isfinite(o->weight_decay))
+		return error_set(err, "weight decay %g must not be negative",
+		    (double)o->weight_decay);
+	if (!(o->beta1 >= 0.0f && o->beta1 < 1.0f) ||
+	    !(o->beta2 >= 0.0f && o->beta2 < 1.0f) || !(o->adam_eps > 0.0f))
+		return error_set(err, "AdamW betas must be in [0, 1) and "
+		    "epsilon positive");
+	if (!(o->clip >= 0.0f) || !isfinite(o->clip))
+		return error_set(err, "gradient clip %g must not be negative",
+		    (double)o->clip);
+	if (!(o->p_big >= 0.0f && o->p_big <= 1.0f))
+		return error_set(err, "p_big %g must be in [0, 1]",
+		    (double)o->p_big);
+	if (!(o->p_skip >= 0.0f && o->p_skip < 1.0f))
+		return error_set(err, "p_skip %g must be in [0, 1)",
+		    (double)o->p_skip);
+	return 0;
+}
+
+float
+train_learning_rate(const struct train_options *o, int step)
+{
+	double progress, lr = o->lr, lr_min = o->lr * o->min_lr_ratio;
+
+	if (step < o->warmup)
+		return (float)(lr * (double)(step + 1) / (double)o->warmup);
+	if (o->steps <= o->warmup)
+		return (float)lr;
+	progress = (double)(step - o->warmup) / (double)(o->steps - o->warmup);
+	if (progress > 1.0)
+		progress = 1.0;
+	return (float)(lr_min + 0.5 * (lr - lr_min) *
+	    (1.0 + cos(3.14159265358979323846 * progress)));
+}
+
+/* --- products split over threads -------------------------------------- */
+
+/* Boundary p of parts equal pieces of n, on multiples of 16 (whole SIMD
+ * panels) except the last. */
+static int
+split_point(int n, int parts, int p)
+{
+	long b;
+
+	if (p >= parts)
+		return n;
+	b = ((long)n * p / parts + 15) / 16 * 16;
+	return b > n ? n : (int)b;
+}
+
+/*
+ * gemm() with the rows of C (or its columns, when there are more of them)
+ * cut into pieces shared out among the threads; each piece is an
+ * independent product, so the result does not depend on which thread runs
+ * which piece.  Two pieces a thread, taken as threads come free, keep a
+ * thread that lost its core to another process from holding up the rest.
+ */
+static void
+parallel_gemm(bool transpose_a, bool transpose_b, int m, int n, int k,
+    float alpha, const float *a, int lda, const float *b, int ldb, float beta,
+    float *c, int ldc)
+{
+	int threads = train_thread_count(), parts = 2 * threads, p;
+
+	if (threads < 2 || (double)m * n * k < PARALLEL_MIN_GEMM) {
+		gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb,
+		    beta, c, ldc);
+		return;
+	}
+	if (m >= n) {
+		PARALLEL_FOR_DYNAMIC(1)
+		for (p = 0; p < parts; p++) {
+			int m0 = split_point(m, parts, p);
+			int m1 = split_point(m, parts, p + 1);
+			const float *ap = transpose_a ? a + m0 :
+			    a + (size_t)m0 * lda;
+
+			gemm(transpose_a, transpose_b, m1 - m0, n, k, alpha, ap,
+			    lda, b, ldb, beta, c + (size_t)m0 * ldc, ldc);
+		}
+	} else {
+		PARALLEL_FOR_DYNAMIC(1)
+		for (p = 0; p < parts; p++) {
+			int n0 = split_point(n, parts, p);
+			int n1 = split_point(n, parts, p + 1);
+			const float *bp = transpose_b ? b + (size_t)n0 * ldb :
+			    b + n0;
+
+			gemm(transpose_a, transpose_b, m, n1 - n0, k, alpha, a,
+			    lda, bp, ldb, beta, c + n0, ldc);
+		}
+	}
+}
+
+/* --- layers ------------------------------------------------------------ */
+
+/*
+ * e^x without a library call, so that loops over it vectorise: x = k ln 2
+ * + r with |r| <= ln 2 / 2 (ln 2 split in two for exactness), e^r by its
+ * Taylor polynomial to degree 7 (truncation below 1e-8), times 2^k built
+ * in the exponent bits.  Relative error below 1e-7 on [-87, 88]; below
+ * that the result is 0, above it stays finite (2^127 p).  The clamps are
+ * on the integer k: float comparisons would keep the loop from being
+ * vectorised under the default -ftrapping-math.
+ */
+static inline float
+exp_fast(float x)
+{
+	float k, r, p, scale;
+	int32_t e;
+
+	/* round to nearest by adding and removing 1.5 * 2^23 */
+	k = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
+	r = x - k * 0.693145752f - k * 1.42860677e-6f;
+	p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f +
+	    r * (4.16666679e-2f + r * (8.33333377e-3f + r * (1.38888892e-3f +
+	    r * 1.98412701e-4f))))));
+	e = (int32_t)k;
+	e = e < -127 ? -127 : e;
+	e = e > 127 ? 127 : e;
+	e = (e + 127) << 23;        /* -127 gives the bits of 0.0f */
+	memcpy(&scale, &e, sizeof scale);
+	return p * scale;
+}
+
+void
+embedding_forward(float *out, const int32_t *tokens, const float *embedding,
+    int R, int C)
+{
+	int r;
+
+	PARALLEL_FOR_IF((size_t)R * C >= PARALLEL_MIN_WORK)
+	for (r = 0; r < R; r++)
+		memcpy(out + (size_t)r * C, embedding + (size_t)tokens[r] * C,
+		    (size_t)C * sizeof *out);
+}
+
+void
+embedding_backward(float *dembedding, const float *dout,
+    const int32_t *tokens, int R, int C)
+{
+	int parts = train_thread_count(), p;
+
+	/* Threads own column ranges, so rows of the same token never race
+	 * and every sum runs in row order. */
+	PARALLEL_FOR_IF((size_t)R * C >= PARALLEL_MIN_WORK)
+	for (p = 0; p < parts; p++) {
+		int c0 = (int)((long)C * p / parts);
+		int c1 = (int)((long)C * (p + 1) / parts), r, i;
+
+		for (r = 0; r < R; r++) {
+			float *d = dembedding + (size_t)tokens[r] * C;
+			const float *g = dout + (size_t)r * C;
+
+			for (i = c0; i < c1; i++)
+				d[i] += g[i];
+		}
+	}
+}
+
+void
+rmsnorm_forward(float *out, float *rstd, const float *x, const float *w,
+    int R, int C, float eps)
+{
+	int r;
+
+	PARALLEL_FOR_IF((size_t)R * C >= PARALLEL_MIN_WORK)
+	for (r = 0; r < R; r++) {
+		const float *row = x + (size_t)r * C;
+		float *o = out + (size_t)r * C, sum = 0.0f, s;
+		int i;
+
+		SIMD_SUM(sum)
+		for (i = 0; i < C; i++)
+			sum += row[i] * row[i];
+		s = 1.0f / sqrtf(sum / (float)C + eps);
+		SIMD
+		for (i = 0; i < C; i++)
+			o[i] = row[i] * s * w[i];
+		rstd[r] = s;
+	}
+}
+
+/*
+ * y = w x s, s = (mean(x^2) + eps)^(-1/2), so
+ * dx = s (w dy - x s^2 mean(w dy x)) and dw = sum over rows of dy x s.
+ */
+void
+rmsnorm_backward(float *dx, float *dw, float *partial, const float *dout,
+    const float *x, const float *w, const float *rstd, int R, int C)
+{
+	int parts = train_thread_count(), p;
+
+	memset(partial, 0, (size_t)parts * C * sizeof *partial);
+	/* Each thread sums its rows' dw into its own partial row; the
+	 * partials are then added in thread order. */
+	PARALLEL_FOR_IF((size_t)R * C >= PARALLEL_MIN_WORK)
+	for (p = 0; p < parts; p++) {
+		int r0 = (int)((long)R * p / parts);
+		int r1 = (int)((long)R * (p + 1) / parts), r, i;
+		float *pw = partial + (size_t)p * C;
+
+		for (r = r0; r < r1; r++) {
+			const float *xr = x + (size_t)r * C;
+			const float *g = dout + (size_t)r * C;
+			float *d = dx + (size_t)r * C, s = rstd[r], dot = 0.0f;
+
+			SIMD_SUM(dot)
+			for (i = 0; i < C; i++)
+				dot += w[i] * g[i] * xr[i];
+			dot *= s * s / (float)C;
+			SIMD
+			for (i = 0; i < C; i++) {
+				d[i] += s * (w[i] * g[i] - xr[i] * dot);
+				pw[i] += g[i] * xr[i] * s;
+			}
+		}
+	}
+	for (p = 0; p < parts; p++) {
+		int i;
+
+		for (i = 0; i < C; i++)
+			dw[i] += partial[(size_t)p * C + i];
+	}
+}
+
+void
+linear_forward(float *out, const float *x, const float *w, int R, int in,
+    int out_dim, float beta)
+{
+	parallel_gemm(false, true, R, out_dim, in, 1.0f, x, in, w, in, beta,
+	    out, out_dim);
+}
+
+void
+linear_backward(float *dx, float *dw, const float *dout, const float *x,
+    const float *w, int R, int in, int out_dim)
+{
+	/* dw (O, I) += dout^T (O, R) x (R, I), first, so dx may alias x */
+	parallel_gemm(true, false, out_dim, in, R, 1.0f, dout, out_dim, x, in,
+	    1.0f, dw, in);
+	/* dx (R, I) = dout (R, O) w (O, I) */
+	if (dx != NULL)
+		parallel_gemm(false, false, R, in, out_dim, 1.0f, dout, out_dim,
+		    w, in, 0.0f, dx, in);
+}
+
+/* Rotate by +angle (direction 1) or -angle (direction -1). */
+static void
+rope_rotate(float *x, int R, int T, int width, int stride, int D,
+    const float *cos_table, const float *sin_table, float direction)
+{
+	int r, half = D / 2;
+
+	PARALLEL_FOR_IF((size_t)R * width >= PARALLEL_MIN_WORK)
+	for (r = 0; r < R; r++) {
+		const float *c = cos_table + (size_t)(r % T) * half;
+		const float *s = sin_table + (size_t)(r % T) * half;
+		float *row = x + (size_t)r * stride, x0, x1, sn;
+		int h, i;
+
+		for (h = 0; h < width; h += D)
+			for (i = 0; i < half; i++) {
+				sn = direction * s[i];
+				x0 = row[h + 2 * i];
+				x1 = row[h + 2 * i + 1];
+				row[h + 2 * i] = x0 * c[i] - x1 * sn;
+				row[h + 2 * i + 1] = x0 * sn + x1 * c[i];
+			}
+	}
+}
+
+void
+rope_forward(float *x, int R, int T, int width, int stride, int D,
+    const float *cos_table, const float *sin_table)
+{
+	rope_rotate(x, R, T, width, stride, D, cos_table, sin_table, 1.0f);
+}
+
+/* The rotation is orthogonal: its gradient is the inverse rotation. */
+void
+rope_backward(float *dx, int R, int T, int width, int stride, int D,
+    const float *cos_table, const float *sin_table)
+{
+	rope_rotate(dx, R, T, width, stride, D, cos_table, sin_table, -1.0f);
+}
+
+/* Softmax of rows t0 .. t0+rows-1 of p (T, T) over their first t+1
+ * columns; the rest of each row is set to 0. */
+static void
+softmax_causal_rows(float *p, int t0, int rows, int T)
+{
+	int i, j;
+
+	for (i = 0; i < rows; i++) {
+		float *row = p + (size_t)(t0 + i) * T, max, sum = 0.0f, inv;
+		int visible = t0 + i + 1;
+
+		max = row[0];
+		SIMD_MAX(max)
+		for (j = 1; j < visible; j++)
+			max = row[j] > max ? row[j] : max;
+		SIMD_SUM(sum)
+		for (j = 0; j < visible; j++) {
+			row[j] = exp_fast(row[j] - max);
+			sum += row[j];
+		}
+		inv = 1.0f / sum;
+		SIMD
+		for (j = 0; j < visible; j++)
+			row[j] *= inv;
+		for (j = visible; j < T; j++)
+			row[j] = 0.0f;
+	}
+}
+
+void
+attention_forward(float *out, float *probs, const float *qkv, int M, int T,
+    int C, int H)
+{
+	int D = C / H, C3 = 3 * C, bh;
+	float scale = 1.0f / sqrtf((float)D);
+
+	PARALLEL_FOR_DYNAMIC((double)M * H * T * T * D >= PARALLEL_MIN_GEMM)
+	for (bh = 0; bh < M * H; bh++) {
+		int b = bh / H, h = bh % H, t0, rows, keys;
+		const float *q = qkv + (size_t)b * T * C3 + (size_t)h * D;
+		const float *k = q + C, *v = q + 2 * C;
+		float *p = probs + (size_t)bh * T * T;
+		float *y = out + (size_t)b * T * C + (size_t)h * D;
+
+		for (t0 = 0; t0 < T; t0 += ATTENTION_BLOCK) {
+			rows = T - t0 < ATTENTION_BLOCK ? T - t0 :
+			    ATTENTION_BLOCK;
+			keys = t0 + rows;
+			/* p[t0.., :keys] (rows, keys) = q k^T / sqrt(D) */
+			gemm(false, true, rows, keys, D, scale,
+			    q + (size_t)t0 * C3, C3, k, C3, 0.0f,
+			    p + (size_t)t0 * T, T);
+			softmax_causal_rows(p, t0, rows, T);
+			/* y[t0..] (rows, D) = p[t0.., :keys] v[:keys] */
+			gemm(false, false, rows, D, keys, 1.0f,
+			    p + (size_t)t0 * T, T, v, C3, 0.0f,
+			    y + (size_t)t0 * C, C);
+		}
+	}
+}
+
+/*
+ * With P = softmax(S), S = q k^T / sqrt(D), y = P v:
+ * dP = dy v^T, dv = P^T dy, dS = P * (dP - rowsum(P * dP)),
+ * dq = dS k / sqrt(D), dk = dS^T q / sqrt(D); block by block of queries.
+ */
+void
+attention_backward(float *dqkv, float *dprobs, const float *dout,
+    const float *qkv, const float *probs, int M, int T, int C, int H)
+{
+	int D = C / H, C3 = 3 * C, bh;
+	int block = T < ATTENTION_BLOCK ? T : ATTENTION_BLOCK;
+	float scale = 1.0f / sqrtf((float)D);
+
+	PARALLEL_FOR_DYNAMIC((double)M * H * T * T * D >= PARALLEL_MIN_GEMM)
+	for (bh = 0; bh < M * H; bh++) {
+		int b = bh / H, h = bh % H, t0, rows, keys, i, j;
+		size_t base = (size_t)b * T * C3 + (size_t)h * D;
+		const float *q = qkv + base, *k = q + C, *v = q + 2 * C;
+		float *dq = dqkv + base, *dk = dq + C, *dv = dq + 2 * C;
+		const float *p = probs + (size_t)bh * T * T;
+		const float *dy = dout + (size_t)b * T * C + (size_t)h * D;
+		float *dp = dprobs + (size_t)thread_id() * block * T;
+
+		for (i = 0; i < T; i++) {
+			memset(dk + (size_t)i * C3, 0, (size_t)D * sizeof *dk);
+			memset(dv + (size_t)i * C3, 0, (size_t)D * sizeof *dv);
+		}
+		for (t0 = 0; t0 < T; t0 += ATTENTION_BLOCK) {
+			const float *pb = p + (size_t)t0 * T;
+
+			rows = T - t0 < ATTENTION_BLOCK ? T - t0 :
+			    ATTENTION_BLOCK;
+			keys = t0 + rows;
+			/* dp (rows, keys) = dy[t0..] (rows, D) v^T */
+			gemm(false, true, rows, keys, D, 1.0f,
+			    dy + (size_t)t0 * C, C, v, C3, 0.0f, dp, keys);
+			/* dv[:keys] (keys, D) += p^T (keys, rows) dy[t0..] */
+			gemm(true, false, keys, D, rows, 1.0f, pb, T,
+			    dy + (size_t)t0 * C, C, 1.0f, dv, C3);
+			for (i = 0; i < rows; i++) {
+				const float *pr = pb + (size_t)i * T;
+				float *dr = dp + (size_t)i * keys, dot = 0.0f;
+				int visible = t0 + i + 1;
+
+				SIMD_SUM(dot)
+				for (j = 0; j < visible; j++)
+					dot += pr[j] * dr[j];
+				SIMD
+				for (j = 0; j < visible; j++)
+					dr[j] = pr[j] * (dr[j] - dot) * scale;
+				for (j = visible; j < keys; j++)
+					dr[j] = 0.0f;
+			}
+			/* dq[t0..] (rows, D) = ds (rows, keys) k[:keys] */
+			gemm(false, false, rows, D, keys, 1.0f, dp, keys, k, C3,
+			    0.0f, dq + (size_t)t0 * C3, C3);
+			/* dk[:keys] (keys, D) += ds^T (keys, rows) q[t0..] */
+			gemm(true, false, keys, D, rows, 1.0f, dp, keys,
+			    q + (size_t)t0 * C3, C3, 1.0f, dk, C3);
+		}
+	}
+}
+
+static inline float
+sigmoid(float x)
+{
+	return 1.0f / (1.0f + exp_fast(-x));
+}
+
+/* Copy rows rows[0..n) of x (., C) into out (n, C). */
+static void
+gather_rows(float *out, const float *x, const int *rows, int n, int C)
+{
+	int i;
+
+	PARALLEL_FOR_IF((size_t)n * C >= PARALLEL_MIN_WORK)
+	for (i = 0; i < n; i++)
+		memcpy(out + (size_t)i * C, x + (size_t)rows[i] * C,
+		    (size_t)C * sizeof *out);
+}
+
+void
+ffn_forward(float *out, float *gate_up, const float *x, const int *rows,
+    int n, const float *w_gate_up, const float *w_down, int C, int I,
+    struct train_scratch *scratch)
+{
+	float *xg = scratch->gathered, *h = scratch->hidden;
+	float *y = scratch->module_out;
+	int i;
+
+	if (n == 0)
+		return;
+	gather_rows(xg, x, rows, n, C);
+	/* gate_up (n, 2I) = xg (n, C) [gate; up]^T */
+	linear_forward(gate_up, xg, w_gate_up, n, C, 2 * I, 0.0f);
+	/* h (n, I) = silu(gate) * up */
+	PARALLEL_FOR_IF((size_t)n * I >= PARALLEL_MIN_WORK)
+	for (i = 0; i < n; i++) {
+		const float *g = gate_up + (size_t)i * 2 * I, *u = g + I;
+		float *hr = h + (size_t)i * I;
+		int j;
+
+		SIMD
+		for (j = 0; j < I; j++)
+			hr[j] = g[j] * sigmoid(g[j]) * u[j];
+	}
+	/* y (n, C) = h w_down^T */
+	linear_forward(y, h, w_down, n, I, C, 0.0f);
+	PARALLEL_FOR_IF((size_t)n * C >= PARALLEL_MIN_WORK)
+	for (i = 0; i < n; i++) {
+		float *o = out + (size_t)rows[i] * C;
+		const float *yr = y + (size_t)i * C;
+		int j;
+
+		for (j = 0; j < C; j++)
+			o[j] += yr[j];
+	}
+}
+
+/*
+ * With h = silu(g) u: dh = dy w_down, dg = dh u silu'(g),
+ * du = dh silu(g), silu'(g) = sig(g) (1 + g (1 - sig(g))).
+ */
+void
+ffn_backward(float *dx, float *dw_gate_up, float *dw_down, const float *dout,
+    const float *x, const int *rows, int n, const float *gate_up,
+    const float *w_gate_up, const float *w_down, int C, int I,
+    struct train_scratch *scratch)
+{
+	float *xg = scratch->gathered, *dy = scratch->module_out;
+	float *h = scratch->hidden, *dgu = scratch->dgate_up;
+	int i;
+
+	if (n == 0)
+		return;
+	gather_rows(dy, dout, rows, n, C);
+	gather_rows(xg, x, rows, n, C);
+	/* h again, and sig(gate) parked where dgate will go */
+	PARALLEL_FOR_IF((size_t)n * I >= PARALLEL_MIN_WORK)
+	for (i = 0; i < n; i++) {
+		const float *g = gate_up + (size_t)i * 2 * I, *u = g + I;
+		float *hr = h + (size_t)i * I, *sg = dgu + (size_t)i * 2 * I;
+		int j;
+
+		SIMD
+		for (j = 0; j < I; j++) {
+			sg[j] = sigmoid(g[j]);
+			hr[j] = g[j] * sg[j] * u[j];
+		}
+	}
+	/* dw_down (C, I) += dy^T h; then h is reused for dh (n, I) */
+	linear_backward(h, dw_down, dy, h, w_down, n, I, C);
+	PARALLEL_FOR_IF((size_t)n * I >= PARALLEL_MIN_WORK)
+	for (i = 0; i < n; i++) {
+		const float *g = gate_up + (size_t)i * 2 * I, *u = g + I;
+		const float *dh = h + (size_t)i * I;
+		float *dg = dgu + (size_t)i * 2 * I, *du = dg + I;
+		int j;
+
+		SIMD
+		for (j = 0; j < I; j++) {
+			float s = dg[j];
+
+			dg[j] = dh[j] * u[j] * s * (1.0f + g[j] * (1.0f - s));
+			du[j] = dh[j] * g[j] * s;
+		}
+	}
+	/* dxg (n, C) = dgu (n, 2I) [gate; up]; dw_gate_up += dgu^T xg */
+	linear_backward(dy, dw_gate_up, dgu, xg, w_gate_up, n, C, 2 * I);
+	PARALLEL_FOR_IF((size_t)n * C >= PARALLEL_MIN_WORK)
+	for (i = 0; i < n; i++)
+		memcpy(dx + (size_t)rows[i] * C, dy + (size_t)i * C,
+		    (size_t)C * sizeof *dx);
+}
+
+void
+crossentropy_forward(float *losses, float *logits, const int32_t *targets,
+    int R, int V)
+{
+	int r;
+
+	PARALLEL_FOR_IF((size_t)R * V >= PARALLEL_MIN_WORK)
+	for (r = 0; r < R; r++) {
+		float *row = logits + (size_t)r * V, max = row[0], sum = 0.0f;
+		float inv, target;
+		int i;
+
+		SIMD_MAX(max)
+		for (i = 1; i < V; i++)
+			max = row[i] > max ? row[i] : max;
+		target = row[targets[r]] - max;
+		SIMD_SUM(sum)
+		for (i = 0; i < V; i++) {
+			row[i] = exp_fast(row[i] - max);
+			sum += row[i];
+		}
+		inv = 1.0f / sum;
+		SIMD
+		for (i = 0; i < V; i++)
+			row[i] *= inv;
+		/* -log p from the logit itself, exact even for a tiny p */
+		losses[r] = logf(sum) - target;
+	}
+}
+
+void
+crossentropy_backward(float *probs, const int32_t *targets, int R, int V,
+    float scale)
+{
+	int r;
+
+	PARALLEL_FOR_IF((size_t)R * V >= PARALLEL_MIN_WORK)
+	for (r = 0; r < R; r++) {
+		float *row = probs + (size_t)r * V;
+		int i;
+
+		row[targets[r]] -= 1.0f;
+		SIMD
+		for (i = 0; i < V; i++)
+			row[i] *= scale;
+	}
+}
+
+/* --- the model --------------------------------------------------------- */
+
+/* Gradient buffer location of a parameter pointer. */
+static float *
+grad_of(struct trainer *tr, const float *param)
+{
+	return tr->grads + (param - tr->model->params);
+}
+
+/* Split the rows of layer l by their route into the big and small lists. */
+static void
+route_rows(struct trainer *tr, int l, int R)
+{
+	struct train_activations *a = &tr->act;
+	int L = tr->model->config.n_layer, r, nb = 0, ns = 0;
+	int *big = a->rows_big + (size_t)l * R, *small = a->rows_small +
+	    (size_t)l * R;
+
+	for (r = 0; r < R; r++) {
+		uint8_t c = a->routes[(size_t)r * L + l];
+
+		if (c == CHOICE_BIG)
+			big[nb++] = r;
+		else if (c == CHOICE_SMALL)
+			small[ns++] = r;
+	}
+	a->n_big[l] = nb;
+	a->n_small[l] = ns;
+}
+
+float
+train_forward(struct trainer *tr, int n_seq)
+{
+	const struct duo_model *model = tr->model;
+	const struct duo_config *cfg = &model->config;
+	struct train_activations *a = &tr->act;
+	int L = cfg->n_layer, C = cfg->d_model, H = cfg->n_head;
+	int T = cfg->n_ctx, F = cfg->d_ff, S = cfg->d_ff_small;
+	int V = cfg->n_vocab, R = n_seq * T, l, r;
+	size_t RC = (size_t)R * C;
+	double sum = 0.0;
+
+	embedding_forward(a->residual, a->inputs, model->token_embedding, R, C);
+	for (l = 0; l < L; l++) {
+		const struct duo_layer *w = &model->layers[l];
+		float *x = a->residual + (size_t)l * RC;
+		float *xm = a->residual_mid + (size_t)l * RC;
+		float *xn = a->residual + (size_t)(l + 1) * RC;
+		float *ln1 = a->ln1 + (size_t)l * RC;
+		float *ln2 = a->ln2 + (size_t)l * RC;
+		float *qkv = a->qkv + (size_t)l * 3 * RC;
+		float *atty = a->atty + (size_t)l * RC;
+		float *probs = a->probs + (size_t)l * n_seq * H * T * T;
+
+		rmsnorm_forward(ln1, a->ln1_rstd + (size_t)l * R, x,
+		    w->attn_norm, R, C, cfg->norm_eps);
+		/* qkv (R, 3C) = ln1 [wq; wk; wv]^T: adjacent in the layout */
+		linear_forward(qkv, ln1, w->wq, R, C, 3 * C, 0.0f);
+		/* q and k side by side are 2H heads of size D */
+		rope_forward(qkv, R, T, 2 * C, 3 * C, C / H, tr->rope_cos,
+		    tr->rope_sin);
+		attention_forward(atty, probs, qkv, n_seq, T, C, H);
+		memcpy(xm, x, RC * sizeof *xm);
+		linear_forward(xm, atty, w->wo, R, C, C, 1.0f);
+		rmsnorm_forward(ln2, a->ln2_rstd + (size_t)l * R, xm,
+		    w->ffn_norm, R, C, cfg->norm_eps);
+		memcpy(xn, xm, RC * sizeof *xn);
+		route_rows(tr, l, R);
+		ffn_forward(xn, a->gate_up_big + (size_t)l * R * 2 * F, ln2,
+		    a->rows_big + (size_t)l * R, a->n_big[l], w->gate, w->down,
+		    C, F, &tr->scratch);
+		ffn_forward(xn, a->gate_up_small + (size_t)l * R * 2 * S, ln2,
+		    a->rows_small + (size_t)l * R, a->n_small[l],
+		    w->gate_small, w->down_small, C, S, &tr->scratch);
+	}
+	rmsnorm_forward(a->lnf, a->lnf_rstd, a->residual + (size_t)L * RC,
+	    model->output_norm, R, C, cfg->norm_eps);
+	linear_forward(a->logits, a->lnf, model->output, R, C, V, 0.0f);
+	crossentropy_forward(a->losses, a->logits, a->targets, R, V);
+	for (r = 0; r < R; r++)
+		sum += a->losses[r];
+	return (float)(sum / R);
+}
+
+void
+train_backward(struct trainer *tr, int n_seq, float scale)
+{
+	struct duo_model *model = tr->model;
+	const struct duo_config *cfg = &model->config;
+	struct train_activations *a = &tr->act;
+	struct train_scratch *s = &tr->scratch;
+	int L = cfg->n_layer, C = cfg->d_model, H = cfg->n_head;
+	int T = cfg->n_ctx, F = cfg->d_ff, S = cfg->d_ff_small;
+	int V = cfg->n_vocab, R = n_seq * T, l;
+	size_t RC = (size_t)R * C;
+
+	crossentropy_backward(a->logits, a->targets, R, V, scale);
+	/* dlnf (R, C) = dlogits E; dE (V, C) += dlogits^T lnf */
+	linear_backward(s->dln, grad_of(tr, model->output), a->logits, a->lnf,
+	    model->output, R, C, V);
+	memset(s->dresidual, 0, RC * sizeof *s->dresidual);
+	rmsnorm_backward(s->dresidual, grad_of(tr, model->output_norm),
+	    s->norm_partial, s->dln, a->residual + (size_t)L * RC,
+	    model->output_norm, a->lnf_rstd, R, C);
+	for (l = L - 1; l >= 0; l--) {
+		const struct duo_layer *w = &model->layers[l];
+		const float *x = a->residual + (size_t)l * RC;
+		const float *xm = a->residual_mid + (size_t)l * RC;
+		const float *ln1 = a->ln1 + (size_t)l * RC;
+		const float *ln2 = a->ln2 + (size_t)l * RC;
+		const float *qkv = a->qkv + (size_t)l * 3 * RC;
+		const float *atty = a->atty + (size_t)l * RC;
+		const float *probs = a->probs + (size_t)l * n_seq * H * T * T;
+
+		/* The residual passes dresidual on unchanged; the FFN adds
+		 * its input's gradient, zero for skipped rows. */
+		memset(s->dln, 0, RC * sizeof *s->dln);
+		ffn_backward(s->dln, grad_of(tr, w->gate), grad_of(tr, w->down),
+		    s->dresidual, ln2, a->rows_big + (size_t)l * R, a->n_big[l],
+		    a->gate_up_big + (size_t)l * R * 2 * F, w->gate, w->down, C,
+		    F, s);
+		ffn_backward(s->dln, grad_of(tr, w->gate_small),
+		    grad_of(tr, w->down_small), s->dresidual, ln2,
+		    a->rows_small + (size_t)l * R, a->n_small[l],
+		    a->gate_up_small + (size_t)l * R * 2 * S, w->gate_small,
+		    w->down_small, C, S, s);
+		rmsnorm_backward(s->dresidual, grad_of(tr, w->ffn_norm),
+		    s->norm_partial, s->dln, xm, w->ffn_norm,
+		    a->ln2_rstd + (size_t)l * R, R, C);
+		/* datty (R, C) = dresidual wo; dwo += dresidual^T atty */
+		linear_backward(s->datty, grad_of(tr, w->wo), s->dresidual, atty,
+		    w->wo, R, C, C);
+		attention_backward(s->dqkv, s->dprobs, s->datty, qkv, probs,
+		    n_seq, T, C, H);
+		rope_backward(s->dqkv, R, T, 2 * C, 3 * C, C / H, tr->rope_cos,
+		    tr->rope_sin);
+		/* dln1 (R, C) = dqkv [wq; wk; wv]; dw += dqkv^T ln1 */
+		linear_backward(s->dln, grad_of(tr, w->wq), s->dqkv, ln1, w->wq,
+		    R, C, 3 * C);
+		rmsnorm_backward(s->dresidual, grad_of(tr, w->attn_norm),
+		    s->norm_partial, s->dln, x, w->attn_norm,
+		    a->ln1_rstd + (size_t)l * R, R, C);
+	}
+	embedding_backward(grad_of(tr, model->token_embedding), s->dresidual,
+	    a->inputs, R, C);
+}
+
+/* --- optimizer --------------------------------------------------------- */
+
+/* Global L2 norm of the gradient, summed in a fixed order. */
+static double
+grad_norm(const float *g, size_t n)
+{
+	enum { CHUNKS = 64 };
+	double partial[CHUNKS], sum = 0.0;
+	int c;
+
+	PARALLEL_FOR_IF(n >= PARALLEL_MIN_WORK)
+	for (c = 0; c < CHUNKS; c++) {
+		size_t i, i0 = n * (size_t)c / CHUNKS;
+		size_t i1 = n * (size_t)(c + 1) / CHUNKS;
+		double s = 0.0;
+
+		for (i = i0; i < i1; i++)
+			s += (double)g[i] * g[i];
+		partial[c] = s;
+	}
+	for (c = 0; c < CHUNKS; c++)
+		sum += partial[c];
+	return sqrt(sum);
+}
+
+/* AdamW with bias correction; decay only where the tensor decays. */
+static void
+adamw_update(struct trainer *tr, float lr, float grad_scale)
+{
+	const struct train_options *o = &tr->options;
+	float *params = tr->model->params;
+	float b1c = 1.0f - powf(o->beta1, (float)(tr->step + 1));
+	float b2c = 1.0f - powf(o->beta2, (float)(tr->step + 1));
+	int t;
+
+	for (t = 0; t < tr->n_tensors; t++) {
+		const struct train_tensor *ten = &tr->tensors[t];
+		float decay = ten->decay ? o->weight_decay : 0.0f;
+		long i, n = (long)ten->n_elements;
+		float *p = params + ten->offset, *g = tr->grads + ten->offset;
+		float *m = tr->adam_m + ten->offset;
+		float *v = tr->adam_v + ten->offset;
+
+		PARALLEL_FOR_IF(n >= PARALLEL_MIN_WORK)
+		for (i = 0; i < n; i++) {
+			float gi = g[i] * grad_scale, mh, vh;
+
+			m[i] = o->beta1 * m[i] + (1.0f - o->beta1) * gi;
+			v[i] = o->beta2 * v[i] + (1.0f - o->beta2) * gi * gi;
+			mh = m[i] / b1c;
+			vh = v[i] / b2c;
+			p[i] -= lr * (mh / (sqrtf(vh) + o->adam_eps) +
+			    decay * p[i]);
+		}
+	}
+}
+
+/* Fill sequence b of the pass from the data stream. */
+static void
+sample_sequence(struct trainer *tr, int b)
+{
+	int T = tr->model->config.n_ctx, t;
+	int32_t *in = tr->act.inputs + (size_t)b * T;
+	int32_t *target = tr->act.targets + (size_t)b * T;
+	/* T corpus tokens are needed: T - 1 inputs after BOS, T targets. */
+	uint64_t span = (uint64_t)(tr->n_tokens - (size_t)T + 1);
+	size_t start = (size_t)(rng_next(&tr->rng_data) % span);
+	const int32_t *src = tr->tokens + start;
+
+	in[0] = tr->bos;
+	for (t = 1; t < T; t++)
+		in[t] = src[t - 1];
+	memcpy(target, src, (size_t)T * sizeof *target);
+}
+
+int
+train_step(struct trainer *tr, float *loss, struct duo_error *err)
+{
+	const struct train_options *o = &tr->options;
+	int B = o->batch, T = tr->model->config.n_ctx;
+	int L = tr->model->config.n_layer, done, n, b;
+	float scale = 1.0f / ((float)B * (float)T), lr, clip_scale = 1.0f;
+	double sum = 0.0, norm;
+
+	if (tr->tokens == NULL || tr->n_tokens < (size_t)T)
+		return error_set(err, "the training corpus has %zu tokens; a "
+		    "sequence needs %d", tr->n_tokens, T);
+	memset(tr->grads, 0, tr->model->n_params * sizeof *tr->grads);
+	for (done = 0; done < B; done += n) {
+		n = B - done < tr->micro_batch ? B - done : tr->micro_batch;
+		for (b = 0; b < n; b++)
+			sample_sequence(tr, b);
+		train_sample_routes(tr->act.routes, (size_t)n * T, L, o->p_big,
+		    o->p_skip, &tr->rng_route);
+		sum += (double)train_forward(tr, n) * n;
+		train_backward(tr, n, scale);
+	}
+	norm = grad_norm(tr->grads, tr->model->n_params);
+	if (!isfinite(norm))
+		return error_set(err, "step %d: the gradient is not finite "
+		    "(the learning rate may be too high)", tr->step + 1);
+	if (o->clip > 0.0f && norm > o->clip)
+		clip_scale = (float)(o->clip / norm);
+	lr = train_learning_rate(o, tr->step);
+	adamw_update(tr, lr, clip_scale);
+	tr->step++;
+	tr->tokens_seen += (uint64_t)B * (uint64_t)T;
+	tr->last_loss = (float)(sum / B);
+	tr->last_lr = lr;
+	tr->last_grad_norm = (float)norm;
+	if (loss != NULL)
+		*loss = tr->last_loss;
+	return 0;
+}
+
+/* --- setup ------------------------------------------------------------- */
+
+/* malloc n * size bytes, counting them; NULL on overflow or failure. */
+static void *
+trainer_alloc(struct trainer *tr, size_t n, size_t size)
+{
+	void *p;
+
+	if (n != 0 && size > SIZE_MAX / n)
+		return NULL;
+	p = malloc(n * size == 0 ? 1 : n * size);
+	if (p != NULL)
+		tr->bytes += n * size;
+	return p;
+}
+
+static uint64_t
+fnv1a_tokens(const int32_t *tokens, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+	int j;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < 4; j++) {
+			h ^= ((uint32_t)tokens[i] >> (8 * j)) & 0xff;
+			h *= 0x100000001b3ULL;
+		}
+	return h;
+}
+
+/* The q, k, v and gate, up matrices must be adjacent for the fused
+ * products; the layout of model.h promises it, this checks it. */
+static int
+check_layout(const struct duo_model *model, struct duo_error *err)
+{
+	size_t CC = (size_t)model->config.d_model * model->config.d_model;
+	size_t FC = (size_t)model->config.d_ff * model->config.d_model;
+	size_t SC = (size_t)model->config.d_ff_small * model->config.d_model;
+	int l;
+
+	for (l = 0; l < model->config.n_layer; l++) {
+		const struct duo_layer *w = &model->layers[l];
+
+		if (w->wk != w->wq + CC || w->wv != w->wk + CC ||
+		    w->up != w->gate + FC || w->up_small != w->gate_small + SC)
+			return error_set(err, "layer %d: the parameter layout "
+			    "does not keep q, k, v and gate, up adjacent", l);
+	}
+	return 0;
+}
+
+void
+trainer_free(struct trainer *tr)
+{
+	struct train_activations *a = &tr->act;
+	struct train_scratch *s = &tr->scratch;
+
+	free(tr->grads);
+	free(tr->adam_m);
+	free(tr->adam_v);
+	free(tr->tensors);
+	free(tr->rope_cos);
+	free(tr->rope_sin);
+	free(a->inputs);
+	free(a->targets);
+	free(a->routes);
+	free(a->residual);
+	free(a->residual_mid);
+	free(a->ln1);
+	free(a->ln1_rstd);
+	free(a->qkv);
+	free(a->probs);
+	free(a->atty);
+	free(a->ln2);
+	free(a->ln2_rstd);
+	free(a->rows_big);
+	free(a->rows_small);
+	free(a->n_big);
+	free(a->n_small);
+	free(a->gate_up_big);
+	free(a->gate_up_small);
+	free(a->lnf);
+	free(a->lnf_rstd);
+	free(a->logits);
+	free(a->losses);
+	free(s->dresidual);
+	free(s->dln);
+	free(s->datty);
+	free(s->dqkv);
+	free(s->gathered);
+	free(s->module_out);
+	free(s->hidden);
+	free(s->dgate_up);
+	free(s->dprobs);
+	free(s->norm_partial);
+	memset(tr, 0, sizeof *tr);
+}
+
+int
+trainer_init(struct trainer *tr, struct duo_model *model,
+    const struct train_options *options, const int32_t *tokens,
+    size_t n_tokens, int32_t bos, struct duo_error *err)
+{
+	const struct duo_config *c = &model->config;
+	struct train_activations *a = &tr->act;
+	struct train_scratch *s = &tr->scratch;
+	struct model_tensor_info info;
+	size_t L, C, H, T, F, S, V, R, M, P, half, i, p;
+	int t, threads;
+	bool ok;
+
+	memset(tr, 0, sizeof *tr);
+	if (train_options_validate(options, err) != 0 ||
+	    config_validate(c, err) != 0 || check_layout(model, err) != 0)
+		return -1;
+	if (bos < 0 || bos >= c->n_vocab)
+		return error_set(err, "BOS id %d is outside the vocabulary of "
+		    "%d", (int)bos, c->n_vocab);
+	for (i = 0; i < n_tokens; i++)
+		if (tokens[i] < 0 || tokens[i] >= c->n_vocab)
+			return error_set(err, "corpus token %zu has id %d, "
+			    "outside the vocabulary of %d", i, (int)tokens[i],
+			    c->n_vocab);
+	tr->model = model;
+	tr->options = *options;
+	tr->tokens = tokens;
+	tr->n_tokens = n_tokens;
+	tr->corpus_hash = fnv1a_tokens(tokens, n_tokens);
+	tr->bos = bos;
+	tr->rng_data = rng_stream(options->seed, STREAM_DATA);
+	tr->rng_route = rng_stream(options->seed, STREAM_ROUTE);
+
+	/* BLAS one thread per call; the trainer splits the work. */
+	linalg_set_threads(1);
+	threads = train_thread_count();
+	tr->threads = threads;
+
+	L = (size_t)c->n_layer;
+	C = (size_t)c->d_model;
+	H = (size_t)c->n_head;
+	T = (size_t)c->n_ctx;
+	F = (size_t)c->d_ff;
+	S = (size_t)c->d_ff_small;
+	V = (size_t)c->n_vocab;
+	M = (size_t)options->micro_batch;
+	if (M == 0) {
+		M = DEFAULT_PASS_ROWS / T;
+		if (M < 1)
+			M = 1;
+		if (M > (size_t)options->batch)
+			M = (size_t)options->batch;
+	}
+	tr->micro_batch = (int)M;
+	/* Products below are bounded: config_validate limits each size,
+	 * and M <= batch <= INT_MAX; trainer_alloc checks n * size. */
+	R = M * T;
+	P = (size_t)model->n_params;
+	half = C / H / 2;
+
+	tr->grads = trainer_alloc(tr, P, sizeof(float));
+	tr->adam_m = trainer_alloc(tr, P, sizeof(float));
+	tr->adam_v = trainer_alloc(tr, P, sizeof(float));
+	tr->n_tensors = model_tensor_count(c, model->tied_output);
+	tr->tensors = trainer_alloc(tr, (size_t)tr->n_tensors,
+	    sizeof *tr->tensors);
+	tr->rope_cos = trainer_alloc(tr, T * half, sizeof(float));
+	tr->rope_sin = trainer_alloc(tr, T * half, sizeof(float));
+	a->inputs = trainer_alloc(tr, R, sizeof(int32_t));
+	a->targets = trainer_alloc(tr, R, sizeof(int32_t));
+	a->routes = trainer_alloc(tr, R * L, 1);
+	a->residual = trainer_alloc(tr, (L + 1) * R * C, sizeof(float));
+	a->residual_mid = trainer_alloc(tr, L * R * C, sizeof(float));
+	a->ln1 = trainer_alloc(tr, L * R * C, sizeof(float));
+	a->ln1_rstd = trainer_alloc(tr, L * R, sizeof(float));
+	a->qkv = trainer_alloc(tr, L * R * 3 * C, sizeof(float));
+	a->probs = trainer_alloc(tr, L * M * H * T, T * sizeof(float));
+	a->atty = trainer_alloc(tr, L * R * C, sizeof(float));
+	a->ln2 = trainer_alloc(tr, L * R * C, sizeof(float));
+	a->ln2_rstd = trainer_alloc(tr, L * R, sizeof(float));
+	a->rows_big = trainer_alloc(tr, L * R, sizeof(int));
+	a->rows_small = trainer_alloc(tr, L * R, sizeof(int));
+	a->n_big = trainer_alloc(tr, L, sizeof(int));
+	a->n_small = trainer_alloc(tr, L, sizeof(int));
+	a->gate_up_big = trainer_alloc(tr, L * R * 2 * F, sizeof(float));
+	a->gate_up_small = trainer_alloc(tr, L * R * 2 * S, sizeof(float));
+	a->lnf = trainer_alloc(tr, R * C, sizeof(float));
+	a->lnf_rstd = trainer_alloc(tr, R, sizeof(float));
+	a->logits = trainer_alloc(tr, R * V, sizeof(float));
+	a->losses = trainer_alloc(tr, R, sizeof(float));
+	s->dresidual = trainer_alloc(tr, R * C, sizeof(float));
+	s->dln = trainer_alloc(tr, R * C, sizeof(float));
+	s->datty = trainer_alloc(tr, R * C, sizeof(float));
+	s->dqkv = trainer_alloc(tr, R * 3 * C, sizeof(float));
+	s->gathered = trainer_alloc(tr, R * C, sizeof(float));
+	s->module_out = trainer_alloc(tr, R * C, sizeof(float));
+	s->hidden = trainer_alloc(tr, R * (F > S ? F : S), sizeof(float));
+	s->dgate_up = trainer_alloc(tr, R * 2 * (F > S ? F : S),
+	    sizeof(float));
+	s->dprobs = trainer_alloc(tr, (size_t)threads * (T < ATTENTION_BLOCK ?
+	    T : ATTENTION_BLOCK) * T, sizeof(float));
+	s->norm_partial = trainer_alloc(tr, (size_t)threads * C,
+	    sizeof(float));
+
+	ok = tr->grads && tr->adam_m && tr->adam_v && tr->tensors &&
+	    tr->rope_cos && tr->rope_sin && a->inputs && a->targets &&
+	    a->routes && a->residual && a->residual_mid && a->ln1 &&
+	    a->ln1_rstd && a->qkv && a->probs && a->atty && a->ln2 &&
+	    a->ln2_rstd && a->rows_big && a->rows_small && a->n_big &&
+	    a->n_small && a->gate_up_big && a->gate_up_small && a->lnf &&
+	    a->lnf_rstd && a->logits && a->losses && s->dresidual && s->dln &&
+	    s->datty && s->dqkv && s->gathered && s->module_out && s->hidden &&
+	    s->dgate_up && s->dprobs && s->norm_partial;
+	if (!ok) {
+		size_t bytes = tr->bytes;
+
+		trainer_free(tr);
+		return error_set(err, "out of memory for training (%zu MB "
+		    "allocated; try a smaller --batch or --ctx)",
+		    bytes >> 20);
+	}
+	memset(tr->grads, 0, P * sizeof(float));
+	memset(tr->adam_m, 0, P * sizeof(float));
+	memset(tr->adam_v, 0, P * sizeof(float));
+	memset(a->routes, CHOICE_BIG, R * L);
+	for (t = 0; t < tr->n_tensors; t++) {
+		model_tensor_info(c, model->tied_output, t, &info);
+		tr->tensors[t].offset = info.offset;
+		tr->tensors[t].n_elements = info.n_elements;
+		tr->tensors[t].decay = info.n_dims == 2;
+	}
+	/* The same angles as model.c's workspace, computed in double. */
+	for (i = 0; i < half; i++) {
+		double frequency = pow((double)c->rope_base,
+		    -2.0 * (double)i / (double)(2 * half));
+
+		for (p = 0; p < T; p++) {
+			double angle = (double)p * frequency;
+
+			tr->rope_cos[p * half + i] = (float)cos(angle);
+			tr->rope_sin[p * half + i] = (float)sin(angle);
+		}
+	}
+	return 0;
+}
+
+/* --- evaluation -------------------------------------------------------- */
+
+int
+train_evaluate(const struct duo_model *model, const int32_t *tokens,
+    size_t n_tokens, int32_t bos, int max_windows, float p_big, float p_skip,
+    uint32_t seed, struct train_eval *out, struct duo_error *err)
+{
+	enum { KINDS = 3 };
+	int L = model->config.n_layer, W, n_windows, w, failed = 0;
+	size_t per_window, span;
+	uint8_t *random_routes = NULL;
+	double *sums = NULL, total[KINDS] = { 0.0, 0.0, 0.0 };
+	uint64_t rng = rng_stream(seed, STREAM_EVAL);
+	struct duo_error first;
+
+	memset(out, 0, sizeof *out);
+	first.message[0] = '\0';
+	if (n_tokens == 0 || max_windows < 1 || model->config.n_ctx < 2)
+		return error_set(err, "no validation tokens");
+	/* W positions per window: BOS and W - 1 text tokens. */
+	W = n_tokens + 1 < (size_t)model->config.n_ctx ? (int)n_tokens + 1 :
+	    model->config.n_ctx;
+	span = (size_t)W - 1;
+	n_windows = n_tokens / span > (size_t)max_windows ? max_windows :
+	    (int)(n_tokens / span);
+	per_window = (size_t)W * (size_t)L;
+	random_routes = malloc((size_t)n_windows * per_window);
+	sums = calloc((size_t)n_windows * KINDS, sizeof *sums);
+	if (random_routes == NULL || sums == NULL) {
+		free(random_routes);
+		free(sums);
+		return error_set(err, "out of memory for validation");
+	}
+	train_sample_routes(random_routes, (size_t)n_windows * W, L, p_big,
+	    p_skip, &rng);
+	/* Windows run in parallel, each product on one BLAS thread. */
+	linalg_set_threads(1);
+
+#ifdef _OPENMP
+#pragma omp parallel
+#endif
+	{
+		struct forward_workspace *ws = forward_workspace_new(
+		    &model->config, W);
+		int32_t *window = malloc((size_t)W * sizeof *window);
+		uint8_t *routes = malloc(2 * per_window);
+		float *losses = malloc((size_t)W * sizeof *losses);
+		struct duo_error e;
+		int k, t, ok = ws != NULL && window != NULL && routes != NULL &&
+		    losses != NULL;
+
+		if (!ok) {
+#ifdef _OPENMP
+#pragma omp critical
+#endif
+			{
+				failed = 1;
+				error_set(&first, "out of memory for "
+				    "validation");
+			}
+		} else {
+			memset(routes, CHOICE_BIG, per_window);
+			memset(routes + per_window, CHOICE_SMALL, per_window);
+		}
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+		for (w = 0; w < n_windows; w++) {
+			if (!ok)
+				continue;
+			window[0] = bos;
+			memcpy(window + 1, tokens + (size_t)w * span,
+			    span * sizeof *window);
+			for (k = 0; k < KINDS; k++) {
+				const uint8_t *r = k < 2 ? routes +
+				    (size_t)k * per_window : random_routes +
+				    (size_t)w * per_window;
+				double s = 0.0;
+
+				if (model_window_losses(model, ws, window, W, r,
+				    losses, &e) != 0) {
+#ifdef _OPENMP
+#pragma omp critical
+#endif
+					{
+						if (!failed)
+							first = e;
+						failed = 1;
+					}
+					break;
+				}
+				for (t = 0; t < W - 1; t++)
+					s += losses[t];
+				sums[(size_t)w * KINDS + k] = s;
+			}
+		}
+		forward_workspace_free(ws);
+		free(window);
+		free(routes);
+		free(losses);
+	}
+	free(random_routes);
+	if (failed) {
+		free(sums);
+		return error_set(err, "validation: %s", first.message);
+	}
+	for (w = 0; w < n_windows; w++) {
+		int k;
+
+		for (k = 0; k < KINDS; k++)
+			total[k] += sums[(size_t)w * KINDS + k];
+	}
+	free(sums);
+	out->n_tokens = (size_t)n_windows * span;
+	out->big = total[0] / (double)out->n_tokens;
+	out->small = total[1] / (double)out->n_tokens;
+	out->random = total[2] / (double)out->n_tokens;
+	return 0;
+}
+
+/* --- checkpoints ------------------------------------------------------- */
+
+#define CK "duo.checkpoint."
+
+enum option_type { OPTION_INT, OPTION_U32, OPTION_FLOAT };
+
+/* Every field of struct train_options and its checkpoint key. */
+static const struct {
+	const char *key;
+	enum option_type type;
+	size_t field;
+} option_keys[] = {
+	{ CK "batch", OPTION_INT, offsetof(struct train_options, batch) },
+	{ CK "micro_batch", OPTION_INT,
+	  offsetof(struct train_options, micro_batch) },
+	{ CK "steps", OPTION_INT, offsetof(struct train_options, steps) },
+	{ CK "lr", OPTION_FLOAT, offsetof(struct train_options, lr) },
+	{ CK "min_lr_ratio", OPTION_FLOAT,
+	  offsetof(struct train_options, min_lr_ratio) },
+	{ CK "warmup", OPTION_INT, offsetof(struct train_options, warmup) },
+	{ CK "weight_decay", OPTION_FLOAT,
+	  offsetof(struct train_options, weight_decay) },
+	{ CK "beta1", OPTION_FLOAT, offsetof(struct train_options, beta1) },
+	{ CK "beta2", OPTION_FLOAT, offsetof(struct train_options, beta2) },
+	{ CK "adam_eps", OPTION_FLOAT,
+	  offsetof(struct train_options, adam_eps) },
+	{ CK "clip", OPTION_FLOAT, offsetof(struct train_options, clip) },
+	{ CK "p_big", OPTION_FLOAT, offsetof(struct train_options, p_big) },
+	{ CK "p_skip", OPTION_FLOAT, offsetof(struct train_options, p_skip) },
+	{ CK "seed", OPTION_U32, offsetof(struct train_options, seed) },
+};
+#define N_OPTION_KEYS (sizeof option_keys / sizeof option_keys[0])
+
+int
+train_checkpoint_save(struct trainer *tr, const char *path,
+    struct duo_error *err)
+{
+	struct gguf_writer *w = gguf_writer_new();
+	const char *base = (const char *)&tr->options;
+	size_t i;
+	int32_t iv;
+	uint32_t uv;
+	float fv;
+	int status;
+
+	if (w == NULL)
+		return error_set(err, "%s: out of memory", path);
+	tr->model->training.p_big = tr->options.p_big;
+	tr->model->training.p_skip = tr->options.p_skip;
+	tr->model->training.seed = tr->options.seed;
+	tr->model->training.tokens_seen = tr->tokens_seen;
+	model_write(tr->model, w, GGUF_TENSOR_F32);
+	gguf_writer_set_u32(w, CK "version", CHECKPOINT_VERSION);
+	gguf_writer_set_u64(w, CK "step", (uint64_t)tr->step);
+	gguf_writer_set_u64(w, CK "tokens_seen", tr->tokens_seen);
+	gguf_writer_set_u64(w, CK "rng.data", tr->rng_data);
+	gguf_writer_set_u64(w, CK "rng.route", tr->rng_route);
+	gguf_writer_set_u64(w, CK "milliseconds",
+	    (uint64_t)(tr->seconds * 1000.0 + 0.5));
+	gguf_writer_set_u64(w, CK "corpus.tokens", (uint64_t)tr->n_tokens);
+	gguf_writer_set_u64(w, CK "corpus.hash", tr->corpus_hash);
+	for (i = 0; i < N_OPTION_KEYS; i++) {
+		switch (option_keys[i].type) {
+		case OPTION_INT:
+			memcpy(&iv, base + option_keys[i].field, sizeof iv);
+			gguf_writer_set_u32(w, option_keys[i].key,
+			    (uint32_t)iv);
+			break;
+		case OPTION_U32:
+			memcpy(&uv, base + option_keys[i].field, sizeof uv);
+			gguf_writer_set_u32(w, option_keys[i].key, uv);
+			break;
+		case OPTION_FLOAT:
+			memcpy(&fv, base + option_keys[i].field, sizeof fv);
+			gguf_writer_set_f32(w, option_keys[i].key, fv);
+			break;
+		}
+	}
+	gguf_writer_set_f32_array(w, CK "adam.m", tr->adam_m,
+	    tr->model->n_params);
+	gguf_writer_set_f32_array(w, CK "adam.v", tr->adam_v,
+	    tr->model->n_params);
+	status = gguf_writer_save(w, path, err);
+	gguf_writer_free(w);
+	return status;
+}
+
+/* A u64 key of an open file. */
+static int
+get_u64(const struct gguf_file *file, const char *key, uint64_t *out,
+    struct duo_error *err)
+{
+	const struct gguf_kv *kv = gguf_find_kv(file, key);
+
+	if (kv == NULL)
+		return error_set(err, "%s: no key %s; not a duo checkpoint",
+		    file->path, key);
+	if (kv->type != GGUF_TYPE_UINT64)
+		return error_set(err, "%s: %s has type %s, not uint64",
+		    file->path, key, gguf_type_name(kv->type));
+	memcpy(out, kv->value, sizeof *out);
+	return 0;
+}
+
+static int
+read_options(const struct gguf_file *file, struct train_options *o,
+    struct duo_error *err)
+{
+	char *base = (char *)o;
+	uint32_t version, u;
+	int32_t iv;
+	float f;
+	size_t i;
+
+	if (gguf_find_kv(file, CK "version") == NULL)
+		return error_set(err, "%s: not a training checkpoint (no %s "
+		    "keys)", file->path, CK "*");
+	if (gguf_get_u32(file, CK "version", &version, err) != 0)
+		return -1;
+	if (version != CHECKPOINT_VERSION)
+		return error_set(err, "%s: checkpoint version %u; this duo "
+		    "reads version %d", file->path, version,
+		    CHECKPOINT_VERSION);
+	train_options_default(o);
+	for (i = 0; i < N_OPTION_KEYS; i++) {
+		if (option_keys[i].type == OPTION_FLOAT) {
+			if (gguf_get_f32(file, option_keys[i].key, &f, err) != 0)
+				return -1;
+			memcpy(base + option_keys[i].field, &f, sizeof f);
+			continue;
+		}
+		if (gguf_get_u32(file, option_keys[i].key, &u, err) != 0)
+			return -1;
+		if (option_keys[i].type == OPTION_U32) {
+			memcpy(base + option_keys[i].field, &u, sizeof u);
+		} else {
+			if (u > INT32_MAX)
+				return error_set(err, "%s: %s is %u, too large",
+				    file->path, option_keys[i].key, u);
+			iv = (int32_t)u;
+			memcpy(base + option_keys[i].field, &iv, sizeof iv);
+		}
+	}
+	if (train_options_validate(o, err) != 0)
+		return error_prefix(err, file->path);
+	return 0;
+}
+
+int
+train_checkpoint_options(const char *path, struct train_options *o,
+    struct duo_error *err)
+{
+	struct gguf_file file;
+	int status;
+
+	memset(&file, 0, sizeof file);
+	if (gguf_open(&file, path, err) != 0)
+		return -1;
+	status = read_options(&file, o, err);
+	gguf_close(&file);
+	return status;
+}
+
+/* Copy the f32 array key of n floats into dst. */
+static int
+read_moment(const struct gguf_file *file, const char *key, float *dst,
+    size_t n, struct duo_error *err)
+{
+	const struct gguf_kv *kv;
+
+	if (gguf_get_array(file, key, GGUF_TYPE_FLOAT32, &kv, err) != 0)
+		return -1;
+	if (kv->array_count != (uint64_t)n)
+		return error_set(err, "%s: %s has %llu values; the model has "
+		    "%zu parameters", file->path, key,
+		    (unsigned long long)kv->array_count, n);
+	memcpy(dst, kv->value, n * sizeof *dst);
+	return 0;
+}
+
+int
+train_checkpoint_restore(struct trainer *tr, const char *path,
+    struct duo_error *err)
+{
+	struct gguf_file file;
+	uint64_t step, tokens_seen, rng_data, rng_route, ms, n_tokens, hash;
+	int status = -1;
+
+	memset(&file, 0, sizeof file);
+	if (gguf_open(&file, path, err) != 0)
+		return -1;
+	if (get_u64(&file, CK "step", &step, err) != 0 ||
+	    get_u64(&file, CK "tokens_seen", &tokens_seen, err) != 0 ||
+	    get_u64(&file, CK "rng.data", &rng_data, err) != 0 ||
+	    get_u64(&file, CK "rng.route", &rng_route, err) != 0 ||
+	    get_u64(&file, CK "milliseconds", &ms, err) != 0 ||
+	    get_u64(&file, CK "corpus.tokens", &n_tokens, err) != 0 ||
+	    get_u64(&file, CK "corpus.hash", &hash, err) != 0)
+		goto done;
+	if (n_tokens != (uint64_t)tr->n_tokens || hash != tr->corpus_hash) {
+		error_set(err, "%s: the checkpoint was trained on another "
+		    "corpus (%llu tokens; this one has %zu, or they differ)",
+		    path, (unsigned long long)n_tokens, tr->n_tokens);
+		goto done;
+	}
+	if (step > INT32_MAX) {
+		error_set(err, "%s: step %llu is too large", path,
+		    (unsigned long long)step);
+		goto done;
+	}
+	if (read_moment(&file, CK "adam.m", tr->adam_m, tr->model->n_params,
+	    err) != 0 ||
+	    read_moment(&file, CK "adam.v", tr->adam_v, tr->model->n_params,
+	    err) != 0)
+		goto done;
+	tr->step = (int)step;
+	tr->tokens_seen = tokens_seen;
+	tr->rng_data = rng_data;
+	tr->rng_route = rng_route;
+	tr->seconds = (double)ms / 1000.0;
+	status = 0;
+done:
+	gguf_close(&file);
+	return status;
+}

@@ -1,0 +1,103 @@
+#!/bin/sh
+# cli.sh - the duo command line on good and bad input: exit statuses 0/1/2,
+# one-line error messages that name the fault, and agreement between
+# tokenize and score.
+set -u
+: "${DUO:=./duo}"
+: "${srcdir:=.}"
+fixture="$srcdir/tests/fixture.gguf"
+text="$srcdir/tests/texts/cli.txt"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/duo-cli.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+checks=0
+
+fail() { echo "FAIL $*"; failures=$((failures + 1)); }
+
+# expect STATUS PATTERN DESCRIPTION -- COMMAND...: the command exits with
+# STATUS, and its stderr is one line matching PATTERN (when STATUS != 0).
+expect() {
+	want=$1 pattern=$2 what=$3
+	shift 4
+	checks=$((checks + 1))
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	got=$?
+	if [ "$got" -ne "$want" ]; then
+		fail "$what: exit $got, expected $want; stderr: $(head -c 300 "$tmp/err")"
+		return
+	fi
+	if [ "$want" -eq 1 ]; then
+		lines=$(wc -l <"$tmp/err")
+		if [ "$lines" -ne 1 ]; then
+			fail "$what: $lines lines on stderr, expected one"
+			return
+		fi
+	fi
+	if [ -n "$pattern" ] && ! grep -q -- "$pattern" "$tmp/err"; then
+		fail "$what: stderr does not match '$pattern': $(cat "$tmp/err")"
+	fi
+}
+
+L=$("$DUO" info "$fixture" | sed -n 's/^layers *//p')
+[ -n "$L" ] || { echo "FAIL duo info gives no layer count"; exit 1; }
+allB=$(printf '%*s' "$L" '' | tr ' ' B)
+allS=$(printf '%*s' "$L" '' | tr ' ' S)
+
+expect 0 '' "--help" -- "$DUO" --help
+expect 0 '' "--version" -- "$DUO" --version
+expect 2 'not a duo command' "unknown command" -- "$DUO" frobnicate
+expect 2 'usage' "no command" -- "$DUO"
+expect 0 '' "score --help" -- "$DUO" score --help
+expect 0 '' "info on the fixture" -- "$DUO" info "$fixture"
+expect 1 'missing.gguf' "info on a missing file" -- "$DUO" info "$tmp/missing.gguf"
+expect 1 'cli.txt' "info on a text file" -- "$DUO" info "$text"
+: >"$tmp/empty.gguf"
+expect 1 'empty.gguf' "info on an empty file" -- "$DUO" info "$tmp/empty.gguf"
+expect 1 "$tmp" "info on a directory" -- "$DUO" info "$tmp"
+expect 2 'route is required' "score without --route" -- "$DUO" score -m "$fixture" "$text"
+expect 1 "has $((L - 1)) characters; the model has $L layers" "route too short" -- \
+	"$DUO" score -m "$fixture" --route "${allB#B}" "$text"
+expect 1 "is 'x'" "route with a wrong character" -- \
+	"$DUO" score -m "$fixture" --route "x${allB#B}" "$text"
+expect 1 "context-route" "context route too long" -- \
+	"$DUO" score -m "$fixture" --route "$allB" --context-route "${allB}B" "$text"
+: >"$tmp/empty.txt"
+expect 1 'no tokens' "score an empty text" -- "$DUO" score -m "$fixture" --route "$allB" "$tmp/empty.txt"
+expect 1 'missing.txt' "score a missing text" -- "$DUO" score -m "$fixture" --route "$allB" "$tmp/missing.txt"
+expect 2 'too many arguments' "too many arguments" -- "$DUO" score -m "$fixture" --route "$allB" a b
+
+# A binary file is text to a byte-level tokenizer: it must tokenize and
+# score, with one row per token.
+head -c 3000 "$fixture" >"$tmp/binary"
+expect 0 '' "tokenize a binary file" -- "$DUO" tokenize -m "$fixture" "$tmp/binary"
+expect 0 '' "score a binary file" -- "$DUO" score -m "$fixture" --route "$allS" "$tmp/binary"
+
+# tokenize and score agree on the tokens; every loss is a finite number.
+checks=$((checks + 1))
+"$DUO" tokenize -m "$fixture" "$text" | cut -f 1-3 >"$tmp/tokens" &&
+"$DUO" score -q -m "$fixture" --route "$allB" "$text" >"$tmp/score" ||
+	fail "tokenize or score failed on $text"
+cut -f 1-3 "$tmp/score" | cmp -s - "$tmp/tokens" ||
+	fail "score's pos/token_id/piece columns differ from tokenize's"
+awk -F '\t' 'NR > 1 && !($4 + 0 >= 0 && $4 + 0 < 100) { bad++ } END { exit bad > 0 }' \
+	"$tmp/score" || fail "a loss is not a number in [0, 100)"
+
+# Standard input is the same as a file.
+checks=$((checks + 1))
+"$DUO" score -q -m "$fixture" --route "$allB" <"$text" | cmp -s - "$tmp/score" ||
+	fail "score from standard input differs from score of the file"
+
+# A context route equal to the route is the shared mode: the same losses
+# up to float rounding of the two code paths (1e-4 nats).
+checks=$((checks + 1))
+mixed=$(printf '%*s' "$L" '' | tr ' ' B | sed 's/B/S/2')
+"$DUO" score -q -m "$fixture" --route "$mixed" "$text" >"$tmp/a" &&
+"$DUO" score -q -m "$fixture" --route "$mixed" --context-route "$allB" "$text" >"$tmp/b" ||
+	fail "score with a context route failed"
+"$DUO" score -q -m "$fixture" --route "$allB" --context-route "$allB" "$text" >"$tmp/c"
+cmp -s "$tmp/c" "$tmp/score" || fail "--context-route equal to --route changes the output"
+paste "$tmp/a" "$tmp/b" | awk -F '\t' 'NR > 1 && ($1 != $5 || $2 != $6) { bad++ } END { exit bad > 0 }' ||
+	fail "context-route output has other tokens"
+
+echo "cli: $((checks - failures)) of $checks checks passed"
+[ "$failures" -eq 0 ]

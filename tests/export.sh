@@ -1,0 +1,153 @@
+#!/bin/sh
+# export.sh - "duo export": CSV that a CSV reader parses back to the
+# database's rows, JSON that python3 -m json.tool accepts with the same
+# rows, pieces that are hard to write out (quotes, commas, tabs, newlines,
+# a NUL, bytes that are not UTF-8), and one-line errors for bad input.
+#
+# Environment: DUO (the program), srcdir, TESTS_BUILDDIR (for
+# make_test_db), PYTHON (a Python 3; the parsing checks are skipped
+# without one).  Exit 0 pass, 1 fail, 77 without sqlite3, 99 on setup
+# failure.
+set -u
+: "${DUO:=./duo}"
+: "${srcdir:=.}"
+: "${TESTS_BUILDDIR:=./tests}"
+: "${PYTHON:=python3}"
+if ! command -v sqlite3 >/dev/null 2>&1; then
+	echo "SKIP: no sqlite3 command (Debian package sqlite3)"
+	exit 77
+fi
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/duo-export.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT
+db="$tmp/runs.db"
+"$TESTS_BUILDDIR/make_test_db" "$srcdir/tests/texts/store.txt" "$db" odd ||
+    exit 99
+failures=0
+checks=0
+fail() { echo "FAIL $*"; failures=$((failures + 1)); }
+
+# expect STATUS PATTERN DESCRIPTION -- COMMAND...: exit status STATUS and,
+# for STATUS 1, one line on stderr matching PATTERN.
+expect() {
+	want=$1 pattern=$2 what=$3
+	shift 4
+	checks=$((checks + 1))
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	got=$?
+	if [ "$got" -ne "$want" ]; then
+		fail "$what: exit $got, expected $want: $(head -c 300 "$tmp/err")"
+		return
+	fi
+	if [ "$want" -eq 1 ] && [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
+		fail "$what: expected one line on stderr: $(cat "$tmp/err")"
+		return
+	fi
+	if [ -n "$pattern" ] && ! grep -q -- "$pattern" "$tmp/err"; then
+		fail "$what: stderr does not match '$pattern': $(cat "$tmp/err")"
+	fi
+}
+
+expect 0 '' "export --help" -- "$DUO" export --help
+expect 0 '' "CSV of run 1" -- "$DUO" export -d "$db" 1
+cp "$tmp/out" "$tmp/run1.csv"
+expect 0 '' "CSV by label" -- "$DUO" export --db="$db" ferry
+cmp -s "$tmp/out" "$tmp/run1.csv" || fail "a run's label exports the same run"
+expect 0 '' "JSON of the odd run" -- "$DUO" export -d "$db" last --format json
+cp "$tmp/out" "$tmp/odd.json"
+expect 0 '' "CSV of the odd run" -- "$DUO" export -d "$db" 4 -f csv
+cp "$tmp/out" "$tmp/odd.csv"
+DUO_DB="$db" expect 0 '' "DUO_DB names the database" -- "$DUO" export 1
+cmp -s "$tmp/out" "$tmp/run1.csv" || fail "DUO_DB exports the same run"
+
+checks=$((checks + 1))
+[ "$(head -n 1 "$tmp/run1.csv")" = \
+    "run_id,pos,token_id,piece,method,budget,route,loss" ] ||
+    fail "CSV header: $(head -n 1 "$tmp/run1.csv")"
+
+# Errors: one line, naming the fault; nothing created.
+expect 1 'no run .9.' "a missing run" -- "$DUO" export -d "$db" 9
+expect 1 'no run .nobody.' "a missing label" -- "$DUO" export -d "$db" nobody
+expect 1 "$tmp/absent.db: no such database" "a missing database" -- \
+	"$DUO" export -d "$tmp/absent.db" 1
+checks=$((checks + 1))
+[ ! -e "$tmp/absent.db" ] || fail "export created a database"
+expect 1 'no such database' "a missing folder" -- \
+	"$DUO" export -d "$tmp/no/such/folder/runs.db" 1
+expect 2 'csv or json' "an unknown format" -- \
+	"$DUO" export -d "$db" 1 --format xml
+expect 2 'which run' "no run given" -- "$DUO" export -d "$db"
+expect 2 'too many' "two runs given" -- "$DUO" export -d "$db" 1 2
+printf 'Not a database, only some words.\n' >"$tmp/words.db"
+expect 1 'not an SQLite database' "a text file" -- \
+	"$DUO" export -d "$tmp/words.db" 1
+cp "$db" "$tmp/newer.db"
+sqlite3 "$tmp/newer.db" 'PRAGMA user_version = 7' || exit 99
+expect 1 'schema version 7 is newer than this duo understands' \
+	"a newer schema" -- "$DUO" export -d "$tmp/newer.db" 1
+
+if ! "$PYTHON" -c 'import csv, json' 2>/dev/null; then
+	echo "note: no Python 3; CSV and JSON parsing checks skipped"
+else
+	checks=$((checks + 1))
+	"$PYTHON" -m json.tool "$tmp/odd.json" >/dev/null ||
+	    fail "python3 -m json.tool refuses the JSON"
+
+	# Every row of the database, and the hard pieces, read back through
+	# Python's csv and json modules.  Losses have nine significant
+	# digits: relative 1e-8.
+	sqlite3 -init /dev/null -batch -separator ' ' "$db" \
+	    "SELECT run_id, pos, method, budget, coalesce(route, '-'),
+	     printf('%.17g', loss) FROM results ORDER BY run_id, pos, method,
+	     budget" >"$tmp/rows.txt" || exit 99
+	checks=$((checks + 1))
+	"$PYTHON" - "$tmp" <<'PYEOF' || fail "exported rows differ from the database"
+import csv, json, sys
+tmp = sys.argv[1]
+want = {}
+for line in open(tmp + "/rows.txt"):
+    run, pos, method, budget, route, loss = line.split()
+    want[(int(run), int(pos), method, int(budget))] = (
+        None if route == "-" else route, float(loss))
+bad = []
+
+def check(run, rows):
+    keys = [k for k in want if k[0] == run]
+    if len(rows) != len(keys):
+        bad.append("run %d: %d rows, database has %d" % (run, len(rows), len(keys)))
+    for r in rows:
+        key = (int(r["run_id"]), int(r["pos"]), r["method"], int(r["budget"]))
+        route, loss = want.get(key, ("?", None))
+        got = r["route"] if r["route"] not in ("", None) else None
+        if loss is None or got != route or abs(float(r["loss"]) - loss) > 1e-8 * abs(loss):
+            bad.append("row %r: %r %r, database %r %r" % (key, got, r["loss"], route, loss))
+
+with open(tmp + "/run1.csv", newline="", encoding="utf-8") as f:
+    check(1, list(csv.DictReader(f)))
+with open(tmp + "/odd.csv", newline="", encoding="utf-8") as f:
+    odd_csv = list(csv.DictReader(f))
+check(4, odd_csv)
+with open(tmp + "/odd.json", encoding="utf-8") as f:
+    doc = json.load(f)
+check(4, doc["rows"])
+
+pieces = {1: "say", 2: ' "hi",', 3: " tab\there", 4: " new", 5: "\nline",
+          6: " nul\ufffdbyte", 7: " bad\ufffd\ufffd", 8: " emoji\U0001F600",
+          9: " back\\slash", 10: " \x01ctl"}
+for name, rows in (("csv", odd_csv), ("json", doc["rows"])):
+    for r in rows:
+        if r["piece"] != pieces[int(r["pos"])]:
+            bad.append("%s piece %s: %r" % (name, r["pos"], r["piece"]))
+            break
+run = doc["run"]
+if (run["id"] != 4 or run["label"] != 'odd "bytes"' or run["source"] != "odd\tname.txt"
+        or run["settings"].get("random_routes") != 100 or run["model"]["n_layer"] != 3
+        or run["approximate"] is not False or run["beam_width"] is not None):
+    bad.append("run facts: %r" % run)
+for b in bad[:10]:
+    print("  " + b)
+sys.exit(1 if bad else 0)
+PYEOF
+fi
+
+echo "export: $((checks - failures)) of $checks checks passed"
+[ "$failures" -eq 0 ]

@@ -1,0 +1,1146 @@
+/*
+ * test_store.c - the run database: runs written and read back bit for
+ * bit, the views against the same numbers computed here, the schema
+ * version rules, and every way a write can fail (bad rows, a failure in
+ * the middle of the transaction, a read-only or locked file, a missing
+ * folder, a process killed while writing) leaving no trace of the run and
+ * earlier runs intact.
+ *
+ * Runs are synthetic (tests/synthetic.c): loss tables from a formula and
+ * every method computed from them, so the numbers are self-consistent
+ * without a model.  Needs $srcdir (or the current folder) to find
+ * tests/texts/store.txt; works in a fresh folder under $TMPDIR.
+ */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "synthetic.h"
+
+static int failures, checks;
+static char folder[256];
+static char *text;
+static size_t text_length;
+
+static void
+expect(int ok, const char *what)
+{
+	checks++;
+	if (!ok) {
+		failures++;
+		printf("FAIL %s\n", what);
+	}
+}
+
+/* An error that must happen, with a message containing want. */
+static void
+expect_error(int rc, const struct duo_error *err, const char *want,
+    const char *what)
+{
+	checks++;
+	if (rc != -1 || strstr(err->message, want) == NULL) {
+		failures++;
+		printf("FAIL %s: rc %d, message '%s', expected '%s'\n", what,
+		    rc, rc == -1 ? err->message : "", want);
+	}
+}
+
+static void
+expect_ok(int rc, const struct duo_error *err, const char *what)
+{
+	checks++;
+	if (rc != 0) {
+		failures++;
+		printf("FAIL %s: %s\n", what, err->message);
+	}
+}
+
+static int
+close_enough(double got, double want, double tolerance)
+{
+	double scale = fabs(want) > 1 ? fabs(want) : 1;
+
+	return fabs(got - want) <= tolerance * scale;
+}
+
+static void
+path_in(char *out, size_t size, const char *name)
+{
+	snprintf(out, size, "%s/%s", folder, name);
+}
+
+static double
+seconds_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- a second connection, the way a person with sqlite3 sees the file */
+
+static sqlite3 *
+raw_open(const char *path)
+{
+	sqlite3 *db;
+
+	if (sqlite3_open(path, &db) != SQLITE_OK) {
+		printf("cannot open %s: %s\n", path, sqlite3_errmsg(db));
+		exit(99);
+	}
+	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
+static int64_t
+raw_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *stmt;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+		printf("bad query %s: %s\n", sql, sqlite3_errmsg(db));
+		exit(99);
+	}
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		v = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return v;
+}
+
+static int64_t
+file_int(const char *path, const char *sql)
+{
+	sqlite3 *db = raw_open(path);
+	int64_t v = raw_int(db, sql);
+
+	sqlite3_close(db);
+	return v;
+}
+
+static void
+raw_exec(sqlite3 *db, const char *sql)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		printf("cannot run %s: %s\n", sql, sqlite3_errmsg(db));
+		exit(99);
+	}
+}
+
+/* ---- synthetic runs ----------------------------------------------------- */
+
+static void
+make_run(struct synthetic_run *run, int n_layer, const char *space,
+    size_t n_tokens, int keep_tables, uint64_t seed, const char *model)
+{
+	struct synthetic_options o = {
+		.n_layer = n_layer, .space = space, .n_ctx = 16,
+		.n_tokens = n_tokens, .n_routers = 1,
+		.keep_tables = keep_tables, .seed = seed, .model_name = model,
+	};
+
+	if (synthetic_run_make(run, text, text_length, &o) != 0) {
+		printf("cannot make a synthetic run\n");
+		exit(99);
+	}
+}
+
+/* A summary of everything stored for a run: equal before and after
+ * something that must not touch it. */
+static void
+run_fingerprint(const char *path, int64_t id, char *out, size_t size)
+{
+	char sql[512];
+	sqlite3_stmt *stmt;
+	sqlite3 *db = raw_open(path);
+
+	snprintf(sql, sizeof sql,
+	    "SELECT (SELECT count(*) || ':' || total(loss) || ':' ||"
+	    "  total(length(route)) FROM results WHERE run_id = %lld) || '/' ||"
+	    " (SELECT count(*) || ':' || total(token_id) || ':' ||"
+	    "  total(length(piece)) FROM tokens WHERE run_id = %lld) || '/' ||"
+	    " (SELECT count(*) || ':' || total(length(losses))"
+	    "  FROM route_losses WHERE run_id = %lld) || '/' ||"
+	    " (SELECT label || created_at || length(text) FROM runs"
+	    "  WHERE id = %lld)", (long long)id, (long long)id, (long long)id,
+	    (long long)id);
+	if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK ||
+	    sqlite3_step(stmt) != SQLITE_ROW) {
+		printf("fingerprint: %s\n", sqlite3_errmsg(db));
+		exit(99);
+	}
+	snprintf(out, size, "%s", (const char *)sqlite3_column_text(stmt, 0) ?
+	    (const char *)sqlite3_column_text(stmt, 0) : "(none)");
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+}
+
+static int64_t
+count_rows(const char *path, const char *table, int64_t run_id)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE %s = %lld",
+	    table, strcmp(table, "runs") == 0 ? "id" : "run_id",
+	    (long long)run_id);
+	return file_int(path, sql);
+}
+
+/* No row of any table belongs to run id. */
+static int
+no_trace(const char *path, int64_t id)
+{
+	return count_rows(path, "runs", id) == 0 &&
+	    count_rows(path, "tokens", id) == 0 &&
+	    count_rows(path, "results", id) == 0 &&
+	    count_rows(path, "route_losses", id) == 0;
+}
+
+/* Rows of tokens, results or tables whose run is not in runs. */
+static int64_t
+orphans(const char *path)
+{
+	return file_int(path, "SELECT (SELECT count(*) FROM tokens WHERE "
+	    "run_id NOT IN (SELECT id FROM runs)) + (SELECT count(*) FROM "
+	    "results WHERE run_id NOT IN (SELECT id FROM runs)) + (SELECT "
+	    "count(*) FROM route_losses WHERE run_id NOT IN (SELECT id FROM "
+	    "runs))");
+}
+
+/* ---- reading back ---------------------------------------------------- */
+
+static int
+compare_records(const void *a, const void *b)
+{
+	const struct result_record *x = a, *y = b;
+	int c;
+
+	if (x->pos != y->pos)
+		return x->pos < y->pos ? -1 : 1;
+	if ((c = strcmp(x->method, y->method)) != 0)
+		return c;
+	return (x->budget > y->budget) - (x->budget < y->budget);
+}
+
+/* Everything written comes back: bytes, ids, offsets, losses bit for bit
+ * (REAL is an IEEE double and float32 tables are stored as their bytes,
+ * so the tolerance is zero). */
+static void
+check_read_back(struct store *store, int64_t id,
+    const struct synthetic_run *run)
+{
+	const struct run_record *r = &run->record;
+	struct result_record *sorted;
+	struct run_data back;
+	struct duo_error err;
+	float *table;
+	size_t i, bad = 0;
+	int pos, rc;
+
+	rc = store_load_run(store, id, &back, &err);
+	expect_ok(rc, &err, "load the run");
+	if (rc != 0)
+		return;
+	expect(back.n_tokens == r->n_tokens, "token count read back");
+	expect(back.text_length == r->text_length &&
+	    memcmp(back.text, r->text, r->text_length) == 0,
+	    "text read back byte for byte");
+	for (i = 0; i <= r->n_tokens && i <= back.n_tokens; i++) {
+		const struct token_record *a = &r->tokens[i];
+		const struct token_record *b = &back.tokens[i];
+
+		if (a->token_id != b->token_id ||
+		    a->piece_length != b->piece_length ||
+		    memcmp(a->piece, b->piece, a->piece_length) != 0 ||
+		    a->byte_start != b->byte_start ||
+		    a->byte_end != b->byte_end)
+			bad++;
+	}
+	expect(bad == 0, "every token read back exactly");
+
+	sorted = malloc(r->n_results * sizeof *sorted);
+	memcpy(sorted, r->results, r->n_results * sizeof *sorted);
+	qsort(sorted, r->n_results, sizeof *sorted, compare_records);
+	expect(back.n_results == r->n_results, "result count read back");
+	bad = 0;
+	for (i = 0; i < r->n_results && i < back.n_results; i++) {
+		const struct result_record *a = &sorted[i];
+		const struct result_record *b = &back.results[i];
+
+		if (a->pos != b->pos || strcmp(a->method, b->method) != 0 ||
+		    a->budget != b->budget || a->loss != b->loss ||
+		    (a->route == NULL) != (b->route == NULL) ||
+		    (a->route != NULL && strcmp(a->route, b->route) != 0))
+			bad++;
+	}
+	expect(bad == 0, "every result read back exactly, in key order");
+	free(sorted);
+
+	bad = 0;
+	for (pos = 1; (size_t)pos <= back.n_tokens; pos++)
+		for (i = back.first_result[pos]; i < back.first_result[pos + 1];
+		    i++)
+			bad += back.results[i].pos != pos;
+	expect(bad == 0 && back.first_result[1] == 0 &&
+	    back.first_result[back.n_tokens + 1] == back.n_results,
+	    "first_result indexes the results of each position");
+
+	table = malloc(run->n_routes * sizeof *table);
+	bad = 0;
+	for (pos = 1; (size_t)pos <= r->n_tokens; pos++) {
+		rc = store_load_route_losses(store, id, pos, table,
+		    run->n_routes, &err);
+		if (r->route_losses == NULL)
+			bad += rc != 1;
+		else
+			bad += rc != 0 || memcmp(table, r->route_losses +
+			    (size_t)(pos - 1) * run->n_routes,
+			    run->n_routes * sizeof *table) != 0;
+	}
+	expect(bad == 0, r->route_losses != NULL ?
+	    "every loss table read back bit for bit" :
+	    "a run without tables has none");
+	if (r->route_losses != NULL)
+		expect_error(store_load_route_losses(store, id, 1, table,
+		    run->n_routes + 1, &err), &err, "bytes, not",
+		    "a table of the wrong size is an error");
+	free(table);
+	store_free_run(&back);
+}
+
+/* ---- the views against numbers computed here ------------------------ */
+
+struct group {
+	const char *method;
+	int budget;                 /* -1 for best in curve */
+	size_t n;
+	double sum;
+	size_t choices[64][3];      /* per layer: B, S, . */
+	int seen;
+};
+
+static struct group *
+find_group(struct group *groups, size_t *n_groups, const char *method,
+    int budget)
+{
+	size_t i;
+
+	for (i = 0; i < *n_groups; i++)
+		if (strcmp(groups[i].method, method) == 0 &&
+		    groups[i].budget == budget)
+			return &groups[i];
+	memset(&groups[*n_groups], 0, sizeof groups[0]);
+	groups[*n_groups].method = method;
+	groups[*n_groups].budget = budget;
+	return &groups[(*n_groups)++];
+}
+
+static void
+check_views(const char *path, int64_t id, const struct synthetic_run *run)
+{
+	const struct run_record *r = &run->record;
+	struct group *curve, *alloc, *g;
+	size_t n_curve = 0, n_alloc = 0, i, rows, bad;
+	double *big, *small, *best, want;
+	sqlite3_stmt *stmt;
+	sqlite3 *db = raw_open(path);
+	char sql[512];
+	int l, pos, has_small = strchr(r->space, 'S') != NULL;
+
+	curve = calloc(256, sizeof *curve);
+	alloc = calloc(256, sizeof *alloc);
+	big = calloc(r->n_tokens + 1, sizeof *big);
+	small = calloc(r->n_tokens + 1, sizeof *small);
+	best = calloc(r->n_tokens + 1, sizeof *best);
+	for (i = 0; i < r->n_results; i++) {
+		const struct result_record *x = &r->results[i];
+		int is_best = strcmp(x->method, "best") == 0;
+
+		g = find_group(curve, &n_curve, x->method,
+		    is_best ? -1 : x->budget);
+		g->n++;
+		g->sum += x->loss;
+		if (x->route != NULL) {
+			g = find_group(alloc, &n_alloc, x->method, x->budget);
+			g->n++;
+			for (l = 0; l < r->model.n_layer; l++)
+				g->choices[l][x->route[l] == 'B' ? 0 :
+				    x->route[l] == 'S' ? 1 : 2]++;
+		}
+		if (strcmp(x->method, "big") == 0)
+			big[x->pos] = x->loss;
+		if (strcmp(x->method, "small") == 0)
+			small[x->pos] = x->loss;
+		if (is_best)
+			best[x->pos] = x->loss;
+	}
+
+	/* difficulty: a difference of the stored doubles, the same operation
+	 * SQLite does; 1e-12 leaves room for nothing but rounding. */
+	snprintf(sql, sizeof sql, "SELECT pos, loss_big, loss_small, "
+	    "loss_best, difficulty FROM difficulty WHERE run_id = %lld "
+	    "ORDER BY pos", (long long)id);
+	sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+	rows = bad = 0;
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		pos = sqlite3_column_int(stmt, 0);
+		rows++;
+		if (pos < 1 || (size_t)pos > r->n_tokens) {
+			bad++;
+			continue;
+		}
+		want = small[pos] - best[pos];
+		if (!close_enough(sqlite3_column_double(stmt, 1), big[pos],
+		    0) || !close_enough(sqlite3_column_double(stmt, 3),
+		    best[pos], 0))
+			bad++;
+		if (!has_small)
+			bad += sqlite3_column_type(stmt, 2) != SQLITE_NULL ||
+			    sqlite3_column_type(stmt, 4) != SQLITE_NULL;
+		else if (!close_enough(sqlite3_column_double(stmt, 2),
+		    small[pos], 0) ||
+		    !close_enough(sqlite3_column_double(stmt, 4), want, 1e-12))
+			bad++;
+	}
+	sqlite3_finalize(stmt);
+	expect(rows == r->n_tokens && bad == 0,
+	    "difficulty view: one row per token, small - best (tol 1e-12), "
+	    "NULL where the space has no small modules");
+
+	/* curve: SQLite may add in another order than this loop, so the mean
+	 * may differ by a few ulps; 1e-9 relative is far above that and far
+	 * below any difference that matters. */
+	snprintf(sql, sizeof sql, "SELECT method, budget, n, mean_loss, ppl "
+	    "FROM curve WHERE run_id = %lld", (long long)id);
+	sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+	rows = bad = 0;
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		const char *method = (const char *)sqlite3_column_text(stmt, 0);
+		int budget = sqlite3_column_type(stmt, 1) == SQLITE_NULL ? -1 :
+		    sqlite3_column_int(stmt, 1);
+
+		rows++;
+		for (i = 0; i < n_curve; i++)
+			if (strcmp(curve[i].method, method) == 0 &&
+			    curve[i].budget == budget)
+				break;
+		if (i == n_curve || curve[i].seen++) {
+			bad++;
+			continue;
+		}
+		want = curve[i].sum / (double)curve[i].n;
+		if ((size_t)sqlite3_column_int64(stmt, 2) != curve[i].n ||
+		    !close_enough(sqlite3_column_double(stmt, 3), want, 1e-9) ||
+		    !close_enough(sqlite3_column_double(stmt, 4), exp(want),
+		    1e-9)) {
+			printf("  curve %s %d: n %lld mean %.17g ppl %.17g, "
+			    "expected %zu %.17g %.17g\n", method, budget,
+			    sqlite3_column_int64(stmt, 2),
+			    sqlite3_column_double(stmt, 3),
+			    sqlite3_column_double(stmt, 4), curve[i].n, want,
+			    exp(want));
+			bad++;
+		}
+	}
+	sqlite3_finalize(stmt);
+	expect(rows == n_curve && bad == 0,
+	    "curve view: n, mean loss and exp(mean) per method and budget, "
+	    "best as one row with budget NULL (tol 1e-9 relative)");
+
+	/* allocation: ratios of whole counts, exact but for one rounding. */
+	snprintf(sql, sizeof sql, "SELECT method, budget, layer, share_big, "
+	    "share_small, share_skip FROM allocation WHERE run_id = %lld",
+	    (long long)id);
+	sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+	rows = bad = 0;
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		const char *method = (const char *)sqlite3_column_text(stmt, 0);
+		int budget = sqlite3_column_int(stmt, 1), c;
+
+		l = sqlite3_column_int(stmt, 2);
+		rows++;
+		for (i = 0; i < n_alloc; i++)
+			if (strcmp(alloc[i].method, method) == 0 &&
+			    alloc[i].budget == budget)
+				break;
+		if (i == n_alloc || l < 0 || l >= r->model.n_layer) {
+			bad++;
+			continue;
+		}
+		for (c = 0; c < 3; c++)
+			if (!close_enough(sqlite3_column_double(stmt, 3 + c),
+			    (double)alloc[i].choices[l][c] / (double)alloc[i].n,
+			    1e-12))
+				bad++;
+	}
+	sqlite3_finalize(stmt);
+	expect(rows == n_alloc * (size_t)r->model.n_layer && bad == 0,
+	    "allocation view: share of B, S and . per layer (tol 1e-12)");
+
+	/* difficulty_at: small minus oracle at each budget. */
+	snprintf(sql, sizeof sql, "SELECT count(*), max(abs(d.difficulty - "
+	    "(s.loss - o.loss))) FROM difficulty_at AS d JOIN results AS o ON "
+	    "o.run_id = d.run_id AND o.pos = d.pos AND o.method = 'oracle' AND "
+	    "o.budget = d.budget JOIN results AS s ON s.run_id = d.run_id AND "
+	    "s.pos = d.pos AND s.method = 'small' WHERE d.run_id = %lld",
+	    (long long)id);
+	sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+	sqlite3_step(stmt);
+	expect((size_t)sqlite3_column_int64(stmt, 0) == (has_small ?
+	    r->n_tokens * (size_t)(r->model.n_layer + 1) : 0) &&
+	    sqlite3_column_double(stmt, 1) <= 1e-12,
+	    "difficulty_at view: one row per token and budget (tol 1e-12)");
+	sqlite3_finalize(stmt);
+
+	sqlite3_close(db);
+	free(curve);
+	free(alloc);
+	free(big);
+	free(small);
+	free(best);
+}
+
+/* ---- the tests --------------------------------------------------------- */
+
+static void
+test_round_trip(const char *path)
+{
+	struct synthetic_run a, b, c;
+	struct store *store;
+	struct duo_error err;
+	struct run_info *runs;
+	size_t n_runs;
+	int64_t id_a, id_b, id_c, found;
+	sqlite3 *db;
+
+	expect_ok(store_open(&store, path, 0, &err), &err, "create a database");
+	db = raw_open(path);
+	expect(raw_int(db, "PRAGMA user_version") == STORE_SCHEMA_VERSION,
+	    "user_version is the schema version");
+	expect(raw_int(db, "PRAGMA application_id") == STORE_APPLICATION_ID,
+	    "application_id marks a duo database");
+	expect(raw_int(db, "SELECT count(*) FROM pragma_journal_mode "
+	    "WHERE journal_mode = 'wal'") == 1, "journal mode is WAL");
+	sqlite3_close(db);
+
+	/* Three runs: BS with tables; BS. in the fixed context; B. without
+	 * tables (no small modules in that space), as a beam run would be. */
+	make_run(&a, 4, "BS", 30, 1, 11, "model four");
+	a.record.label = "first";
+	a.record.created_at = "2024-03-01T09:30:00Z";
+	expect_ok(store_write_run(store, &a.record, &id_a, &err), &err,
+	    "write a BS run");
+	make_run(&b, 3, "BS.", 20, 1, 12, "model three");
+	b.record.label = "twin";
+	b.record.context = "fixed";
+	b.record.context_route = "BBB";
+	expect_ok(store_write_run(store, &b.record, &id_b, &err), &err,
+	    "write a BS. run in the fixed context");
+	make_run(&c, 5, "B.", 25, 0, 13, "model five");
+	c.record.label = "twin";
+	c.record.approximate = 1;
+	c.record.beam_width = 8;
+	expect_ok(store_write_run(store, &c.record, &id_c, &err), &err,
+	    "write a B. run without tables");
+	expect(id_a == 1 && id_b == 2 && id_c == 3, "run ids count from 1");
+
+	check_read_back(store, id_a, &a);
+	check_read_back(store, id_b, &b);
+	check_read_back(store, id_c, &c);
+	check_views(path, id_a, &a);
+	check_views(path, id_b, &b);
+	check_views(path, id_c, &c);
+
+	expect(file_int(path, "SELECT count(*) FROM tokens WHERE run_id = 1 "
+	    "AND pos = 16 AND window_index = 1 AND window_pos = 1") == 1 &&
+	    file_int(path, "SELECT max(window_pos) FROM tokens") == 15,
+	    "windows of n_ctx - 1 text tokens (DESIGN.md section 4)");
+	expect(file_int(path, "SELECT count(*) FROM runs WHERE "
+	    "created_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T"
+	    "[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z'") == 3 &&
+	    file_int(path, "SELECT created_at = '2024-03-01T09:30:00Z' FROM "
+	    "runs WHERE id = 1") == 1, "created_at is ISO-8601 UTC");
+	expect(file_int(path, "SELECT count(*) FROM runs WHERE id = 3 AND "
+	    "approximate = 1 AND beam_width = 8") == 1 &&
+	    file_int(path, "SELECT beam_width IS NULL FROM runs WHERE "
+	    "id = 1") == 1, "approximate runs keep their beam width");
+	expect(file_int(path, "SELECT json_extract(settings, '$.random_routes')"
+	    " FROM runs WHERE id = 1") == 100, "settings are JSON");
+
+	/* Listing and finding. */
+	expect_ok(store_list_runs(store, &runs, &n_runs, &err), &err,
+	    "list the runs");
+	expect(n_runs == 3 && runs[0].id == 1 && runs[2].id == 3 &&
+	    strcmp(runs[0].label, "first") == 0 &&
+	    strcmp(runs[1].model_name, "model three") == 0 &&
+	    runs[1].n_layer == 3 && strcmp(runs[1].space, "BS.") == 0 &&
+	    strcmp(runs[1].context, "fixed") == 0 &&
+	    strcmp(runs[1].context_route, "BBB") == 0 &&
+	    runs[0].n_tokens == 30 && (size_t)runs[0].n_results ==
+	    a.record.n_results && strcmp(runs[0].model_sha256,
+	    a.record.model.sha256) == 0, "the list has each run's facts");
+	if (n_runs == 3)
+		expect(isnan(runs[2].mean_loss_small) &&
+		    !isnan(runs[2].mean_loss_big) &&
+		    !isnan(runs[0].mean_loss_best), "absent methods have NaN "
+		    "means");
+	store_free_runs(runs, n_runs);
+	expect(store_find_run(store, "2", &found, &err) == 0 && found == 2,
+	    "find a run by id");
+	expect(store_find_run(store, "last", &found, &err) == 0 && found == 3,
+	    "find the last run");
+	expect(store_find_run(store, "first", &found, &err) == 0 && found == 1,
+	    "find a run by label");
+	expect_error(store_find_run(store, "twin", &found, &err), &err,
+	    "2 runs have the label 'twin'", "an ambiguous label");
+	expect_error(store_find_run(store, "17", &found, &err), &err,
+	    "no run '17'", "a missing id");
+	expect_error(store_find_run(store, "nobody", &found, &err), &err,
+	    "no run 'nobody'", "a missing label");
+
+	/* The model of a run. */
+	expect_ok(store_check_model(store, 1, a.record.model.sha256, &err),
+	    &err, "the run's own model passes");
+	expect_error(store_check_model(store, 1, b.record.model.sha256, &err),
+	    &err, "a different file", "another model's hash is refused");
+	expect(strstr(err.message, "model four") != NULL,
+	    "the message names the run's model");
+
+	/* The same model again: one models row, its path the newest. */
+	a.record.model.path = "/elsewhere/model.gguf";
+	a.record.label = NULL;
+	expect_ok(store_write_run(store, &a.record, &id_a, &err), &err,
+	    "a second run of a known model");
+	expect(file_int(path, "SELECT count(*) FROM models") == 3 &&
+	    file_int(path, "SELECT count(DISTINCT model_id) FROM runs WHERE "
+	    "id IN (1, 4)") == 1 && file_int(path, "SELECT path = "
+	    "'/elsewhere/model.gguf' FROM models WHERE id = 1") == 1,
+	    "a model is stored once, by its hash");
+	a.record.model.d_model = 99;
+	expect_error(store_write_run(store, &a.record, &found, &err), &err,
+	    "other hyperparameters", "same hash, other hyperparameters");
+	a.record.model.d_model = 64;
+	expect(no_trace(path, 5), "... and that run left no trace");
+
+	/* Deleting cascades to tokens, results and tables. */
+	expect_ok(store_delete_run(store, 4, &err), &err, "delete a run");
+	expect(no_trace(path, 4) && count_rows(path, "results", 1) ==
+	    (int64_t)a.record.n_results, "deleting removes all of the run "
+	    "and only it");
+	expect_error(store_delete_run(store, 4, &err), &err, "no run 4",
+	    "deleting a missing run");
+	store_close(store);
+
+	/* Current version: opens as it is. */
+	expect_ok(store_open(&store, path, 0, &err), &err, "reopen");
+	store_close(store);
+	synthetic_run_free(&a);
+	synthetic_run_free(&b);
+	synthetic_run_free(&c);
+}
+
+/* Bytes that are not UTF-8 are kept exactly, as BLOBs. */
+static void
+test_bytes(const char *path)
+{
+	static const char odd[] = "caf\xc3\xa9 \xff\xfe bytes\0 and a NUL";
+	struct synthetic_run a;
+	struct token_record *tokens;
+	struct run_data back;
+	struct store *store;
+	struct duo_error err;
+	int64_t id;
+
+	make_run(&a, 2, "BS", 4, 0, 21, "model two");
+	tokens = a.tokens;
+	a.record.text = odd;
+	a.record.text_length = sizeof odd - 1;
+	tokens[1].piece = odd;                 tokens[1].piece_length = 5;
+	tokens[2].piece = odd + 5;             tokens[2].piece_length = 3;
+	tokens[3].piece = odd + 8;             tokens[3].piece_length = 7;
+	tokens[4].piece = odd + 15;            tokens[4].piece_length = 10;
+	tokens[1].byte_start = 0;  tokens[1].byte_end = 5;
+	tokens[2].byte_start = 5;  tokens[2].byte_end = 8;
+	tokens[3].byte_start = 8;  tokens[3].byte_end = 15;
+	tokens[4].byte_start = 15; tokens[4].byte_end = 25;
+	if (store_open(&store, path, 0, &err) != 0) {
+		expect_ok(-1, &err, "open for bytes");
+		return;
+	}
+	expect_ok(store_write_run(store, &a.record, &id, &err), &err,
+	    "write a run whose text is not UTF-8");
+	expect(file_int(path, "SELECT typeof(text) = 'blob' FROM runs ORDER "
+	    "BY id DESC LIMIT 1") == 1, "a text that is not UTF-8 is a BLOB");
+	expect(file_int(path, "SELECT group_concat(typeof(piece), ',') = "
+	    "'text,text,blob,blob,text' FROM (SELECT piece FROM tokens WHERE "
+	    "run_id = (SELECT max(id) FROM runs) ORDER BY pos)") == 1,
+	    "pieces are TEXT when UTF-8, BLOB otherwise (a NUL too)");
+	if (store_load_run(store, id, &back, &err) == 0) {
+		expect(back.text_length == sizeof odd - 1 &&
+		    memcmp(back.text, odd, sizeof odd - 1) == 0 &&
+		    back.tokens[2].piece_length == 3 &&
+		    memcmp(back.tokens[2].piece, " \xff\xfe", 3) == 0 &&
+		    back.tokens[3].piece_length == 7 &&
+		    memcmp(back.tokens[3].piece, " bytes\0", 7) == 0 &&
+		    back.tokens[4].piece_length == 10 &&
+		    memcmp(back.tokens[4].piece, " and a NUL", 10) == 0,
+		    "bytes come back exactly");
+		store_free_run(&back);
+	} else
+		expect_ok(-1, &err, "load the odd run");
+	expect_ok(store_delete_run(store, id, &err), &err, "delete it again");
+	store_close(store);
+	synthetic_run_free(&a);
+}
+
+/* Each bad record is refused with a message, and leaves nothing. */
+static void
+test_bad_records(const char *path)
+{
+	struct synthetic_run a;
+	struct result_record *r, saved;
+	struct store *store;
+	struct duo_error err;
+	char before[512], after[512];
+	int64_t id, runs_before;
+	size_t last;
+
+	make_run(&a, 4, "BS", 30, 1, 31, "model four");
+	if (store_open(&store, path, 0, &err) != 0) {
+		expect_ok(-1, &err, "open for bad records");
+		return;
+	}
+	run_fingerprint(path, 1, before, sizeof before);
+	runs_before = file_int(path, "SELECT count(*) FROM runs");
+	r = &a.results[5];
+	saved = *r;
+
+	r->route = "BBSX";
+	expect_error(store_write_run(store, &a.record, &id, &err), &err,
+	    "route 'BBSX' is not 4 characters of the space BS",
+	    "a route with a foreign character");
+	*r = saved;
+	r->route = "BBS";
+	expect_error(store_write_run(store, &a.record, &id, &err), &err,
+	    "is not 4 characters", "a route too short");
+	*r = saved;
+	r->budget = (r->budget + 1) % 5;
+	expect_error(store_write_run(store, &a.record, &id, &err), &err,
+	    "big modules", "a budget that is not the route's");
+	*r = saved;
+	r->loss = NAN;
+	expect_error(store_write_run(store, &a.record, &id, &err), &err,
+	    "not a finite number", "a NaN loss");
+	*r = saved;
+	r->method = "psychic";
+	expect_error(store_write_run(store, &a.record, &id, &err), &err,
+	    "'psychic' is not a method", "an unknown method");
+	r->method = "router:a,b";
+	expect_error(store_write_run(store, &a.record, &id, &err), &err,
+	    "'router:a,b' is not a method", "a router name with a comma");
+	*r = saved;
+	r->pos = 31;
+	expect_error(store_write_run(store, &a.record, &id, &err), &err,
+	    "position 31 is not 1..30", "a position past the tokens");
+	*r = saved;
+	a.record.settings = "[1, 2]";
+	expect_error(store_write_run(store, &a.record, &id, &err), &err,
+	    "not a JSON object", "settings that are not an object");
+	a.record.settings = "{\"a\": ";
+	expect_error(store_write_run(store, &a.record, &id, &err), &err,
+	    "not a JSON object", "settings that are not JSON");
+	a.record.settings = NULL;
+	a.record.created_at = "yesterday";
+	expect_error(store_write_run(store, &a.record, &id, &err), &err,
+	    "YYYY-MM-DDTHH:MM:SSZ", "a malformed created_at");
+	a.record.created_at = NULL;
+	a.tokens[3].byte_end = a.record.text_length + 1;
+	expect_error(store_write_run(store, &a.record, &id, &err), &err,
+	    "outside the text", "token bytes past the text");
+	a.tokens[3].byte_end = a.tokens[3].byte_start;
+	a.record.context_route = "BBBB";
+	expect_error(store_write_run(store, &a.record, &id, &err), &err,
+	    "fixed context mode", "a context route in the shared mode");
+	a.record.context_route = NULL;
+
+	/* A failure inside the transaction: the last row repeats a key, so
+	 * SQLite refuses it after everything else is written. */
+	last = a.record.n_results - 1;
+	saved = a.results[last];
+	a.results[last] = a.results[0];
+	expect_error(store_write_run(store, &a.record, &id, &err), &err,
+	    "has two results", "a duplicate row at the end");
+	a.results[last] = saved;
+	expect(file_int(path, "SELECT count(*) FROM runs") == runs_before &&
+	    orphans(path) == 0, "the failed runs left no trace");
+	run_fingerprint(path, 1, after, sizeof after);
+	expect(strcmp(before, after) == 0, "the earlier run is intact");
+	expect(file_int(path, "SELECT count(*) FROM pragma_integrity_check "
+	    "WHERE integrity_check = 'ok'") == 1, "integrity check");
+
+	/* After all that, the good record still writes. */
+	expect_ok(store_write_run(store, &a.record, &id, &err), &err,
+	    "the repaired record writes");
+	expect_ok(store_delete_run(store, id, &err), &err, "and deletes");
+	store_close(store);
+	synthetic_run_free(&a);
+}
+
+static void
+test_schema_versions(const char *path)
+{
+	struct store *store;
+	struct duo_error err;
+	char other[512], message[600];
+	sqlite3 *db;
+	FILE *f;
+
+	/* A newer schema is refused, and left exactly as it was. */
+	db = raw_open(path);
+	raw_exec(db, "PRAGMA user_version = 99");
+	sqlite3_close(db);
+	snprintf(message, sizeof message, "%s: schema version 99 is newer "
+	    "than this duo understands (%d); upgrade duo", path,
+	    STORE_SCHEMA_VERSION);
+	expect_error(store_open(&store, path, 0, &err), &err, message,
+	    "a newer schema is refused");
+	expect(strcmp(err.message, message) == 0, "... with exactly that "
+	    "message");
+	expect_error(store_open(&store, path, STORE_READONLY, &err), &err,
+	    "newer than this duo", "... also when reading");
+	expect(file_int(path, "PRAGMA user_version") == 99 &&
+	    file_int(path, "SELECT count(*) FROM runs") == 3,
+	    "the newer database is untouched");
+	db = raw_open(path);
+	raw_exec(db, "PRAGMA user_version = 1");
+	sqlite3_close(db);
+
+	/* Another program's database. */
+	path_in(other, sizeof other, "other.db");
+	db = raw_open(other);
+	raw_exec(db, "CREATE TABLE notes (body TEXT)");
+	sqlite3_close(db);
+	expect_error(store_open(&store, other, 0, &err), &err,
+	    "not a duo database", "a database of another program");
+	expect(file_int(other, "SELECT count(*) FROM sqlite_master") == 1,
+	    "... is left alone");
+	db = raw_open(other);
+	raw_exec(db, "PRAGMA application_id = 1234");
+	sqlite3_close(db);
+	expect_error(store_open(&store, other, 0, &err), &err,
+	    "application_id 0x4d2", "a foreign application_id");
+
+	/* A file that is not a database at all. */
+	path_in(other, sizeof other, "notes.txt");
+	f = fopen(other, "w");
+	fputs("These are plain notes, several lines of them, and certainly "
+	    "not a database file of any kind at all.\n", f);
+	fclose(f);
+	expect_error(store_open(&store, other, 0, &err), &err,
+	    "not an SQLite database", "a text file");
+	expect_error(store_open(&store, folder, 0, &err), &err,
+	    "is a folder", "a folder");
+}
+
+static void
+test_paths(void)
+{
+	struct store *store;
+	struct duo_error err;
+	struct stat st;
+	char path[512], want[600], *p;
+	int is_default;
+
+	/* An explicit path in a missing folder: an error naming the folder,
+	 * and no folder made. */
+	path_in(path, sizeof path, "missing/runs.db");
+	snprintf(want, sizeof want, "folder %s/missing does not exist", folder);
+	expect_error(store_open(&store, path, 0, &err), &err, want,
+	    "a path in a missing folder");
+	path_in(path, sizeof path, "missing");
+	expect(stat(path, &st) != 0, "... and no folder was made");
+
+	/* STORE_MAKE_FOLDER makes the whole chain. */
+	path_in(path, sizeof path, "made/deeper/runs.db");
+	expect_ok(store_open(&store, path, STORE_MAKE_FOLDER, &err), &err,
+	    "make missing folders when asked");
+	store_close(store);
+
+	/* Read-only opens never create. */
+	path_in(path, sizeof path, "absent.db");
+	expect_error(store_open(&store, path, STORE_READONLY, &err), &err,
+	    "no such database", "reading a missing database");
+	expect(stat(path, &st) != 0, "... creates nothing");
+
+	/* The default path. */
+	unsetenv("DUO_DB");
+	setenv("XDG_DATA_HOME", folder, 1);
+	p = store_default_path(NULL, &is_default, &err);
+	snprintf(want, sizeof want, "%s/duo/runs.db", folder);
+	expect(p != NULL && strcmp(p, want) == 0 && is_default,
+	    "$XDG_DATA_HOME/duo/runs.db");
+	free(p);
+	setenv("XDG_DATA_HOME", "relative/path", 1);
+	setenv("HOME", "/home/someone", 1);
+	p = store_default_path(NULL, &is_default, &err);
+	expect(p != NULL && strcmp(p, "/home/someone/.local/share/duo/runs.db")
+	    == 0 && is_default, "a relative XDG_DATA_HOME is ignored: "
+	    "~/.local/share/duo/runs.db");
+	free(p);
+	setenv("DUO_DB", "/data/runs.db", 1);
+	p = store_default_path(NULL, &is_default, &err);
+	expect(p != NULL && strcmp(p, "/data/runs.db") == 0 && !is_default,
+	    "$DUO_DB");
+	free(p);
+	p = store_default_path("given.db", &is_default, &err);
+	expect(p != NULL && strcmp(p, "given.db") == 0 && !is_default,
+	    "-d FILE wins");
+	free(p);
+
+	/* The default folder is made; a $DUO_DB folder is not. */
+	setenv("XDG_DATA_HOME", folder, 1);
+	unsetenv("DUO_DB");
+	expect_ok(store_open_default(&store, NULL, 0, &err), &err,
+	    "open the default database, making its folder");
+	store_close(store);
+	snprintf(want, sizeof want, "%s/duo/runs.db", folder);
+	expect(stat(want, &st) == 0, "... at $XDG_DATA_HOME/duo/runs.db");
+	path_in(path, sizeof path, "nowhere/runs.db");
+	setenv("DUO_DB", path, 1);
+	expect_error(store_open_default(&store, NULL, 0, &err), &err,
+	    "does not exist", "$DUO_DB in a missing folder");
+	unsetenv("DUO_DB");
+}
+
+static void
+test_readonly(const char *path)
+{
+	struct synthetic_run a;
+	struct store *store;
+	struct duo_error err;
+	struct run_info *runs;
+	size_t n_runs;
+	int64_t id;
+	char copy[600], ro_folder[512], command[2400];
+
+	make_run(&a, 4, "BS", 10, 0, 41, "model four");
+	/* Opened read-only on purpose: reading works, writing is refused. */
+	expect_ok(store_open(&store, path, STORE_READONLY, &err), &err,
+	    "open read-only");
+	if (store != NULL) {
+		expect(store_list_runs(store, &runs, &n_runs, &err) == 0 &&
+		    n_runs == 3, "a read-only store lists runs");
+		if (n_runs > 0)
+			store_free_runs(runs, n_runs);
+		expect_error(store_write_run(store, &a.record, &id, &err), &err,
+		    "opened read-only", "a read-only store does not write");
+		expect_error(store_delete_run(store, 1, &err), &err,
+		    "opened read-only", "... nor delete");
+		store_close(store);
+	}
+
+	/* A file without write permission.  Root writes it anyway, so the
+	 * check only means something for other users. */
+	path_in(copy, sizeof copy, "locked-down.db");
+	snprintf(command, sizeof command, "cp '%s' '%s'", path, copy);
+	if (system(command) != 0) {
+		printf("cannot copy the database\n");
+		exit(99);
+	}
+	chmod(copy, 0444);
+	/* A database in a folder the reader may not write: no -shm file can
+	 * be made there, yet the runs must be readable. */
+	path_in(ro_folder, sizeof ro_folder, "shared");
+	snprintf(command, sizeof command, "mkdir '%s' && cp '%s' '%s/runs.db' "
+	    "&& chmod 0555 '%s'", ro_folder, path, ro_folder, ro_folder);
+	if (system(command) != 0) {
+		printf("cannot make %s\n", ro_folder);
+		exit(99);
+	}
+	if (geteuid() == 0)
+		printf("note: running as root, which may write a 0444 file and "
+		    "a 0555 folder; the permission checks are skipped\n");
+	else {
+		expect_error(store_open(&store, copy, 0, &err), &err,
+		    "the database is read-only", "a 0444 file is refused "
+		    "for writing at open");
+		expect_ok(store_open(&store, copy, STORE_READONLY, &err), &err,
+		    "... and opens for reading");
+		store_close(store);
+		snprintf(copy, sizeof copy, "%s/runs.db", ro_folder);
+		expect_ok(store_open(&store, copy, STORE_READONLY, &err), &err,
+		    "read a database in a folder without write permission");
+		if (store != NULL) {
+			expect(store_list_runs(store, &runs, &n_runs, &err) ==
+			    0 && n_runs == 3, "... and list its runs");
+			if (n_runs > 0)
+				store_free_runs(runs, n_runs);
+			store_close(store);
+		}
+	}
+	synthetic_run_free(&a);
+}
+
+static void
+test_locked(const char *path)
+{
+	struct synthetic_run a;
+	struct store *store;
+	struct duo_error err;
+	double t0, waited;
+	int64_t id, runs_before;
+	sqlite3 *db;
+	int rc;
+
+	make_run(&a, 4, "BS", 10, 0, 51, "model four");
+	if (store_open(&store, path, 0, &err) != 0) {
+		expect_ok(-1, &err, "open for the lock test");
+		return;
+	}
+	store_set_busy_timeout(store, 200);
+	runs_before = file_int(path, "SELECT count(*) FROM runs");
+	db = raw_open(path);
+	raw_exec(db, "BEGIN EXCLUSIVE");
+	raw_exec(db, "UPDATE models SET path = path");
+	t0 = seconds_now();
+	rc = store_write_run(store, &a.record, &id, &err);
+	waited = seconds_now() - t0;
+	expect_error(rc, &err, "database is locked", "a locked database");
+	expect(strstr(err.message, path) != NULL &&
+	    strstr(err.message, "0.2 s") != NULL, "... names the file and "
+	    "the time waited");
+	/* The busy timeout is a lower bound; 0.15 s allows for a coarse
+	 * clock, 10 s for a very busy machine. */
+	expect(waited >= 0.15 && waited < 10, "... after the busy timeout");
+	raw_exec(db, "ROLLBACK");
+	sqlite3_close(db);
+	expect(file_int(path, "SELECT count(*) FROM runs") == runs_before,
+	    "... and wrote nothing");
+	expect_ok(store_write_run(store, &a.record, &id, &err), &err,
+	    "writes once the lock is gone");
+	expect_ok(store_delete_run(store, id, &err), &err, "delete it");
+	store_close(store);
+	synthetic_run_free(&a);
+}
+
+/*
+ * A process killed while it writes (kill -9, or Ctrl-C's SIGINT) leaves
+ * each run whole or absent.  The child writes runs without pause; each
+ * kill lands, almost surely, inside a transaction.
+ */
+static void
+test_killed(const char *path)
+{
+	static const int delays_ms[] = { 40, 90, 150, 230 };
+	struct synthetic_run big;
+	struct store *store;
+	struct duo_error err;
+	char before[512], after[512];
+	size_t k;
+	int64_t id, n_runs, bad, half;
+	pid_t child;
+
+	make_run(&big, 8, "BS", 150, 1, 61, "model eight");
+	run_fingerprint(path, 1, before, sizeof before);
+	for (k = 0; k < sizeof delays_ms / sizeof delays_ms[0]; k++) {
+		fflush(stdout);
+		child = fork();
+		if (child < 0) {
+			printf("fork: %s\n", strerror(errno));
+			exit(99);
+		}
+		if (child == 0) {
+			if (store_open(&store, path, 0, &err) != 0)
+				_exit(3);
+			for (;;)
+				if (store_write_run(store, &big.record, &id,
+				    &err) != 0)
+					_exit(4);
+		}
+		usleep((useconds_t)delays_ms[k] * 1000);
+		kill(child, k % 2 == 0 ? SIGKILL : SIGINT);
+		waitpid(child, NULL, 0);
+
+		/* Every run in the file is whole. */
+		n_runs = file_int(path, "SELECT count(*) FROM runs");
+		bad = file_int(path, "SELECT count(*) FROM runs AS r WHERE "
+		    "(SELECT count(*) FROM tokens WHERE run_id = r.id) != "
+		    "r.n_tokens + 1 OR (SELECT count(*) FROM results WHERE "
+		    "run_id = r.id) != r.n_results");
+		half = orphans(path);
+		expect(n_runs >= 3 && bad == 0 && half == 0, k % 2 == 0 ?
+		    "after kill -9 every run is whole or absent" :
+		    "after SIGINT every run is whole or absent");
+	}
+	/* Had no child finished a run, the kills might all have come
+	 * before any transaction began. */
+	expect(n_runs > 3, "the children wrote runs between the kills");
+	run_fingerprint(path, 1, after, sizeof after);
+	expect(strcmp(before, after) == 0, "the earlier run survived the "
+	    "kills intact");
+	expect(file_int(path, "SELECT count(*) FROM pragma_integrity_check "
+	    "WHERE integrity_check = 'ok'") == 1, "integrity check after "
+	    "the kills");
+	/* Clean up the children's runs, leaving runs 1 to 3, the way a
+	 * person would with sqlite3. */
+	{
+		sqlite3 *db = raw_open(path);
+
+		raw_exec(db, "PRAGMA foreign_keys = ON; "
+		    "DELETE FROM runs WHERE id > 3");
+		sqlite3_close(db);
+	}
+	expect(orphans(path) == 0 && file_int(path, "SELECT count(*) FROM "
+	    "runs") == 3, "ON DELETE CASCADE from sqlite3 with foreign_keys "
+	    "on");
+	synthetic_run_free(&big);
+}
+
+int
+main(void)
+{
+	const char *srcdir = getenv("srcdir"), *tmp = getenv("TMPDIR");
+	char path[512], text_path[512], command[600];
+
+	snprintf(text_path, sizeof text_path, "%s/tests/texts/store.txt",
+	    srcdir != NULL ? srcdir : ".");
+	text = synthetic_read_file(text_path, &text_length);
+	if (text == NULL) {
+		printf("cannot read %s\n", text_path);
+		return 99;
+	}
+	snprintf(folder, sizeof folder, "%s/duo-store-XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	if (mkdtemp(folder) == NULL) {
+		printf("mkdtemp: %s\n", strerror(errno));
+		return 99;
+	}
+	path_in(path, sizeof path, "runs.db");
+
+	test_round_trip(path);
+	test_bytes(path);
+	test_bad_records(path);
+	test_schema_versions(path);
+	test_paths();
+	test_readonly(path);
+	test_locked(path);
+	test_killed(path);
+
+	snprintf(command, sizeof command, "chmod -R u+w '%s'; rm -rf '%s'",
+	    folder, folder);
+	if (system(command) != 0)
+		printf("note: could not remove %s\n", folder);
+	free(text);
+	printf("store: %d of %d checks passed\n", checks - failures, checks);
+	return failures == 0 ? 0 : 1;
+}
