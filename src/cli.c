@@ -179,7 +179,7 @@ now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void
+void
 format_duration(char *out, size_t size, double seconds)
 {
 	long s = seconds < 0 || !isfinite(seconds) ? 0 : (long)(seconds + 0.5);

@@ -73,6 +73,8 @@ void progress_start(struct progress *p, const char *label, const char *unit,
 void progress_update(struct progress *p, double done, const char *extra);
 void progress_finish(struct progress *p);
 double now_seconds(void);
+/* "1h05m" or "4m07s". */
+void format_duration(char *out, size_t size, double seconds);
 
 
 /*

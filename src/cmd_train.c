@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #ifdef _OPENMP
@@ -35,7 +36,7 @@ static const char train_options_help[] =
     "                           training one on the corpus\n"
     "      --vocab N            vocabulary size of a new tokenizer (4096)\n"
     "      --layers N           layers (12)\n"
-    "      --dim D              width (128); FFN sizes 4D and 4D/16\n"
+    "      --dim D              width (192); FFN sizes 4D and 4D/16\n"
     "      --heads H            attention heads (D/32: head size 32)\n"
     "      --ctx N              context length and training sequence\n"
     "                           length (256)\n"
@@ -43,7 +44,7 @@ static const char train_options_help[] =
     "      --micro-batch M      sequences per pass, to bound memory\n"
     "                           (default: as many as make 4096 tokens)\n"
     "      --steps N            optimizer steps (2000)\n"
-    "      --lr X               peak learning rate (0.002)\n"
+    "      --lr X               peak learning rate (0.0015)\n"
     "      --min-lr-ratio X     final learning rate / peak (0.1)\n"
     "      --warmup N           steps of linear warm-up (100)\n"
     "      --weight-decay X     AdamW weight decay of matrices (0.1)\n"
@@ -389,33 +390,34 @@ tokenize(const struct tokenizer *tok, const char *name, const char *text,
 		die("%s: the text has no tokens", name);
 }
 
-static void
-format_duration(char *out, size_t size, double seconds)
-{
-	long s = seconds < 0 || !isfinite(seconds) ? 0 : (long)(seconds + 0.5);
-
-	if (s >= 3600)
-		snprintf(out, size, "%ldh%02ldm", s / 3600, s / 60 % 60);
-	else
-		snprintf(out, size, "%ldm%02lds", s / 60, s % 60);
-}
-
 struct run_state {
 	struct train_eval eval;
 	int have_eval;
 	int first_step;          /* step at the start of this invocation */
 	double start;            /* now_seconds() then */
-	double start_seconds;    /* tr->seconds then */
 	int tty;
 	FILE *log;
 };
 
-/* The status line or log line of the current step. */
+/* Columns of the terminal on stderr, 80 when unknown. */
+static int
+terminal_width(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 80;
+}
+
+/* The status line (redrawn, cut to the terminal) or log line of the
+ * current step. */
 static void
 report(const struct train_command *tc, const struct trainer *tr,
     const struct run_state *rs)
 {
-	char val[96], spent[32], eta[32];
+	char val[96], spent[32], eta[32], line[512];
+	int width;
 	double elapsed = now_seconds() - rs->start, rate, remaining;
 	int done = tr->step - rs->first_step;
 
@@ -435,10 +437,17 @@ report(const struct train_command *tc, const struct trainer *tr,
 		    rs->eval.big, rs->eval.small, rs->eval.random);
 	else
 		snprintf(val, sizeof val, "val -");
-	fprintf(stderr, "%sstep %d/%d  loss %.4f  %s  lr %.2e  %.0f tok/s  "
-	    "%s elapsed  ETA %s%s", rs->tty ? "\r\033[K" : "", tr->step,
-	    tr->options.steps, tr->last_loss, val, tr->last_lr, rate, spent,
-	    eta, rs->tty ? "" : "\n");
+	snprintf(line, sizeof line, "step %d/%d  loss %.4f  %s  %.0f tok/s  "
+	    "%s elapsed  ETA %s  lr %.2e", tr->step, tr->options.steps,
+	    tr->last_loss, val, rate, spent, eta, tr->last_lr);
+	if (rs->tty) {
+		width = terminal_width() - 1;
+		if (width > 0 && width < (int)sizeof line)
+			line[width] = '\0';
+		fprintf(stderr, "\r\033[K%s", line);
+	} else {
+		fprintf(stderr, "%s\n", line);
+	}
 	fflush(stderr);
 }
 
@@ -539,7 +548,7 @@ cmd_train(int argc, char **argv)
 	memset(&tc, 0, sizeof tc);
 	tc.vocab = 4096;
 	tc.layers = 12;
-	tc.dim = 128;
+	tc.dim = 192;
 	tc.ctx = 256;
 	tc.eval_every = 100;
 	tc.eval_tokens = 16384;

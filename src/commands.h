@@ -7,6 +7,7 @@
 
 #include "cli.h"
 
+int cmd_convert(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);

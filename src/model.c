@@ -1539,3 +1539,176 @@ model_window_losses(const struct duo_model *model,
 	}
 	return 0;
 }
+
+/* --- building blocks for many routes at once --------------------------- */
+
+/*
+ * The oracle pushes many alternative hidden states of the same positions
+ * through a layer: the rows of many route prefixes.  These are the
+ * sublayers of model_forward() cut apart so that each runs over all those
+ * rows with one product per weight matrix; the RoPE tables come from a
+ * workspace, which they only read, so threads may share it.
+ */
+
+size_t
+model_attention_scratch_size(const struct duo_config *config, int n_rows,
+    int n_keys)
+{
+	size_t C = (size_t)config->d_model, n = (size_t)n_rows;
+	size_t keys = (size_t)n_keys, block = n > ATTENTION_BLOCK ? n :
+	    ATTENTION_BLOCK;
+
+	/* xn, qkv, attention output; k and v of one sequence; scores and
+	 * two numbers per row */
+	return n * 5 * C + 2 * keys * C + block * keys + 2 * block;
+}
+
+void
+model_attention_sequences(const struct duo_model *model, int layer,
+    const struct forward_workspace *ws, float *x, int n_seq, int T,
+    float *scratch)
+{
+	const struct duo_config *c = &model->config;
+	const struct duo_layer *w = &model->layers[layer];
+	int C = c->d_model, D = C / c->n_head, R = n_seq * T, s, t;
+	bool parallel = ws->parallel;
+	float *xn = scratch, *qkv = xn + (size_t)R * C;
+	float *att = qkv + (size_t)R * 3 * C, *k = att + (size_t)R * C;
+	float *v = k + (size_t)T * C, *scores = v + (size_t)T * C;
+	float *inverse_sums = scores + (size_t)ATTENTION_BLOCK * T, *q;
+
+	rmsnorm_forward(xn, x, w->attn_norm, R, C, c->norm_eps, parallel);
+	/* qkv (R, 3C) = xn [wq; wk; wv]^T over every sequence at once */
+	linear(qkv, xn, w->wq, R, C, 3 * C, 0.0f);
+	for (s = 0; s < n_seq; s++) {
+		q = qkv + (size_t)s * T * 3 * C;
+		rope_forward(q, T, 0, C, D, ws->rope_cos, ws->rope_sin,
+		    parallel);
+		for (t = 0; t < T; t++) {
+			memcpy(k + (size_t)t * C, q + ((size_t)t * 3 + 1) * C,
+			    (size_t)C * sizeof(float));
+			memcpy(v + (size_t)t * C, q + ((size_t)t * 3 + 2) * C,
+			    (size_t)C * sizeof(float));
+		}
+		attention_forward(att + (size_t)s * T * C, q, k, v, scores,
+		    inverse_sums, T, 0, C, c->n_head, parallel);
+	}
+	/* x += attention wo^T */
+	linear(x, att, w->wo, R, C, C, 1.0f);
+}
+
+void
+model_attention_cached(const struct duo_model *model, int layer,
+    const struct forward_workspace *ws, const struct kv_cache *cache,
+    float *x, int n, const int *positions, float *scratch)
+{
+	const struct duo_config *c = &model->config;
+	const struct duo_layer *w = &model->layers[layer];
+	int C = c->d_model, H = c->n_head, D = C / H, N = c->n_ctx;
+	int P = 0, h, i;
+	bool parallel = ws->parallel;
+	float scale = 1.0f / sqrtf((float)D);
+	float *xn = scratch, *qkv = xn + (size_t)n * C;
+	float *att = qkv + (size_t)n * 3 * C, *scores = att + (size_t)n * C;
+	float *own_weights, *inverse_sums;
+	const float *kc = cache->k + (size_t)layer * N * C;
+	const float *vc = cache->v + (size_t)layer * N * C;
+
+	for (i = 0; i < n; i++)
+		P = positions[i] > P ? positions[i] : P;
+	own_weights = scores + (size_t)n * P;
+	inverse_sums = own_weights + n;
+	rmsnorm_forward(xn, x, w->attn_norm, n, C, c->norm_eps, parallel);
+	linear(qkv, xn, w->wq, n, C, 3 * C, 0.0f);
+	for (i = 0; i < n; i++)
+		rope_forward(qkv + (size_t)i * 3 * C, 1, positions[i], C, D,
+		    ws->rope_cos, ws->rope_sin, false);
+	for (h = 0; h < H; h++) {
+		/* scores (n, P) = q_h k_h^T / sqrt(D) against the cached keys,
+		 * one product for every row since they share the cache */
+		if (P > 0)
+			gemm(false, true, n, P, D, scale, qkv + (size_t)h * D,
+			    3 * C, kc + (size_t)h * D, C, 0.0f, scores, P);
+		PARALLEL_FOR_IF(parallel && (size_t)n * (size_t)P >=
+		    PARALLEL_MIN_WORK)
+		for (i = 0; i < n; i++) {
+			const float *q = qkv + (size_t)i * 3 * C + h * D;
+			float *row = scores + (size_t)i * P, own = 0.0f, max;
+			double sum = 0.0, e;
+			int pos = positions[i], j;
+
+			/* the row's own key replaces the cache's at pos */
+			for (j = 0; j < D; j++)
+				own += q[j] * q[C + j];
+			own *= scale;
+			max = pos > 0 ? row_max(row, pos) : own;
+			max = own > max ? own : max;
+			if (pos > 0)
+				sum = exp_shifted(row, row, max, pos);
+			e = exp((double)own - (double)max);
+			own_weights[i] = (float)e;
+			inverse_sums[i] = (float)(1.0 / (sum + e));
+			memset(row + pos, 0, (size_t)(P - pos) * sizeof *row);
+		}
+		/* out_h (n, D) = scores (n, P) v_h (P, D), then the own value */
+		if (P > 0)
+			gemm(false, false, n, D, P, 1.0f, scores, P,
+			    vc + (size_t)h * D, C, 0.0f, att + (size_t)h * D, C);
+		for (i = 0; i < n; i++) {
+			float *o = att + (size_t)i * C + h * D;
+			const float *own_v = qkv + (size_t)i * 3 * C + 2 * C +
+			    h * D;
+			float a = own_weights[i], inv = inverse_sums[i];
+			int j;
+
+			if (P == 0)
+				memset(o, 0, (size_t)D * sizeof *o);
+			SIMD
+			for (j = 0; j < D; j++)
+				o[j] = (o[j] + a * own_v[j]) * inv;
+		}
+	}
+	linear(x, att, w->wo, n, C, C, 1.0f);
+}
+
+void
+model_ffn_add(const struct duo_model *model, int layer,
+    enum route_choice choice, const float *xn, int n, float *out,
+    float *scratch)
+{
+	if (choice == CHOICE_SKIP || n == 0)
+		return;
+	ffn_module_forward(model, layer, choice, xn, n, out, 1.0f, scratch,
+	    elementwise_threads_pay());
+}
+
+/* Rows of the head's product at a time: their logits, (64, V), stay in
+ * the second-level cache while the losses read them. */
+#define HEAD_BLOCK 64
+
+size_t
+model_head_scratch_size(const struct duo_config *config)
+{
+	return (size_t)HEAD_BLOCK * ((size_t)config->d_model +
+	    (size_t)config->n_vocab);
+}
+
+void
+model_head_losses(const struct duo_model *model, const float *x, int n,
+    const int32_t *targets, float *losses, float *scratch)
+{
+	const struct duo_config *c = &model->config;
+	int C = c->d_model, V = c->n_vocab, i0, rows, i;
+	float *xn = scratch, *logits = scratch + (size_t)HEAD_BLOCK * C;
+
+	for (i0 = 0; i0 < n; i0 += rows) {
+		rows = n - i0 < HEAD_BLOCK ? n - i0 : HEAD_BLOCK;
+		rmsnorm_forward(xn, x + (size_t)i0 * C, model->output_norm,
+		    rows, C, c->norm_eps, false);
+		/* logits (rows, V) = xn E^T */
+		linear(logits, xn, model->output, rows, C, V, 0.0f);
+		for (i = 0; i < rows; i++)
+			losses[i0 + i] = model_row_loss(logits + (size_t)i * V,
+			    V, targets[i0 + i]);
+	}
+}

@@ -184,4 +184,42 @@ void model_ffn(const struct duo_model *model, int layer,
 /* Log-softmax loss of one logits row against target. */
 float model_row_loss(const float *logits, int V, int32_t target);
 
+/*
+ * Building blocks for evaluating many routes at once (the oracle): the
+ * sublayers of model_forward() over many rows, each row one route
+ * prefix's hidden state.  ws is only read (its RoPE tables), so threads
+ * may share one.  scratch holds model_attention_scratch_size(n_rows,
+ * n_keys) floats, n_keys the most keys a row sees.
+ *
+ * model_attention_sequences: x (n_seq * T, C) += Attn(RMSNorm(x)) of layer
+ * for n_seq independent sequences of T positions, each from position 0,
+ * causal within its sequence.
+ *
+ * model_attention_cached: x (n, C) += Attn(RMSNorm(x)) of layer for n
+ * rows, row i at position positions[i], attending to the cached keys and
+ * values of positions 0 .. positions[i] - 1 and to its own key and value,
+ * which are not written to the cache.
+ *
+ * model_ffn_add: out (n, C) += module choice of layer applied to xn (n,
+ * C), already normalised; scratch needs 2 * n * F floats.
+ *
+ * model_head_losses: losses[i] = -ln P(targets[i]) from the final norm,
+ * the head and a log-softmax of row i of x (n, C), in blocks of rows;
+ * scratch holds model_head_scratch_size() floats.
+ */
+size_t model_attention_scratch_size(const struct duo_config *config,
+    int n_rows, int n_keys);
+void model_attention_sequences(const struct duo_model *model, int layer,
+    const struct forward_workspace *ws, float *x, int n_seq, int T,
+    float *scratch);
+void model_attention_cached(const struct duo_model *model, int layer,
+    const struct forward_workspace *ws, const struct kv_cache *cache,
+    float *x, int n, const int *positions, float *scratch);
+void model_ffn_add(const struct duo_model *model, int layer,
+    enum route_choice choice, const float *xn, int n, float *out,
+    float *scratch);
+size_t model_head_scratch_size(const struct duo_config *config);
+void model_head_losses(const struct duo_model *model, const float *x, int n,
+    const int32_t *targets, float *losses, float *scratch);
+
 #endif

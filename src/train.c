@@ -131,7 +131,7 @@ train_options_default(struct train_options *o)
 	o->batch = 16;
 	o->micro_batch = 0;
 	o->steps = 2000;
-	o->lr = 2e-3f;
+	o->lr = 1.5e-3f;
 	o->min_lr_ratio = 0.1f;
 	o->warmup = 100;
 	o->weight_decay = 0.1f;

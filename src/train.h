@@ -52,7 +52,7 @@ struct train_options {
 	uint32_t seed;       /* initialisation, data order and routes */
 };
 
-/* Defaults: batch 16, lr 2e-3 ... (see train.c). */
+/* Defaults: batch 16, lr 1.5e-3 ... (see train.c). */
 void train_options_default(struct train_options *o);
 /* Check options for sense; the message names the faulty option. */
 int train_options_validate(const struct train_options *o,
