@@ -1,5 +1,6 @@
 /* cmd_score.c - "duo score": every token's loss under one route, as TSV. */
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "route.h"
 #include "text.h"
 #include "tokenizer.h"
+#include "train.h"
 
 static const char score_options[] =
     "Options:\n"
@@ -18,24 +20,32 @@ static const char score_options[] =
     "                         one of B, S, . per layer (required)\n"
     "  -c, --context-route R  route for the earlier positions (default:\n"
     "                         R itself, the shared context mode)\n"
+    "      --random P         instead of --route: every position draws\n"
+    "                         its own route, B with probability P at\n"
+    "                         each layer, else S (as in training)\n"
+    "      --seed N           seed of --random (1)\n"
     "  -q, --quiet            no summary line on standard error\n"
     "  -h, --help             show this help and exit\n"
     "\nOutput columns: pos token_id piece loss (nats).\n";
 
 /*
- * Losses of one window when every position uses the same route: one
- * batched pass.
+ * Losses of one window in one batched pass: every position uses route, or
+ * with route NULL draws its own (p_big, seeded by *rng).
  */
 static void
-score_window_shared(const struct duo_model *model,
+score_window_batched(const struct duo_model *model,
     struct forward_workspace *ws, const int32_t *window, int T,
-    const uint8_t *route, uint8_t *routes, float *losses)
+    const uint8_t *route, float p_big, uint64_t *rng, uint8_t *routes,
+    float *losses)
 {
 	struct duo_error err;
 	int L = model->config.n_layer, t;
 
-	for (t = 0; t < T; t++)
-		memcpy(routes + (size_t)t * L, route, (size_t)L);
+	if (route == NULL)
+		train_sample_routes(routes, (size_t)T, L, p_big, 0.0f, rng);
+	else
+		for (t = 0; t < T; t++)
+			memcpy(routes + (size_t)t * L, route, (size_t)L);
 	if (model_window_losses(model, ws, window, T, routes, losses, &err) != 0)
 		die("%s", err.message);
 }
@@ -78,6 +88,8 @@ cmd_score(int argc, char **argv)
 		{ "model", required_argument, NULL, 'm' },
 		{ "route", required_argument, NULL, 'r' },
 		{ "context-route", required_argument, NULL, 'c' },
+		{ "random", required_argument, NULL, 'R' },
+		{ "seed", required_argument, NULL, 'S' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -98,6 +110,8 @@ cmd_score(int argc, char **argv)
 	char *text;
 	size_t length, n_windows, w, first, piece_length;
 	int c, quiet = 0, L, N, T, t;
+	double p_random = -1;
+	uint64_t rng = 1;
 
 	while ((c = getopt_long(argc, argv, "m:r:c:qh", long_options,
 	    NULL)) != -1) {
@@ -111,6 +125,14 @@ cmd_score(int argc, char **argv)
 		case 'c':
 			context_text = optarg;
 			break;
+		case 'R':
+			p_random = parse_double_option(cmd, "--random", optarg,
+			    0, 1);
+			break;
+		case 'S':
+			rng = (uint64_t)parse_long_option(cmd, "--seed", optarg,
+			    0, LONG_MAX);
+			break;
 		case 'q':
 			quiet = 1;
 			break;
@@ -121,8 +143,12 @@ cmd_score(int argc, char **argv)
 			die_usage(cmd, "unknown option");
 		}
 	}
-	if (route_text == NULL)
-		die_usage(cmd, "--route is required");
+	if (route_text == NULL && p_random < 0)
+		die_usage(cmd, "--route or --random is required");
+	if (route_text != NULL && p_random >= 0)
+		die_usage(cmd, "--route and --random exclude each other");
+	if (context_text != NULL && p_random >= 0)
+		die_usage(cmd, "--context-route goes with --route, not --random");
 	if (argc - optind > 1)
 		die_usage(cmd, "too many arguments");
 	input = optind < argc ? argv[optind] : "-";
@@ -136,7 +162,7 @@ cmd_score(int argc, char **argv)
 	context_route = malloc((size_t)L);
 	if (route == NULL || context_route == NULL)
 		die("out of memory");
-	if (route_parse(route_text, L, route, &err) != 0)
+	if (route_text != NULL && route_parse(route_text, L, route, &err) != 0)
 		die("--route: %s", err.message);
 	if (context_text != NULL &&
 	    route_parse(context_text, L, context_route, &err) != 0)
@@ -166,8 +192,9 @@ cmd_score(int argc, char **argv)
 		text_window(&tokens, N, tokenizer_bos(model.tokenizer), w,
 		    window, &T, &first);
 		if (context_text == NULL)
-			score_window_shared(&model, ws, window, T, route,
-			    routes, losses);
+			score_window_batched(&model, ws, window, T,
+			    route_text != NULL ? route : NULL, (float)p_random,
+			    &rng, routes, losses);
 		else
 			score_window_context(&model, &cache, ws, window, T,
 			    route, context_route, logits, losses);

@@ -22,6 +22,10 @@ static const struct command commands[] = {
 	{ "export", "[-d DB] [--format csv|json] RUN",
 	  "Write a stored run's per-token results as CSV or JSON",
 	  cmd_export },
+	{ "run",
+	  "[-m MODEL] [-d DB] [--space S] [--context C] [OPTION]... [FILE|-]",
+	  "Analyse a text: every route's loss per token, stored as a run",
+	  cmd_run },
 	{ "train", "--data FILE --out MODEL [OPTION]...",
 	  "Train a Duo model with random big/small routing", cmd_train },
 };

@@ -1682,15 +1682,22 @@ model_ffn_add(const struct duo_model *model, int layer,
 	    elementwise_threads_pay());
 }
 
-/* Rows of the head's product at a time: their logits, (64, V), stay in
- * the second-level cache while the losses read them. */
-#define HEAD_BLOCK 64
+/*
+ * The head's product runs in blocks of HEAD_ROWS rows and HEAD_COLUMNS
+ * vocabulary entries: each call packs its slice of the embedding once for
+ * many rows (with 64 rows a call, packing the whole (V, C) matrix took a
+ * fifth of the time), and its (HEAD_ROWS, HEAD_COLUMNS) logits, 1 MB,
+ * stay in the second-level cache while the log-sum-exp reads them, which
+ * is merged over slices.
+ */
+#define HEAD_ROWS 256
+#define HEAD_COLUMNS 1024
 
 size_t
 model_head_scratch_size(const struct duo_config *config)
 {
-	return (size_t)HEAD_BLOCK * ((size_t)config->d_model +
-	    (size_t)config->n_vocab);
+	return (size_t)HEAD_ROWS * ((size_t)config->d_model + HEAD_COLUMNS) +
+	    2 * (size_t)HEAD_ROWS;
 }
 
 void
@@ -1698,17 +1705,46 @@ model_head_losses(const struct duo_model *model, const float *x, int n,
     const int32_t *targets, float *losses, float *scratch)
 {
 	const struct duo_config *c = &model->config;
-	int C = c->d_model, V = c->n_vocab, i0, rows, i;
-	float *xn = scratch, *logits = scratch + (size_t)HEAD_BLOCK * C;
+	int C = c->d_model, V = c->n_vocab, i0, rows, v0, cols, i;
+	float *xn = scratch, *logits = scratch + (size_t)HEAD_ROWS * C;
+	float *max = logits + (size_t)HEAD_ROWS * HEAD_COLUMNS;
+	float *target_logit = max + HEAD_ROWS, *row, m;
+	double sums[HEAD_ROWS];
 
 	for (i0 = 0; i0 < n; i0 += rows) {
-		rows = n - i0 < HEAD_BLOCK ? n - i0 : HEAD_BLOCK;
+		rows = n - i0 < HEAD_ROWS ? n - i0 : HEAD_ROWS;
 		rmsnorm_forward(xn, x + (size_t)i0 * C, model->output_norm,
 		    rows, C, c->norm_eps, false);
-		/* logits (rows, V) = xn E^T */
-		linear(logits, xn, model->output, rows, C, V, 0.0f);
+		for (v0 = 0; v0 < V; v0 += cols) {
+			cols = V - v0 < HEAD_COLUMNS ? V - v0 : HEAD_COLUMNS;
+			/* logits (rows, cols) = xn E[v0 .. v0 + cols)^T */
+			gemm(false, true, rows, cols, C, 1.0f, xn, C,
+			    model->output + (size_t)v0 * C, C, 0.0f, logits,
+			    cols);
+			for (i = 0; i < rows; i++) {
+				int32_t t = targets[i0 + i];
+
+				row = logits + (size_t)i * cols;
+				if (t >= v0 && t < v0 + cols)
+					target_logit[i] = row[t - v0];
+				m = row_max(row, cols);
+				if (v0 == 0) {
+					max[i] = m;
+					sums[i] = exp_shifted(row, row, m,
+					    cols);
+					continue;
+				}
+				/* merge: sum of exp(l - max) over both */
+				if (m > max[i]) {
+					sums[i] *= exp((double)max[i] -
+					    (double)m);
+					max[i] = m;
+				}
+				sums[i] += exp_shifted(row, row, max[i], cols);
+			}
+		}
 		for (i = 0; i < rows; i++)
-			losses[i0 + i] = model_row_loss(logits + (size_t)i * V,
-			    V, targets[i0 + i]);
+			losses[i0 + i] = (float)(log(sums[i]) +
+			    (double)max[i] - (double)target_logit[i]);
 	}
 }

@@ -20,9 +20,20 @@
  * the head and the log-softmax in blocks, and each leaf's losses land in
  * the output at its code's column.
  *
- * Threads.  The first batch with enough children is cut into small chunks
- * handed to the threads, each walking its subtrees with its own buffers
- * and BLAS on one thread; above that depth the work is small.
+ * Threads.  The first batch with enough children and work below is cut
+ * into small chunks handed to the threads, each walking its subtrees with
+ * its own buffers and BLAS on one thread; above that depth the work is
+ * small.
+ *
+ * Units.  In the shared context a prefix's rows are a whole window, its
+ * positions attending to each other; in the fixed and greedy contexts they
+ * are the positions being scored, each attending to a cache of the
+ * earlier positions (the context route's, or the routes a greedy pass
+ * chose) and to itself.
+ *
+ * The beam evaluates, layer after layer, the full routes that complete
+ * the children of its kept prefixes, with the same walk (the candidates
+ * share their prefixes, so the walk shares their work); see beam_unit().
  */
 #include "oracle.h"
 
@@ -43,6 +54,15 @@
 #define CHUNK_FLOATS (1 << 18)
 /* Rows per FFN product: their (rows, 2F) gate and up stay in cache. */
 #define FFN_ROWS 256
+/* Subtrees are handed to the threads only when the work below is at least
+ * this many FLOPs (about a millisecond): waking the team costs tens of
+ * microseconds, more on a busy machine, and a tiny model's greedy pass
+ * ran twice as slow on two threads as on one. */
+#define SPLIT_MIN_FLOPS 2e7
+/* What a greedy position costs besides its leaves, in route-token losses
+ * per layer, for the progress fraction: on a small model the walk of one
+ * row through the layers costs about twenty leaves' worth per layer. */
+#define GREEDY_POSITION_WORK 20
 /* Positions scored together in the fixed context: enough rows for good
  * products at the top of the tree, few enough that the scores of early
  * rows against keys they may not see waste little. */
@@ -339,6 +359,7 @@ struct engine {
 	int L, C, m;
 	uint64_t *place;                /* [L + 1] m^(L - l) */
 	int max_rows;                   /* rows of one chunk */
+	double split_flops;             /* least work handed to threads */
 	int n_workers;
 	struct worker *workers;
 	double work_done, work_total;   /* route-token losses */
@@ -494,13 +515,17 @@ engine_tick(struct engine *e, double amount)
 	    e->work_total ? done / e->work_total : 0.999) : 0.0, done);
 }
 
-/* Fill a worker's per-row positions and targets for an evaluation. */
+/* Fill a worker's per-row positions and targets for an evaluation: as
+ * many rows as a chunk may have, and no batch has more nodes than
+ * codes. */
 static void
 worker_prepare(struct worker *w, const struct evaluation *ev)
 {
-	int R = ev->rows, n = ev->engine->max_rows - ev->engine->max_rows % R;
-	int i;
+	size_t R = (size_t)ev->rows, i, n;
 
+	n = (size_t)ev->engine->max_rows - (size_t)ev->engine->max_rows % R;
+	if (ev->n_codes * R < n)
+		n = ev->n_codes * R;
 	for (i = 0; i < n; i++) {
 		w->targets[i] = ev->targets[i % R];
 		if (ev->positions != NULL)
@@ -530,6 +555,18 @@ walk_leaves(struct evaluation *ev, struct worker *w,
 
 static void walk(struct evaluation *ev, int w, int depth,
     struct trie_node *nodes, size_t count, float *x, bool may_split);
+
+/* A rough count of the FLOPs below n nodes of R rows at depth: at least
+ * their own layers (projections and the big module) and the head. */
+static double
+subtree_flops(const struct engine *e, int depth, size_t n, size_t R)
+{
+	const struct duo_config *c = &e->model->config;
+	double C = c->d_model;
+
+	return (double)n * (double)R * ((double)(e->L - depth) * C *
+	    (8.0 * C + 6.0 * c->d_ff) + 2.0 * C * c->n_vocab);
+}
 
 /*
  * Make the children of a batch of depth-l nodes whose layer-l attention is
@@ -631,7 +668,8 @@ walk(struct evaluation *ev, int w, int depth, struct trie_node *nodes,
 	states = wk->states[depth + 1];
 	per_chunk = (size_t)e->max_rows / R;
 
-	if (may_split && e->n_workers > 1 && n >= 2 * (size_t)e->n_workers) {
+	if (may_split && e->n_workers > 1 && n >= 2 * (size_t)e->n_workers &&
+	    subtree_flops(e, depth + 1, n, R) >= e->split_flops) {
 		/* Small chunks, several per thread, so that uneven
 		 * subtrees still keep every thread busy. */
 		want = (n + 4 * (size_t)e->n_workers - 1) /
@@ -705,6 +743,12 @@ struct window {
 	int *positions;         /* (N) 0, 1, 2, ... */
 };
 
+/* A child and its score at one row, for sorting a row's children. */
+struct ranked {
+	float score;
+	int index;
+};
+
 /* One beam search's candidates (full routes with their losses at every
  * row of the unit) and prefixes. */
 struct beam_state {
@@ -728,6 +772,7 @@ struct beam_state {
 	int *votes;             /* (max_prefixes) */
 	char *chosen;           /* (max_prefixes) */
 	size_t *group;          /* (max_prefixes) */
+	struct ranked *ranked;  /* (max_prefixes) */
 };
 
 struct search {
@@ -842,6 +887,7 @@ beam_free(struct beam_state *b)
 	free(b->votes);
 	free(b->chosen);
 	free(b->group);
+	free(b->ranked);
 	memset(b, 0, sizeof *b);
 }
 
@@ -884,7 +930,9 @@ beam_init(struct beam_state *b, int L, int m, int width, int R)
 	b->votes = array_new(max_prefixes, sizeof *b->votes);
 	b->chosen = array_new(max_prefixes, sizeof *b->chosen);
 	b->group = array_new(max_prefixes, sizeof *b->group);
-	if (b->codes == NULL || b->losses == NULL || b->slots == NULL ||
+	b->ranked = array_new(max_prefixes, sizeof *b->ranked);
+	if (b->ranked == NULL ||
+	    b->codes == NULL || b->losses == NULL || b->slots == NULL ||
 	    b->kept == NULL || b->children == NULL || b->kept_budget == NULL ||
 	    b->child_budget == NULL || b->fresh == NULL ||
 	    b->fresh_losses == NULL || b->scores == NULL || b->order == NULL ||
@@ -934,12 +982,6 @@ beam_add(struct beam_state *b, uint64_t code, const float *losses,
 	b->n++;
 }
 
-/* Order of candidates by one row's score, for qsort_r-less sorting. */
-struct ranked {
-	float score;
-	int index;
-};
-
 static int
 compare_ranked(const void *a, const void *b)
 {
@@ -960,7 +1002,7 @@ static void
 beam_select(struct beam_state *b, const size_t *group, size_t g,
     uint64_t *kept, int *kept_budget, size_t *n_kept)
 {
-	struct ranked *ranked;
+	struct ranked *ranked = b->ranked;
 	int R = b->R, r, rank, width = b->width;
 	size_t i, j, taken = 0, best;
 	double mean_best, mean;
@@ -974,9 +1016,6 @@ beam_select(struct beam_state *b, const size_t *group, size_t g,
 	}
 	/* order[r * g + rank] = index into group, per row */
 	for (r = 0; r < R; r++) {
-		ranked = malloc(g * sizeof *ranked);
-		if (ranked == NULL)
-			abort();
 		for (i = 0; i < g; i++) {
 			ranked[i].score = b->scores[group[i] * (size_t)R +
 			    (size_t)r];
@@ -985,7 +1024,6 @@ beam_select(struct beam_state *b, const size_t *group, size_t g,
 		qsort(ranked, g, sizeof *ranked, compare_ranked);
 		for (i = 0; i < g; i++)
 			b->order[(size_t)r * g + i] = ranked[i].index;
-		free(ranked);
 	}
 	memset(b->chosen, 0, g);
 	for (rank = 0; (size_t)rank < g && taken < (size_t)width; rank++) {
@@ -1204,19 +1242,22 @@ oracle_result_free(struct oracle_result *result)
 /*
  * oracle@k and best per token from full tables (n_tokens, n_routes).
  */
-static void
+static int
 derive_from_tables(struct search *s, const float *tables,
     struct oracle_method **oracle, struct oracle_method *best)
 {
-	float *lowest = malloc(((size_t)s->L + 1) * sizeof *lowest);
-	uint64_t *argmin = malloc(((size_t)s->L + 1) * sizeof *argmin);
+	float *lowest = array_new((size_t)s->L + 1, sizeof *lowest);
+	uint64_t *argmin = array_new((size_t)s->L + 1, sizeof *argmin);
 	const float *row;
 	uint64_t c;
 	size_t p;
 	int k, i;
 
-	if (lowest == NULL || argmin == NULL)
-		abort();
+	if (lowest == NULL || argmin == NULL) {
+		free(lowest);
+		free(argmin);
+		return error_set(s->err, "out of memory");
+	}
 	for (p = 0; p < s->n_tokens; p++) {
 		row = tables + p * s->n_routes;
 		for (k = 0; k <= s->L; k++) {
@@ -1247,6 +1288,7 @@ derive_from_tables(struct search *s, const float *tables,
 	}
 	free(lowest);
 	free(argmin);
+	return 0;
 }
 
 /*
@@ -1390,6 +1432,7 @@ greedy_pass(struct search *s, int k, struct oracle_method *method)
 				code = beam_best(s, b, 0, k, &loss);
 			}
 			set_route(s, method, token, code, loss);
+			engine_tick(&s->engine, GREEDY_POSITION_WORK * s->L);
 			route = method->routes + token * (size_t)s->L;
 			if (model_forward(s->model, &s->cache, s->engine.ws,
 			    win->ids + q, 1, route, NULL, s->err) != 0) {
@@ -1616,15 +1659,16 @@ expected_work(const struct search *s, const struct oracle_result *result,
     bool greedy)
 {
 	double tokens = (double)s->n_tokens, work = 0.0, beam = 0.0, level;
+	double position = GREEDY_POSITION_WORK * s->L;
 	int l, b;
 
 	if (s->exhaustive) {
 		work = (double)s->n_routes * tokens;
 		if (greedy) {
-			work += (double)s->n_routes * tokens;
+			work += ((double)s->n_routes + position) * tokens;
 			for (b = 0; b < s->n_budgets; b++)
-				work += budget_count(&s->space, s->L,
-				    s->budgets[b]) * tokens;
+				work += (budget_count(&s->space, s->L,
+				    s->budgets[b]) + position) * tokens;
 		}
 		return work;
 	}
@@ -1635,7 +1679,8 @@ expected_work(const struct search *s, const struct oracle_result *result,
 	}
 	/* in greedy runs a pass per budget (narrower, counted whole) and the
 	 * best pass */
-	work = beam * tokens * (greedy ? s->n_budgets + 1 : 1);
+	work = (greedy ? (beam + position) * (s->n_budgets + 1) : beam) *
+	    tokens;
 	work += tokens * (2.0 + (double)s->n_budgets *
 	    (result->n_random + s->width));
 	return work;
@@ -1684,6 +1729,8 @@ search_init(struct search *s, const struct duo_model *model,
 	if (engine_init(&s->engine, model, &s->space, n_threads,
 	    settings->chunk_rows, err) != 0)
 		return -1;
+	s->engine.split_flops = settings->split_flops > 0.0 ?
+	    settings->split_flops : SPLIT_MIN_FLOPS;
 	s->window.ids = array_new((size_t)s->N, sizeof *s->window.ids);
 	s->window.positions = array_new((size_t)s->N,
 	    sizeof *s->window.positions);
@@ -1781,6 +1828,17 @@ oracle_run(const struct duo_model *model, const int32_t *tokens,
 		    (double)max_bytes / 1073741824.0);
 		goto done;
 	}
+	/* a beam run keeps the losses of its random and fixed candidates
+	 * for every token instead */
+	if (!s.exhaustive && n_tokens > max_bytes / sizeof(float) / (2 +
+	    (size_t)(s.L + 1) * ((settings->n_random > 0 ?
+	    (size_t)settings->n_random : ORACLE_RANDOM_ROUTES) +
+	    (size_t)s.width))) {
+		error_set(err, "the losses of the random and fixed routes of "
+		    "%zu tokens would take more than %.1f GiB; use a shorter "
+		    "text", n_tokens, (double)max_bytes / 1073741824.0);
+		goto done;
+	}
 	s.n_windows = text_window_count(n_tokens, s.N);
 	result->n_layer = s.L;
 	result->n_tokens = n_tokens;
@@ -1832,8 +1890,9 @@ oracle_run(const struct duo_model *model, const int32_t *tokens,
 		if (table_pass(&s, s.all_codes, (size_t)s.n_routes, fixed,
 		    result->tables) != 0)
 			goto done;
-		if (!greedy)
-			derive_from_tables(&s, result->tables, oracle, best);
+		if (!greedy && derive_from_tables(&s, result->tables, oracle,
+		    best) != 0)
+			goto done;
 	} else if (!greedy) {
 		if (beam_pass(&s, fixed, oracle, best) != 0)
 			goto done;

@@ -98,6 +98,11 @@ struct oracle_settings {
 					   0: about 1 MB of states (tests
 					   set it small to cut the tree
 					   into many chunks) */
+	double split_flops;             /* subtrees go to the threads when
+					   the work below is at least this;
+					   0: about a millisecond's (tests
+					   set it tiny so that small models
+					   use the threads too) */
 	oracle_progress_fn progress;    /* may be NULL */
 	void *progress_arg;
 };

@@ -54,7 +54,9 @@ expect 1 'cli.txt' "info on a text file" -- "$DUO" info "$text"
 : >"$tmp/empty.gguf"
 expect 1 'empty.gguf' "info on an empty file" -- "$DUO" info "$tmp/empty.gguf"
 expect 1 "$tmp" "info on a directory" -- "$DUO" info "$tmp"
-expect 2 'route is required' "score without --route" -- "$DUO" score -m "$fixture" "$text"
+expect 2 'route or --random is required' "score without --route" -- "$DUO" score -m "$fixture" "$text"
+expect 2 'exclude each other' "score with --route and --random" -- "$DUO" score -m "$fixture" --route "$allB" --random 0.5 "$text"
+expect 2 'out of range' "--random above 1" -- "$DUO" score -m "$fixture" --random 1.5 "$text"
 expect 1 "has $((L - 1)) characters; the model has $L layers" "route too short" -- \
 	"$DUO" score -m "$fixture" --route "${allB#B}" "$text"
 expect 1 "is 'x'" "route with a wrong character" -- \
@@ -81,6 +83,18 @@ cut -f 1-3 "$tmp/score" | cmp -s - "$tmp/tokens" ||
 	fail "score's pos/token_id/piece columns differ from tokenize's"
 awk -F '\t' 'NR > 1 && !($4 + 0 >= 0 && $4 + 0 < 100) { bad++ } END { exit bad > 0 }' \
 	"$tmp/score" || fail "a loss is not a number in [0, 100)"
+
+# --random 1 is all-B and --random 0 all-S, exactly; a seed repeats itself.
+checks=$((checks + 1))
+"$DUO" score -q -m "$fixture" --random 1 "$text" | cmp -s - "$tmp/score" ||
+	fail "--random 1 differs from the all-B route"
+"$DUO" score -q -m "$fixture" --route "$allS" "$text" >"$tmp/small"
+"$DUO" score -q -m "$fixture" --random 0 "$text" | cmp -s - "$tmp/small" ||
+	fail "--random 0 differs from the all-S route"
+"$DUO" score -q -m "$fixture" --random 0.5 --seed 7 "$text" >"$tmp/r1"
+"$DUO" score -q -m "$fixture" --random 0.5 --seed 7 "$text" | cmp -s - "$tmp/r1" ||
+	fail "--random with one seed gives two answers"
+cmp -s "$tmp/r1" "$tmp/score" && fail "--random 0.5 gives the all-B losses"
 
 # Standard input is the same as a file.
 checks=$((checks + 1))

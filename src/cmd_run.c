@@ -1,0 +1,619 @@
+/*
+ * cmd_run.c - "duo run": the full analysis of a text (oracle.h), stored as
+ * one run (store.h), and a summary of it on standard output.
+ *
+ * The database is opened before anything else, so that a file that cannot
+ * be written (no permission, a missing folder, a newer schema) is reported
+ * before the analysis.  The run is written in one transaction: a run
+ * interrupted at any moment leaves nothing of itself behind.
+ *
+ * Test hook: DUO_TEST_PAUSE_BEFORE_WRITE=SECONDS sleeps between the end of
+ * the analysis and the write, so that tests/run.sh can kill a run at that
+ * moment on purpose.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "commands.h"
+#include "model.h"
+#include "oracle.h"
+#include "route.h"
+#include "sha256.h"
+#include "store.h"
+#include "text.h"
+#include "tokenizer.h"
+
+static const char run_options[] =
+    "Options:\n"
+    "  -m, --model MODEL        model to use (default: $DUO_MODEL or the\n"
+    "                           installed model)\n"
+    "  -d, --db FILE            database (default: $DUO_DB, else\n"
+    "                           $XDG_DATA_HOME/duo/runs.db or\n"
+    "                           ~/.local/share/duo/runs.db)\n"
+    "  -s, --space S            route space: BS (default), B. or BS.\n"
+    "  -c, --context C          context mode: shared (default), fixed or\n"
+    "                           greedy\n"
+    "  -r, --context-route R    route of earlier positions in the fixed\n"
+    "                           context (default: all B)\n"
+    "  -b, --budgets K,K,...    budgets to evaluate (default: 0 to L)\n"
+    "  -l, --label TEXT         a label for the run\n"
+    "      --beam N             beam search of width N instead of the\n"
+    "                           exhaustive one (used with width 16 by\n"
+    "                           itself on spaces of more than 65536\n"
+    "                           routes); the run is marked approximate\n"
+    "      --seed N             seed of the random routes (default 1)\n"
+    "  -h, --help               show this help and exit\n"
+    "\nThe text is FILE, or standard input for - or no FILE.  The run's id"
+    "\nand a summary go to standard output; a progress line to standard"
+    "\nerror when it is a terminal.\n";
+
+enum { OPTION_BEAM = 256, OPTION_SEED };
+
+/* What the command line asked for. */
+struct run_options {
+	const char *model;
+	const char *db;
+	const char *space;
+	const char *context;
+	const char *context_route;
+	const char *budgets;
+	const char *label;
+	long beam;
+	unsigned long long seed;
+	const char *input;
+};
+
+static void
+parse_options(int argc, char **argv, const struct command *cmd,
+    struct run_options *o)
+{
+	static const struct option long_options[] = {
+		{ "model", required_argument, NULL, 'm' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "space", required_argument, NULL, 's' },
+		{ "context", required_argument, NULL, 'c' },
+		{ "context-route", required_argument, NULL, 'r' },
+		{ "budgets", required_argument, NULL, 'b' },
+		{ "label", required_argument, NULL, 'l' },
+		{ "beam", required_argument, NULL, OPTION_BEAM },
+		{ "seed", required_argument, NULL, OPTION_SEED },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *end;
+	int c;
+
+	memset(o, 0, sizeof *o);
+	o->space = "BS";
+	o->context = "shared";
+	o->seed = ORACLE_DEFAULT_SEED;
+	while ((c = getopt_long(argc, argv, "m:d:s:c:r:b:l:h", long_options,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			o->model = optarg;
+			break;
+		case 'd':
+			o->db = optarg;
+			break;
+		case 's':
+			o->space = optarg;
+			break;
+		case 'c':
+			o->context = optarg;
+			break;
+		case 'r':
+			o->context_route = optarg;
+			break;
+		case 'b':
+			o->budgets = optarg;
+			break;
+		case 'l':
+			o->label = optarg;
+			break;
+		case OPTION_BEAM:
+			o->beam = parse_long_option(cmd, "--beam", optarg, 1,
+			    1000000);
+			break;
+		case OPTION_SEED:
+			if (*optarg == '\0' || *optarg == '-')
+				die_usage(cmd, "--seed '%s' is not a whole "
+				    "number", optarg);
+			errno = 0;
+			o->seed = strtoull(optarg, &end, 10);
+			if (*end != '\0' || errno != 0)
+				die_usage(cmd, "--seed '%s' is not a whole "
+				    "number", optarg);
+			break;
+		case 'h':
+			print_usage(stdout, cmd, run_options);
+			exit(EXIT_OK);
+		default:
+			die_usage(cmd, "unknown option");
+		}
+	}
+	if (argc - optind > 1)
+		die_usage(cmd, "too many arguments");
+	o->input = optind < argc ? argv[optind] : "-";
+}
+
+/* "2,4,6" into budgets; the range is checked once the model is known. */
+static int
+parse_budgets(const struct command *cmd, const char *text, int **budgets)
+{
+	const char *p = text;
+	char *end;
+	long value;
+	int n = 0, cap = 8, *list = malloc((size_t)cap * sizeof *list), *grown;
+
+	if (list == NULL)
+		die("out of memory");
+	for (;;) {
+		if (*p < '0' || *p > '9')
+			die_usage(cmd, "--budgets '%s' is not a list of whole "
+			    "numbers like 2,4,6", text);
+		value = strtol(p, &end, 10);
+		if (value > INT_MAX)
+			value = INT_MAX;
+		if (n == cap) {
+			cap *= 2;
+			grown = realloc(list, (size_t)cap * sizeof *list);
+			if (grown == NULL)
+				die("out of memory");
+			list = grown;
+		}
+		list[n++] = (int)value;
+		if (*end == '\0')
+			break;
+		if (*end != ',')
+			die_usage(cmd, "--budgets '%s' is not a list of whole "
+			    "numbers like 2,4,6", text);
+		p = end + 1;
+	}
+	*budgets = list;
+	return n;
+}
+
+/* Growing text for the settings JSON. */
+struct buffer {
+	char *data;
+	size_t length, capacity;
+};
+
+static void
+append(struct buffer *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+append(struct buffer *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	char *grown;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->data + b->length, b->capacity - b->length,
+		    fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			die("formatting the settings failed");
+		if ((size_t)n < b->capacity - b->length)
+			break;
+		b->capacity = 2 * b->capacity + (size_t)n + 64;
+		grown = realloc(b->data, b->capacity);
+		if (grown == NULL)
+			die("out of memory");
+		b->data = grown;
+	}
+	b->length += (size_t)n;
+}
+
+/* Every setting not in a column of runs, as JSON (duo-db(5)). */
+static char *
+settings_json(const struct oracle_settings *settings,
+    const struct oracle_result *result, int n_threads)
+{
+	struct buffer b = { malloc(256), 0, 256 };
+	char route[64 + 1];
+	uint8_t choices[64];
+	int i, j, L = result->n_layer;
+
+	if (b.data == NULL)
+		die("out of memory");
+	b.data[0] = '\0';
+	append(&b, "{\"search\":\"%s\"", result->approximate ? "beam" :
+	    "exhaustive");
+	if (result->approximate)
+		append(&b, ",\"beam_width\":%d", result->beam_width);
+	else
+		append(&b, ",\"routes\":%llu",
+		    (unsigned long long)result->n_routes);
+	append(&b, ",\"budgets\":[");
+	for (i = 0; i < result->n_budgets; i++)
+		append(&b, "%s%d", i > 0 ? "," : "", result->budgets[i]);
+	append(&b, "],\"seed\":%llu,\"n_random\":%d",
+	    (unsigned long long)settings->seed, result->n_random);
+	if (settings->context == ORACLE_GREEDY)
+		append(&b, ",\"route_losses_context\":\"shared\"");
+	append(&b, ",\"threads\":%d,\"random_routes\":{", n_threads);
+	for (i = 0; i < result->n_budgets; i++) {
+		append(&b, "%s\"%d\":[", i > 0 ? "," : "", result->budgets[i]);
+		for (j = 0; j < result->n_random_per_budget[i]; j++) {
+			route_decode(&settings->space, result->random_codes[
+			    (size_t)i * (size_t)result->n_random + (size_t)j],
+			    L, choices);
+			route_format(choices, L, route);
+			append(&b, "%s\"%s\"", j > 0 ? "," : "", route);
+		}
+		append(&b, "]");
+	}
+	append(&b, "}}");
+	return b.data;
+}
+
+struct progress_state {
+	struct progress line;
+	double n_tokens;
+};
+
+static void
+show_progress(void *arg, double fraction, double route_tokens)
+{
+	struct progress_state *s = arg;
+	double elapsed = now_seconds() - s->line.start;
+	char extra[64];
+
+	snprintf(extra, sizeof extra, "%.3g route-tokens/s", elapsed > 0 ?
+	    route_tokens / elapsed : 0.0);
+	progress_update(&s->line, fraction * s->n_tokens, extra);
+}
+
+/* Sleep for the test hook's seconds, if set. */
+static void
+test_pause(const char *name)
+{
+	const char *value = getenv(name);
+	struct timespec ts;
+	double seconds;
+
+	if (value == NULL || *value == '\0')
+		return;
+	seconds = atof(value);
+	if (!(seconds > 0))
+		return;
+	ts.tv_sec = (time_t)seconds;
+	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+	nanosleep(&ts, NULL);
+}
+
+/* A note when the model file has changed since runs made from its path:
+ * those runs keep their own hash, the new run gets a new model row. */
+static void
+note_changed_model(struct store *store, const char *path, const char *sha)
+{
+	struct run_info *runs;
+	struct duo_error err;
+	size_t n, i, last = SIZE_MAX;
+
+	if (store_list_runs(store, &runs, &n, &err) != 0)
+		die("%s", err.message);
+	for (i = 0; i < n; i++)
+		if (strcmp(runs[i].model_path, path) == 0 &&
+		    strcmp(runs[i].model_sha256, sha) != 0)
+			last = i;
+	if (last != SIZE_MAX)
+		fprintf(stderr, "%s: note: %s has changed since run %lld was "
+		    "made with it (sha256 %.12s..., now %.12s...); that run "
+		    "keeps its model, this one is stored with the new file\n",
+		    program_name, path, (long long)runs[last].id,
+		    runs[last].model_sha256, sha);
+	store_free_runs(runs, n);
+}
+
+/* The run's tokens: BOS, then the text's with their bytes. */
+static struct token_record *
+make_tokens(const struct duo_model *model, const struct text_tokens *tokens)
+{
+	struct token_record *records = calloc(tokens->n + 1, sizeof *records);
+	int32_t bos = tokenizer_bos(model->tokenizer);
+	size_t i;
+
+	if (records == NULL)
+		die("out of memory");
+	records[0].token_id = bos;
+	records[0].piece = tokenizer_piece(model->tokenizer, bos,
+	    &records[0].piece_length);
+	for (i = 0; i < tokens->n; i++) {
+		records[i + 1].token_id = tokens->ids[i];
+		records[i + 1].piece = tokenizer_piece(model->tokenizer,
+		    tokens->ids[i], &records[i + 1].piece_length);
+		records[i + 1].byte_start = tokens->offsets[i];
+		records[i + 1].byte_end = tokens->offsets[i + 1];
+	}
+	return records;
+}
+
+/* One result row per token and method; route strings in *arena. */
+static struct result_record *
+make_results(const struct oracle_result *result, size_t *n_results,
+    char **arena)
+{
+	const struct oracle_method *m;
+	struct result_record *r;
+	size_t n = result->n_tokens * result->n_methods, i, p, k = 0;
+	int L = result->n_layer;
+	char *route;
+
+	r = calloc(n == 0 ? 1 : n, sizeof *r);
+	*arena = malloc(n * ((size_t)L + 1) + 1);
+	if (r == NULL || *arena == NULL)
+		die("out of memory for %zu results", n);
+	route = *arena;
+	for (i = 0; i < result->n_methods; i++) {
+		m = &result->methods[i];
+		for (p = 0; p < result->n_tokens; p++, k++) {
+			r[k].pos = (int)(p + 1);
+			r[k].method = m->name;
+			r[k].loss = m->losses[p];
+			r[k].budget = m->budget;
+			if (m->routes == NULL)
+				continue;
+			route_format(m->routes + p * (size_t)L, L, route);
+			r[k].route = route;
+			if (m->budget < 0)
+				r[k].budget = route_budget(m->routes +
+				    p * (size_t)L, L);
+			route += L + 1;
+		}
+	}
+	*n_results = k;
+	return r;
+}
+
+static double
+mean_loss(const struct oracle_method *m, size_t n)
+{
+	double sum = 0.0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		sum += m->losses[i];
+	return sum / (double)n;
+}
+
+/* Perplexity per method and budget, and the hardest token. */
+static void
+print_summary(int64_t id, const struct oracle_result *result,
+    const struct run_record *run)
+{
+	static const char *const per_budget[] = { "oracle", "fixed",
+	    "random_best", "random_mean" };
+	const struct oracle_method *m, *small, *best, *big;
+	const struct token_record *t;
+	double mean_budget = 0.0, d, hardest_d = -INFINITY;
+	size_t n = result->n_tokens, p, hardest = 0;
+	int b, i, L = result->n_layer;
+
+	printf("run %lld: %zu tokens, space %s, context %s%s%s, %s", (long long)
+	    id, n, run->space, run->context, run->context_route != NULL ?
+	    " route " : "", run->context_route != NULL ? run->context_route :
+	    "", result->approximate ? "beam search" : "exhaustive search");
+	if (result->approximate)
+		printf(" of width %d (approximate)", result->beam_width);
+	else
+		printf(" over %llu routes", (unsigned long long)
+		    result->n_routes);
+	printf(", %.1f s\n\nperplexity (exp of the mean loss) at each budget "
+	    "(number of big modules):\n%6s", result->seconds, "budget");
+	for (i = 0; i < 4; i++)
+		printf(" %12s", per_budget[i]);
+	printf("\n");
+	for (b = 0; b < result->n_budgets; b++) {
+		printf("%6d", result->budgets[b]);
+		for (i = 0; i < 4; i++) {
+			m = oracle_result_method(result, per_budget[i],
+			    result->budgets[b]);
+			printf(" %12.3f", exp(mean_loss(m, n)));
+		}
+		printf("\n");
+	}
+	big = oracle_result_method(result, "big", -1);
+	small = oracle_result_method(result, "small", -1);
+	best = oracle_result_method(result, "best", -1);
+	for (p = 0; p < n; p++)
+		mean_budget += route_budget(best->routes + p * (size_t)L, L);
+	printf("\nbig (all B) %.3f", exp(mean_loss(big, n)));
+	if (small != NULL)
+		printf(", small (all S) %.3f", exp(mean_loss(small, n)));
+	printf(", best %.3f (mean budget %.2f of %d)\n",
+	    exp(mean_loss(best, n)), mean_budget / (double)n, L);
+	if (small == NULL) {
+		printf("hardest token: none, the space %s has no small "
+		    "modules to compare with\n", run->space);
+		return;
+	}
+	for (p = 0; p < n; p++) {
+		d = small->losses[p] - best->losses[p];
+		if (d > hardest_d) {
+			hardest_d = d;
+			hardest = p;
+		}
+	}
+	t = &run->tokens[hardest + 1];
+	printf("hardest token (small - best): position %zu, \"", hardest + 1);
+	tsv_write_escaped(stdout, t->piece, t->piece_length);
+	printf("\": difficulty %.3f nats (small %.3f, best %.3f, big %.3f)\n",
+	    hardest_d, small->losses[hardest], best->losses[hardest],
+	    big->losses[hardest]);
+}
+
+/* Analyse FILE (or standard input) and store the run. */
+int
+cmd_run(int argc, char **argv)
+{
+	const struct command *cmd = command_find("run");
+	struct run_options o;
+	struct store *store;
+	struct duo_model model;
+	struct duo_error err;
+	struct text_tokens tokens;
+	struct oracle_settings settings;
+	struct oracle_result result;
+	struct progress_state progress;
+	struct run_record run;
+	struct result_record *results;
+	struct token_record *token_records;
+	enum oracle_context context;
+	struct route_space space;
+	uint8_t *context_route = NULL;
+	char sha[SHA256_HEX_SIZE], *text, *arena, *settings_text;
+	char *model_path, *context_text = NULL;
+	const char *name, *model_file;
+	int *budgets = NULL, n_budgets = 0, L, i, n_threads;
+	size_t length, n_results;
+	int64_t id;
+
+	parse_options(argc, argv, cmd, &o);
+	if (route_space_parse(&space, o.space, &err) != 0)
+		die_usage(cmd, "--space: %s", err.message);
+	if (oracle_context_parse(o.context, &context, &err) != 0)
+		die_usage(cmd, "--context: %s", err.message);
+	if (o.context_route != NULL && context != ORACLE_FIXED)
+		die_usage(cmd, "--context-route goes with --context fixed");
+	if (o.budgets != NULL)
+		n_budgets = parse_budgets(cmd, o.budgets, &budgets);
+	name = strcmp(o.input, "-") == 0 ? "standard input" : o.input;
+
+	/* The database first: a file that cannot take the run is reported
+	 * before the work. */
+	if (store_open_default(&store, o.db, 0, &err) != 0)
+		die("%s", err.message);
+	model_file = default_model_path(o.model);
+	if (model_load(&model, model_file, &err) != 0)
+		die("%s", err.message);
+	if (sha256_file(model_file, sha, &err) != 0)
+		die("%s", err.message);
+	/* the full path, so that runs from other folders compare */
+	if ((model_path = realpath(model_file, NULL)) == NULL &&
+	    (model_path = strdup(model_file)) == NULL)
+		die("out of memory");
+	note_changed_model(store, model_path, sha);
+	L = model.config.n_layer;
+	if (o.context_route != NULL || context == ORACLE_FIXED) {
+		context_route = malloc((size_t)L);
+		context_text = malloc((size_t)L + 1);
+		if (context_route == NULL || context_text == NULL)
+			die("out of memory");
+		if (o.context_route == NULL)
+			memset(context_route, CHOICE_BIG, (size_t)L);
+		else if (route_parse(o.context_route, L, context_route,
+		    &err) != 0)
+			die("--context-route: %s", err.message);
+		route_format(context_route, L, context_text);
+		for (i = 0; i < L; i++)
+			if (strchr(space.name, context_text[i]) == NULL)
+				die("--context-route %s uses '%c', which the "
+				    "space %s does not have", context_text,
+				    context_text[i], space.name);
+	}
+	for (i = 0; i < n_budgets; i++)
+		if (budgets[i] > L)
+			die("--budgets: %d is more than the model's %d layers",
+			    budgets[i], L);
+
+	if (read_input(o.input, &text, &length, &err) != 0)
+		die("%s", err.message);
+	if (text_tokenize(&tokens, model.tokenizer, text, length, name,
+	    &err) != 0)
+		die("%s", err.message);
+
+	oracle_settings_default(&settings);
+	settings.space = space;
+	settings.context = context;
+	settings.context_route = context_route;
+	settings.budgets = budgets;
+	settings.n_budgets = n_budgets;
+	settings.beam_width = (int)o.beam;
+	settings.seed = o.seed;
+	settings.progress = show_progress;
+	settings.progress_arg = &progress;
+	progress.n_tokens = (double)tokens.n;
+	progress_start(&progress.line, "analysing", "tokens",
+	    (double)tokens.n);
+	if (oracle_run(&model, tokens.ids, tokens.n,
+	    tokenizer_bos(model.tokenizer), &settings, &result, &err) != 0) {
+		progress_finish(&progress.line);
+		die("%s", err.message);
+	}
+	progress_finish(&progress.line);
+	n_threads = settings.n_threads;
+#ifdef _OPENMP
+	if (n_threads <= 0)
+		n_threads = omp_get_max_threads();
+#else
+	n_threads = 1;
+#endif
+
+	token_records = make_tokens(&model, &tokens);
+	results = make_results(&result, &n_results, &arena);
+	settings_text = settings_json(&settings, &result, n_threads);
+	memset(&run, 0, sizeof run);
+	memcpy(run.model.sha256, sha, sizeof sha);
+	run.model.path = model_path;
+	run.model.name = model.name;
+	run.model.n_layer = L;
+	run.model.d_model = model.config.d_model;
+	run.model.n_head = model.config.n_head;
+	run.model.d_ff = model.config.d_ff;
+	run.model.d_ff_small = model.config.d_ff_small;
+	run.model.n_vocab = model.config.n_vocab;
+	run.model.n_ctx = model.config.n_ctx;
+	run.label = o.label;
+	run.source = o.input;
+	run.text = text;
+	run.text_length = length;
+	run.space = space.name;
+	run.context = oracle_context_name(context);
+	run.context_route = context == ORACLE_FIXED ? context_text : NULL;
+	run.settings = settings_text;
+	run.seconds = result.seconds;
+	run.approximate = result.approximate;
+	run.beam_width = result.beam_width;
+	run.n_tokens = tokens.n;
+	run.tokens = token_records;
+	run.results = results;
+	run.n_results = n_results;
+	run.route_losses = result.tables;
+
+	test_pause("DUO_TEST_PAUSE_BEFORE_WRITE");
+	if (store_write_run(store, &run, &id, &err) != 0)
+		die("%s", err.message);
+	print_summary(id, &result, &run);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		die("standard output: write error");
+
+	free(settings_text);
+	free(results);
+	free(arena);
+	free(token_records);
+	oracle_result_free(&result);
+	text_tokens_free(&tokens);
+	free(text);
+	free(budgets);
+	free(context_route);
+	free(context_text);
+	free(model_path);
+	model_free(&model);
+	store_close(store);
+	return EXIT_OK;
+}
