@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "store.h"
-#include "synthetic.h"
+#include "../tests/synthetic.h"
 
 static double
 seconds_on(clockid_t clock)

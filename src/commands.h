@@ -14,6 +14,7 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_tui(int argc, char **argv);
 
 /* Look a command up in duo.c's table (for usage messages). */
 const struct command *command_find(const char *name);

@@ -10,6 +10,8 @@
 #include "commands.h"
 
 static const struct command commands[] = {
+	{ "tui", "[-d DB] [--no-color] [--no-mouse] [--ascii]",
+	  "Browse the runs token by token in a curses interface", cmd_tui },
 	{ "info", "[MODEL]",
 	  "Show a model's hyperparameters, tokenizer, tensors and routers",
 	  cmd_info },
@@ -66,8 +68,9 @@ usage(FILE *out)
 {
 	size_t i;
 
-	fprintf(out, "usage: %s COMMAND [ARGS]\n"
-	    "Study where a Duo language model's computation pays off.\n\n"
+	fprintf(out, "usage: %s [COMMAND [ARGS]]\n"
+	    "Study where a Duo language model's computation pays off.\n"
+	    "With no command, open the browser (duo tui).\n\n"
 	    "Commands:\n", program_name);
 	for (i = 0; i < N_COMMANDS; i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name,
@@ -86,8 +89,10 @@ main(int argc, char **argv)
 
 	prefer_passive_waiting(argv);
 	if (argc < 2) {
-		usage(stderr);
-		return EXIT_USAGE;
+		/* duo alone opens the browser. */
+		static char *browse[] = { "tui", NULL };
+
+		return cmd_tui(1, browse);
 	}
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		usage(stdout);

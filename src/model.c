@@ -9,6 +9,7 @@
  * gathers of routed rows), run with OpenMP when the work pays for it.
  */
 #include "model.h"
+#include "rng.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -380,23 +381,6 @@ struct normal_rng {
 	bool has_spare;
 };
 
-static uint64_t
-splitmix64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/* Uniform in (0, 1): 53 random bits, never 0 so that log() is finite. */
-static double
-uniform_open(uint64_t *state)
-{
-	return ((double)(splitmix64(state) >> 11) + 0.5) * 0x1.0p-53;
-}
-
 /* Standard normal by Box-Muller, one pair per two calls. */
 static double
 normal_next(struct normal_rng *rng)
@@ -407,8 +391,8 @@ normal_next(struct normal_rng *rng)
 		rng->has_spare = false;
 		return rng->spare;
 	}
-	radius = sqrt(-2.0 * log(uniform_open(&rng->state)));
-	angle = 6.283185307179586 * uniform_open(&rng->state);  /* 2 pi */
+	radius = sqrt(-2.0 * log(rng_uniform_open(&rng->state)));
+	angle = 6.283185307179586 * rng_uniform_open(&rng->state);  /* 2 pi */
 	rng->spare = radius * sin(angle);
 	rng->has_spare = true;
 	return radius * cos(angle);

@@ -36,6 +36,7 @@
  * share their prefixes, so the walk shares their work); see beam_unit().
  */
 #include "oracle.h"
+#include "rng.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -134,28 +135,6 @@ sort_unique(uint64_t *codes, size_t n)
 		if (j == 0 || codes[i] != codes[j - 1])
 			codes[j++] = codes[i];
 	return j;
-}
-
-static uint64_t
-splitmix64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/* Uniform in 0 .. n - 1 (n >= 1), without the bias of a plain modulo. */
-static uint64_t
-random_below(uint64_t *state, uint64_t n)
-{
-	uint64_t limit = UINT64_MAX - UINT64_MAX % n, x;
-
-	do
-		x = splitmix64(state);
-	while (x >= limit);
-	return x % n;
 }
 
 int
@@ -282,7 +261,7 @@ oracle_random_routes(const struct route_space *space, int n_layer, int k,
 		    k, n_layer);
 	/* a stream per seed and budget: mixed, so that near seeds do not
 	 * give shifted copies of one stream */
-	state = splitmix64(&state) ^ ((uint64_t)k * 0xd1b54a32d192ed03ULL);
+	state = rng_next(&state) ^ ((uint64_t)k * 0xd1b54a32d192ed03ULL);
 	if (space_digit(space, CHOICE_BIG) != 0)
 		return error_set(err, "random routes: space %s has no B first",
 		    space->name);
@@ -304,7 +283,7 @@ oracle_random_routes(const struct route_space *space, int n_layer, int k,
 			big[l] = 0;
 		}
 		for (j = 0; j < k; j++) {
-			t = j + (int)random_below(&state,
+			t = j + (int)rng_below(&state,
 			    (uint64_t)(n_layer - j));
 			swap = layers[j];
 			layers[j] = layers[t];
@@ -313,7 +292,7 @@ oracle_random_routes(const struct route_space *space, int n_layer, int k,
 		}
 		code = 0;
 		for (l = 0; l < n_layer; l++) {
-			other = big[l] ? 0 : 1 + (int)random_below(&state,
+			other = big[l] ? 0 : 1 + (int)rng_below(&state,
 			    (uint64_t)(space->n_choices - 1));
 			code = code * (uint64_t)space->n_choices +
 			    (uint64_t)other;

@@ -13,6 +13,7 @@
  * needs.  No floating-point sum here depends on thread scheduling.
  */
 #include "train.h"
+#include "rng.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -75,24 +76,6 @@ thread_id(void)
 }
 
 /* --- random numbers ---------------------------------------------------- */
-
-/* splitmix64: one 64-bit word of state, so a checkpoint holds it whole. */
-static uint64_t
-rng_next(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/* Uniform in [0, 1) with 53 random bits. */
-static double
-rng_uniform(uint64_t *state)
-{
-	return (double)(rng_next(state) >> 11) * (1.0 / 9007199254740992.0);
-}
 
 /* Independent streams from one seed: data, routes, evaluation routes. */
 static uint64_t

@@ -46,7 +46,7 @@ allS=$(printf '%*s' "$L" '' | tr ' ' S)
 expect 0 '' "--help" -- "$DUO" --help
 expect 0 '' "--version" -- "$DUO" --version
 expect 2 'not a duo command' "unknown command" -- "$DUO" frobnicate
-expect 2 'usage' "no command" -- "$DUO"
+expect 1 'needs a terminal' "no command and no terminal" -- "$DUO"
 expect 0 '' "score --help" -- "$DUO" score --help
 expect 0 '' "info on the fixture" -- "$DUO" info "$fixture"
 expect 1 'missing.gguf' "info on a missing file" -- "$DUO" info "$tmp/missing.gguf"

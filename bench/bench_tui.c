@@ -1,0 +1,236 @@
+/*
+ * bench_tui.c - how fast the browser answers: the first frame, the first
+ * screen with the run list, the list complete, opening a run, and the
+ * redraw after a key in each view, on a database of 100 runs of 1000
+ * tokens (12 layers, the BS space, one router, no loss tables), drawn
+ * on a 120x40 virtual terminal whose output goes to /dev/null.
+ *
+ * usage: bench_tui [DB]   (default /tmp/duo-bench-tui.db; made on the
+ * first run from the texts in tests/texts, which takes a few minutes,
+ * and kept for the next)
+ *
+ * The issue's targets: first screen under 200 ms, a key under 20 ms.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "../tests/synthetic.h"
+#include "tui/tui.h"
+
+#define N_RUNS 100
+#define N_TOKENS 1000
+#define N_KEYS 200
+
+static const char *const texts[] = {
+	"tests/texts/harbour.txt", "tests/texts/travels.txt",
+	"tests/texts/workshop.txt", "tests/texts/store.txt",
+	"tests/texts/fixture-corpus.txt",
+};
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The texts one after the other, twice: enough words for 1000 tokens. */
+static char *
+corpus(size_t *length)
+{
+	char *all = NULL, *text, *grown;
+	size_t used = 0, n, i;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+			text = synthetic_read_file(texts[i], &n);
+			if (text == NULL) {
+				fprintf(stderr, "bench_tui: cannot read %s "
+				    "(run from the source tree)\n", texts[i]);
+				exit(1);
+			}
+			grown = realloc(all, used + n + 2);
+			if (grown == NULL)
+				exit(1);
+			all = grown;
+			memcpy(all + used, text, n);
+			used += n;
+			all[used++] = '\n';
+			all[used] = '\0';
+			free(text);
+		}
+	*length = used;
+	return all;
+}
+
+static int
+count_runs(const char *path)
+{
+	struct store *store;
+	struct duo_error err;
+	struct run_info *runs;
+	size_t n;
+
+	if (access(path, F_OK) != 0 ||
+	    store_open(&store, path, STORE_READONLY, &err) != 0)
+		return 0;
+	if (store_list_runs(store, &runs, &n, &err) != 0)
+		n = 0;
+	else
+		store_free_runs(runs, n);
+	store_close(store);
+	return (int)n;
+}
+
+static int
+make_database(const char *path)
+{
+	struct synthetic_options options = {
+		.n_layer = 12, .space = "BS", .n_ctx = 256,
+		.n_tokens = N_TOKENS, .n_routers = 1, .keep_tables = 0,
+		.model_name = "bench",
+	};
+	struct synthetic_run run;
+	struct store *store;
+	struct duo_error err;
+	char label[32], wal[4096];
+	size_t length;
+	char *text = corpus(&length);
+	int64_t id;
+	int i;
+	double t0 = now();
+
+	unlink(path);
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	unlink(wal);
+	snprintf(wal, sizeof wal, "%s-shm", path);
+	unlink(wal);
+	if (store_open(&store, path, 0, &err) != 0) {
+		fprintf(stderr, "bench_tui: %s\n", err.message);
+		return -1;
+	}
+	for (i = 0; i < N_RUNS; i++) {
+		options.seed = (uint64_t)i + 1;
+		if (synthetic_run_make(&run, text, length, &options) != 0) {
+			fprintf(stderr, "bench_tui: cannot make run %d\n", i);
+			return -1;
+		}
+		snprintf(label, sizeof label, "bench %03d", i + 1);
+		run.record.label = label;
+		if (store_write_run(store, &run.record, &id, &err) != 0) {
+			fprintf(stderr, "bench_tui: %s\n", err.message);
+			return -1;
+		}
+		synthetic_run_free(&run);
+		fprintf(stderr, "\rmaking %s: %d of %d runs", path, i + 1,
+		    N_RUNS);
+	}
+	fprintf(stderr, " (%.0f s)\n", now() - t0);
+	store_close(store);
+	free(text);
+	return 0;
+}
+
+static int
+compare_doubles(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Press key n times, redrawing after each as the loop does; report. */
+static void
+time_keys(struct app *app, const char *what, int key)
+{
+	double times[N_KEYS], t0, sum = 0;
+	int i;
+
+	for (i = 0; i < N_KEYS; i++) {
+		t0 = now();
+		app_key(app, key);
+		app_draw(app);
+		times[i] = now() - t0;
+		sum += times[i];
+	}
+	qsort(times, N_KEYS, sizeof times[0], compare_doubles);
+	printf("  %-34s mean %6.2f ms  median %6.2f  p95 %6.2f  max %6.2f\n",
+	    what, 1e3 * sum / N_KEYS, 1e3 * times[N_KEYS / 2],
+	    1e3 * times[N_KEYS * 95 / 100], 1e3 * times[N_KEYS - 1]);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = argc > 1 ? argv[1] : "/tmp/duo-bench-tui.db";
+	struct tui_options options;
+	struct duo_error err;
+	struct app app;
+	const struct run_info *runs;
+	size_t n;
+	double t0, t_frame, t_list, t_all, t_open;
+	unsigned seen = 0;
+
+	if (count_runs(path) != N_RUNS && make_database(path) != 0)
+		return 1;
+	memset(&options, 0, sizeof options);
+	options.db_option = path;
+
+	t0 = now();
+	if (tui_start(&app, &options, 120, 40, &err) != 0) {
+		fprintf(stderr, "bench_tui: %s\n", err.message);
+		return 1;
+	}
+	app_draw(&app);
+	t_frame = now() - t0;
+	/* The loop wakes every 100 ms while reading; here we wait exactly. */
+	while (app_runs(&app, &n) == NULL)
+		usleep(1000);
+	loader_poll(app.loader, &seen);
+	app.loader_seen = seen;
+	app_draw(&app);
+	t_list = now() - t0;
+	loader_wait(app.loader);
+	loader_poll(app.loader, &app.loader_seen);
+	app_draw(&app);
+	t_all = now() - t0;
+	runs = app_runs(&app, &n);
+
+	printf("bench_tui: %zu runs of %lld tokens in %s, 120x40\n", n,
+	    n > 0 ? (long long)runs[0].n_tokens : 0LL, path);
+	printf("  first frame (\"Reading...\")        %8.1f ms\n",
+	    1e3 * t_frame);
+	printf("  first screen with the run list     %8.1f ms   (target 200)\n",
+	    1e3 * t_list);
+	printf("  list complete (oracle@k, texts)    %8.1f ms\n", 1e3 * t_all);
+
+	time_keys(&app, "runs view: j (next run)", 'j');
+	time_keys(&app, "runs view: + (budget, resort)", '+');
+	t0 = now();
+	app_key(&app, '\n');
+	app_draw(&app);
+	t_open = now() - t0;
+	printf("  open a run (Enter)                 %8.1f ms\n", 1e3 * t_open);
+	time_keys(&app, "text view: l (next token)", 'l');
+	time_keys(&app, "text view: j (line down)", 'j');
+	time_keys(&app, "text view: c (measure)", 'c');
+	time_keys(&app, "text view: + (budget)", '+');
+	app_key(&app, '3');
+	time_keys(&app, "budget view: l (budget)", 'l');
+	time_keys(&app, "budget view: m (method)", 'm');
+	app_key(&app, '4');
+	time_keys(&app, "route map: l (next token)", 'l');
+	time_keys(&app, "route map: m (method)", 'm');
+	printf("  (a key's time is app_key and app_draw: curses writes to "
+	    "/dev/null)\n");
+	tui_stop(&app);
+	return 0;
+}

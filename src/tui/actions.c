@@ -1,0 +1,510 @@
+/*
+ * actions.c - the one table of keys: which key does what in which view,
+ * with the line of help the '?' screen and duo(1) show for it; the names
+ * of keys; and the ':' commands.
+ *
+ * Dispatch, the help view and "duo tui --list-keys" (which the test of
+ * the man page reads) all walk these tables, so they cannot disagree.
+ */
+#include "tui.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RUNS VIEW_BIT(VIEW_RUNS)
+#define TEXT VIEW_BIT(VIEW_TEXT)
+#define BUDGET VIEW_BIT(VIEW_BUDGET)
+#define ROUTES VIEW_BIT(VIEW_ROUTES)
+#define HELP VIEW_BIT(VIEW_HELP)
+
+/*
+ * One row per binding.  A view looks a key up in its own rows first,
+ * then in the rows of every view ("Everywhere"), so rows are grouped by
+ * view in the order the help screen lists them.
+ */
+const struct action tui_actions[] = {
+	/* Runs view */
+	{ ACT_DOWN, "next-run", { 'j', TUI_FN(KEY_DOWN) }, RUNS,
+	  "Select the next run" },
+	{ ACT_UP, "previous-run", { 'k', TUI_FN(KEY_UP) }, RUNS,
+	  "Select the previous run" },
+	{ ACT_PAGE_DOWN, "page-down", { TUI_FN(KEY_NPAGE), ' ' }, RUNS,
+	  "Down a page" },
+	{ ACT_PAGE_UP, "page-up", { TUI_FN(KEY_PPAGE) }, RUNS,
+	  "Up a page" },
+	{ ACT_FIRST, "first-run", { 'g', TUI_FN(KEY_HOME) }, RUNS,
+	  "Select the first run" },
+	{ ACT_LAST, "last-run", { 'G', TUI_FN(KEY_END) }, RUNS,
+	  "Select the last run" },
+	{ ACT_OPEN, "open", { '\n' }, RUNS,
+	  "Open the selected run in the text view" },
+	{ ACT_SORT_NEXT, "sort", { 's' }, RUNS,
+	  "Sort by the next column" },
+	{ ACT_SORT_REVERSE, "reverse", { 'S' }, RUNS,
+	  "Reverse the order" },
+	{ ACT_FILTER, "filter", { '/' }, RUNS,
+	  "Show only runs whose label or text match a PCRE2 pattern "
+	  "(empty: all)" },
+	{ ACT_DELETE, "delete", { 'D' }, RUNS,
+	  "Delete the selected run, after asking" },
+	{ ACT_RELOAD, "reload", { 'R' }, RUNS,
+	  "Read the database again" },
+
+	/* Text view */
+	{ ACT_RIGHT, "next-token", { 'l', TUI_FN(KEY_RIGHT) }, TEXT,
+	  "Next token" },
+	{ ACT_LEFT, "previous-token", { 'h', TUI_FN(KEY_LEFT) }, TEXT,
+	  "Previous token" },
+	{ ACT_DOWN, "line-down", { 'j', TUI_FN(KEY_DOWN) }, TEXT,
+	  "Down a line (in the detail pane: the next method)" },
+	{ ACT_UP, "line-up", { 'k', TUI_FN(KEY_UP) }, TEXT,
+	  "Up a line (in the detail pane: the previous method)" },
+	{ ACT_WORD_NEXT, "next-word", { 'w' }, TEXT,
+	  "Next token that starts a word" },
+	{ ACT_WORD_PREV, "previous-word", { 'b' }, TEXT,
+	  "Previous token that starts a word" },
+	{ ACT_LINE_START, "line-start", { '0' }, TEXT,
+	  "First token of the line" },
+	{ ACT_LINE_END, "line-end", { '$' }, TEXT,
+	  "Last token of the line" },
+	{ ACT_FIRST, "first-token", { 'g', TUI_FN(KEY_HOME) }, TEXT,
+	  "First token of the text" },
+	{ ACT_LAST, "last-token", { 'G', TUI_FN(KEY_END) }, TEXT,
+	  "Last token of the text" },
+	{ ACT_PAGE_DOWN, "page-down", { TUI_FN(KEY_NPAGE), ' ' }, TEXT,
+	  "Down a page" },
+	{ ACT_PAGE_UP, "page-up", { TUI_FN(KEY_PPAGE) }, TEXT,
+	  "Up a page" },
+	{ ACT_SEARCH, "search", { '/' }, TEXT,
+	  "Search the text with a PCRE2 pattern (lower case: any case)" },
+	{ ACT_SEARCH_NEXT, "next-match", { 'n' }, TEXT,
+	  "Next token that matches" },
+	{ ACT_SEARCH_PREV, "previous-match", { 'N' }, TEXT,
+	  "Previous token that matches" },
+	{ ACT_ABOVE_NEXT, "next-above", { ']' }, TEXT,
+	  "Next token whose measure is at or above the threshold" },
+	{ ACT_ABOVE_PREV, "previous-above", { '[' }, TEXT,
+	  "Previous token at or above the threshold" },
+	{ ACT_MEASURE_NEXT, "measure", { 'c' }, TEXT,
+	  "Colour by the next measure: difficulty, loss, regret, need" },
+
+	/* Budget view */
+	{ ACT_BUDGET_RIGHT, "budget-right", { 'l', TUI_FN(KEY_RIGHT) },
+	  BUDGET, "One more big module" },
+	{ ACT_BUDGET_LEFT, "budget-left", { 'h', TUI_FN(KEY_LEFT) }, BUDGET,
+	  "One big module less" },
+	{ ACT_DOWN, "next-method", { 'j', TUI_FN(KEY_DOWN) }, BUDGET,
+	  "Next method (in the allocation pane: the one compared)" },
+	{ ACT_UP, "previous-method", { 'k', TUI_FN(KEY_UP) }, BUDGET,
+	  "Previous method (in the allocation pane: the one compared)" },
+
+	/* Route map */
+	{ ACT_RIGHT, "next-token", { 'l', TUI_FN(KEY_RIGHT) }, ROUTES,
+	  "Next token" },
+	{ ACT_LEFT, "previous-token", { 'h', TUI_FN(KEY_LEFT) }, ROUTES,
+	  "Previous token" },
+	{ ACT_WORD_NEXT, "next-word", { 'w' }, ROUTES,
+	  "Next token that starts a word" },
+	{ ACT_WORD_PREV, "previous-word", { 'b' }, ROUTES,
+	  "Previous token that starts a word" },
+	{ ACT_PAGE_DOWN, "page-right", { TUI_FN(KEY_NPAGE), ' ' }, ROUTES,
+	  "A screen of tokens on" },
+	{ ACT_PAGE_UP, "page-left", { TUI_FN(KEY_PPAGE) }, ROUTES,
+	  "A screen of tokens back" },
+	{ ACT_FIRST, "first-token", { 'g', TUI_FN(KEY_HOME) }, ROUTES,
+	  "First token" },
+	{ ACT_LAST, "last-token", { 'G', TUI_FN(KEY_END) }, ROUTES,
+	  "Last token" },
+
+	/* Help */
+	{ ACT_DOWN, "scroll-down", { 'j', TUI_FN(KEY_DOWN) }, HELP,
+	  "Scroll down" },
+	{ ACT_UP, "scroll-up", { 'k', TUI_FN(KEY_UP) }, HELP,
+	  "Scroll up" },
+	{ ACT_PAGE_DOWN, "page-down", { TUI_FN(KEY_NPAGE), ' ' }, HELP,
+	  "Down a page" },
+	{ ACT_PAGE_UP, "page-up", { TUI_FN(KEY_PPAGE) }, HELP,
+	  "Up a page" },
+
+	/* Everywhere */
+	{ ACT_VIEW_RUNS, "runs", { '1' }, VIEWS_ALL,
+	  "Runs view: every run in the database" },
+	{ ACT_VIEW_TEXT, "text", { '2' }, VIEWS_ALL,
+	  "Text view of the open run, with the token detail pane" },
+	{ ACT_VIEW_BUDGET, "budget", { '3' }, VIEWS_ALL,
+	  "Budget view: perplexity against the budget, layer allocation" },
+	{ ACT_VIEW_ROUTES, "routes", { '4' }, VIEWS_ALL,
+	  "Route map: layers by tokens for the chosen method" },
+	{ ACT_BUDGET_UP, "budget-up", { '+', '=' }, VIEWS_ALL,
+	  "Raise the budget k (big modules per token) by one" },
+	{ ACT_BUDGET_DOWN, "budget-down", { '-', '_' }, VIEWS_ALL,
+	  "Lower the budget k by one" },
+	{ ACT_METHOD_NEXT, "next-method", { 'm' }, VIEWS_ALL,
+	  "Choose the next method of the run" },
+	{ ACT_METHOD_PREV, "previous-method", { 'M' }, VIEWS_ALL,
+	  "Choose the previous method" },
+	{ ACT_NEXT_PANE, "next-pane", { '\t' }, VIEWS_ALL,
+	  "Move the keys to the next pane" },
+	{ ACT_COMMAND, "command", { ':' }, VIEWS_ALL,
+	  "Type a command (see below)" },
+	{ ACT_HELP, "help", { '?', TUI_FN(KEY_F(1)) }, VIEWS_ALL,
+	  "Show the keys of this view" },
+	{ ACT_REDRAW, "redraw", { TUI_CTRL('l') }, VIEWS_ALL,
+	  "Redraw the screen" },
+	{ ACT_BACK, "back", { 'q' }, VIEWS_ALL,
+	  "Go back to the previous view; quit from the first" },
+	{ ACT_QUIT, "quit", { 'Q' }, VIEWS_ALL,
+	  "Quit at once" },
+};
+const size_t tui_n_actions = sizeof tui_actions / sizeof tui_actions[0];
+
+static const struct {
+	const char *name;
+	int key;
+} key_names[] = {
+	{ "Enter", '\n' },
+	{ "Tab", '\t' },
+	{ "Space", ' ' },
+	{ "Esc", TUI_ESC },
+	{ "Backspace", TUI_FN(KEY_BACKSPACE) },
+	{ "Up", TUI_FN(KEY_UP) },
+	{ "Down", TUI_FN(KEY_DOWN) },
+	{ "Left", TUI_FN(KEY_LEFT) },
+	{ "Right", TUI_FN(KEY_RIGHT) },
+	{ "Home", TUI_FN(KEY_HOME) },
+	{ "End", TUI_FN(KEY_END) },
+	{ "PgUp", TUI_FN(KEY_PPAGE) },
+	{ "PgDn", TUI_FN(KEY_NPAGE) },
+	{ "S-Tab", TUI_FN(KEY_BTAB) },
+	{ "F1", TUI_FN(KEY_F(1)) },
+};
+#define N_KEY_NAMES (sizeof key_names / sizeof key_names[0])
+
+const char *
+tui_key_name(int key, char *buf, size_t size)
+{
+	mbstate_t state;
+	size_t i, n;
+
+	for (i = 0; i < N_KEY_NAMES; i++)
+		if (key_names[i].key == key)
+			return key_names[i].name;
+	if (key >= 1 && key < 32) {
+		snprintf(buf, size, "C-%c", key + 'a' - 1);
+		return buf;
+	}
+	if (key >= TUI_FN(0)) {
+		snprintf(buf, size, "key%d", key - TUI_FN(0));
+		return buf;
+	}
+	memset(&state, 0, sizeof state);
+	if (size < MB_LEN_MAX + 1 ||
+	    (n = wcrtomb(buf, (wchar_t)key, &state)) == (size_t)-1)
+		snprintf(buf, size, "U+%04X", (unsigned)key);
+	else
+		buf[n] = '\0';
+	return buf;
+}
+
+int
+tui_key_from_name(const char *name)
+{
+	wchar_t wc;
+	size_t i = 0, n = strlen(name);
+
+	for (i = 0; i < N_KEY_NAMES; i++)
+		if (strcmp(key_names[i].name, name) == 0)
+			return key_names[i].key;
+	if (n == 3 && name[0] == 'C' && name[1] == '-' &&
+	    islower((unsigned char)name[2]))
+		return TUI_CTRL(name[2]);
+	i = 0;
+	if (n > 0 && utf8_next(name, n, &i, &wc) == 0 && i == n)
+		return (int)wc;
+	return -1;
+}
+
+const struct action *
+action_find(enum action_id id)
+{
+	size_t i;
+
+	for (i = 0; i < tui_n_actions; i++)
+		if (tui_actions[i].id == id)
+			return &tui_actions[i];
+	return NULL;
+}
+
+static int
+binding_has_key(const struct action *a, int key)
+{
+	int i;
+
+	for (i = 0; i < ACTION_KEYS && a->keys[i] != 0; i++)
+		if (a->keys[i] == key)
+			return 1;
+	return 0;
+}
+
+enum action_id
+action_for_key(enum view_id view, int key)
+{
+	size_t i;
+
+	/* A view's own rows come first in the table. */
+	for (i = 0; i < tui_n_actions; i++)
+		if ((tui_actions[i].views & VIEW_BIT(view)) &&
+		    binding_has_key(&tui_actions[i], key))
+			return tui_actions[i].id;
+	return ACT_NONE;
+}
+
+const char *
+action_section(const struct action *a)
+{
+	static const char *const names[N_VIEWS] = {
+		"Runs view", "Text view", "Budget view", "Route map", "Help",
+	};
+	int v;
+
+	if (a->views == VIEWS_ALL)
+		return "Everywhere";
+	for (v = 0; v < N_VIEWS; v++)
+		if (a->views == VIEW_BIT(v))
+			return names[v];
+	return "Several views";
+}
+
+int
+actions_check(char *message, size_t size)
+{
+	size_t i, j;
+	int k, v;
+	char name[32];
+
+	for (v = 0; v < N_VIEWS; v++)
+		for (i = 0; i < tui_n_actions; i++) {
+			if (!(tui_actions[i].views & VIEW_BIT(v)))
+				continue;
+			for (k = 0; k < ACTION_KEYS &&
+			    tui_actions[i].keys[k] != 0; k++)
+				for (j = i + 1; j < tui_n_actions; j++)
+					if ((tui_actions[j].views &
+					    VIEW_BIT(v)) && binding_has_key(
+					    &tui_actions[j],
+					    tui_actions[i].keys[k])) {
+						snprintf(message, size,
+						    "key %s is bound to both "
+						    "%s and %s",
+						    tui_key_name(tui_actions[i].
+						    keys[k], name,
+						    sizeof name),
+						    tui_actions[i].name,
+						    tui_actions[j].name);
+						return -1;
+					}
+		}
+	return 0;
+}
+
+void
+actions_print(FILE *out)
+{
+	char name[32];
+	size_t i;
+	int k;
+
+	for (i = 0; i < tui_n_actions; i++) {
+		const struct action *a = &tui_actions[i];
+
+		fprintf(out, "%s\t", action_section(a));
+		for (k = 0; k < ACTION_KEYS && a->keys[k] != 0; k++)
+			fprintf(out, "%s%s", k > 0 ? " " : "",
+			    tui_key_name(a->keys[k], name, sizeof name));
+		fprintf(out, "\t%s\t%s\n", a->name, a->help);
+	}
+	for (i = 0; i < tui_n_commands; i++)
+		fprintf(out, "Commands\t:%s%s%s\t%s\t%s\n",
+		    tui_commands[i].name, *tui_commands[i].args != '\0' ?
+		    " " : "", tui_commands[i].args, tui_commands[i].name,
+		    tui_commands[i].help);
+}
+
+/* ---- ':' commands --------------------------------------------------- */
+
+static int
+command_budget(struct app *app, const char *args)
+{
+	char *end;
+	long k;
+
+	errno = 0;
+	k = strtol(args, &end, 10);
+	if (*args == '\0' || *end != '\0' || errno != 0 || k < 0 || k > 64) {
+		app_error(app, ":budget wants a whole number of big modules, "
+		    "not '%s'", args);
+		return -1;
+	}
+	app_set_budget(app, (int)k);
+	return 0;
+}
+
+static int
+command_method(struct app *app, const char *args)
+{
+	int m;
+
+	if (app->run == NULL) {
+		app_error(app, "no run is open; open one first (Enter)");
+		return -1;
+	}
+	m = run_method_find(app->run, args);
+	if (m < 0) {
+		char names[256] = "";
+		size_t i, used = 0;
+
+		for (i = 0; i < app->run->n_methods && used < sizeof names;
+		    i++)
+			used += (size_t)snprintf(names + used,
+			    sizeof names - used, "%s%s", i > 0 ? ", " : "",
+			    app->run->methods[i].name);
+		app_error(app, "this run has no method '%s' (it has %s)",
+		    args, names);
+		return -1;
+	}
+	app_set_method(app, m);
+	return 0;
+}
+
+static int
+command_measure(struct app *app, const char *args)
+{
+	int i;
+
+	for (i = 0; i < N_MEASURES; i++)
+		if (strcmp(measure_names[i], args) == 0) {
+			app->measure = (enum measure)i;
+			app->threshold = NAN;
+			return 0;
+		}
+	app_error(app, "no measure '%s' (difficulty, loss, regret or need)",
+	    args);
+	return -1;
+}
+
+static int
+command_threshold(struct app *app, const char *args)
+{
+	char *end;
+	double x;
+
+	if (*args == '\0') {
+		app->threshold = NAN;
+		app_message(app, "threshold: the top quarter of the scale");
+		return 0;
+	}
+	x = strtod(args, &end);
+	if (*end != '\0' || !isfinite(x)) {
+		app_error(app, ":threshold wants a number, not '%s'", args);
+		return -1;
+	}
+	app->threshold = x;
+	return 0;
+}
+
+static int
+command_open(struct app *app, const char *args)
+{
+	struct store *store;
+	struct duo_error err;
+	int64_t id;
+
+	if (app->db_path == NULL || store_open(&store, app->db_path,
+	    STORE_READONLY, &err) != 0) {
+		app_error(app, "%s", app->db_path == NULL ? "no database" :
+		    err.message);
+		return -1;
+	}
+	if (store_find_run(store, args, &id, &err) != 0) {
+		store_close(store);
+		app_error(app, "%s", err.message);
+		return -1;
+	}
+	store_close(store);
+	if (app_open_run(app, id) != 0)
+		return -1;
+	app_show(app, VIEW_TEXT);
+	return 0;
+}
+
+static int
+command_quit(struct app *app, const char *args)
+{
+	app->quit = 1;
+	return 0;
+}
+
+static int
+command_help(struct app *app, const char *args)
+{
+	app_show(app, VIEW_HELP);
+	return 0;
+}
+
+const struct tui_command tui_commands[] = {
+	{ "budget", "N", "Set the budget to N big modules", command_budget },
+	{ "method", "NAME",
+	  "Choose a method: big, small, best, oracle, fixed, random_best, "
+	  "random_mean or router:NAME", command_method },
+	{ "measure", "NAME",
+	  "Colour the text by difficulty, loss, regret or need",
+	  command_measure },
+	{ "threshold", "[X]",
+	  "Set the threshold of ] and [ (none: the top quarter of the "
+	  "scale)", command_threshold },
+	{ "open", "RUN", "Open a run by id, label, or last", command_open },
+	{ "help", "", "Show this help", command_help },
+	{ "quit", "", "Quit (also :q)", command_quit },
+};
+const size_t tui_n_commands = sizeof tui_commands / sizeof tui_commands[0];
+
+int
+command_run(struct app *app, const char *line)
+{
+	char name[64];
+	const char *args;
+	size_t n, i;
+
+	while (*line == ' ')
+		line++;
+	n = strcspn(line, " ");
+	if (n == 0)
+		return 0;
+	if (n >= sizeof name) {
+		app_error(app, "no command '%.20s...'; ? lists them", line);
+		return -1;
+	}
+	memcpy(name, line, n);
+	name[n] = '\0';
+	args = line + n;
+	while (*args == ' ')
+		args++;
+	if (strcmp(name, "q") == 0)
+		return command_quit(app, args);
+	for (i = 0; i < tui_n_commands; i++)
+		if (strcmp(tui_commands[i].name, name) == 0) {
+			char trimmed[256];
+			size_t len;
+
+			snprintf(trimmed, sizeof trimmed, "%s", args);
+			len = strlen(trimmed);
+			while (len > 0 && trimmed[len - 1] == ' ')
+				trimmed[--len] = '\0';
+			return tui_commands[i].exec(app, trimmed);
+		}
+	app_error(app, "no command '%s'; ? lists them", name);
+	return -1;
+}

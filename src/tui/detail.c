@@ -1,0 +1,235 @@
+/*
+ * detail.c - the token detail pane of the text view: the token under the
+ * cursor in its context, its loss under every method of the run at the
+ * budget in effect, each method's route as a strip of one glyph per
+ * layer, and a chart of the token's loss against the budget for the
+ * oracle and every learned router, big and small drawn as levels.
+ */
+#include "tui.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Draw the glyphs of position p at (y, x), at most w cells; the cells. */
+static int
+draw_token(const struct app *app, int y, int x, int w, size_t p,
+    enum element element)
+{
+	const struct tui_run *run = app->run;
+	size_t g;
+	int used = 0;
+
+	for (g = run->first_glyph[p]; g < run->first_glyph[p + 1]; g++) {
+		const struct glyph *gl = &run->glyphs[g];
+		enum element el = gl->stand_in ? EL_DIM : element;
+
+		if (used + gl->width > w)
+			break;
+		draw_wchar_attr(y, x + used, gl->wc, app->palette.attr[el] |
+		    (element == EL_SELECTED ? A_BOLD : 0),
+		    app->palette.pair[el]);
+		used += gl->width;
+	}
+	return used;
+}
+
+/* The token with a few neighbours on each side, as fits in w cells. */
+static void
+draw_context(const struct app *app, int y, int x, int w)
+{
+	const struct tui_run *run = app->run;
+	size_t p = app->cursor, first = p, last = p, q;
+	int width = 0, grew = 1;
+
+	for (q = run->first_glyph[p]; q < run->first_glyph[p + 1]; q++)
+		width += run->glyphs[q].width;
+	/* Grow both ways while the neighbours fit. */
+	while (grew) {
+		int cells;
+
+		grew = 0;
+		if (first > 1) {
+			cells = (int)(run->first_glyph[first] -
+			    run->first_glyph[first - 1]);
+			if (width + cells <= w * 2 / 3 + 1) {
+				first--;
+				width += cells;
+				grew = 1;
+			}
+		}
+		if (last < run->T) {
+			cells = (int)(run->first_glyph[last + 2] -
+			    run->first_glyph[last + 1]);
+			if (width + cells <= w) {
+				last++;
+				width += cells;
+				grew = 1;
+			}
+		}
+	}
+	for (q = first; q <= last && w > 0; q++) {
+		int used = draw_token(app, y, x, w, q, q == p ? EL_SELECTED :
+		    EL_DIM);
+
+		x += used;
+		w -= used;
+	}
+}
+
+/* The series of the loss chart: the oracle and each router over k. */
+static void
+draw_loss_chart(const struct app *app, const struct rect *r)
+{
+	const struct tui_run *run = app->run;
+	struct chart_series series[N_SERIES];
+	double *values;
+	struct chart chart;
+	size_t m;
+	int n = 0, k, L = run->L;
+
+	values = malloc((size_t)N_SERIES * ((size_t)L + 1) * sizeof *values);
+	if (values == NULL)
+		return;
+	for (m = 0; m < run->n_methods && n < N_SERIES; m++) {
+		const struct run_method *rm = &run->methods[m];
+		int is_level = (int)m == run->big || (int)m == run->small;
+
+		if (!is_level && (int)m != run->oracle &&
+		    strncmp(rm->name, "router:", 7) != 0)
+			continue;
+		for (k = 0; k <= L; k++)
+			values[n * (L + 1) + k] = run_loss(run, (int)m, k,
+			    app->cursor);
+		series[n].name = rm->name;
+		series[n].y = &values[n * (L + 1)];
+		series[n].level = is_level;
+		series[n].highlight = (int)m == app->method;
+		n++;
+	}
+	memset(&chart, 0, sizeof chart);
+	chart.series = series;
+	chart.n_series = n;
+	chart.n = L + 1;
+	chart.mark = app_budget(app, L);
+	chart.x_label = "k";
+	chart.legend = 1;
+	draw_chart(app, r, &chart);
+	free(values);
+}
+
+/* The loss of every method at k, and its route, from line y of r. */
+static int
+draw_methods(struct app *app, const struct rect *r, int y, int focused)
+{
+	const struct tui_run *run = app->run;
+	int k = app_budget(app, run->L), x = r->x + 1, w = r->w - 2;
+	int name_w = 15, bottom = r->y + r->h;
+	char name[64], number[32];
+	size_t m;
+
+	draw_textf(app, y, x, w, EL_HEADER, "%-*s %7s  %s", name_w, "method",
+	    "loss", "route");
+	for (m = 0; m < run->n_methods; m++) {
+		const struct run_method *rm = &run->methods[m];
+		const char *route = run_route(run, (int)m, k, app->cursor);
+		enum element el = (int)m == app->method ? (focused ?
+		    EL_SELECTED : EL_PANE_FOCUS) : EL_NORMAL;
+
+		if (++y >= bottom)
+			return y;
+		if (rm->budgeted)
+			snprintf(name, sizeof name, "%s@%d", rm->name, k);
+		else
+			snprintf(name, sizeof name, "%s", rm->name);
+		format_number(run_loss(run, (int)m, k, app->cursor), number,
+		    sizeof number);
+		if (el == EL_SELECTED) {
+			struct rect line = { y, r->x, 1, r->w };
+
+			draw_fill(app, &line, EL_SELECTED);
+		}
+		draw_textf(app, y, x, name_w + 9, el, "%-*.*s %7s", name_w,
+		    name_w, name, number);
+		if (route != NULL)
+			draw_route(app, y, x + name_w + 10, route, run->L);
+		else if (!rm->has_routes)
+			draw_text(app, y, x + name_w + 10, w - name_w - 10,
+			    "(mean)", EL_DIM);
+	}
+	return y + 1;
+}
+
+/* Difficulty, the glyphs' legend and the loss chart, from line y of r. */
+static void
+draw_extras(struct app *app, const struct rect *r, int y)
+{
+	const struct tui_run *run = app->run;
+	int x = r->x + 1, w = r->w - 2, bottom = r->y + r->h, used;
+	char number[32];
+
+	if (y >= bottom)
+		return;
+	format_number(run->difficulty[app->cursor - 1], number,
+	    sizeof number);
+	used = draw_textf(app, y, x, w, EL_NORMAL, "difficulty %s", number);
+	if (run->need[app->cursor - 1] >= 0)
+		draw_textf(app, y, x + used, w - used, EL_NORMAL,
+		    "  need k=%d to match big", run->need[app->cursor - 1]);
+	else
+		draw_text(app, y, x + used, w - used,
+		    "  never matches big", EL_NORMAL);
+	if (++y >= bottom)
+		return;
+	draw_wchar(app, y, x, app->glyphs.big, EL_BIG);
+	draw_text(app, y, x + 1, 6, " big", EL_DIM);
+	draw_wchar(app, y, x + 6, app->glyphs.small, EL_SMALL);
+	draw_text(app, y, x + 7, 8, " small", EL_DIM);
+	draw_wchar(app, y, x + 14, app->glyphs.skip, EL_SKIP);
+	draw_text(app, y, x + 15, 6, " skip", EL_DIM);
+	y += 2;
+	if (bottom - y >= 6) {
+		struct rect chart = { y, r->x, bottom - y, r->w };
+
+		draw_textf(app, y - 1, x, w, EL_DIM, "loss against the budget");
+		draw_loss_chart(app, &chart);
+	}
+}
+
+void
+detail_draw(struct app *app, const struct rect *r, int focused)
+{
+	const struct tui_run *run = app->run;
+	const struct token_record *t = &run->data.tokens[app->cursor];
+	int y = r->y, x = r->x + 1, w = r->w - 2, used, split;
+	char title[128];
+
+	snprintf(title, sizeof title, "Token %zu of %zu", app->cursor, run->T);
+	draw_pane_title(app, r, title, focused);
+	if (++y >= r->y + r->h)
+		return;
+	used = draw_token(app, y, x, w / 2, app->cursor, EL_PANE_FOCUS);
+	draw_textf(app, y, x + used + 1, w - used - 1, EL_DIM,
+	    " id %d, bytes %zu-%zu", t->token_id, t->byte_start, t->byte_end);
+	if (++y >= r->y + r->h)
+		return;
+	draw_context(app, y, x, w);
+	y++;
+	/* Wide and low (below the text): the table and the rest side by
+	 * side; otherwise one under the other. */
+	/* The table: name, loss, route (or "(mean)"), and a margin. */
+	split = 27 + (run->L > 6 ? run->L : 6);
+	if (r->w >= split + 36 && r->y + r->h - y < (int)run->n_methods + 10) {
+		struct rect left = { y, r->x, r->y + r->h - y, split };
+		struct rect right = { y, r->x + split + 1, r->y + r->h - y,
+		    r->w - split - 1 };
+
+		draw_methods(app, &left, y, focused);
+		draw_extras(app, &right, y);
+		return;
+	}
+	if (y >= r->y + r->h)
+		return;
+	y = draw_methods(app, r, y, focused);
+	draw_extras(app, r, y);
+}

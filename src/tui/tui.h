@@ -1,0 +1,518 @@
+/*
+ * tui.h - the parts of the curses browser and what they share.
+ *
+ * app.c owns the terminal, the main loop, the layout of the screen and
+ * the view stack; actions.c the one table of keys, actions and commands
+ * that both dispatch and the help screen read; colors.c the table of
+ * screen elements times colour schemes; draw.c text, charts and strips;
+ * run.c an opened run as tables the views index; loader.c the background
+ * reader of the run list; script.c the headless screen-dump mode.  Each
+ * view is one file (view_*.c) filling a struct view_ops.
+ *
+ * Only these files call curses.  They read the database through store.h,
+ * read-only, except to delete a run the user asked to delete.
+ */
+#ifndef DUO_TUI_H
+#define DUO_TUI_H
+
+#ifndef NCURSES_WIDECHAR
+#define NCURSES_WIDECHAR 1
+#endif
+#include <curses.h>
+#include <pthread.h>
+#ifndef PCRE2_CODE_UNIT_WIDTH
+#define PCRE2_CODE_UNIT_WIDTH 8
+#endif
+#include <pcre2.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <wchar.h>
+
+#include "error.h"
+#include "store.h"
+
+/* The smallest window duo draws in; below it, a message says so. */
+#define TUI_MIN_COLS 60
+#define TUI_MIN_LINES 16
+
+/* Keys are wide characters, or curses function keys moved above Unicode. */
+#define TUI_FN(k) (0x200000 + (k))
+#define TUI_CTRL(c) ((c) & 0x1f)
+#define TUI_ESC 27
+
+struct rect {
+	int y, x, h, w;
+};
+
+/* ---- views ---------------------------------------------------------- */
+
+enum view_id {
+	VIEW_RUNS,
+	VIEW_TEXT,
+	VIEW_BUDGET,
+	VIEW_ROUTES,
+	VIEW_HELP,
+	N_VIEWS
+};
+#define VIEW_BIT(v) (1u << (v))
+#define VIEWS_OF_RUN (VIEW_BIT(VIEW_TEXT) | VIEW_BIT(VIEW_BUDGET) | \
+	VIEW_BIT(VIEW_ROUTES))
+#define VIEWS_ALL ((1u << N_VIEWS) - 1)
+
+/* ---- actions (actions.c) -------------------------------------------- */
+
+enum action_id {
+	ACT_NONE,
+	/* moving */
+	ACT_UP, ACT_DOWN, ACT_LEFT, ACT_RIGHT, ACT_WORD_NEXT, ACT_WORD_PREV,
+	ACT_PAGE_UP, ACT_PAGE_DOWN, ACT_FIRST, ACT_LAST, ACT_LINE_START,
+	ACT_LINE_END,
+	/* runs view */
+	ACT_OPEN, ACT_SORT_NEXT, ACT_SORT_REVERSE, ACT_FILTER, ACT_DELETE,
+	ACT_RELOAD,
+	/* text view */
+	ACT_SEARCH, ACT_SEARCH_NEXT, ACT_SEARCH_PREV, ACT_ABOVE_NEXT,
+	ACT_ABOVE_PREV, ACT_MEASURE_NEXT,
+	/* budget view */
+	ACT_BUDGET_LEFT, ACT_BUDGET_RIGHT,
+	/* every view */
+	ACT_VIEW_RUNS, ACT_VIEW_TEXT, ACT_VIEW_BUDGET, ACT_VIEW_ROUTES,
+	ACT_METHOD_NEXT, ACT_METHOD_PREV, ACT_BUDGET_UP, ACT_BUDGET_DOWN,
+	ACT_NEXT_PANE, ACT_COMMAND, ACT_HELP, ACT_REDRAW, ACT_BACK, ACT_QUIT,
+	N_ACTIONS
+};
+
+#define ACTION_KEYS 3
+
+struct action {
+	enum action_id id;
+	const char *name;               /* for people: "move-down" */
+	int keys[ACTION_KEYS];          /* 0 ends the list */
+	unsigned views;                 /* VIEW_BIT()s it works in */
+	const char *help;               /* one line, for ? and duo(1) */
+};
+
+extern const struct action tui_actions[];
+extern const size_t tui_n_actions;
+
+struct app;
+
+/* A ':' command: the same table lists them in the help screen. */
+struct tui_command {
+	const char *name;
+	const char *args;               /* "N", "NAME", "" */
+	const char *help;
+	/* 0 done, -1 with a message in app's status line */
+	int (*exec)(struct app *app, const char *args);
+};
+
+extern const struct tui_command tui_commands[];
+extern const size_t tui_n_commands;
+
+/* The action bound to key in view; ACT_NONE when there is none. */
+enum action_id action_for_key(enum view_id view, int key);
+const struct action *action_find(enum action_id id);
+/* "j", "Down", "C-l"; into buf (at least 16 bytes). */
+const char *tui_key_name(int key, char *buf, size_t size);
+/* The key a name means ("Down", "j", "C-l"); -1 if none. */
+int tui_key_from_name(const char *name);
+/* The section a row belongs to, by its views: "Runs view", "Everywhere". */
+const char *action_section(const struct action *a);
+/* Check the table: no key bound twice in one view.  -1 and a message. */
+int actions_check(char *message, size_t size);
+/* Print every binding as TSV: section, keys, action, help. */
+void actions_print(FILE *out);
+/* Run a ':' command line (without the colon). */
+int command_run(struct app *app, const char *line);
+
+/* ---- colours (colors.c) --------------------------------------------- */
+
+enum element {
+	EL_NORMAL,
+	EL_TITLE,
+	EL_STATUS,
+	EL_ERROR,
+	EL_HEADER,
+	EL_SELECTED,
+	EL_PANE_TITLE,
+	EL_PANE_FOCUS,
+	EL_DIM,
+	EL_KEY,
+	EL_MATCH,
+	EL_AXIS,
+	EL_MARK,
+	EL_BIG,
+	EL_SMALL,
+	EL_SKIP,
+	EL_SERIES_0, EL_SERIES_1, EL_SERIES_2, EL_SERIES_3, EL_SERIES_4,
+	EL_SERIES_5, EL_SERIES_6, EL_SERIES_7,
+	EL_HEAT_0, EL_HEAT_1, EL_HEAT_2, EL_HEAT_3, EL_HEAT_4, EL_HEAT_5,
+	EL_HEAT_6, EL_HEAT_7,
+	N_ELEMENTS
+};
+#define N_SERIES 8
+#define N_HEAT 8
+
+enum scheme {
+	SCHEME_256,
+	SCHEME_8,
+	SCHEME_MONO,
+};
+
+/* What an element looks like under the scheme in use. */
+struct palette {
+	enum scheme scheme;
+	attr_t attr[N_ELEMENTS];
+	short pair[N_ELEMENTS];
+};
+
+/* The scheme the terminal allows; mono when no_color. */
+enum scheme colors_choose(int no_color);
+/* Initialise colour pairs (after start_color) and fill the palette. */
+void colors_init(struct palette *palette, enum scheme scheme);
+const char *colors_scheme_name(enum scheme scheme);
+
+/* ---- the characters used to draw (draw.c) --------------------------- */
+
+struct glyph_set {
+	int unicode;                    /* braille, blocks, arrows */
+	wchar_t big, small, skip;       /* route choices */
+	wchar_t markers[N_SERIES];      /* chart series */
+	wchar_t vline, hline, corner, tick, left_tee;
+	wchar_t ellipsis, newline, tab, replacement;
+};
+
+/* ---- an opened run (run.c) ------------------------------------------ */
+
+enum measure {
+	MEASURE_DIFFICULTY,             /* loss(small) - loss(best) */
+	MEASURE_LOSS,                   /* loss under the chosen method at k */
+	MEASURE_REGRET,                 /* method at k minus oracle at k */
+	MEASURE_NEED,                   /* least k where oracle beats big */
+	N_MEASURES
+};
+
+struct run_method {
+	const char *name;               /* into data.methods */
+	int budgeted;                   /* a row per budget (oracle, fixed..) */
+	int has_routes;                 /* random_mean has none */
+	/* budgeted: (L + 1, T) by budget then position - 1; else (1, T);
+	 * NAN / NULL where the run has no result. */
+	float *loss;
+	const char **route;
+	double *mean;                   /* [L + 1] or [1]; NAN: absent */
+};
+
+/* One cell group of the text: a character and its combining marks. */
+struct glyph {
+	wchar_t wc[CCHARW_MAX];         /* NUL-terminated when shorter */
+	unsigned char width;            /* 1 or 2 cells */
+	unsigned char stand_in;         /* drawn dim: a newline, tab, bad byte */
+	unsigned char line_break;       /* the line ends after this glyph */
+};
+
+struct tui_run {
+	struct run_data data;
+	int L;                          /* layers */
+	size_t T;                       /* scored tokens, positions 1..T */
+	struct run_method *methods;     /* big, small, best, oracle, fixed,
+					   random_best, random_mean, routers */
+	size_t n_methods;
+	int big, small, best, oracle;   /* indices, -1 if absent */
+	float *difficulty;              /* [T] small - best; NAN absent */
+	signed char *need;              /* [T] least k, -1 unknown */
+	struct glyph *glyphs;
+	size_t n_glyphs;
+	size_t *first_glyph;            /* [T + 2]: glyphs of position p */
+	/* cached colour scale */
+	int scale_key[3];
+	double scale_lo, scale_hi;
+};
+
+int run_open(struct tui_run *run, struct store *store, int64_t id,
+    const struct glyph_set *glyphs, struct duo_error *err);
+void run_close(struct tui_run *run);
+int run_method_find(const struct tui_run *run, const char *name);
+/* Loss / route of method at budget k for position pos (1..T). */
+double run_loss(const struct tui_run *run, int method, int k, size_t pos);
+const char *run_route(const struct tui_run *run, int method, int k,
+    size_t pos);
+double run_mean(const struct tui_run *run, int method, int k);
+/* share[layer * 3 + c]: share of tokens whose route has choice c there. */
+int run_allocation(const struct tui_run *run, int method, int k,
+    double *share);
+double run_measure(const struct tui_run *run, enum measure measure,
+    int method, int k, size_t pos);
+/* The colour scale of a measure: values lo..hi over N_HEAT levels. */
+void run_scale(struct tui_run *run, enum measure measure, int method, int k,
+    double *lo, double *hi);
+int run_level(double value, double lo, double hi);
+extern const char *const measure_names[N_MEASURES];
+
+/* ---- the run list, read in the background (loader.c) --------------- */
+
+/* What the run list shows that store_list_runs does not give. */
+struct run_summary {
+	char *text;                     /* for the filter */
+	size_t text_length;
+	double *oracle_mean;            /* [n_layer + 1], NAN where absent */
+	int n_layer;
+	int failed;
+};
+
+struct loader;
+
+/* Start reading the runs of the database at path; NULL if it cannot. */
+struct loader *loader_start(const char *path);
+/*
+ * Give the loader up: the thread is told to stop and frees what it read
+ * when it ends, so that neither quitting nor reading the list again waits
+ * for a query to finish.  Nothing it returned may be used afterwards.
+ */
+void loader_release(struct loader *loader);
+/* Has anything new been published since *seen?  Updates *seen. */
+int loader_poll(struct loader *loader, unsigned *seen);
+/* Wait until the thread has read everything. */
+void loader_wait(struct loader *loader);
+/* The runs, once listed (NULL before); they do not change afterwards. */
+const struct run_info *loader_runs(struct loader *loader, size_t *n_runs);
+/* Run i's summary once read, else NULL. */
+const struct run_summary *loader_summary(struct loader *loader, size_t i);
+size_t loader_summarised(struct loader *loader);
+/* 1 once the thread is done (or for no loader); its error into error. */
+int loader_finished(struct loader *loader, char *error, size_t size);
+
+/* ---- views ---------------------------------------------------------- */
+
+struct view;
+
+struct view_ops {
+	const char *name;               /* "runs": the title and :commands */
+	enum view_id id;
+	int (*init)(struct app *app, struct view *view);
+	void (*done)(struct app *app, struct view *view);
+	/* Place the panes in body; called only from app_layout(). */
+	void (*layout)(struct app *app, struct view *view,
+	    const struct rect *body);
+	void (*draw)(struct app *app, struct view *view);
+	/* 1 if the view handled the action. */
+	int (*request)(struct app *app, struct view *view,
+	    enum action_id action);
+	/* The answer to a '/' prompt. */
+	void (*search)(struct app *app, struct view *view,
+	    const char *pattern);
+	/* A click at a screen cell; double is 1 for a double click. */
+	void (*click)(struct app *app, struct view *view, int y, int x,
+	    int twice);
+	/* The open run changed (opened, closed or another). */
+	void (*run_changed)(struct app *app, struct view *view);
+};
+
+struct view {
+	const struct view_ops *ops;
+	void *state;
+	int n_panes;                    /* set by layout */
+	int focus;                      /* pane with the keys */
+};
+
+extern const struct view_ops runs_view_ops;
+extern const struct view_ops text_view_ops;
+extern const struct view_ops budget_view_ops;
+extern const struct view_ops routes_view_ops;
+extern const struct view_ops help_view_ops;
+
+/* The token detail pane of the text view (detail.c). */
+void detail_draw(struct app *app, const struct rect *r, int focused);
+
+/* ---- the application (app.c) ---------------------------------------- */
+
+struct tui_options {
+	const char *db_option;          /* -d */
+	int no_color;
+	int no_mouse;
+	int ascii;
+};
+
+enum prompt_kind {
+	PROMPT_NONE,
+	PROMPT_COMMAND,                 /* ':' */
+	PROMPT_SEARCH,                  /* '/' */
+	PROMPT_CONFIRM,                 /* y/n */
+};
+
+struct script;
+
+struct app {
+	struct tui_options options;
+	char *db_path;
+	struct loader *loader;          /* NULL when there is no database */
+	unsigned loader_seen;
+	int db_missing;                 /* the file does not exist */
+
+	struct tui_run *run;            /* the open run, or NULL */
+	int64_t run_id;
+	int budget;                     /* -1: half of the run's layers */
+	int method;                     /* index into run->methods */
+	enum measure measure;
+	double threshold;               /* for ] and [; NAN: the scale's */
+	size_t cursor;                  /* position 1..T in the open run */
+
+	struct view views[N_VIEWS];
+	enum view_id stack[N_VIEWS];
+	int depth;
+
+	struct palette palette;
+	struct glyph_set glyphs;
+	int mouse;
+
+	/* the screen, recomputed by app_layout() */
+	int lines, cols;
+	int too_small;
+	struct rect title, body, status;
+
+	/* the bottom line */
+	char message[512];
+	int message_is_error;
+	enum prompt_kind prompt;
+	wchar_t prompt_text[256];
+	size_t prompt_length;
+	char prompt_question[256];
+	void (*confirm)(struct app *app, int yes);
+
+	struct script *script;          /* headless mode */
+	int quit;
+	int exit_status;
+};
+
+/* The current view and its id. */
+struct view *app_view(struct app *app);
+enum view_id app_view_id(const struct app *app);
+/* Show view id, pushing it (or popping back to it). */
+void app_show(struct app *app, enum view_id id);
+/* Go back one view; quit from the first. */
+void app_back(struct app *app);
+void app_message(struct app *app, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void app_error(struct app *app, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Open run id as the current run; -1 with a message in the status line. */
+int app_open_run(struct app *app, int64_t id);
+void app_close_run(struct app *app);
+/* The budget in effect for the open run (or for n_layer layers). */
+int app_budget(const struct app *app, int n_layer);
+void app_set_budget(struct app *app, int k);
+void app_set_method(struct app *app, int method);
+/* Ask a y/n question; confirm(app, yes) gets the answer. */
+void app_confirm(struct app *app, const char *question,
+    void (*confirm)(struct app *app, int yes));
+/* Start a '/' prompt for the current view. */
+void app_prompt_search(struct app *app);
+/* Recompute every panel from LINES and COLS. */
+void app_layout(struct app *app);
+/* Draw the whole screen. */
+void app_draw(struct app *app);
+/* Read the run list again (after a delete or on R). */
+void app_reload(struct app *app);
+/* Handle one key (a TUI_FN() code or a character). */
+void app_key(struct app *app, int key);
+/* A click at a screen cell, as from the mouse. */
+void app_click(struct app *app, int y, int x, int twice);
+/* The runs as the loader has them (NULL until read). */
+const struct run_info *app_runs(struct app *app, size_t *n_runs);
+
+/* "duo tui" and "duo" alone (cmd_tui.c). */
+int cmd_tui(int argc, char **argv);
+
+/* Run the browser; returns the exit status. */
+int tui_run(const struct tui_options *options);
+
+/* Set up and tear down without a loop (for the benchmark). */
+int tui_start(struct app *app, const struct tui_options *options,
+    int headless_cols, int headless_lines, struct duo_error *err);
+void tui_stop(struct app *app);
+
+/* ---- headless mode (script.c) --------------------------------------- */
+
+/* From DUO_TUI_SCRIPT, DUO_TUI_DUMP, DUO_TUI_SIZE; NULL if not asked. */
+struct script *script_open(struct duo_error *err);
+/* Close; -1 if the dump file could not be written. */
+int script_close(struct script *script);
+void script_size(const struct script *script, int *cols, int *lines);
+/* The next key; 0 at the end of the script; handles dump steps. */
+int script_next_key(struct app *app, struct script *script, int *key);
+/* Write the screen's text to out (and attributes, if asked). */
+void screen_dump(FILE *out, int attributes);
+
+/* ---- patterns (search.c) -------------------------------------------- */
+
+/* Compile a '/' pattern; NULL and a message naming the fault. */
+pcre2_code *pattern_compile(const char *pattern, char *message, size_t size);
+/* The first match at or after from: 1 and its bytes, 0 none, -1 error. */
+int pattern_find(const pcre2_code *code, const char *subject, size_t length,
+    size_t from, size_t *start, size_t *end);
+
+/* ---- drawing (draw.c) ----------------------------------------------- */
+
+void glyphs_init(struct glyph_set *g, int ascii);
+void draw_style(const struct app *app, enum element element);
+/* Decode one UTF-8 character at s[*i]; -1 (and one byte) if invalid. */
+int utf8_next(const char *s, size_t n, size_t *i, wchar_t *wc);
+/* Write c as UTF-8 into out (4 bytes at most); returns the length. */
+size_t utf8_put(uint32_t c, char *out);
+/* Cells a UTF-8 string needs. */
+int text_width(const char *s);
+/* Draw UTF-8 text at (y, x) in at most w cells; returns cells drawn. */
+int draw_text(const struct app *app, int y, int x, int w, const char *s,
+    enum element element);
+int draw_textf(const struct app *app, int y, int x, int w,
+    enum element element, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+void draw_wchar(const struct app *app, int y, int x, wchar_t wc,
+    enum element element);
+void draw_wchar_attr(int y, int x, const wchar_t *wc, attr_t attr,
+    short pair);
+void draw_fill(const struct app *app, const struct rect *r,
+    enum element element);
+/* A pane's title line; the focused pane's stands out. */
+void draw_pane_title(const struct app *app, const struct rect *r,
+    const char *title, int focused);
+/* A horizontal bar of share 0..1 in w cells. */
+void draw_bar(const struct app *app, int y, int x, int w, double share,
+    enum element element);
+/* A route as one glyph per layer. */
+void draw_route(const struct app *app, int y, int x, const char *route,
+    int n_layer);
+enum element route_element(char choice);
+wchar_t route_glyph(const struct app *app, char choice);
+/* The colour legend of a scale: level swatches with numbers. */
+int draw_legend(const struct app *app, int y, int x, int w, double lo,
+    double hi, int integer);
+enum element heat_element(int level);
+wchar_t heat_glyph(const struct app *app, int level);
+
+/* A chart of y against x = 0..n-1 for a few series. */
+struct chart_series {
+	const char *name;
+	const double *y;                /* [n]; NAN: no point */
+	int level;                      /* a horizontal line at y[0] */
+	int highlight;
+};
+
+struct chart {
+	const struct chart_series *series;
+	int n_series;
+	int n;                          /* x = 0..n-1 */
+	int mark;                       /* x drawn as a marked column; -1 */
+	const char *x_label;
+	const char *y_label;
+	int legend;                     /* names with the value at mark */
+};
+
+void draw_chart(const struct app *app, const struct rect *r,
+    const struct chart *chart);
+
+/* "12.3" for a perplexity, "-" for NAN, in buf. */
+const char *format_number(double v, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,186 @@
+/*
+ * view_help.c - the help view: the keys of the view it was opened from,
+ * the keys that work everywhere, and the ':' commands, all read from the
+ * tables in actions.c, so that what it says is what the keys do.
+ */
+#include "tui.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct help_state {
+	struct rect area;
+	int top;
+	int n_lines;                    /* at the last draw */
+};
+
+static struct help_state *
+state_of(struct view *view)
+{
+	return view->state;
+}
+
+static int
+help_init(struct app *app, struct view *view)
+{
+	view->state = calloc(1, sizeof(struct help_state));
+	return view->state == NULL ? -1 : 0;
+}
+
+static void
+help_done(struct app *app, struct view *view)
+{
+	free(view->state);
+	view->state = NULL;
+}
+
+static void
+help_layout(struct app *app, struct view *view, const struct rect *body)
+{
+	state_of(view)->area = *body;
+	view->n_panes = 1;
+}
+
+/* The view the help was opened from. */
+static enum view_id
+subject(const struct app *app)
+{
+	return app->depth >= 2 ? app->stack[app->depth - 2] : VIEW_RUNS;
+}
+
+/*
+ * Draw entry keys / text from line n of the help, the text wrapped at
+ * spaces to the pane; returns the lines it takes (drawn or not).
+ */
+static int
+help_line(struct app *app, struct help_state *s, int n, const char *keys,
+    const char *text, enum element key_element)
+{
+	const struct rect *r = &s->area;
+	int width = r->w - 22, lines = 0, y;
+	size_t length, cut;
+	char part[256];
+
+	if (width < 10)
+		width = 10;
+	do {
+		length = strlen(text);
+		cut = length;
+		if (cut > (size_t)width) {
+			cut = (size_t)width;
+			while (cut > 0 && text[cut] != ' ')
+				cut--;
+			if (cut == 0)
+				cut = (size_t)width;
+		}
+		snprintf(part, sizeof part, "%.*s", (int)cut, text);
+		y = r->y + 1 + n + lines - s->top;
+		if (n + lines >= s->top && y < r->y + r->h) {
+			if (lines == 0)
+				draw_text(app, y, r->x + 2, 18, keys,
+				    key_element);
+			draw_text(app, y, r->x + 21, width, part, EL_NORMAL);
+		}
+		lines++;
+		text += cut;
+		while (*text == ' ')
+			text++;
+	} while (*text != '\0');
+	return lines;
+}
+
+static void
+help_draw(struct app *app, struct view *view)
+{
+	static const char *const names[N_VIEWS] = {
+		"runs view", "text view", "budget view", "route map", "help",
+	};
+	struct help_state *s = state_of(view);
+	enum view_id from = subject(app);
+	char keys[64], name[32], title[128];
+	size_t i;
+	int n = 0, pass, k;
+
+	snprintf(title, sizeof title, "Keys of the %s", names[from]);
+	draw_pane_title(app, &s->area, title, 1);
+	/* Pass 0: the view's own keys; pass 1: the keys of every view. */
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			n++;
+			n += help_line(app, s, n, "Everywhere", "",
+			    EL_HEADER);
+		}
+		for (i = 0; i < tui_n_actions; i++) {
+			const struct action *a = &tui_actions[i];
+			int everywhere = a->views == VIEWS_ALL;
+
+			if (!(a->views & VIEW_BIT(from)) ||
+			    everywhere != (pass == 1))
+				continue;
+			keys[0] = '\0';
+			for (k = 0; k < ACTION_KEYS && a->keys[k] != 0; k++)
+				snprintf(keys + strlen(keys), sizeof keys -
+				    strlen(keys), "%s%s", k > 0 ? " " : "",
+				    tui_key_name(a->keys[k], name, sizeof name));
+			n += help_line(app, s, n, keys, a->help, EL_KEY);
+		}
+	}
+	n++;
+	n += help_line(app, s, n, "Commands", "", EL_HEADER);
+	for (i = 0; i < tui_n_commands; i++) {
+		snprintf(keys, sizeof keys, ":%s%s%s", tui_commands[i].name,
+		    *tui_commands[i].args != '\0' ? " " : "",
+		    tui_commands[i].args);
+		n += help_line(app, s, n, keys, tui_commands[i].help, EL_KEY);
+	}
+	s->n_lines = n;
+}
+
+static int
+help_request(struct app *app, struct view *view, enum action_id action)
+{
+	struct help_state *s = state_of(view);
+	int page = s->area.h - 2 > 1 ? s->area.h - 2 : 1;
+	int last = s->n_lines - (s->area.h - 1);
+
+	switch (action) {
+	case ACT_DOWN:
+		s->top++;
+		break;
+	case ACT_UP:
+		s->top--;
+		break;
+	case ACT_PAGE_DOWN:
+		s->top += page;
+		break;
+	case ACT_PAGE_UP:
+		s->top -= page;
+		break;
+	case ACT_HELP:
+		return 1;               /* already here */
+	default:
+		return 0;
+	}
+	if (s->top > last)
+		s->top = last;
+	if (s->top < 0)
+		s->top = 0;
+	return 1;
+}
+
+static void
+help_run_changed(struct app *app, struct view *view)
+{
+	state_of(view)->top = 0;
+}
+
+const struct view_ops help_view_ops = {
+	.name = "help",
+	.id = VIEW_HELP,
+	.init = help_init,
+	.done = help_done,
+	.layout = help_layout,
+	.draw = help_draw,
+	.request = help_request,
+	.run_changed = help_run_changed,
+};

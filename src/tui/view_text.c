@@ -1,0 +1,576 @@
+/*
+ * view_text.c - the text view: the run's tokens wrapped to the pane (by
+ * cells, as wcwidth measures them), each coloured by the chosen measure,
+ * a cursor that moves token by token, by word, line and page, a PCRE2
+ * search over the text, jumps to tokens above a threshold, a legend of
+ * the colour scale, and beside or below it the token detail pane
+ * (detail.c) that follows the cursor.
+ */
+#include "tui.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct text_state {
+	struct rect text, detail;
+	/* The wrapped text, for one run and one width. */
+	const struct tui_run *wrapped_run;
+	int wrap_width;
+	int *glyph_line;                /* [n_glyphs] */
+	int *glyph_col;
+	size_t *glyph_token;            /* position of each glyph */
+	size_t *line_first;             /* [n_lines + 1] first glyph */
+	int n_lines;
+	int top;                        /* first line shown */
+	/* The last search. */
+	pcre2_code *search;
+	char search_text[256];
+	unsigned char *matched;         /* [T + 1] */
+	size_t n_matched;
+};
+
+static struct text_state *
+state_of(struct view *view)
+{
+	return view->state;
+}
+
+static int starts_word(const struct tui_run *run, size_t p);
+
+static void
+free_wrap(struct text_state *s)
+{
+	free(s->glyph_line);
+	free(s->glyph_col);
+	free(s->glyph_token);
+	free(s->line_first);
+	s->glyph_line = s->glyph_col = NULL;
+	s->glyph_token = NULL;
+	s->line_first = NULL;
+	s->wrapped_run = NULL;
+	s->n_lines = 0;
+}
+
+/*
+ * Lay the glyphs out in lines of width cells: a word (a token with white
+ * space before it and the tokens that follow it up to the next such) that
+ * does not fit on what is left of a line starts the next one, unless it
+ * is wider than a whole line.
+ */
+static int
+wrap(struct text_state *s, const struct tui_run *run, int width)
+{
+	size_t p, q, g, capacity;
+	int line = 0, col = 0, token_width;
+
+	free_wrap(s);
+	capacity = run->n_glyphs + 2;
+	s->glyph_line = malloc(capacity * sizeof *s->glyph_line);
+	s->glyph_col = malloc(capacity * sizeof *s->glyph_col);
+	s->glyph_token = malloc(capacity * sizeof *s->glyph_token);
+	s->line_first = malloc((capacity + 1) * sizeof *s->line_first);
+	if (s->glyph_line == NULL || s->glyph_col == NULL ||
+	    s->glyph_token == NULL || s->line_first == NULL) {
+		free_wrap(s);
+		return -1;
+	}
+	s->line_first[0] = 0;
+	for (p = 1; p <= run->T; p++) {
+		/* The width of the word that starts here: this token and the
+		 * ones after it that do not start a word, up to a newline. */
+		token_width = 0;
+		for (q = p; q <= run->T && (q == p || !starts_word(run, q));
+		    q++) {
+			for (g = run->first_glyph[q];
+			    g < run->first_glyph[q + 1]; g++) {
+				token_width += run->glyphs[g].width;
+				if (run->glyphs[g].line_break)
+					break;
+			}
+			if (g < run->first_glyph[q + 1])
+				break;
+		}
+		if (starts_word(run, p) && col > 0 &&
+		    col + token_width > width && token_width <= width) {
+			s->line_first[++line] = run->first_glyph[p];
+			col = 0;
+		}
+		for (g = run->first_glyph[p]; g < run->first_glyph[p + 1];
+		    g++) {
+			if (col > 0 && col + run->glyphs[g].width > width) {
+				s->line_first[++line] = g;
+				col = 0;
+			}
+			s->glyph_line[g] = line;
+			s->glyph_col[g] = col;
+			s->glyph_token[g] = p;
+			col += run->glyphs[g].width;
+			if (run->glyphs[g].line_break && g + 1 <
+			    run->n_glyphs) {
+				s->line_first[++line] = g + 1;
+				col = 0;
+			}
+		}
+	}
+	s->n_lines = line + 1;
+	s->line_first[s->n_lines] = run->n_glyphs;
+	s->wrapped_run = run;
+	s->wrap_width = width;
+	return 0;
+}
+
+static int
+ensure_wrap(struct app *app, struct text_state *s)
+{
+	int width = s->text.w - 2;
+
+	if (app->run == NULL || width < 1)
+		return -1;
+	if (s->wrapped_run == app->run && s->wrap_width == width)
+		return 0;
+	return wrap(s, app->run, width);
+}
+
+static int
+line_of(const struct text_state *s, const struct tui_run *run, size_t p)
+{
+	return s->glyph_line[run->first_glyph[p]];
+}
+
+static int
+text_init(struct app *app, struct view *view)
+{
+	view->state = calloc(1, sizeof(struct text_state));
+	return view->state == NULL ? -1 : 0;
+}
+
+static void
+text_done(struct app *app, struct view *view)
+{
+	struct text_state *s = state_of(view);
+
+	free_wrap(s);
+	pcre2_code_free(s->search);
+	free(s->matched);
+	free(s);
+	view->state = NULL;
+}
+
+static void
+text_layout(struct app *app, struct view *view, const struct rect *body)
+{
+	struct text_state *s = state_of(view);
+	int detail_w, detail_h;
+
+	if (body->w >= 100) {
+		/* Beside: the detail pane takes about two fifths. */
+		detail_w = body->w * 2 / 5;
+		if (detail_w > 52)
+			detail_w = 52;
+		s->text = (struct rect){ body->y, body->x, body->h,
+		    body->w - detail_w };
+		s->detail = (struct rect){ body->y, body->x + body->w -
+		    detail_w, body->h, detail_w };
+	} else {
+		detail_h = body->h * 11 / 20;
+		s->text = (struct rect){ body->y, body->x, body->h - detail_h,
+		    body->w };
+		s->detail = (struct rect){ body->y + body->h - detail_h,
+		    body->x, detail_h, body->w };
+	}
+	view->n_panes = 2;
+}
+
+/* The threshold of ] and [: the user's, else the scale's top quarter. */
+static double
+threshold(struct app *app, double lo, double hi)
+{
+	if (isfinite(app->threshold))
+		return app->threshold;
+	return lo + (hi - lo) * 6 / N_HEAT;
+}
+
+static void
+draw_legend_line(struct app *app, struct text_state *s, double lo,
+    double hi)
+{
+	char label[64], number[32];
+	int y = s->text.y + s->text.h - 1, x = s->text.x + 1, used;
+	int w = s->text.w - 2;
+
+	format_number(threshold(app, lo, hi), number, sizeof number);
+	snprintf(label, sizeof label, " ][ %s%s", app->glyphs.unicode ?
+	    "\xe2\x89\xa5" : ">=", number);
+	/* The scale first; the threshold where there is room. */
+	used = draw_legend(app, y, x, w - text_width(label), lo, hi,
+	    app->measure == MEASURE_NEED);
+	draw_text(app, y, x + used, w - used, label, EL_DIM);
+}
+
+static void
+text_draw(struct app *app, struct view *view)
+{
+	struct text_state *s = state_of(view);
+	struct tui_run *run = app->run;
+	int k = app_budget(app, run->L), rows, line, y, level;
+	double lo, hi, v;
+	char title[256];
+	size_t g, p;
+	attr_t attr;
+	short pair;
+
+	if (ensure_wrap(app, s) != 0)
+		return;
+	run_scale(run, app->measure, app->method, k, &lo, &hi);
+	snprintf(title, sizeof title, "Text: %zu tokens by %s%s%s", run->T,
+	    measure_names[app->measure],
+	    app->measure == MEASURE_LOSS || app->measure == MEASURE_REGRET ?
+	    " of " : "", app->measure == MEASURE_LOSS ||
+	    app->measure == MEASURE_REGRET ? run->methods[app->method].name :
+	    "");
+	draw_pane_title(app, &s->text, title, view->focus == 0);
+
+	rows = s->text.h - 2;
+	if (rows < 1)
+		return;
+	line = line_of(s, run, app->cursor);
+	if (line < s->top)
+		s->top = line;
+	if (line >= s->top + rows)
+		s->top = line - rows + 1;
+	for (y = 0; y < rows && s->top + y < s->n_lines; y++) {
+		for (g = s->line_first[s->top + y];
+		    g < s->line_first[s->top + y + 1]; g++) {
+			const struct glyph *gl = &run->glyphs[g];
+
+			p = s->glyph_token[g];
+			v = run_measure(run, app->measure, app->method, k, p);
+			level = run_level(v, lo, hi);
+			attr = app->palette.attr[heat_element(level)];
+			pair = app->palette.pair[heat_element(level)];
+			if (gl->stand_in && level == 0) {
+				attr = app->palette.attr[EL_DIM];
+				pair = app->palette.pair[EL_DIM];
+			}
+			if (s->matched != NULL && s->matched[p])
+				attr |= A_UNDERLINE;
+			if (p == app->cursor)
+				attr = (attr ^ A_REVERSE) | A_BOLD |
+				    A_UNDERLINE;
+			draw_wchar_attr(s->text.y + 1 + y, s->text.x + 1 +
+			    s->glyph_col[g], gl->wc, attr, pair);
+		}
+	}
+	draw_legend_line(app, s, lo, hi);
+	detail_draw(app, &s->detail, view->focus == 1);
+}
+
+/* Does the token at p start a word (white space before it)? */
+static int
+starts_word(const struct tui_run *run, size_t p)
+{
+	const struct token_record *t = &run->data.tokens[p];
+	const struct token_record *prev = &run->data.tokens[p - 1];
+	char c;
+
+	if (p <= 1)
+		return 1;
+	if (t->piece_length > 0) {
+		c = t->piece[0];
+		if (c == ' ' || c == '\n' || c == '\t')
+			return 1;
+	}
+	if (prev->piece_length > 0) {
+		c = prev->piece[prev->piece_length - 1];
+		if (c == ' ' || c == '\n' || c == '\t')
+			return 1;
+	}
+	return 0;
+}
+
+/* The token on line at the column nearest col. */
+static size_t
+token_at(const struct text_state *s, int line, int col)
+{
+	size_t g, best = s->line_first[line];
+
+	for (g = s->line_first[line]; g < s->line_first[line + 1]; g++)
+		if (s->glyph_col[g] <= col)
+			best = g;
+	return s->glyph_token[best];
+}
+
+static void
+move_lines(struct app *app, struct text_state *s, int delta)
+{
+	struct tui_run *run = app->run;
+	size_t g = run->first_glyph[app->cursor];
+	int line = s->glyph_line[g] + delta;
+
+	if (line < 0)
+		line = 0;
+	if (line >= s->n_lines)
+		line = s->n_lines - 1;
+	app->cursor = token_at(s, line, s->glyph_col[g]);
+}
+
+/* Move to the next (dir 1) or previous (-1) token where want() holds. */
+static int
+jump(struct app *app, int dir, int (*want)(struct app *, size_t, void *),
+    void *arg)
+{
+	size_t p = app->cursor;
+
+	for (;;) {
+		if (dir > 0 ? p >= app->run->T : p <= 1)
+			return -1;
+		p = dir > 0 ? p + 1 : p - 1;
+		if (want(app, p, arg)) {
+			app->cursor = p;
+			return 0;
+		}
+	}
+}
+
+static int
+want_word(struct app *app, size_t p, void *arg)
+{
+	return starts_word(app->run, p);
+}
+
+static int
+want_match(struct app *app, size_t p, void *arg)
+{
+	const struct text_state *s = arg;
+
+	return s->matched != NULL && s->matched[p];
+}
+
+static int
+want_above(struct app *app, size_t p, void *arg)
+{
+	const double *limit = arg;
+	double v = run_measure(app->run, app->measure, app->method,
+	    app_budget(app, app->run->L), p);
+
+	return isfinite(v) && v >= *limit;
+}
+
+static int
+text_request(struct app *app, struct view *view, enum action_id action)
+{
+	struct text_state *s = state_of(view);
+	struct tui_run *run = app->run;
+	int rows = s->text.h - 2 > 1 ? s->text.h - 2 : 1, k;
+	double lo, hi, limit;
+	char number[32];
+	size_t g;
+
+	if (run == NULL || ensure_wrap(app, s) != 0)
+		return 0;
+	if (view->focus == 1 && (action == ACT_DOWN || action == ACT_UP)) {
+		app_set_method(app, app->method + (action == ACT_DOWN ? 1 :
+		    -1));
+		return 1;
+	}
+	switch (action) {
+	case ACT_RIGHT:
+		if (app->cursor < run->T)
+			app->cursor++;
+		return 1;
+	case ACT_LEFT:
+		if (app->cursor > 1)
+			app->cursor--;
+		return 1;
+	case ACT_DOWN:
+		move_lines(app, s, 1);
+		return 1;
+	case ACT_UP:
+		move_lines(app, s, -1);
+		return 1;
+	case ACT_PAGE_DOWN:
+		move_lines(app, s, rows);
+		s->top += rows;
+		if (s->top > s->n_lines - rows)
+			s->top = s->n_lines - rows > 0 ? s->n_lines - rows : 0;
+		return 1;
+	case ACT_PAGE_UP:
+		move_lines(app, s, -rows);
+		s->top = s->top > rows ? s->top - rows : 0;
+		return 1;
+	case ACT_WORD_NEXT:
+		if (jump(app, 1, want_word, NULL) != 0)
+			app->cursor = run->T;
+		return 1;
+	case ACT_WORD_PREV:
+		if (jump(app, -1, want_word, NULL) != 0)
+			app->cursor = 1;
+		return 1;
+	case ACT_LINE_START:
+	case ACT_LINE_END:
+		g = run->first_glyph[app->cursor];
+		g = action == ACT_LINE_START ?
+		    s->line_first[s->glyph_line[g]] :
+		    s->line_first[s->glyph_line[g] + 1] - 1;
+		app->cursor = s->glyph_token[g];
+		return 1;
+	case ACT_FIRST:
+		app->cursor = 1;
+		return 1;
+	case ACT_LAST:
+		app->cursor = run->T;
+		return 1;
+	case ACT_SEARCH:
+		app_prompt_search(app);
+		return 1;
+	case ACT_SEARCH_NEXT:
+	case ACT_SEARCH_PREV:
+		if (s->matched == NULL) {
+			app_error(app, "no search yet: / starts one");
+			return 1;
+		}
+		if (jump(app, action == ACT_SEARCH_NEXT ? 1 : -1, want_match,
+		    s) != 0)
+			app_error(app, "no more matches for /%s/ %s",
+			    s->search_text, action == ACT_SEARCH_NEXT ?
+			    "after this token" : "before this token");
+		return 1;
+	case ACT_ABOVE_NEXT:
+	case ACT_ABOVE_PREV:
+		k = app_budget(app, run->L);
+		run_scale(run, app->measure, app->method, k, &lo, &hi);
+		limit = threshold(app, lo, hi);
+		if (jump(app, action == ACT_ABOVE_NEXT ? 1 : -1, want_above,
+		    &limit) != 0)
+			app_error(app, "no %s token with %s %s %s",
+			    action == ACT_ABOVE_NEXT ? "later" : "earlier",
+			    measure_names[app->measure],
+			    app->glyphs.unicode ? "\xe2\x89\xa5" : ">=",
+			    format_number(limit, number, sizeof number));
+		return 1;
+	case ACT_MEASURE_NEXT:
+		app->measure = (enum measure)((app->measure + 1) %
+		    N_MEASURES);
+		app->threshold = NAN;
+		app_message(app, "colour by %s", measure_names[app->measure]);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* The token that holds byte b of the text (tokens are in byte order). */
+static size_t
+token_of_byte(const struct tui_run *run, size_t b)
+{
+	size_t lo = 1, hi = run->T, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo + 1) / 2;
+		if (run->data.tokens[mid].byte_start <= b)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
+static void
+text_search(struct app *app, struct view *view, const char *pattern)
+{
+	struct text_state *s = state_of(view);
+	struct tui_run *run = app->run;
+	char message[512];
+	size_t from = 0, start, end, p, last;
+	pcre2_code *code;
+
+	if (run == NULL)
+		return;
+	if (*pattern == '\0') {
+		pcre2_code_free(s->search);
+		s->search = NULL;
+		free(s->matched);
+		s->matched = NULL;
+		return;
+	}
+	code = pattern_compile(pattern, message, sizeof message);
+	if (code == NULL) {
+		app_error(app, "%s", message);
+		return;
+	}
+	pcre2_code_free(s->search);
+	s->search = code;
+	snprintf(s->search_text, sizeof s->search_text, "%s", pattern);
+	free(s->matched);
+	s->matched = calloc(run->T + 1, 1);
+	s->n_matched = 0;
+	if (s->matched == NULL)
+		return;
+	while (from <= run->data.text_length && pattern_find(code,
+	    run->data.text, run->data.text_length, from, &start, &end) == 1) {
+		/* Every token the match touches. */
+		last = end > start ? end - 1 : start;
+		for (p = token_of_byte(run, start); p <= run->T &&
+		    run->data.tokens[p].byte_start <= last; p++)
+			if (!s->matched[p]) {
+				s->matched[p] = 1;
+				s->n_matched++;
+			}
+		from = end > start ? end : start + 1;
+	}
+	if (s->n_matched == 0) {
+		app_error(app, "no token matches /%s/", pattern);
+		return;
+	}
+	if (!s->matched[app->cursor] && jump(app, 1, want_match, s) != 0)
+		jump(app, -1, want_match, s);
+	app_message(app, "/%s/: %zu token%s match; n and N go through them",
+	    pattern, s->n_matched, s->n_matched == 1 ? "" : "s");
+}
+
+static void
+text_click(struct app *app, struct view *view, int y, int x, int twice)
+{
+	struct text_state *s = state_of(view);
+	int line;
+
+	if (app->run == NULL || ensure_wrap(app, s) != 0)
+		return;
+	if (y >= s->detail.y && x >= s->detail.x &&
+	    y < s->detail.y + s->detail.h && x < s->detail.x + s->detail.w) {
+		view->focus = 1;
+		return;
+	}
+	view->focus = 0;
+	line = s->top + y - (s->text.y + 1);
+	if (line < 0 || line >= s->n_lines || y >= s->text.y + s->text.h - 1)
+		return;
+	app->cursor = token_at(s, line, x - (s->text.x + 1));
+}
+
+static void
+text_run_changed(struct app *app, struct view *view)
+{
+	struct text_state *s = state_of(view);
+
+	free_wrap(s);
+	s->top = 0;
+	pcre2_code_free(s->search);
+	s->search = NULL;
+	free(s->matched);
+	s->matched = NULL;
+}
+
+const struct view_ops text_view_ops = {
+	.name = "text",
+	.id = VIEW_TEXT,
+	.init = text_init,
+	.done = text_done,
+	.layout = text_layout,
+	.draw = text_draw,
+	.request = text_request,
+	.search = text_search,
+	.click = text_click,
+	.run_changed = text_run_changed,
+};

@@ -1,0 +1,31 @@
+#!/bin/sh
+# nocolor.sh - with NO_COLOR (or --no-color) no cell has a colour, and
+# meaning is kept by glyphs and attributes (bold, reverse, underline,
+# dim); without either, colours are used.  Each dump here is followed by
+# a map of the cells' looks: c colour, r reverse, b bold, u underline,
+# d dim, . plain.
+. "${srcdir:-.}/tests/ui/lib.sh"
+make_db
+DUO_TUI_DUMP_ATTRS=1
+export DUO_TUI_DUMP_ATTRS
+printf 'Enter\ndump\n3\ndump\n4\ndump\n' >"$tmp/keys"
+
+NO_COLOR=1
+export NO_COLOR
+ui_test nocolor 100x30 <"$tmp/keys"
+unset NO_COLOR
+ui_test nocolor 100x30 --no-color <"$tmp/keys"
+
+DUO_TUI_SCRIPT="$tmp/keys" DUO_TUI_DUMP="$tmp/colour.out" \
+    DUO_TUI_SIZE=100x30 "$DUO" tui >/dev/null 2>&1 || exit 99
+# The looks maps: from "looks:" to the next dump.
+looks() {
+	awk '/^--- dump/ { on = 0 } on { print } /^looks:$/ { on = 1 }' "$1"
+}
+looks "$tmp/nocolor.out" >"$tmp/mono.looks"
+looks "$tmp/colour.out" >"$tmp/colour.looks"
+check "NO_COLOR leaves no cell coloured" sh -c "! grep -q c '$tmp/mono.looks'"
+check "the monochrome screens still use attributes" \
+    grep -q '[rbud]' "$tmp/mono.looks"
+check "without NO_COLOR, colours are used" grep -q c "$tmp/colour.looks"
+ui_done
