@@ -166,9 +166,40 @@ static const char schema_v1[] =
     "WHERE l.layer < length(r.route)\n"
     "GROUP BY r.run_id, r.method, r.budget, l.layer;\n";
 
+/*
+ * Version 2: each run's mean loss per method and budget, written with the
+ * run, so that the run list and the curve view are lookups instead of a
+ * pass over every result.  budget is NULL for best, as curve has always
+ * shown it.  curve now reads run_means: one source, so the two cannot
+ * disagree.  An older database gets its means from its results here, in
+ * the migration's transaction.
+ */
+static const char schema_v2[] =
+    "CREATE TABLE run_means (\n"
+    "  run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+    "  method     TEXT NOT NULL,\n"
+    "  budget     INTEGER CHECK ((budget IS NULL) = (method = 'best')\n"
+    "               AND (budget IS NULL OR budget >= 0)),\n"
+    "  n          INTEGER NOT NULL CHECK (n >= 1),\n"
+    "  mean_loss  REAL NOT NULL,\n"
+    "  UNIQUE (run_id, method, budget)\n"
+    ");\n"
+    "INSERT INTO run_means (run_id, method, budget, n, mean_loss)\n"
+    "SELECT run_id, method,\n"
+    "  CASE WHEN method = 'best' THEN NULL ELSE budget END,\n"
+    "  count(*), avg(loss)\n"
+    "FROM results\n"
+    "GROUP BY run_id, method,\n"
+    "  CASE WHEN method = 'best' THEN NULL ELSE budget END;\n"
+    "DROP VIEW curve;\n"
+    "CREATE VIEW curve AS\n"
+    "SELECT run_id, method, budget, n, mean_loss, exp(mean_loss) AS ppl\n"
+    "FROM run_means;\n";
+
 /* Schema steps: entry i takes a database from version i to i + 1. */
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	schema_v1,
+	schema_v2,
 };
 
 /* What a failing SQLite primary result code means to a person. */
@@ -1197,6 +1228,89 @@ write_route_losses(struct store *store, const struct run_record *run,
 	return 0;
 }
 
+/* The budget a result counts under in run_means: none (-1) for best. */
+static int
+mean_budget(const struct result_record *r)
+{
+	return strcmp(r->method, "best") == 0 ? -1 : r->budget;
+}
+
+/* Order of run_means: (method, budget), then pos to sum in the order the
+ * migration's avg() reads results. */
+static int
+compare_means(const void *a, const void *b)
+{
+	const struct result_record *x = *(const struct result_record *const *)a;
+	const struct result_record *y = *(const struct result_record *const *)b;
+	int c, bx = mean_budget(x), by = mean_budget(y);
+
+	if ((c = strcmp(x->method, y->method)) != 0)
+		return c;
+	if (bx != by)
+		return bx < by ? -1 : 1;
+	return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/*
+ * The run's rows of run_means, summed here from the records: asking
+ * SQLite to group the rows just written sorts them all again, a fifth
+ * more time for the whole write.  The same means as the migration to
+ * version 2 computes, but for rounding.
+ */
+static int
+write_means(struct store *store, const struct run_record *run,
+    int64_t run_id, struct duo_error *err)
+{
+	static const char sql[] =
+	    "INSERT INTO run_means (run_id, method, budget, n, mean_loss)"
+	    " VALUES (?, ?, ?, ?, ?)";
+	const struct result_record **order, *r;
+	sqlite3_stmt *stmt;
+	double sum = 0;
+	size_t i, n = 0;
+	int rc = SQLITE_DONE;
+
+	if (run->n_results == 0)
+		return 0;
+	order = malloc(run->n_results * sizeof *order);
+	if (order == NULL)
+		return error_set(err, "out of memory");
+	for (i = 0; i < run->n_results; i++)
+		order[i] = &run->results[i];
+	qsort(order, run->n_results, sizeof *order, compare_means);
+	if (store_prepare(store, &stmt, sql, err) != 0) {
+		free(order);
+		return -1;
+	}
+	sqlite3_bind_int64(stmt, 1, run_id);
+	for (i = 0; i < run->n_results && rc == SQLITE_DONE; i++) {
+		r = order[i];
+		sum += r->loss;
+		n++;
+		/* The last result of its group: write the group. */
+		if (i + 1 < run->n_results &&
+		    strcmp(order[i + 1]->method, r->method) == 0 &&
+		    mean_budget(order[i + 1]) == mean_budget(r))
+			continue;
+		sqlite3_bind_text(stmt, 2, r->method, -1, SQLITE_STATIC);
+		if (mean_budget(r) < 0)
+			sqlite3_bind_null(stmt, 3);
+		else
+			sqlite3_bind_int(stmt, 3, r->budget);
+		sqlite3_bind_int64(stmt, 4, (int64_t)n);
+		sqlite3_bind_double(stmt, 5, sum / (double)n);
+		rc = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
+		sum = 0;
+		n = 0;
+	}
+	sqlite3_finalize(stmt);
+	free(order);
+	if (rc != SQLITE_DONE)
+		return store_fail(store, err, "writing the run's means");
+	return 0;
+}
+
 /* A settings text must be a JSON object; SQLite's json_type says. */
 static int
 check_settings(struct store *store, const char *settings,
@@ -1245,6 +1359,7 @@ store_write_run(struct store *store, const struct run_record *run,
 	    write_run_row(store, run, model_id, created_at, &id, err) != 0 ||
 	    write_tokens(store, run, id, err) != 0 ||
 	    write_results(store, run, id, err) != 0 ||
+	    write_means(store, run, id, err) != 0 ||
 	    (n_routes > 0 &&
 	    write_route_losses(store, run, n_routes, id, err) != 0) ||
 	    store_exec(store, "COMMIT", "writing the run", err) != 0) {
@@ -1260,6 +1375,12 @@ store_write_run(struct store *store, const struct run_record *run,
 
 /* ---- reading runs -------------------------------------------------------- */
 
+/* A method's mean loss over all its budgets, from run_means by its index:
+ * the run list must not read results (the browser's first screen). */
+#define RUN_MEAN(method) \
+    "(SELECT sum(n * mean_loss) / sum(n) FROM run_means" \
+    " WHERE run_id = r.id AND method = '" method "')"
+
 /* The columns fill_info() reads, in its order. */
 #define RUN_INFO_COLUMNS \
     "r.id, r.model_id, m.sha256, m.name, m.path, m.n_layer, m.d_model," \
@@ -1267,12 +1388,9 @@ store_write_run(struct store *store, const struct run_record *run,
     " r.created_at, r.source, r.space, r.context, r.context_route," \
     " r.settings, r.duo_version, r.n_tokens, r.seconds, r.approximate," \
     " coalesce(r.beam_width, 0), r.n_results," \
-    " (SELECT avg(loss) FROM results WHERE run_id = r.id" \
-    "   AND method = 'big')," \
-    " (SELECT avg(loss) FROM results WHERE run_id = r.id" \
-    "   AND method = 'small')," \
-    " (SELECT avg(loss) FROM results WHERE run_id = r.id" \
-    "   AND method = 'best')" \
+    " " RUN_MEAN("big") "," \
+    " " RUN_MEAN("small") "," \
+    " " RUN_MEAN("best") \
     " FROM runs AS r JOIN models AS m ON m.id = r.model_id"
 
 /* A column as a fresh string, NULL for SQL NULL; *failed on no memory. */

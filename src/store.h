@@ -25,7 +25,7 @@
 #include "sha256.h"
 
 /* The schema this duo writes; PRAGMA user_version of its databases. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 /* PRAGMA application_id of a duo database: "Duo1". */
 #define STORE_APPLICATION_ID 0x44756f31
 

@@ -26,6 +26,9 @@
 #include "store.h"
 #include "synthetic.h"
 
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
 static int failures, checks;
 static char folder[256];
 static char *text;
@@ -203,7 +206,8 @@ no_trace(const char *path, int64_t id)
 	return count_rows(path, "runs", id) == 0 &&
 	    count_rows(path, "tokens", id) == 0 &&
 	    count_rows(path, "results", id) == 0 &&
-	    count_rows(path, "route_losses", id) == 0;
+	    count_rows(path, "route_losses", id) == 0 &&
+	    count_rows(path, "run_means", id) == 0;
 }
 
 /* Rows of tokens, results or tables whose run is not in runs. */
@@ -214,7 +218,8 @@ orphans(const char *path)
 	    "run_id NOT IN (SELECT id FROM runs)) + (SELECT count(*) FROM "
 	    "results WHERE run_id NOT IN (SELECT id FROM runs)) + (SELECT "
 	    "count(*) FROM route_losses WHERE run_id NOT IN (SELECT id FROM "
-	    "runs))");
+	    "runs)) + (SELECT count(*) FROM run_means WHERE run_id NOT IN "
+	    "(SELECT id FROM runs))");
 }
 
 /* ---- reading back ---------------------------------------------------- */
@@ -510,6 +515,45 @@ check_views(const char *path, int64_t id, const struct synthetic_run *run)
 	free(best);
 }
 
+/* A method's mean loss over all budgets, from a record; NAN if the
+ * method is absent. */
+static double
+record_mean(const struct run_record *r, const char *method)
+{
+	double sum = 0;
+	size_t i, n = 0;
+
+	for (i = 0; i < r->n_results; i++)
+		if (strcmp(r->results[i].method, method) == 0) {
+			sum += r->results[i].loss;
+			n++;
+		}
+	return n > 0 ? sum / (double)n : NAN;
+}
+
+/* The list's means against the records (NAN where absent on both sides);
+ * 1e-9 relative as for the curve view: SQLite adds in its own order. */
+static int
+list_means_agree(const struct run_info *info, const struct run_record *r)
+{
+	static const char *const methods[3] = { "big", "small", "best" };
+	const double got[3] = { info->mean_loss_big, info->mean_loss_small,
+	    info->mean_loss_best };
+	double want;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		want = record_mean(r, methods[i]);
+		if (isnan(want) != isnan(got[i]) ||
+		    (!isnan(want) && !close_enough(got[i], want, 1e-9))) {
+			printf("  run %lld %s: mean %.17g, expected %.17g\n",
+			    (long long)info->id, methods[i], got[i], want);
+			return 0;
+		}
+	}
+	return 1;
+}
+
 /* ---- the tests --------------------------------------------------------- */
 
 static void
@@ -589,11 +633,16 @@ test_round_trip(const char *path)
 	    runs[0].n_tokens == 30 && (size_t)runs[0].n_results ==
 	    a.record.n_results && strcmp(runs[0].model_sha256,
 	    a.record.model.sha256) == 0, "the list has each run's facts");
-	if (n_runs == 3)
+	if (n_runs == 3) {
 		expect(isnan(runs[2].mean_loss_small) &&
 		    !isnan(runs[2].mean_loss_big) &&
 		    !isnan(runs[0].mean_loss_best), "absent methods have NaN "
 		    "means");
+		expect(list_means_agree(&runs[0], &a.record) &&
+		    list_means_agree(&runs[1], &b.record) &&
+		    list_means_agree(&runs[2], &c.record), "the list's big, "
+		    "small and best means (tol 1e-9 relative)");
+	}
 	store_free_runs(runs, n_runs);
 	expect(store_find_run(store, "2", &found, &err) == 0 && found == 2,
 	    "find a run by id");
@@ -822,7 +871,7 @@ test_schema_versions(const char *path)
 	    file_int(path, "SELECT count(*) FROM runs") == 3,
 	    "the newer database is untouched");
 	db = raw_open(path);
-	raw_exec(db, "PRAGMA user_version = 1");
+	raw_exec(db, "PRAGMA user_version = " STRINGIFY(STORE_SCHEMA_VERSION));
 	sqlite3_close(db);
 
 	/* Another program's database. */
@@ -850,6 +899,146 @@ test_schema_versions(const char *path)
 	    "not an SQLite database", "a text file");
 	expect_error(store_open(&store, folder, 0, &err), &err,
 	    "is a folder", "a folder");
+}
+
+/* The schema as sqlite_master has it, one string. */
+static char *
+schema_text(const char *path)
+{
+	sqlite3 *db = raw_open(path);
+	sqlite3_stmt *stmt;
+	const unsigned char *sql;
+	char *all = NULL;
+
+	if (sqlite3_prepare_v2(db, "SELECT group_concat(type || ' ' || name "
+	    "|| ' ' || coalesce(sql, ''), char(10)) FROM (SELECT * FROM "
+	    "sqlite_master ORDER BY type, name)", -1, &stmt, NULL) ==
+	    SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW &&
+	    (sql = sqlite3_column_text(stmt, 0)) != NULL)
+		all = strdup((const char *)sql);
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return all != NULL ? all : strdup("");
+}
+
+/*
+ * What a version-1 database was: version 2 less run_means, with curve
+ * computed from results.  Applied to a file this duo wrote, it gives the
+ * file an older duo would have written.
+ */
+static const char downgrade_to_v1[] =
+    "DROP TABLE run_means;\n"
+    "DROP VIEW curve;\n"
+    "CREATE VIEW curve AS\n"
+    "SELECT run_id, method,\n"
+    "  CASE WHEN method = 'best' THEN NULL ELSE budget END AS budget,\n"
+    "  count(*) AS n, avg(loss) AS mean_loss, exp(avg(loss)) AS ppl\n"
+    "FROM results\n"
+    "GROUP BY run_id, method,\n"
+    "  CASE WHEN method = 'best' THEN NULL ELSE budget END;\n"
+    "PRAGMA user_version = 1;\n";
+
+/*
+ * A version-1 database opened for writing gains run_means, filled from its
+ * results, and the curve view reading it, in one transaction; a migration
+ * that fails leaves version 1 as it was.
+ */
+static void
+test_migration(void)
+{
+	struct synthetic_run a, b;
+	struct store *store;
+	struct duo_error err;
+	struct run_info *runs;
+	size_t n_runs;
+	int64_t id_a, id_b;
+	char path[512], fresh[512], broken[512], command[1200];
+	char *schema_migrated, *schema_fresh, *before;
+	sqlite3 *db;
+
+	path_in(path, sizeof path, "v1.db");
+	path_in(fresh, sizeof fresh, "v2.db");
+	path_in(broken, sizeof broken, "v1-broken.db");
+	make_run(&a, 4, "BS", 30, 1, 21, "model four");
+	make_run(&b, 3, "BS.", 20, 0, 22, "model three");
+	expect_ok(store_open(&store, path, 0, &err), &err, "make a database "
+	    "to turn into version 1");
+	if (store == NULL)
+		return;
+	expect_ok(store_write_run(store, &a.record, &id_a, &err), &err,
+	    "write a BS run");
+	expect_ok(store_write_run(store, &b.record, &id_b, &err), &err,
+	    "write a BS. run");
+	store_close(store);
+	expect_ok(store_open(&store, fresh, 0, &err), &err, "a fresh "
+	    "database for its schema");
+	store_close(store);
+
+	db = raw_open(path);
+	raw_exec(db, "PRAGMA journal_mode = DELETE");
+	raw_exec(db, downgrade_to_v1);
+	sqlite3_close(db);
+	expect(file_int(path, "PRAGMA user_version") == 1 &&
+	    file_int(path, "SELECT count(*) FROM sqlite_master WHERE name = "
+	    "'run_means'") == 0, "the database is now version 1");
+	snprintf(command, sizeof command, "cp '%s' '%s'", path, broken);
+	if (system(command) != 0) {
+		printf("cannot copy %s\n", path);
+		exit(99);
+	}
+
+	/* Reading alone never writes, so it cannot migrate. */
+	expect_error(store_open(&store, path, STORE_READONLY, &err), &err,
+	    "older than this duo's", "a version-1 database read-only");
+
+	expect_ok(store_open(&store, path, 0, &err), &err,
+	    "open a version-1 database for writing");
+	if (store == NULL)
+		return;
+	expect(file_int(path, "PRAGMA user_version") == STORE_SCHEMA_VERSION,
+	    "... and it is version 2");
+	schema_migrated = schema_text(path);
+	schema_fresh = schema_text(fresh);
+	expect(strcmp(schema_migrated, schema_fresh) == 0, "the migrated "
+	    "schema is a fresh one's, word for word");
+	free(schema_migrated);
+	free(schema_fresh);
+	/* 4 layers in BS: big, small, best, oracle 0..4, fixed 0..4,
+	 * random_best 0..4, random_mean 0..4, one router 0..4; 3 layers in
+	 * BS. the same with 0..3. */
+	expect(file_int(path, "SELECT count(*) FROM run_means") ==
+	    file_int(path, "SELECT count(*) FROM (SELECT DISTINCT run_id, "
+	    "method, CASE WHEN method = 'best' THEN NULL ELSE budget END "
+	    "FROM results)") && file_int(path, "SELECT count(*) FROM "
+	    "run_means") > 10, "run_means has one row per run, method and "
+	    "budget");
+	check_views(path, id_a, &a);
+	check_views(path, id_b, &b);
+	expect_ok(store_list_runs(store, &runs, &n_runs, &err), &err,
+	    "list the migrated runs");
+	expect(n_runs == 2 && list_means_agree(&runs[0], &a.record) &&
+	    list_means_agree(&runs[1], &b.record), "the list's big, small "
+	    "and best means after the migration (tol 1e-9 relative)");
+	store_free_runs(runs, n_runs);
+	store_close(store);
+
+	/* A migration that fails half way (a table of that name is in the
+	 * way) takes nothing with it. */
+	db = raw_open(broken);
+	raw_exec(db, "CREATE TABLE run_means (note TEXT)");
+	sqlite3_close(db);
+	before = schema_text(broken);
+	expect_error(store_open(&store, broken, 0, &err), &err, "run_means",
+	    "a migration that cannot be done");
+	schema_migrated = schema_text(broken);
+	expect(file_int(broken, "PRAGMA user_version") == 1 &&
+	    strcmp(before, schema_migrated) == 0 && file_int(broken,
+	    "SELECT count(*) FROM curve") > 0, "... leaves version 1 as it "
+	    "was, its curve view reading results");
+	free(before);
+	free(schema_migrated);
+	synthetic_run_free(&a);
+	synthetic_run_free(&b);
 }
 
 static void
@@ -1047,12 +1236,14 @@ test_killed(const char *path)
 	struct duo_error err;
 	char before[512], after[512];
 	size_t k;
-	int64_t id, n_runs, bad, half;
+	int64_t id, n_runs, bad, half, runs_before;
+	int wait_ms;
 	pid_t child;
 
 	make_run(&big, 8, "BS", 150, 1, 61, "model eight");
 	run_fingerprint(path, 1, before, sizeof before);
 	for (k = 0; k < sizeof delays_ms / sizeof delays_ms[0]; k++) {
+		runs_before = file_int(path, "SELECT count(*) FROM runs");
 		fflush(stdout);
 		child = fork();
 		if (child < 0) {
@@ -1067,6 +1258,13 @@ test_killed(const char *path)
 				    &err) != 0)
 					_exit(4);
 		}
+		/* Wait (30 s at most) until the child has finished a run, so
+		 * that even on a loaded machine the kill comes after it has
+		 * started writing, then let it go on a little. */
+		for (wait_ms = 0; wait_ms < 30000 &&
+		    file_int(path, "SELECT count(*) FROM runs") <= runs_before;
+		    wait_ms += 10)
+			usleep(10000);
 		usleep((useconds_t)delays_ms[k] * 1000);
 		kill(child, k % 2 == 0 ? SIGKILL : SIGINT);
 		waitpid(child, NULL, 0);
@@ -1131,6 +1329,7 @@ main(void)
 	test_bytes(path);
 	test_bad_records(path);
 	test_schema_versions(path);
+	test_migration();
 	test_paths();
 	test_readonly(path);
 	test_locked(path);
