@@ -232,8 +232,7 @@ progress_finish(struct progress *p)
 	}
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t
+size_t
 utf8_sequence_length(const unsigned char *s, size_t n)
 {
 	size_t length, i;

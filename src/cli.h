@@ -77,6 +77,9 @@ double now_seconds(void);
 void format_duration(char *out, size_t size, double seconds);
 
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
+size_t utf8_sequence_length(const unsigned char *s, size_t n);
+
 /*
  * Write bytes as one TSV field: tab, newline, carriage return and backslash
  * as \t \n \r \\, other control bytes, DEL and bytes that are not valid

@@ -25,36 +25,6 @@ static const char export_options[] =
     "\none row per token, method and budget, sorted by pos, method, budget."
     "\n";
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t
-utf8_length(const unsigned char *s, size_t n)
-{
-	size_t length, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		length = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		length = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		length = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (length > n)
-		return 0;
-	for (i = 1; i < length; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((length == 3 && cp < 0x800) || (length == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return length;
-}
-
 /* A CSV field per RFC 4180: always quoted, quotes doubled. */
 static void
 csv_write_string(FILE *out, const char *bytes, size_t length)
@@ -64,7 +34,7 @@ csv_write_string(FILE *out, const char *bytes, size_t length)
 
 	fputc('"', out);
 	while (i < length) {
-		n = utf8_length(s + i, length - i);
+		n = utf8_sequence_length(s + i, length - i);
 		if (n == 0 || s[i] == 0) {
 			fputs("\xef\xbf\xbd", out);
 			i++;
@@ -107,7 +77,7 @@ json_write_string(FILE *out, const char *bytes, size_t length)
 			i++;
 			continue;
 		}
-		n = utf8_length(s + i, length - i);
+		n = utf8_sequence_length(s + i, length - i);
 		if (n == 0 || s[i] == 0) {
 			fputs("\\ufffd", out);
 			i++;
