@@ -631,6 +631,11 @@ tui_start(struct app *app, const struct tui_options *options,
 		setlocale(LC_CTYPE, "C.UTF-8");
 	glyphs_init(&app->glyphs, options->ascii || !locale_is_utf8());
 
+	/* Checked before anything is allocated: nothing to undo. */
+	if (headless_cols <= 0 &&
+	    (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)))
+		return error_set(err, "the browser needs a terminal "
+		    "(standard input and output are not one)");
 	app->db_path = store_default_path(options->db_option, &is_default,
 	    err);
 	if (app->db_path == NULL)
@@ -666,8 +671,14 @@ tui_start(struct app *app, const struct tui_options *options,
 		if (out == NULL || in == NULL || (active_screen = newterm(
 		    term != NULL ? term : "xterm-256color", out, in)) ==
 		    NULL) {
+			if (out != NULL)
+				fclose(out);
+			if (in != NULL)
+				fclose(in);
 			loader_release(app->loader);
-	app->loader = NULL;
+			app->loader = NULL;
+			free(app->db_path);
+			app->db_path = NULL;
 			return error_set(err, "cannot start a virtual "
 			    "terminal of type %s", term != NULL ? term :
 			    "xterm-256color");
@@ -675,16 +686,12 @@ tui_start(struct app *app, const struct tui_options *options,
 		if (LINES != headless_lines || COLS != headless_cols)
 			resizeterm(headless_lines, headless_cols);
 	} else {
-		if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-			loader_release(app->loader);
-	app->loader = NULL;
-			return error_set(err, "the browser needs a terminal "
-			    "(standard input and output are not one)");
-		}
 		active_screen = newterm(NULL, stdout, stdin);
 		if (active_screen == NULL) {
 			loader_release(app->loader);
-	app->loader = NULL;
+			app->loader = NULL;
+			free(app->db_path);
+			app->db_path = NULL;
 			return error_set(err, "cannot use this terminal "
 			    "(TERM=%s)", getenv("TERM") != NULL ?
 			    getenv("TERM") : "");
