@@ -1251,6 +1251,10 @@ test_killed(const char *path)
 			exit(99);
 		}
 		if (child == 0) {
+			/* A test started in the background by a shell
+			 * inherits SIGINT ignored; the child must die of it
+			 * as an interactive duo would. */
+			signal(SIGINT, SIG_DFL);
 			if (store_open(&store, path, 0, &err) != 0)
 				_exit(3);
 			for (;;)
