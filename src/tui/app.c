@@ -254,6 +254,46 @@ app_prompt_search(struct app *app)
 	app->prompt_text[0] = 0;
 }
 
+int
+app_move_cursor(struct app *app, enum action_id action)
+{
+	const struct tui_run *run = app->run;
+	int dir = action == ACT_WORD_NEXT ? 1 : -1;
+	size_t p;
+
+	if (run == NULL)
+		return 0;
+	switch (action) {
+	case ACT_RIGHT:
+		if (app->cursor < run->T)
+			app->cursor++;
+		return 1;
+	case ACT_LEFT:
+		if (app->cursor > 1)
+			app->cursor--;
+		return 1;
+	case ACT_WORD_NEXT:
+	case ACT_WORD_PREV:
+		/* To the next token that starts a word, or the end. */
+		p = app->cursor;
+		while (dir > 0 ? p < run->T : p > 1) {
+			p = dir > 0 ? p + 1 : p - 1;
+			if (run_starts_word(run, p))
+				break;
+		}
+		app->cursor = p;
+		return 1;
+	case ACT_FIRST:
+		app->cursor = 1;
+		return 1;
+	case ACT_LAST:
+		app->cursor = run->T;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 void
 app_reload(struct app *app)
 {

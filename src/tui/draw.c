@@ -441,7 +441,7 @@ draw_chart(const struct app *app, const struct rect *r,
     const struct chart *chart)
 {
 	char label[32], entry[128];
-	int legend_rows = 0, label_w = 0, px, py, pw, ph, s, i, x, y, used;
+	int legend_rows = 0, label_w = 0, px, py, pw, ph, s, i, x, y, used, pass;
 	int col_of[128], step;
 	double lo, hi;
 	struct canvas canvas;
@@ -561,40 +561,26 @@ draw_chart(const struct app *app, const struct rect *r,
 			canvas_line(&canvas, 0, DOT_Y(cs->y[0]), pw * 2 - 1,
 			    DOT_Y(cs->y[0]), s, 1);
 	}
-	for (s = 0; s < chart->n_series; s++) {
-		const struct chart_series *cs = &chart->series[s];
-		int last = -1;
+	/* The highlighted series in a second pass, over the others. */
+	for (pass = 0; pass < 2; pass++) {
+		for (s = 0; s < chart->n_series; s++) {
+			const struct chart_series *cs = &chart->series[s];
+			int last = -1;
 
-		if (cs->level || cs->highlight)
-			continue;
-		for (i = 0; i < chart->n; i++) {
-			if (!isfinite(cs->y[i]))
+			if (cs->level || (cs->highlight != 0) != pass)
 				continue;
-			if (last >= 0)
-				canvas_line(&canvas, DOT_X(last),
-				    DOT_Y(cs->y[last]), DOT_X(i),
-				    DOT_Y(cs->y[i]), s, 0);
-			else
-				canvas_set(&canvas, DOT_X(i), DOT_Y(cs->y[i]),
-				    s);
-			last = i;
-		}
-	}
-	/* The highlighted series last, over the others. */
-	for (s = 0; s < chart->n_series; s++) {
-		const struct chart_series *cs = &chart->series[s];
-		int last = -1;
-
-		if (cs->level || !cs->highlight)
-			continue;
-		for (i = 0; i < chart->n; i++) {
-			if (!isfinite(cs->y[i]))
-				continue;
-			if (last >= 0)
-				canvas_line(&canvas, DOT_X(last),
-				    DOT_Y(cs->y[last]), DOT_X(i),
-				    DOT_Y(cs->y[i]), s, 0);
-			last = i;
+			for (i = 0; i < chart->n; i++) {
+				if (!isfinite(cs->y[i]))
+					continue;
+				if (last >= 0)
+					canvas_line(&canvas, DOT_X(last),
+					    DOT_Y(cs->y[last]), DOT_X(i),
+					    DOT_Y(cs->y[i]), s, 0);
+				else
+					canvas_set(&canvas, DOT_X(i),
+					    DOT_Y(cs->y[i]), s);
+				last = i;
+			}
 		}
 	}
 	for (y = 0; y < ph; y++)

@@ -8,6 +8,7 @@
 #include "tui.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -303,36 +304,57 @@ run_method_find(const struct tui_run *run, const char *name)
 	return -1;
 }
 
+/* Index of (k, pos) in a method's per-budget arrays, or -1 if outside. */
+static ptrdiff_t
+run_slot(const struct tui_run *run, int method, int k, size_t pos)
+{
+	if (method < 0 || (size_t)method >= run->n_methods || pos < 1 ||
+	    pos > run->T)
+		return -1;
+	if (!run->methods[method].budgeted)
+		k = 0;
+	if (k < 0 || k > run->L)
+		return -1;
+	return (ptrdiff_t)((size_t)k * run->T + pos - 1);
+}
+
 double
 run_loss(const struct tui_run *run, int method, int k, size_t pos)
 {
-	const struct run_method *rm;
+	ptrdiff_t i = run_slot(run, method, k, pos);
 
-	if (method < 0 || (size_t)method >= run->n_methods || pos < 1 ||
-	    pos > run->T)
-		return NAN;
-	rm = &run->methods[method];
-	if (!rm->budgeted)
-		k = 0;
-	if (k < 0 || k > run->L)
-		return NAN;
-	return rm->loss[(size_t)k * run->T + pos - 1];
+	return i < 0 ? NAN : run->methods[method].loss[i];
 }
 
 const char *
 run_route(const struct tui_run *run, int method, int k, size_t pos)
 {
-	const struct run_method *rm;
+	ptrdiff_t i = run_slot(run, method, k, pos);
 
-	if (method < 0 || (size_t)method >= run->n_methods || pos < 1 ||
-	    pos > run->T)
-		return NULL;
-	rm = &run->methods[method];
-	if (!rm->budgeted)
-		k = 0;
-	if (k < 0 || k > run->L)
-		return NULL;
-	return rm->route[(size_t)k * run->T + pos - 1];
+	return i < 0 ? NULL : run->methods[method].route[i];
+}
+
+int
+run_starts_word(const struct tui_run *run, size_t p)
+{
+	const struct token_record *t, *prev;
+	char c;
+
+	if (p <= 1)
+		return 1;
+	t = &run->data.tokens[p];
+	prev = &run->data.tokens[p - 1];
+	if (t->piece_length > 0) {
+		c = t->piece[0];
+		if (c == ' ' || c == '\n' || c == '\t')
+			return 1;
+	}
+	if (prev->piece_length > 0) {
+		c = prev->piece[prev->piece_length - 1];
+		if (c == ' ' || c == '\n' || c == '\t')
+			return 1;
+	}
+	return 0;
 }
 
 double

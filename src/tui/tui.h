@@ -235,6 +235,8 @@ int run_open(struct tui_run *run, struct store *store, int64_t id,
 void run_close(struct tui_run *run);
 int run_method_find(const struct tui_run *run, const char *name);
 /* Loss / route of method at budget k for position pos (1..T). */
+/* Does the token at p start a word (white space before it or in it)? */
+int run_starts_word(const struct tui_run *run, size_t p);
 double run_loss(const struct tui_run *run, int method, int k, size_t pos);
 const char *run_route(const struct tui_run *run, int method, int k,
     size_t pos);
@@ -403,6 +405,9 @@ void app_close_run(struct app *app);
 int app_budget(const struct app *app, int n_layer);
 void app_set_budget(struct app *app, int k);
 void app_set_method(struct app *app, int method);
+/* Token-to-token cursor moves shared by the views that show tokens:
+ * left, right, word, first, last; 1 if action was one of them. */
+int app_move_cursor(struct app *app, enum action_id action);
 /* Ask a y/n question; confirm(app, yes) gets the answer. */
 void app_confirm(struct app *app, const char *question,
     void (*confirm)(struct app *app, int yes));

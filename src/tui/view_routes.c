@@ -213,30 +213,13 @@ routes_request(struct app *app, struct view *view, enum action_id action)
 {
 	struct routes_state *s = state_of(view);
 	struct tui_run *run = app->run;
-	size_t page = (size_t)columns_of(s), p;
+	size_t page = (size_t)columns_of(s);
 
 	if (run == NULL)
 		return 0;
+	if (app_move_cursor(app, action))
+		return 1;
 	switch (action) {
-	case ACT_RIGHT:
-		if (app->cursor < run->T)
-			app->cursor++;
-		return 1;
-	case ACT_LEFT:
-		if (app->cursor > 1)
-			app->cursor--;
-		return 1;
-	case ACT_WORD_NEXT:
-	case ACT_WORD_PREV:
-		/* Tokens that start with white space start words. */
-		p = app->cursor;
-		do {
-			p = action == ACT_WORD_NEXT ? p + 1 : p - 1;
-		} while (p >= 1 && p <= run->T &&
-		    !(run->data.tokens[p].piece_length > 0 &&
-		    strchr(" \n\t", run->data.tokens[p].piece[0]) != NULL));
-		app->cursor = p < 1 ? 1 : p > run->T ? run->T : p;
-		return 1;
 	case ACT_PAGE_DOWN:
 		app->cursor = app->cursor + page <= run->T ?
 		    app->cursor + page : run->T;
@@ -247,12 +230,6 @@ routes_request(struct app *app, struct view *view, enum action_id action)
 	case ACT_PAGE_UP:
 		app->cursor = app->cursor > page ? app->cursor - page : 1;
 		s->left = s->left > page ? s->left - page : 1;
-		return 1;
-	case ACT_FIRST:
-		app->cursor = 1;
-		return 1;
-	case ACT_LAST:
-		app->cursor = run->T;
 		return 1;
 	default:
 		return 0;

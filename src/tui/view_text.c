@@ -36,8 +36,6 @@ state_of(struct view *view)
 	return view->state;
 }
 
-static int starts_word(const struct tui_run *run, size_t p);
-
 static void
 free_wrap(struct text_state *s)
 {
@@ -80,7 +78,7 @@ wrap(struct text_state *s, const struct tui_run *run, int width)
 		/* The width of the word that starts here: this token and the
 		 * ones after it that do not start a word, up to a newline. */
 		token_width = 0;
-		for (q = p; q <= run->T && (q == p || !starts_word(run, q));
+		for (q = p; q <= run->T && (q == p || !run_starts_word(run, q));
 		    q++) {
 			for (g = run->first_glyph[q];
 			    g < run->first_glyph[q + 1]; g++) {
@@ -91,7 +89,7 @@ wrap(struct text_state *s, const struct tui_run *run, int width)
 			if (g < run->first_glyph[q + 1])
 				break;
 		}
-		if (starts_word(run, p) && col > 0 &&
+		if (run_starts_word(run, p) && col > 0 &&
 		    col + token_width > width && token_width <= width) {
 			s->line_first[++line] = run->first_glyph[p];
 			col = 0;
@@ -266,29 +264,6 @@ text_draw(struct app *app, struct view *view)
 	detail_draw(app, &s->detail, view->focus == 1);
 }
 
-/* Does the token at p start a word (white space before it)? */
-static int
-starts_word(const struct tui_run *run, size_t p)
-{
-	const struct token_record *t = &run->data.tokens[p];
-	const struct token_record *prev = &run->data.tokens[p - 1];
-	char c;
-
-	if (p <= 1)
-		return 1;
-	if (t->piece_length > 0) {
-		c = t->piece[0];
-		if (c == ' ' || c == '\n' || c == '\t')
-			return 1;
-	}
-	if (prev->piece_length > 0) {
-		c = prev->piece[prev->piece_length - 1];
-		if (c == ' ' || c == '\n' || c == '\t')
-			return 1;
-	}
-	return 0;
-}
-
 /* The token on line at the column nearest col. */
 static size_t
 token_at(const struct text_state *s, int line, int col)
@@ -334,12 +309,6 @@ jump(struct app *app, int dir, int (*want)(struct app *, size_t, void *),
 }
 
 static int
-want_word(struct app *app, size_t p, void *arg)
-{
-	return starts_word(app->run, p);
-}
-
-static int
 want_match(struct app *app, size_t p, void *arg)
 {
 	const struct text_state *s = arg;
@@ -374,15 +343,9 @@ text_request(struct app *app, struct view *view, enum action_id action)
 		    -1));
 		return 1;
 	}
+	if (app_move_cursor(app, action))
+		return 1;
 	switch (action) {
-	case ACT_RIGHT:
-		if (app->cursor < run->T)
-			app->cursor++;
-		return 1;
-	case ACT_LEFT:
-		if (app->cursor > 1)
-			app->cursor--;
-		return 1;
 	case ACT_DOWN:
 		move_lines(app, s, 1);
 		return 1;
@@ -399,14 +362,6 @@ text_request(struct app *app, struct view *view, enum action_id action)
 		move_lines(app, s, -rows);
 		s->top = s->top > rows ? s->top - rows : 0;
 		return 1;
-	case ACT_WORD_NEXT:
-		if (jump(app, 1, want_word, NULL) != 0)
-			app->cursor = run->T;
-		return 1;
-	case ACT_WORD_PREV:
-		if (jump(app, -1, want_word, NULL) != 0)
-			app->cursor = 1;
-		return 1;
 	case ACT_LINE_START:
 	case ACT_LINE_END:
 		g = run->first_glyph[app->cursor];
@@ -414,12 +369,6 @@ text_request(struct app *app, struct view *view, enum action_id action)
 		    s->line_first[s->glyph_line[g]] :
 		    s->line_first[s->glyph_line[g] + 1] - 1;
 		app->cursor = s->glyph_token[g];
-		return 1;
-	case ACT_FIRST:
-		app->cursor = 1;
-		return 1;
-	case ACT_LAST:
-		app->cursor = run->T;
 		return 1;
 	case ACT_SEARCH:
 		app_prompt_search(app);
