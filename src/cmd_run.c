@@ -23,6 +23,7 @@
 #include <omp.h>
 #endif
 
+#include "analysis.h"
 #include "commands.h"
 #include "model.h"
 #include "oracle.h"
@@ -183,84 +184,6 @@ parse_budgets(const struct command *cmd, const char *text, int **budgets)
 	return n;
 }
 
-/* Growing text for the settings JSON. */
-struct buffer {
-	char *data;
-	size_t length, capacity;
-};
-
-static void
-append(struct buffer *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-append(struct buffer *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-	char *grown;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->data + b->length, b->capacity - b->length,
-		    fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			die("formatting the settings failed");
-		if ((size_t)n < b->capacity - b->length)
-			break;
-		b->capacity = 2 * b->capacity + (size_t)n + 64;
-		grown = realloc(b->data, b->capacity);
-		if (grown == NULL)
-			die("out of memory");
-		b->data = grown;
-	}
-	b->length += (size_t)n;
-}
-
-/* Every setting not in a column of runs, as JSON (duo-db(5)). */
-static char *
-settings_json(const struct oracle_settings *settings,
-    const struct oracle_result *result, int n_threads)
-{
-	struct buffer b = { malloc(256), 0, 256 };
-	char route[64 + 1];
-	uint8_t choices[64];
-	int i, j, L = result->n_layer;
-
-	if (b.data == NULL)
-		die("out of memory");
-	b.data[0] = '\0';
-	append(&b, "{\"search\":\"%s\"", result->approximate ? "beam" :
-	    "exhaustive");
-	if (result->approximate)
-		append(&b, ",\"beam_width\":%d", result->beam_width);
-	else
-		append(&b, ",\"routes\":%llu",
-		    (unsigned long long)result->n_routes);
-	append(&b, ",\"budgets\":[");
-	for (i = 0; i < result->n_budgets; i++)
-		append(&b, "%s%d", i > 0 ? "," : "", result->budgets[i]);
-	append(&b, "],\"seed\":%llu,\"n_random\":%d",
-	    (unsigned long long)settings->seed, result->n_random);
-	if (settings->context == ORACLE_GREEDY)
-		append(&b, ",\"route_losses_context\":\"shared\"");
-	append(&b, ",\"threads\":%d,\"random_routes\":{", n_threads);
-	for (i = 0; i < result->n_budgets; i++) {
-		append(&b, "%s\"%d\":[", i > 0 ? "," : "", result->budgets[i]);
-		for (j = 0; j < result->n_random_per_budget[i]; j++) {
-			route_decode(&settings->space, result->random_codes[
-			    (size_t)i * (size_t)result->n_random + (size_t)j],
-			    L, choices);
-			route_format(choices, L, route);
-			append(&b, "%s\"%s\"", j > 0 ? "," : "", route);
-		}
-		append(&b, "]");
-	}
-	append(&b, "}}");
-	return b.data;
-}
-
 struct progress_state {
 	struct progress line;
 	double n_tokens;
@@ -278,22 +201,13 @@ show_progress(void *arg, double fraction, double route_tokens)
 	progress_update(&s->line, fraction * s->n_tokens, extra);
 }
 
-/* Sleep for the test hook's seconds, if set. */
-static void
+/* The test hook's pause in seconds, 0 if unset. */
+static double
 test_pause(const char *name)
 {
 	const char *value = getenv(name);
-	struct timespec ts;
-	double seconds;
 
-	if (value == NULL || *value == '\0')
-		return;
-	seconds = atof(value);
-	if (!(seconds > 0))
-		return;
-	ts.tv_sec = (time_t)seconds;
-	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
-	nanosleep(&ts, NULL);
+	return value == NULL || *value == '\0' ? 0.0 : atof(value);
 }
 
 /* A note when the model file has changed since runs made from its path:
@@ -318,77 +232,6 @@ note_changed_model(struct store *store, const char *path, const char *sha)
 		    program_name, path, (long long)runs[last].id,
 		    runs[last].model_sha256, sha);
 	store_free_runs(runs, n);
-}
-
-/* The run's tokens: BOS, then the text's with their bytes. */
-static struct token_record *
-make_tokens(const struct duo_model *model, const struct text_tokens *tokens)
-{
-	struct token_record *records = calloc(tokens->n + 1, sizeof *records);
-	int32_t bos = tokenizer_bos(model->tokenizer);
-	size_t i;
-
-	if (records == NULL)
-		die("out of memory");
-	records[0].token_id = bos;
-	records[0].piece = tokenizer_piece(model->tokenizer, bos,
-	    &records[0].piece_length);
-	for (i = 0; i < tokens->n; i++) {
-		records[i + 1].token_id = tokens->ids[i];
-		records[i + 1].piece = tokenizer_piece(model->tokenizer,
-		    tokens->ids[i], &records[i + 1].piece_length);
-		records[i + 1].byte_start = tokens->offsets[i];
-		records[i + 1].byte_end = tokens->offsets[i + 1];
-	}
-	return records;
-}
-
-/* One result row per token and method; route strings in *arena. */
-static struct result_record *
-make_results(const struct oracle_result *result, size_t *n_results,
-    char **arena)
-{
-	const struct oracle_method *m;
-	struct result_record *r;
-	size_t n = result->n_tokens * result->n_methods, i, p, k = 0;
-	int L = result->n_layer;
-	char *route;
-
-	r = calloc(n == 0 ? 1 : n, sizeof *r);
-	*arena = malloc(n * ((size_t)L + 1) + 1);
-	if (r == NULL || *arena == NULL)
-		die("out of memory for %zu results", n);
-	route = *arena;
-	for (i = 0; i < result->n_methods; i++) {
-		m = &result->methods[i];
-		for (p = 0; p < result->n_tokens; p++, k++) {
-			r[k].pos = (int)(p + 1);
-			r[k].method = m->name;
-			r[k].loss = m->losses[p];
-			r[k].budget = m->budget;
-			if (m->routes == NULL)
-				continue;
-			route_format(m->routes + p * (size_t)L, L, route);
-			r[k].route = route;
-			if (m->budget < 0)
-				r[k].budget = route_budget(m->routes +
-				    p * (size_t)L, L);
-			route += L + 1;
-		}
-	}
-	*n_results = k;
-	return r;
-}
-
-static double
-mean_loss(const struct oracle_method *m, size_t n)
-{
-	double sum = 0.0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		sum += m->losses[i];
-	return sum / (double)n;
 }
 
 /* Perplexity per method and budget, and the hardest token. */
@@ -423,7 +266,7 @@ print_summary(int64_t id, const struct oracle_result *result,
 		for (i = 0; i < 4; i++) {
 			m = oracle_result_method(result, per_budget[i],
 			    result->budgets[b]);
-			printf(" %12.3f", exp(mean_loss(m, n)));
+			printf(" %12.3f", exp(analysis_mean_loss(m, n)));
 		}
 		printf("\n");
 	}
@@ -432,11 +275,11 @@ print_summary(int64_t id, const struct oracle_result *result,
 	best = oracle_result_method(result, "best", -1);
 	for (p = 0; p < n; p++)
 		mean_budget += route_budget(best->routes + p * (size_t)L, L);
-	printf("\nbig (all B) %.3f", exp(mean_loss(big, n)));
+	printf("\nbig (all B) %.3f", exp(analysis_mean_loss(big, n)));
 	if (small != NULL)
-		printf(", small (all S) %.3f", exp(mean_loss(small, n)));
+		printf(", small (all S) %.3f", exp(analysis_mean_loss(small, n)));
 	printf(", best %.3f (mean budget %.2f of %d)\n",
-	    exp(mean_loss(best, n)), mean_budget / (double)n, L);
+	    exp(analysis_mean_loss(best, n)), mean_budget / (double)n, L);
 	if (small == NULL) {
 		printf("hardest token: none, the space %s has no small "
 		    "modules to compare with\n", run->space);
@@ -466,22 +309,17 @@ cmd_run(int argc, char **argv)
 	struct store *store;
 	struct duo_model model;
 	struct duo_error err;
+	struct analysis_request req;
+	struct analysis analysis;
 	struct text_tokens tokens;
-	struct oracle_settings settings;
-	struct oracle_result result;
 	struct progress_state progress;
-	struct run_record run;
-	struct result_record *results;
-	struct token_record *token_records;
 	enum oracle_context context;
 	struct route_space space;
 	uint8_t *context_route = NULL;
-	char sha[SHA256_HEX_SIZE], *text, *arena, *settings_text;
-	char *model_path, *context_text = NULL;
+	char *text, *model_path, context_text[64 + 1];
 	const char *name, *model_file;
-	int *budgets = NULL, n_budgets = 0, L, i, n_threads;
-	size_t length, n_results;
-	int64_t id;
+	int *budgets = NULL, n_budgets = 0, L, i;
+	size_t length;
 
 	parse_options(argc, argv, cmd, &o);
 	if (route_space_parse(&space, o.space, &err) != 0)
@@ -501,23 +339,19 @@ cmd_run(int argc, char **argv)
 	model_file = default_model_path(o.model);
 	if (model_load(&model, model_file, &err) != 0)
 		die("%s", err.message);
-	if (sha256_file(model_file, sha, &err) != 0)
+	memset(&req, 0, sizeof req);
+	if (sha256_file(model_file, req.model_sha256, &err) != 0)
 		die("%s", err.message);
 	/* the full path, so that runs from other folders compare */
 	if ((model_path = realpath(model_file, NULL)) == NULL &&
 	    (model_path = strdup(model_file)) == NULL)
 		die("out of memory");
-	note_changed_model(store, model_path, sha);
+	note_changed_model(store, model_path, req.model_sha256);
 	L = model.config.n_layer;
-	if (o.context_route != NULL || context == ORACLE_FIXED) {
-		context_route = malloc((size_t)L);
-		context_text = malloc((size_t)L + 1);
-		if (context_route == NULL || context_text == NULL)
+	if (o.context_route != NULL) {
+		if ((context_route = malloc((size_t)L)) == NULL)
 			die("out of memory");
-		if (o.context_route == NULL)
-			memset(context_route, CHOICE_BIG, (size_t)L);
-		else if (route_parse(o.context_route, L, context_route,
-		    &err) != 0)
+		if (route_parse(o.context_route, L, context_route, &err) != 0)
 			die("--context-route: %s", err.message);
 		route_format(context_route, L, context_text);
 		for (i = 0; i < L; i++)
@@ -533,85 +367,46 @@ cmd_run(int argc, char **argv)
 
 	if (read_input(o.input, &text, &length, &err) != 0)
 		die("%s", err.message);
+
+	req.label = o.label;
+	req.source = o.input;
+	req.input_name = name;
+	req.text = text;
+	req.length = length;
+	req.model_path = model_path;
+	oracle_settings_default(&req.settings);
+	req.settings.space = space;
+	req.settings.context = context;
+	req.settings.context_route = context_route;
+	req.settings.budgets = budgets;
+	req.settings.n_budgets = n_budgets;
+	req.settings.beam_width = (int)o.beam;
+	req.settings.seed = o.seed;
+	req.settings.progress = show_progress;
+	req.settings.progress_arg = &progress;
+	/* the token count, for the progress line's rate and ETA (the
+	 * analysis tokenizes again; it takes milliseconds) */
 	if (text_tokenize(&tokens, model.tokenizer, text, length, name,
 	    &err) != 0)
 		die("%s", err.message);
-
-	oracle_settings_default(&settings);
-	settings.space = space;
-	settings.context = context;
-	settings.context_route = context_route;
-	settings.budgets = budgets;
-	settings.n_budgets = n_budgets;
-	settings.beam_width = (int)o.beam;
-	settings.seed = o.seed;
-	settings.progress = show_progress;
-	settings.progress_arg = &progress;
 	progress.n_tokens = (double)tokens.n;
+	text_tokens_free(&tokens);
 	progress_start(&progress.line, "analysing", "tokens",
-	    (double)tokens.n);
-	if (oracle_run(&model, tokens.ids, tokens.n,
-	    tokenizer_bos(model.tokenizer), &settings, &result, &err) != 0) {
+	    progress.n_tokens);
+	if (analysis_run(store, &model, &req,
+	    test_pause("DUO_TEST_PAUSE_BEFORE_WRITE"), &analysis, &err) != 0) {
 		progress_finish(&progress.line);
 		die("%s", err.message);
 	}
 	progress_finish(&progress.line);
-	n_threads = settings.n_threads;
-#ifdef _OPENMP
-	if (n_threads <= 0)
-		n_threads = omp_get_max_threads();
-#else
-	n_threads = 1;
-#endif
-
-	token_records = make_tokens(&model, &tokens);
-	results = make_results(&result, &n_results, &arena);
-	settings_text = settings_json(&settings, &result, n_threads);
-	memset(&run, 0, sizeof run);
-	memcpy(run.model.sha256, sha, sizeof sha);
-	run.model.path = model_path;
-	run.model.name = model.name;
-	run.model.n_layer = L;
-	run.model.d_model = model.config.d_model;
-	run.model.n_head = model.config.n_head;
-	run.model.d_ff = model.config.d_ff;
-	run.model.d_ff_small = model.config.d_ff_small;
-	run.model.n_vocab = model.config.n_vocab;
-	run.model.n_ctx = model.config.n_ctx;
-	run.label = o.label;
-	run.source = o.input;
-	run.text = text;
-	run.text_length = length;
-	run.space = space.name;
-	run.context = oracle_context_name(context);
-	run.context_route = context == ORACLE_FIXED ? context_text : NULL;
-	run.settings = settings_text;
-	run.seconds = result.seconds;
-	run.approximate = result.approximate;
-	run.beam_width = result.beam_width;
-	run.n_tokens = tokens.n;
-	run.tokens = token_records;
-	run.results = results;
-	run.n_results = n_results;
-	run.route_losses = result.tables;
-
-	test_pause("DUO_TEST_PAUSE_BEFORE_WRITE");
-	if (store_write_run(store, &run, &id, &err) != 0)
-		die("%s", err.message);
-	print_summary(id, &result, &run);
+	print_summary(analysis.run_id, &analysis.result, &analysis.run);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		die("standard output: write error");
 
-	free(settings_text);
-	free(results);
-	free(arena);
-	free(token_records);
-	oracle_result_free(&result);
-	text_tokens_free(&tokens);
+	analysis_free(&analysis);
 	free(text);
 	free(budgets);
 	free(context_route);
-	free(context_text);
 	free(model_path);
 	model_free(&model);
 	store_close(store);

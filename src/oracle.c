@@ -344,6 +344,7 @@ struct engine {
 	double work_done, work_total;   /* route-token losses */
 	oracle_progress_fn progress;
 	void *progress_arg;
+	const volatile int *cancel;     /* see oracle_settings */
 };
 
 /* One evaluation: every route of codes at every row of a unit, the rows
@@ -494,6 +495,14 @@ engine_tick(struct engine *e, double amount)
 	    e->work_total ? done / e->work_total : 0.999) : 0.0, done);
 }
 
+/* Whether the caller asked the run to stop; the walk then leaves its
+ * work undone and the run fails at the next check. */
+static bool
+engine_cancelled(const struct engine *e)
+{
+	return e->cancel != NULL && *e->cancel != 0;
+}
+
 /* Fill a worker's per-row positions and targets for an evaluation: as
  * many rows as a chunk may have, and no batch has more nodes than
  * codes. */
@@ -631,6 +640,8 @@ walk(struct evaluation *ev, int w, int depth, struct trie_node *nodes,
 	long c;
 	int t;
 
+	if (e->cancel != NULL && *e->cancel)
+		return;
 	if (depth == e->L) {
 		walk_leaves(ev, wk, nodes, count, x);
 		return;
@@ -830,6 +841,8 @@ table_pass(struct search *s, const uint64_t *codes, size_t n, bool fixed,
 			ev.positions = NULL;
 			ev.out = out + win->first * n;
 			evaluate(&ev, 0, true);
+			if (engine_cancelled(&s->engine))
+				return error_set(s->err, "cancelled");
 			continue;
 		}
 		if (cache_context(s) != 0)
@@ -842,6 +855,8 @@ table_pass(struct search *s, const uint64_t *codes, size_t n, bool fixed,
 			ev.cache = &s->cache;
 			ev.out = out + (win->first + (size_t)q0) * n;
 			evaluate(&ev, 0, true);
+			if (engine_cancelled(&s->engine))
+				return error_set(s->err, "cancelled");
 		}
 	}
 	return 0;
@@ -1410,6 +1425,10 @@ greedy_pass(struct search *s, int k, struct oracle_method *method)
 				    k < 0 ? s->L : k);
 				code = beam_best(s, b, 0, k, &loss);
 			}
+			if (engine_cancelled(&s->engine)) {
+				free(subset);
+				return error_set(s->err, "cancelled");
+			}
 			set_route(s, method, token, code, loss);
 			engine_tick(&s->engine, GREEDY_POSITION_WORK * s->L);
 			route = method->routes + token * (size_t)s->L;
@@ -1437,6 +1456,8 @@ beam_pass(struct search *s, bool fixed, struct oracle_method **oracle,
 	int i;
 
 	for (w = 0; w < s->n_windows; w++) {
+		if (engine_cancelled(&s->engine))
+			return error_set(s->err, "cancelled");
 		load_window(s, w);
 		if (!fixed) {
 			struct evaluation ev;
@@ -1493,6 +1514,8 @@ beam_pass(struct search *s, bool fixed, struct oracle_method **oracle,
 			set_route(s, best, token, code, loss);
 		}
 	}
+	if (engine_cancelled(&s->engine))
+		return error_set(s->err, "cancelled");
 	return 0;
 }
 
@@ -1852,6 +1875,7 @@ oracle_run(const struct duo_model *model, const int32_t *tokens,
 		goto done;
 	s.engine.progress = settings->progress;
 	s.engine.progress_arg = settings->progress_arg;
+	s.engine.cancel = settings->cancel;
 	s.engine.work_total = expected_work(&s, result, greedy);
 	if (s.engine.n_workers > 1)
 		linalg_set_threads(1);

@@ -105,6 +105,9 @@ struct oracle_settings {
 					   use the threads too) */
 	oracle_progress_fn progress;    /* may be NULL */
 	void *progress_arg;
+	/* when another thread sets *cancel non-zero, the run stops soon
+	 * and fails with "cancelled"; may be NULL */
+	const volatile int *cancel;
 };
 
 /* Space BS, shared context, every budget, the default seed. */

@@ -1,0 +1,286 @@
+/*
+ * analysis.c - one text analysed and stored as one run (analysis.h).
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "analysis.h"
+#include "route.h"
+#include "tokenizer.h"
+
+/* Growing text for the settings JSON; a failed allocation sticks. */
+struct buffer {
+	char *data;
+	size_t length, capacity;
+	bool failed;
+};
+
+static void
+append(struct buffer *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+append(struct buffer *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	char *grown;
+
+	while (!b->failed) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->data + b->length, b->capacity - b->length,
+		    fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->failed = true;
+			break;
+		}
+		if ((size_t)n < b->capacity - b->length) {
+			b->length += (size_t)n;
+			break;
+		}
+		b->capacity = 2 * b->capacity + (size_t)n + 64;
+		grown = realloc(b->data, b->capacity);
+		if (grown == NULL) {
+			b->failed = true;
+			break;
+		}
+		b->data = grown;
+	}
+}
+
+/* Every setting not in a column of runs, as JSON (duo-db(5)); NULL when
+ * out of memory. */
+static char *
+settings_json(const struct oracle_settings *settings,
+    const struct oracle_result *result, int n_threads)
+{
+	struct buffer b = { malloc(256), 0, 256, false };
+	char route[64 + 1];
+	uint8_t choices[64];
+	int i, j, L = result->n_layer;
+
+	if (b.data == NULL)
+		return NULL;
+	b.data[0] = '\0';
+	append(&b, "{\"search\":\"%s\"", result->approximate ? "beam" :
+	    "exhaustive");
+	if (result->approximate)
+		append(&b, ",\"beam_width\":%d", result->beam_width);
+	else
+		append(&b, ",\"routes\":%llu",
+		    (unsigned long long)result->n_routes);
+	append(&b, ",\"budgets\":[");
+	for (i = 0; i < result->n_budgets; i++)
+		append(&b, "%s%d", i > 0 ? "," : "", result->budgets[i]);
+	append(&b, "],\"seed\":%llu,\"n_random\":%d",
+	    (unsigned long long)settings->seed, result->n_random);
+	if (settings->context == ORACLE_GREEDY)
+		append(&b, ",\"route_losses_context\":\"shared\"");
+	append(&b, ",\"threads\":%d,\"random_routes\":{", n_threads);
+	for (i = 0; i < result->n_budgets; i++) {
+		append(&b, "%s\"%d\":[", i > 0 ? "," : "", result->budgets[i]);
+		for (j = 0; j < result->n_random_per_budget[i]; j++) {
+			route_decode(&settings->space, result->random_codes[
+			    (size_t)i * (size_t)result->n_random + (size_t)j],
+			    L, choices);
+			route_format(choices, L, route);
+			append(&b, "%s\"%s\"", j > 0 ? "," : "", route);
+		}
+		append(&b, "]");
+	}
+	append(&b, "}}");
+	if (b.failed) {
+		free(b.data);
+		return NULL;
+	}
+	return b.data;
+}
+
+/* The run's tokens: BOS, then the text's with their bytes. */
+static struct token_record *
+make_tokens(const struct duo_model *model, const struct text_tokens *tokens)
+{
+	struct token_record *records = calloc(tokens->n + 1, sizeof *records);
+	int32_t bos = tokenizer_bos(model->tokenizer);
+	size_t i;
+
+	if (records == NULL)
+		return NULL;
+	records[0].token_id = bos;
+	records[0].piece = tokenizer_piece(model->tokenizer, bos,
+	    &records[0].piece_length);
+	for (i = 0; i < tokens->n; i++) {
+		records[i + 1].token_id = tokens->ids[i];
+		records[i + 1].piece = tokenizer_piece(model->tokenizer,
+		    tokens->ids[i], &records[i + 1].piece_length);
+		records[i + 1].byte_start = tokens->offsets[i];
+		records[i + 1].byte_end = tokens->offsets[i + 1];
+	}
+	return records;
+}
+
+/* One result row per token and method; route strings in *arena. */
+static struct result_record *
+make_results(const struct oracle_result *result, size_t *n_results,
+    char **arena)
+{
+	const struct oracle_method *m;
+	struct result_record *r;
+	size_t n = result->n_tokens * result->n_methods, i, p, k = 0;
+	int L = result->n_layer;
+	char *route;
+
+	r = calloc(n == 0 ? 1 : n, sizeof *r);
+	*arena = malloc(n * ((size_t)L + 1) + 1);
+	if (r == NULL || *arena == NULL) {
+		free(r);
+		free(*arena);
+		*arena = NULL;
+		return NULL;
+	}
+	route = *arena;
+	for (i = 0; i < result->n_methods; i++) {
+		m = &result->methods[i];
+		for (p = 0; p < result->n_tokens; p++, k++) {
+			r[k].pos = (int)(p + 1);
+			r[k].method = m->name;
+			r[k].loss = m->losses[p];
+			r[k].budget = m->budget;
+			if (m->routes == NULL)
+				continue;
+			route_format(m->routes + p * (size_t)L, L, route);
+			r[k].route = route;
+			if (m->budget < 0)
+				r[k].budget = route_budget(m->routes +
+				    p * (size_t)L, L);
+			route += L + 1;
+		}
+	}
+	*n_results = k;
+	return r;
+}
+
+double
+analysis_mean_loss(const struct oracle_method *m, size_t n)
+{
+	double sum = 0.0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		sum += m->losses[i];
+	return n > 0 ? sum / (double)n : 0.0;
+}
+
+static void
+pause_seconds(double seconds)
+{
+	struct timespec ts;
+
+	if (!(seconds > 0))
+		return;
+	ts.tv_sec = (time_t)seconds;
+	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+	nanosleep(&ts, NULL);
+}
+
+void
+analysis_free(struct analysis *a)
+{
+	text_tokens_free(&a->tokens);
+	oracle_result_free(&a->result);
+	free(a->token_records);
+	free(a->results);
+	free(a->arena);
+	free(a->settings_json);
+	free(a->context_text);
+	memset(a, 0, sizeof *a);
+}
+
+int
+analysis_run(struct store *store, const struct duo_model *model,
+    const struct analysis_request *req, double test_pause,
+    struct analysis *out, struct duo_error *err)
+{
+	const struct oracle_settings *settings = &req->settings;
+	struct run_record *run = &out->run;
+	int L = model->config.n_layer, n_threads = settings->n_threads;
+	size_t n_results = 0;
+
+	memset(out, 0, sizeof *out);
+	if (text_tokenize(&out->tokens, model->tokenizer, req->text,
+	    req->length, req->input_name, err) != 0)
+		return -1;
+	if (oracle_run(model, out->tokens.ids, out->tokens.n,
+	    tokenizer_bos(model->tokenizer), settings, &out->result,
+	    err) != 0)
+		goto fail;
+#ifdef _OPENMP
+	if (n_threads <= 0)
+		n_threads = omp_get_max_threads();
+#else
+	n_threads = 1;
+#endif
+	out->token_records = make_tokens(model, &out->tokens);
+	out->results = make_results(&out->result, &n_results, &out->arena);
+	out->settings_json = settings_json(settings, &out->result, n_threads);
+	if (settings->context == ORACLE_FIXED)
+		out->context_text = malloc((size_t)L + 1);
+	if (out->token_records == NULL || out->results == NULL ||
+	    out->settings_json == NULL || (settings->context == ORACLE_FIXED &&
+	    out->context_text == NULL)) {
+		error_set(err, "out of memory for the run's records");
+		goto fail;
+	}
+	if (settings->context == ORACLE_FIXED) {
+		if (settings->context_route != NULL)
+			route_format(settings->context_route, L,
+			    out->context_text);
+		else {
+			memset(out->context_text, 'B', (size_t)L);
+			out->context_text[L] = '\0';
+		}
+	}
+	memcpy(run->model.sha256, req->model_sha256,
+	    sizeof run->model.sha256);
+	run->model.path = req->model_path;
+	run->model.name = model->name;
+	run->model.n_layer = L;
+	run->model.d_model = model->config.d_model;
+	run->model.n_head = model->config.n_head;
+	run->model.d_ff = model->config.d_ff;
+	run->model.d_ff_small = model->config.d_ff_small;
+	run->model.n_vocab = model->config.n_vocab;
+	run->model.n_ctx = model->config.n_ctx;
+	run->label = req->label;
+	run->source = req->source;
+	run->text = req->text;
+	run->text_length = req->length;
+	run->space = settings->space.name;
+	run->context = oracle_context_name(settings->context);
+	run->context_route = out->context_text;
+	run->settings = out->settings_json;
+	run->seconds = out->result.seconds;
+	run->approximate = out->result.approximate;
+	run->beam_width = out->result.beam_width;
+	run->n_tokens = out->tokens.n;
+	run->tokens = out->token_records;
+	run->results = out->results;
+	run->n_results = n_results;
+	run->route_losses = out->result.tables;
+
+	pause_seconds(test_pause);
+	if (store_write_run(store, run, &out->run_id, err) != 0)
+		goto fail;
+	return 0;
+fail:
+	analysis_free(out);
+	return -1;
+}
