@@ -84,6 +84,18 @@ settings_json(const struct oracle_settings *settings,
 	    (unsigned long long)settings->seed, result->n_random);
 	if (settings->context == ORACLE_GREEDY)
 		append(&b, ",\"route_losses_context\":\"shared\"");
+	if (settings->n_routers > 0) {
+		append(&b, ",\"router_mode\":\"%s\",\"routers\":{",
+		    router_mode_name(settings->router_mode));
+		for (i = 0; i < settings->n_routers; i++) {
+			const struct duo_router *r = &settings->routers[i];
+
+			append(&b, "%s\"%s\":{\"kind\":\"%s\",\"budget\":%d}",
+			    i > 0 ? "," : "", r->name,
+			    router_kind_name(r->kind), r->budget);
+		}
+		append(&b, "}");
+	}
 	append(&b, ",\"threads\":%d,\"random_routes\":{", n_threads);
 	for (i = 0; i < result->n_budgets; i++) {
 		append(&b, "%s\"%d\":[", i > 0 ? "," : "", result->budgets[i]);
@@ -275,6 +287,8 @@ analysis_run(struct store *store, const struct duo_model *model,
 	run->results = out->results;
 	run->n_results = n_results;
 	run->route_losses = out->result.tables;
+	run->routers_soft = settings->n_routers > 0 &&
+	    settings->router_mode == ROUTER_SOFT;
 
 	pause_seconds(test_pause);
 	if (store_write_run(store, run, &out->run_id, err) != 0)

@@ -5,34 +5,15 @@
 #include "commands.h"
 #include "gguf.h"
 #include "model.h"
+#include "router.h"
 
 static const char convert_options[] =
     "Options:\n"
     "  -t, --type TYPE  tensor type of the new file: f32 or f16 (f16)\n"
     "  -h, --help       show this help and exit\n"
-    "\nKeys, tokenizer and training facts are kept; OUT is written under a\n"
+    "\nKeys, tokenizer, training facts and learned routers (kept in F32)\n"
+    "are kept; OUT is written under a\n"
     "temporary name and renamed, so it is never left half-written.\n";
-
-/*
- * Learned routers live in keys and tensors that the model loader does not
- * keep; rather than drop them silently, refuse such a file.
- */
-static void
-refuse_routers(const char *path)
-{
-	struct gguf_file file;
-	struct duo_error err;
-	uint64_t i;
-
-	if (gguf_open(&file, path, &err) != 0)
-		die("%s", err.message);
-	for (i = 0; i < file.n_kv; i++)
-		if (file.kv[i].key.length > 11 &&
-		    memcmp(file.kv[i].key.data, "duo.router.", 11) == 0)
-			die("%s: the model has learned routers, which convert "
-			    "would drop", path);
-	gguf_close(&file);
-}
 
 /* Read the model IN and write it to OUT with tensors of the chosen type. */
 int
@@ -46,8 +27,9 @@ cmd_convert(int argc, char **argv)
 	const struct command *cmd = command_find("convert");
 	enum gguf_tensor_type type = GGUF_TENSOR_F16;
 	struct duo_model model;
+	struct duo_router *routers;
 	struct duo_error err;
-	int c;
+	int c, n_routers;
 
 	while ((c = getopt_long(argc, argv, "t:h", long_options, NULL)) != -1) {
 		switch (c) {
@@ -71,9 +53,14 @@ cmd_convert(int argc, char **argv)
 		die_usage(cmd, "give the model to read and the file to write");
 	if (model_load(&model, argv[optind], &err) != 0)
 		die("%s", err.message);
-	refuse_routers(argv[optind]);
-	if (model_save(&model, argv[optind + 1], type, &err) != 0)
+	/* learned routers come along, their weights in F32 either way */
+	if (router_load_all(argv[optind], &model.config, &routers, &n_routers,
+	    &err) != 0)
 		die("%s", err.message);
+	if (router_save(&model, routers, n_routers, argv[optind + 1], type,
+	    &err) != 0)
+		die("%s", err.message);
+	router_free_all(routers, n_routers);
 	model_free(&model);
 	return EXIT_OK;
 }

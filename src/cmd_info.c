@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "gguf.h"
 #include "model.h"
+#include "router.h"
 #include "tokenizer.h"
 
 static const char info_options[] =
@@ -39,41 +40,35 @@ count_params(const struct gguf_file *file, const char *part)
 	return n;
 }
 
-/* List the learned routers: the distinct NAMEs of duo.router.NAME.* keys. */
+/* The learned routers, one a line: name, kind, space, budget and how
+ * each was trained. */
 static void
-print_routers(const struct gguf_file *file)
+print_routers(const char *path, const struct duo_model *model)
 {
-	static const char prefix[] = "duo.router.";
-	const size_t prefix_length = sizeof prefix - 1;
-	uint64_t i, j;
-	int n = 0;
+	struct duo_router *routers;
+	struct duo_error err;
+	int n, i;
 
-	printf("routers       ");
-	for (i = 0; i < file->n_kv; i++) {
-		const struct gguf_string *key = &file->kv[i].key;
-		const char *name, *dot;
-		size_t length;
-		int seen = 0;
+	if (router_load_all(path, &model->config, &routers, &n, &err) != 0)
+		die("%s", err.message);
+	printf("routers       %s\n", n == 0 ? "none" : "");
+	for (i = 0; i < n; i++) {
+		const struct duo_router *r = &routers[i];
 
-		if (key->length <= prefix_length ||
-		    memcmp(key->data, prefix, prefix_length) != 0)
-			continue;
-		name = key->data + prefix_length;
-		dot = memchr(name, '.', key->length - prefix_length);
-		length = dot != NULL ? (size_t)(dot - name) :
-		    key->length - prefix_length;
-		for (j = 0; j < i && !seen; j++) {
-			const struct gguf_string *k = &file->kv[j].key;
-
-			seen = k->length > prefix_length + length &&
-			    memcmp(k->data, key->data,
-			    prefix_length + length) == 0 &&
-			    k->data[prefix_length + length] == '.';
-		}
-		if (!seen)
-			printf("%s%.*s", n++ > 0 ? ", " : "", (int)length, name);
+		printf("  %-12s %s, space %s, budget %d: %d steps, %llu "
+		    "tokens of %s", r->name, router_kind_name(r->kind),
+		    r->space.name, r->budget, r->steps,
+		    (unsigned long long)r->tokens, r->data[0] != '\0' ?
+		    r->data : "-");
+		if (r->kind == ROUTER_PAPER)
+			printf(", alpha %g, sharpness %g to %g",
+			    (double)r->alpha, (double)r->sharpness_start,
+			    (double)r->sharpness_end);
+		else
+			printf(", weighting %s", r->weighting);
+		printf(", final loss %.4f\n", (double)r->final_loss);
 	}
-	printf("%s\n", n == 0 ? "none" : "");
+	router_free_all(routers, n);
 }
 
 /* Print the hyperparameters, training facts, compute and tensors. */
@@ -128,7 +123,7 @@ print_info(const char *path, const struct duo_model *model,
 		    model->training.corpus != NULL ?
 		    model->training.corpus : "");
 	}
-	print_routers(file);
+	print_routers(path, model);
 	printf("\ntensors\n");
 	for (i = 0; i < file->n_tensors; i++) {
 		const struct gguf_tensor *t = &file->tensors[i];

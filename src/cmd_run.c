@@ -28,6 +28,7 @@
 #include "model.h"
 #include "oracle.h"
 #include "route.h"
+#include "router.h"
 #include "sha256.h"
 #include "store.h"
 #include "text.h"
@@ -52,12 +53,19 @@ static const char run_options[] =
     "                           itself on spaces of more than 65536\n"
     "                           routes); the run is marked approximate\n"
     "      --seed N             seed of the random routes (default 1)\n"
+    "  -R, --router NAME        also evaluate the model's learned router\n"
+    "                           NAME (repeatable; 'all' for every one)\n"
+    "      --router-mode M      exact (default): each router held to\n"
+    "                           every budget; soft: its own choices\n"
     "  -h, --help               show this help and exit\n"
     "\nThe text is FILE, or standard input for - or no FILE.  The run's id"
     "\nand a summary go to standard output; a progress line to standard"
     "\nerror when it is a terminal.\n";
 
-enum { OPTION_BEAM = 256, OPTION_SEED };
+enum { OPTION_BEAM = 256, OPTION_SEED, OPTION_ROUTER_MODE };
+
+/* Routers named with --router, at most this many. */
+#define MAX_ROUTER_OPTIONS 64
 
 /* What the command line asked for. */
 struct run_options {
@@ -70,6 +78,9 @@ struct run_options {
 	const char *label;
 	long beam;
 	unsigned long long seed;
+	const char *routers[MAX_ROUTER_OPTIONS];
+	int n_routers;
+	const char *router_mode;
 	const char *input;
 };
 
@@ -87,6 +98,8 @@ parse_options(int argc, char **argv, const struct command *cmd,
 		{ "label", required_argument, NULL, 'l' },
 		{ "beam", required_argument, NULL, OPTION_BEAM },
 		{ "seed", required_argument, NULL, OPTION_SEED },
+		{ "router", required_argument, NULL, 'R' },
+		{ "router-mode", required_argument, NULL, OPTION_ROUTER_MODE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -97,7 +110,8 @@ parse_options(int argc, char **argv, const struct command *cmd,
 	o->space = "BS";
 	o->context = "shared";
 	o->seed = ORACLE_DEFAULT_SEED;
-	while ((c = getopt_long(argc, argv, "m:d:s:c:r:b:l:h", long_options,
+	o->router_mode = "exact";
+	while ((c = getopt_long(argc, argv, "m:d:s:c:r:b:l:R:h", long_options,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'm':
@@ -134,6 +148,15 @@ parse_options(int argc, char **argv, const struct command *cmd,
 			if (*end != '\0' || errno != 0)
 				die_usage(cmd, "--seed '%s' is not a whole "
 				    "number", optarg);
+			break;
+		case 'R':
+			if (o->n_routers == MAX_ROUTER_OPTIONS)
+				die_usage(cmd, "more than %d --router options",
+				    MAX_ROUTER_OPTIONS);
+			o->routers[o->n_routers++] = optarg;
+			break;
+		case OPTION_ROUTER_MODE:
+			o->router_mode = optarg;
 			break;
 		case 'h':
 			print_usage(stdout, cmd, run_options);
@@ -234,6 +257,45 @@ note_changed_model(struct store *store, const char *path, const char *sha)
 	store_free_runs(runs, n);
 }
 
+/* The routers' perplexity per budget beside the oracle's and fixed's,
+ * the share of the fixed-to-oracle gap each closes, and the budget it
+ * actually spent. */
+static void
+print_routers(const struct oracle_result *result)
+{
+	const struct oracle_method *m, *oracle, *fixed;
+	size_t n = result->n_tokens, p, i;
+	double lr, lo, lf, spent;
+	int L = result->n_layer;
+
+	for (i = 0; i < result->n_methods; i++) {
+		m = &result->methods[i];
+		if (strncmp(m->name, "router:", 7) != 0)
+			continue;
+		if (i == 0 || strcmp(result->methods[i - 1].name, m->name) != 0)
+			printf("\n%s: perplexity, gap closed "
+			    "(fixed - router) / (fixed - oracle), mean big "
+			    "modules spent\n", m->name);
+		spent = 0.0;
+		for (p = 0; p < n; p++)
+			spent += route_budget(m->routes + p * (size_t)L, L);
+		lr = analysis_mean_loss(m, n);
+		oracle = oracle_result_method(result, "oracle", m->budget);
+		fixed = oracle_result_method(result, "fixed", m->budget);
+		printf("%6d %12.3f", m->budget, exp(lr));
+		if (oracle != NULL && fixed != NULL) {
+			lo = analysis_mean_loss(oracle, n);
+			lf = analysis_mean_loss(fixed, n);
+			if (lf - lo > 1e-9)
+				printf("  gap closed %6.1f%%", 100.0 *
+				    (lf - lr) / (lf - lo));
+			else
+				printf("  gap closed      -");
+		}
+		printf("  spent %.2f\n", spent / (double)n);
+	}
+}
+
 /* Perplexity per method and budget, and the hardest token. */
 static void
 print_summary(int64_t id, const struct oracle_result *result,
@@ -270,6 +332,7 @@ print_summary(int64_t id, const struct oracle_result *result,
 		}
 		printf("\n");
 	}
+	print_routers(result);
 	big = oracle_result_method(result, "big", -1);
 	small = oracle_result_method(result, "small", -1);
 	best = oracle_result_method(result, "best", -1);
@@ -300,6 +363,62 @@ print_summary(int64_t id, const struct oracle_result *result,
 	    big->losses[hardest]);
 }
 
+/*
+ * The routers the options name, from the model file, in the order named
+ * ("all": every router of the file, in file order).
+ */
+static struct duo_router *
+select_routers(const struct run_options *o, const char *model_file,
+    const struct duo_model *model, int *n_selected)
+{
+	struct duo_router *all, *chosen;
+	struct duo_error err;
+	int n_all, i, j, n = 0;
+
+	*n_selected = 0;
+	if (o->n_routers == 0)
+		return NULL;
+	if (router_load_all(model_file, &model->config, &all, &n_all,
+	    &err) != 0)
+		die("%s", err.message);
+	chosen = calloc((size_t)(n_all > 0 ? n_all : 1), sizeof *chosen);
+	if (chosen == NULL)
+		die("out of memory");
+	for (i = 0; i < o->n_routers; i++) {
+		if (strcmp(o->routers[i], "all") == 0) {
+			if (n_all == 0)
+				die("--router all: %s has no learned routers "
+				    "(duo router train makes them)",
+				    model_file);
+			for (j = 0; j < n_all; j++)
+				if (router_find(chosen, n, all[j].name) ==
+				    NULL)
+					chosen[n++] = all[j];
+			continue;
+		}
+		for (j = 0; j < n_all && strcmp(all[j].name, o->routers[i]) != 0;
+		    j++)
+			;
+		if (j == n_all) {
+			fprintf(stderr, "%s: %s has no router named %s; it "
+			    "has", program_name, model_file, o->routers[i]);
+			for (j = 0; j < n_all; j++)
+				fprintf(stderr, " %s", all[j].name);
+			fprintf(stderr, "%s\n", n_all == 0 ? " none" : "");
+			exit(EXIT_ERROR);
+		}
+		if (router_find(chosen, n, all[j].name) == NULL)
+			chosen[n++] = all[j];
+	}
+	/* the chosen ones keep their weights; free the others */
+	for (j = 0; j < n_all; j++)
+		if (router_find(chosen, n, all[j].name) == NULL)
+			router_free(&all[j]);
+	free(all);
+	*n_selected = n;
+	return chosen;
+}
+
 /* Analyse FILE (or standard input) and store the run. */
 int
 cmd_run(int argc, char **argv)
@@ -315,6 +434,9 @@ cmd_run(int argc, char **argv)
 	struct progress_state progress;
 	enum oracle_context context;
 	struct route_space space;
+	struct duo_router *routers;
+	enum router_mode router_mode;
+	int n_routers;
 	uint8_t *context_route = NULL;
 	char *text, *model_path, context_text[64 + 1];
 	const char *name, *model_file;
@@ -330,6 +452,8 @@ cmd_run(int argc, char **argv)
 		die_usage(cmd, "--context-route goes with --context fixed");
 	if (o.budgets != NULL)
 		n_budgets = parse_budgets(cmd, o.budgets, &budgets);
+	if (router_mode_parse(o.router_mode, &router_mode, &err) != 0)
+		die_usage(cmd, "--router-mode: %s", err.message);
 	name = strcmp(o.input, "-") == 0 ? "standard input" : o.input;
 
 	/* The database first: a file that cannot take the run is reported
@@ -348,6 +472,7 @@ cmd_run(int argc, char **argv)
 		die("out of memory");
 	note_changed_model(store, model_path, req.model_sha256);
 	L = model.config.n_layer;
+	routers = select_routers(&o, model_file, &model, &n_routers);
 	if (o.context_route != NULL) {
 		if ((context_route = malloc((size_t)L)) == NULL)
 			die("out of memory");
@@ -382,6 +507,9 @@ cmd_run(int argc, char **argv)
 	req.settings.n_budgets = n_budgets;
 	req.settings.beam_width = (int)o.beam;
 	req.settings.seed = o.seed;
+	req.settings.routers = routers;
+	req.settings.n_routers = n_routers;
+	req.settings.router_mode = router_mode;
 	req.settings.progress = show_progress;
 	req.settings.progress_arg = &progress;
 	/* the token count, for the progress line's rate and ETA (the
@@ -404,6 +532,7 @@ cmd_run(int argc, char **argv)
 		die("standard output: write error");
 
 	analysis_free(&analysis);
+	router_free_all(routers, n_routers);
 	free(text);
 	free(budgets);
 	free(context_route);

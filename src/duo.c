@@ -30,6 +30,9 @@ static const struct command commands[] = {
 	  cmd_run },
 	{ "train", "--data FILE --out MODEL [OPTION]...",
 	  "Train a Duo model with random big/small routing", cmd_train },
+	{ "router",
+	  "train [-m MODEL] --budget K --name NAME --data FILE [OPTION]...",
+	  "Train a learned router into a model file", cmd_router },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

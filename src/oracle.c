@@ -40,6 +40,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -345,6 +346,10 @@ struct engine {
 	oracle_progress_fn progress;
 	void *progress_arg;
 	const volatile int *cancel;     /* see oracle_settings */
+	/* routers whose logits the walk records at every node */
+	const struct duo_router *routers;
+	int n_routers;
+	uint64_t *node_base;            /* [L + 1] nodes above a depth */
 };
 
 /* One evaluation: every route of codes at every row of a unit, the rows
@@ -361,6 +366,14 @@ struct evaluation {
 	float *out;                     /* out[row * ld + i] for codes[i] */
 	size_t ld;
 	double attention_flops;         /* per node */
+	/* when not NULL, per router: logits (nodes, rows, m) of every
+	 * router at every node of the full tree, node (depth, prefix) at
+	 * node_base[depth] + prefix */
+	float **router_logits;
+	/* when not NULL: capture (R, L, C) gets, at row r, the FFN inputs
+	 * along the route row_codes[r] */
+	float *capture;
+	const uint64_t *row_codes;
 };
 
 static void
@@ -432,6 +445,7 @@ engine_free(struct engine *e)
 			worker_free(&e->workers[i], e->L);
 	free(e->workers);
 	free(e->place);
+	free(e->node_base);
 	forward_workspace_free(e->ws);
 	memset(e, 0, sizeof *e);
 }
@@ -459,13 +473,19 @@ engine_init(struct engine *e, const struct duo_model *model,
 		    "routes to number", space->name, e->L);
 	}
 	e->place = array_new((size_t)e->L + 1, sizeof *e->place);
+	e->node_base = array_new((size_t)e->L + 1, sizeof *e->node_base);
 	e->ws = forward_workspace_new(c, c->n_ctx);
 	e->workers = calloc((size_t)e->n_workers, sizeof *e->workers);
-	if (e->place == NULL || e->ws == NULL || e->workers == NULL)
+	if (e->place == NULL || e->node_base == NULL || e->ws == NULL ||
+	    e->workers == NULL)
 		goto nomem;
 	e->place[e->L] = 1;
 	for (l = e->L - 1; l >= 0; l--)
 		e->place[l] = e->place[l + 1] * (uint64_t)e->m;
+	/* node_base[l + 1] = node_base[l] + m^l; place[L - l] is m^l */
+	e->node_base[0] = 0;
+	for (l = 0; l < e->L; l++)
+		e->node_base[l + 1] = e->node_base[l] + e->place[e->L - l];
 	for (i = 0; i < e->n_workers; i++)
 		if (worker_init(&e->workers[i], e) != 0)
 			goto nomem;
@@ -578,6 +598,21 @@ make_children(struct evaluation *ev, struct worker *w, int depth,
 
 	model_rmsnorm(w->xn, x, layer->ffn_norm, (int)(count * R), e->C,
 	    e->model->config.norm_eps);
+	if (ev->capture != NULL)
+		for (i = 0; i < count; i++)
+			for (j = 0; j < R; j++)
+				if (ev->row_codes[j] / e->place[depth] ==
+				    nodes[i].prefix)
+					memcpy(ev->capture + (j * (size_t)e->L +
+					    (size_t)depth) * C, w->xn + (i * R +
+					    j) * C, C * sizeof *ev->capture);
+	if (ev->router_logits != NULL)
+		for (d = 0; d < e->n_routers; d++)
+			for (i = 0; i < count; i++)
+				router_logits(&e->routers[d], depth, w->xn +
+				    i * R * C, (int)R, ev->router_logits[d] +
+				    (e->node_base[depth] + nodes[i].prefix) *
+				    R * (size_t)e->m);
 	for (d = 0; d < e->m; d++) {
 		choice = e->space.choices[d];
 		first = n;
@@ -786,6 +821,12 @@ struct search {
 	uint64_t *all_codes;            /* [n_routes] when exhaustive */
 	float *row_losses;              /* [n_routes] one greedy position */
 	struct beam_state *beams;       /* [n_workers] */
+	/* routers: their methods (n_routers, n_router_budgets) and, in
+	 * exhaustive shared and fixed runs, their logits at every node */
+	struct oracle_method **router_methods;
+	int n_router_budgets;
+	float **router_logits;          /* [n_router_logits] */
+	int n_router_logits;
 	struct duo_error *err;
 };
 
@@ -813,6 +854,118 @@ cache_context(struct search *s)
 }
 
 /*
+ * The routes the routers take at the rows of a unit just walked with
+ * every code (so a code is its own column of ev->out), row r being token
+ * first + r: from the root, each router's choice at the node of the
+ * route so far, read from the logits the walk recorded there.
+ */
+static void set_route(const struct search *s, struct oracle_method *method,
+    size_t token, uint64_t code, float loss);
+
+static void
+routers_decide(struct search *s, const struct evaluation *ev, size_t first)
+{
+	const struct engine *e = &s->engine;
+	const struct duo_router *router;
+	struct oracle_method *method;
+	enum router_mode mode = s->settings->router_mode;
+	size_t R = (size_t)ev->rows, m = (size_t)e->m, r;
+	uint64_t prefix;
+	int j, b, l, d, used;
+
+	if (ev->router_logits == NULL)
+		return;
+	for (j = 0; j < e->n_routers; j++) {
+		router = &e->routers[j];
+		for (b = 0; b < s->n_router_budgets; b++) {
+			method = s->router_methods[j * s->n_router_budgets + b];
+			for (r = 0; r < R; r++) {
+				prefix = 0;
+				used = 0;
+				for (l = 0; l < s->L; l++) {
+					d = router_choose(router, mode,
+					    method->budget, l, used,
+					    ev->router_logits[j] +
+					    ((e->node_base[l] + prefix) * R +
+					    r) * m);
+					used += d == 0;
+					prefix = prefix * m + (uint64_t)d;
+				}
+				set_route(s, method, first + r, prefix,
+				    ev->out[r * ev->ld + prefix]);
+			}
+		}
+	}
+}
+
+/*
+ * Routers where the tree is not walked whole (greedy and beam runs):
+ * every position of a window follows the router's own choices, one pass
+ * per router and budget.  In greedy mode those are the losses; otherwise
+ * the routes are scored in the run's context.
+ */
+static int
+routers_pass(struct search *s)
+{
+	const struct engine *e = &s->engine;
+	const struct duo_router *router;
+	struct oracle_method *method;
+	struct window *win = &s->window;
+	bool greedy = s->settings->context == ORACLE_GREEDY;
+	uint8_t *routes = NULL;
+	float *losses = NULL;
+	size_t w, L = (size_t)s->L;
+	int j, b, t, status = -1;
+
+	routes = array_new((size_t)s->N * L, 1);
+	losses = array_new((size_t)s->N, sizeof *losses);
+	if (routes == NULL || losses == NULL) {
+		error_set(s->err, "out of memory");
+		goto done;
+	}
+	for (w = 0; w < s->n_windows; w++) {
+		if (engine_cancelled(e)) {
+			error_set(s->err, "cancelled");
+			goto done;
+		}
+		load_window(s, w);
+		for (j = 0; j < e->n_routers; j++) {
+			router = &e->routers[j];
+			for (b = 0; b < s->n_router_budgets; b++) {
+				method = s->router_methods[j *
+				    s->n_router_budgets + b];
+				if (router_window_pass(s->model, router,
+				    s->settings->router_mode, method->budget,
+				    win->ids, win->T, routes, losses,
+				    s->err) != 0)
+					goto done;
+				for (t = 0; t < win->T - 1; t++) {
+					memcpy(method->routes + (win->first +
+					    (size_t)t) * L, routes + (size_t)t *
+					    L, L);
+					method->losses[win->first + (size_t)t] =
+					    losses[t];
+				}
+			}
+		}
+	}
+	if (!greedy)
+		for (j = 0; j < e->n_routers * s->n_router_budgets; j++) {
+			method = s->router_methods[j];
+			if (oracle_score_routes(s->model, s->tokens,
+			    s->n_tokens, s->bos, s->settings->context,
+			    s->settings->context_route, method->routes,
+			    method->losses, s->err) != 0)
+				goto done;
+		}
+	status = 0;
+done:
+	free(routes);
+	free(losses);
+	return status;
+}
+
+/*
  * Losses of the routes codes[0 .. n - 1] for every token of the text,
  * into out (n_tokens, n), with every position of a window using the route
  * (shared) or only the scored one, the rest the context route (fixed).
@@ -831,6 +984,7 @@ table_pass(struct search *s, const uint64_t *codes, size_t n, bool fixed,
 	ev.codes = codes;
 	ev.n_codes = n;
 	ev.ld = n;
+	ev.router_logits = s->router_logits;
 	for (w = 0; w < s->n_windows; w++) {
 		load_window(s, w);
 		R = win->T - 1;
@@ -843,6 +997,7 @@ table_pass(struct search *s, const uint64_t *codes, size_t n, bool fixed,
 			evaluate(&ev, 0, true);
 			if (engine_cancelled(&s->engine))
 				return error_set(s->err, "cancelled");
+			routers_decide(s, &ev, win->first);
 			continue;
 		}
 		if (cache_context(s) != 0)
@@ -857,6 +1012,7 @@ table_pass(struct search *s, const uint64_t *codes, size_t n, bool fixed,
 			evaluate(&ev, 0, true);
 			if (engine_cancelled(&s->engine))
 				return error_set(s->err, "cancelled");
+			routers_decide(s, &ev, win->first + (size_t)q0);
 		}
 	}
 	return 0;
@@ -1230,6 +1386,9 @@ oracle_result_free(struct oracle_result *result)
 	free(result->budgets);
 	free(result->random_codes);
 	free(result->n_random_per_budget);
+	for (i = 0; i < (size_t)result->n_method_names; i++)
+		free(result->method_names[i]);
+	free(result->method_names);
 	memset(result, 0, sizeof *result);
 }
 
@@ -1632,6 +1791,27 @@ check_settings(struct search *s, const struct oracle_settings *settings,
 	free(seen);
 	if (settings->beam_width < 0 || settings->n_random < 0)
 		return error_set(err, "negative beam width or random count");
+	if (settings->n_routers < 0 || (settings->n_routers > 0 &&
+	    settings->routers == NULL) || (int)settings->router_mode < 0 ||
+	    settings->router_mode > ROUTER_SOFT)
+		return error_set(err, "bad router settings");
+	for (i = 0; i < settings->n_routers; i++) {
+		const struct duo_router *r = &settings->routers[i];
+
+		if (strcmp(r->space.name, s->space.name) != 0)
+			return error_set(err, "router %s chooses in the space "
+			    "%s, not in the run's %s", r->name, r->space.name,
+			    s->space.name);
+		if (r->n_layer != L || r->d_model !=
+		    s->model->config.d_model)
+			return error_set(err, "router %s was made for %d "
+			    "layers of width %d, not this model", r->name,
+			    r->n_layer, r->d_model);
+		for (j = 0; j < i; j++)
+			if (strcmp(settings->routers[j].name, r->name) == 0)
+				return error_set(err, "router %s is named "
+				    "twice", r->name);
+	}
 	return 0;
 }
 
@@ -1653,6 +1833,10 @@ search_free(struct search *s)
 	free(s->route_budget);
 	free(s->all_codes);
 	free(s->row_losses);
+	for (i = 0; i < s->n_router_logits; i++)
+		free(s->router_logits[i]);
+	free(s->router_logits);
+	free(s->router_methods);
 }
 
 /* Route-token losses the run will compute, for the progress fraction. */
@@ -1709,6 +1893,68 @@ random_routes_all(struct search *s, struct oracle_result *result)
 		    (size_t)result->n_random, &n, s->err) != 0)
 			return -1;
 		result->n_random_per_budget[b] = n;
+	}
+	return 0;
+}
+
+/*
+ * The routers' methods, named router:NAME, and in exhaustive shared and
+ * fixed runs the buffers of their logits at every node of the tree.
+ */
+static int
+routers_init(struct search *s, struct oracle_result *result)
+{
+	const struct oracle_settings *settings = s->settings;
+	const struct duo_router *r;
+	struct oracle_method *m;
+	size_t nodes = (size_t)s->engine.node_base[s->L], size;
+	int j, b, k;
+
+	s->engine.routers = settings->routers;
+	s->engine.n_routers = settings->n_routers;
+	result->method_names = calloc((size_t)settings->n_routers,
+	    sizeof *result->method_names);
+	s->router_methods = calloc((size_t)settings->n_routers *
+	    (size_t)s->n_router_budgets, sizeof *s->router_methods);
+	if (result->method_names == NULL || s->router_methods == NULL)
+		return error_set(s->err, "out of memory");
+	for (j = 0; j < settings->n_routers; j++) {
+		r = &settings->routers[j];
+		size = strlen(r->name) + 8;
+		if ((result->method_names[j] = malloc(size)) == NULL)
+			return error_set(s->err, "out of memory");
+		snprintf(result->method_names[j], size, "router:%s", r->name);
+		result->n_method_names++;
+		for (b = 0; b < s->n_router_budgets; b++) {
+			k = settings->router_mode == ROUTER_EXACT ?
+			    s->budgets[b] : r->budget;
+			m = add_method(result, result->method_names[j], k,
+			    true);
+			if (m == NULL)
+				return error_set(s->err, "out of memory for "
+				    "the results");
+			s->router_methods[j * s->n_router_budgets + b] = m;
+		}
+	}
+	if (!s->exhaustive || settings->context == ORACLE_GREEDY)
+		return 0;
+	if (nodes > (settings->max_table_bytes > 0 ?
+	    settings->max_table_bytes : ORACLE_MAX_TABLE_BYTES) /
+	    sizeof(float) / (size_t)s->N / (size_t)s->m /
+	    (size_t)settings->n_routers)
+		return error_set(s->err, "the routers' logits over %zu nodes "
+		    "would pass the memory limit", nodes);
+	s->router_logits = calloc((size_t)settings->n_routers,
+	    sizeof *s->router_logits);
+	if (s->router_logits == NULL)
+		return error_set(s->err, "out of memory");
+	for (j = 0; j < settings->n_routers; j++) {
+		s->router_logits[j] = array_new(nodes * (size_t)s->N *
+		    (size_t)s->m, sizeof(float));
+		if (s->router_logits[j] == NULL)
+			return error_set(s->err, "out of memory for the "
+			    "routers' logits");
+		s->n_router_logits++;
 	}
 	return 0;
 }
@@ -1851,8 +2097,11 @@ oracle_run(const struct duo_model *model, const int32_t *tokens,
 		goto done;
 	result->budgets = array_new((size_t)s.n_budgets,
 	    sizeof *result->budgets);
-	/* big, small, best, then four methods per budget */
-	result->methods = calloc(3 + 4 * (size_t)s.n_budgets,
+	/* big, small, best, four methods per budget, then the routers' */
+	s.n_router_budgets = settings->router_mode == ROUTER_EXACT ?
+	    s.n_budgets : 1;
+	result->methods = calloc(3 + 4 * (size_t)s.n_budgets +
+	    (size_t)settings->n_routers * (size_t)s.n_router_budgets,
 	    sizeof *result->methods);
 	oracle = calloc((size_t)s.n_budgets, sizeof *oracle);
 	if (result->budgets == NULL || result->methods == NULL ||
@@ -1888,11 +2137,18 @@ oracle_run(const struct duo_model *model, const int32_t *tokens,
 			error_set(err, "out of memory for the results");
 			goto done;
 		}
+	if (settings->n_routers > 0 && routers_init(&s, result) != 0)
+		goto done;
 
 	if (s.exhaustive) {
 		if (table_pass(&s, s.all_codes, (size_t)s.n_routes, fixed,
 		    result->tables) != 0)
 			goto done;
+		/* the walk's logits are no longer needed */
+		for (b = 0; b < s.n_router_logits; b++) {
+			free(s.router_logits[b]);
+			s.router_logits[b] = NULL;
+		}
 		if (!greedy && derive_from_tables(&s, result->tables, oracle,
 		    best) != 0)
 			goto done;
@@ -1907,6 +2163,9 @@ oracle_run(const struct duo_model *model, const int32_t *tokens,
 		if (greedy_pass(&s, -1, best) != 0)
 			goto done;
 	}
+	if (settings->n_routers > 0 && s.router_logits == NULL &&
+	    routers_pass(&s) != 0)
+		goto done;
 	if (s.exhaustive) {
 		status = derive_from_columns(&s, result, s.all_codes,
 		    (size_t)s.n_routes, result->tables);
@@ -2057,6 +2316,72 @@ done:
 	free(codes);
 	free(out);
 	free(window_routes);
+	search_free(&s);
+	return status;
+}
+
+/* --- states along given routes ------------------------------------------ */
+
+int
+oracle_capture_states(const struct duo_model *model, const int32_t *tokens,
+    size_t n_tokens, int32_t bos, const struct route_space *space,
+    const uint64_t *codes, float *states, struct duo_error *err)
+{
+	struct oracle_settings settings;
+	struct search s;
+	struct evaluation ev;
+	struct window *win = &s.window;
+	uint64_t *unique = NULL;
+	float *out = NULL;
+	size_t w, n, C = (size_t)model->config.d_model;
+	int L = model->config.n_layer, N = model->config.n_ctx, R;
+	int status = -1;
+
+	oracle_settings_default(&settings);
+	settings.space = *space;
+	settings.n_threads = 1;
+	memset(&s, 0, sizeof s);
+	s.model = model;
+	s.settings = &settings;
+	s.L = L;
+	s.N = N;
+	s.tokens = tokens;
+	s.n_tokens = n_tokens;
+	s.bos = bos;
+	s.err = err;
+	if (check_settings(&s, &settings, err) != 0 ||
+	    search_init(&s, model, &settings, err) != 0)
+		goto done;
+	s.n_windows = text_window_count(n_tokens, N);
+	unique = array_new((size_t)N, sizeof *unique);
+	out = array_new((size_t)N * (size_t)N, sizeof *out);
+	if (unique == NULL || out == NULL) {
+		error_set(err, "out of memory");
+		goto done;
+	}
+	memset(&ev, 0, sizeof ev);
+	ev.engine = &s.engine;
+	for (w = 0; w < s.n_windows; w++) {
+		load_window(&s, w);
+		R = win->T - 1;
+		memcpy(unique, codes + win->first, (size_t)R * sizeof *unique);
+		n = sort_unique(unique, (size_t)R);
+		ev.rows = R;
+		ev.inputs = win->ids;
+		ev.targets = win->ids + 1;
+		ev.positions = NULL;
+		ev.codes = unique;
+		ev.n_codes = n;
+		ev.out = out;
+		ev.ld = n;
+		ev.capture = states + win->first * (size_t)L * C;
+		ev.row_codes = codes + win->first;
+		evaluate(&ev, 0, false);
+	}
+	status = 0;
+done:
+	free(unique);
+	free(out);
 	search_free(&s);
 	return status;
 }

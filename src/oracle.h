@@ -38,6 +38,18 @@
  *     uniform over such routes and distinct; where fewer exist (k = 0 or
  *     k = L, say) all of them.  Drawn from the seed, per budget, the same
  *     routes for every token.
+ *   router:NAME@k: the route learned router NAME takes, choosing layer
+ *     by layer from the FFN inputs it sees (router.h), in exact mode
+ *     held to k (soft mode: one method at the router's own budget, its
+ *     routes' budgets as they fall).  What it sees follows the context
+ *     mode: shared, the states of the window when every position takes
+ *     the route chosen so far (the same states the oracle scores, read
+ *     off the walk of the tree for free, so the router's loss is an
+ *     entry of the token's loss table); fixed, its own position's states
+ *     against the context route's cache; greedy, every position routed
+ *     by the router itself, one plain pass (the deployable reading).  In
+ *     a beam run, whose tree is pruned, the router chooses as in greedy
+ *     and its routes are then scored in the run's context.
  * Ties go to the lowest route code.
  *
  * This module computes; it neither prints nor stores.  It sets the number
@@ -54,6 +66,7 @@
 #include "error.h"
 #include "model.h"
 #include "route.h"
+#include "router.h"
 
 /* Spaces with more routes than this are searched with a beam. */
 #define ORACLE_MAX_ROUTES 65536
@@ -108,6 +121,12 @@ struct oracle_settings {
 	/* when another thread sets *cancel non-zero, the run stops soon
 	 * and fails with "cancelled"; may be NULL */
 	const volatile int *cancel;
+	/* learned routers evaluated as methods router:NAME (their space
+	 * must be the run's): in exact mode at every budget of the run, in
+	 * soft mode once, at the budget each was trained for */
+	const struct duo_router *routers;
+	int n_routers;
+	enum router_mode router_mode;
 };
 
 /* Space BS, shared context, every budget, the default seed. */
@@ -142,6 +161,9 @@ struct oracle_result {
 	uint64_t *random_codes;
 	int *n_random_per_budget;
 	int n_random;
+	char **method_names;            /* "router:NAME" strings the
+					   methods point to; n_method_names */
+	int n_method_names;
 	double flops;                   /* FLOPs the search did */
 	double route_tokens;            /* route-token losses it computed */
 	double seconds;                 /* wall time */
@@ -171,6 +193,16 @@ int oracle_score_routes(const struct duo_model *model, const int32_t *tokens,
     size_t n_tokens, int32_t bos, enum oracle_context context,
     const uint8_t *context_route, const uint8_t *routes, float *losses,
     struct duo_error *err);
+
+/*
+ * The FFN inputs (after each slot's RMSNorm) that token p's route
+ * codes[p - 1] of the space sees at position p - 1, layer by layer, in
+ * the shared context (every position of the window on that route):
+ * states (n_tokens, L, C).  What a router reads on the oracle's path.
+ */
+int oracle_capture_states(const struct duo_model *model, const int32_t *tokens,
+    size_t n_tokens, int32_t bos, const struct route_space *space,
+    const uint64_t *codes, float *states, struct duo_error *err);
 
 /*
  * The random routes of budget k: min(n, count) distinct route codes of

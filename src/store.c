@@ -196,10 +196,86 @@ static const char schema_v2[] =
     "SELECT run_id, method, budget, n, mean_loss, exp(mean_loss) AS ppl\n"
     "FROM run_means;\n";
 
+/*
+ * Version 3: the learned routers' metrics of DESIGN.md section 5 as
+ * views.  router_regret pairs each router row with the oracle's at the
+ * same budget (a soft-mode router's rows hold the budget it was trained
+ * for); router_metrics gives per run, router and budget the perplexities
+ * beside oracle, fixed and random_best, the gap closed, regret
+ * percentiles by nearest rank and the big modules actually spent;
+ * router_confusion counts (oracle choice, router choice) per layer and
+ * router_agreement is its diagonal's share.
+ */
+static const char schema_v3[] =
+    "CREATE VIEW router_regret AS\n"
+    "SELECT r.run_id, r.pos, r.method, r.budget, r.route,\n"
+    "  o.route AS oracle_route, r.loss, o.loss AS loss_oracle,\n"
+    "  r.loss - o.loss AS regret\n"
+    "FROM results AS r\n"
+    "JOIN results AS o ON o.run_id = r.run_id AND o.pos = r.pos\n"
+    "  AND o.method = 'oracle' AND o.budget = r.budget\n"
+    "WHERE r.method GLOB 'router:*';\n"
+    "CREATE VIEW router_metrics AS\n"
+    "WITH ranked AS (\n"
+    "  SELECT run_id, method, budget, regret,\n"
+    "    length(route) - length(replace(route, 'B', '')) AS spent,\n"
+    "    row_number() OVER (PARTITION BY run_id, method, budget\n"
+    "      ORDER BY regret) AS i,\n"
+    "    count(*) OVER (PARTITION BY run_id, method, budget) AS n\n"
+    "  FROM router_regret\n"
+    "), summary AS (\n"
+    "  SELECT run_id, method, budget, max(n) AS n,\n"
+    "    avg(spent) AS spent,\n"
+    "    min(CASE WHEN i >= (n * 50 + 99) / 100 THEN regret END)\n"
+    "      AS regret_p50,\n"
+    "    min(CASE WHEN i >= (n * 90 + 99) / 100 THEN regret END)\n"
+    "      AS regret_p90,\n"
+    "    max(regret) AS regret_max, avg(regret) AS regret_mean\n"
+    "  FROM ranked GROUP BY run_id, method, budget\n"
+    ")\n"
+    "SELECT s.run_id, s.method, s.budget, s.n, s.spent,\n"
+    "  exp(r.mean_loss) AS ppl, exp(o.mean_loss) AS ppl_oracle,\n"
+    "  exp(f.mean_loss) AS ppl_fixed,\n"
+    "  exp(b.mean_loss) AS ppl_random_best,\n"
+    "  (f.mean_loss - r.mean_loss)\n"
+    "    / nullif(f.mean_loss - o.mean_loss, 0) AS gap_closed,\n"
+    "  s.regret_p50, s.regret_p90, s.regret_max, s.regret_mean\n"
+    "FROM summary AS s\n"
+    "JOIN run_means AS r ON r.run_id = s.run_id AND r.method = s.method\n"
+    "  AND r.budget = s.budget\n"
+    "JOIN run_means AS o ON o.run_id = s.run_id AND o.method = 'oracle'\n"
+    "  AND o.budget = s.budget\n"
+    "LEFT JOIN run_means AS f ON f.run_id = s.run_id\n"
+    "  AND f.method = 'fixed' AND f.budget = s.budget\n"
+    "LEFT JOIN run_means AS b ON b.run_id = s.run_id\n"
+    "  AND b.method = 'random_best' AND b.budget = s.budget;\n"
+    "CREATE VIEW router_confusion AS\n"
+    "WITH RECURSIVE layers(layer) AS (\n"
+    "  SELECT 0\n"
+    "  UNION ALL\n"
+    "  SELECT layer + 1 FROM layers\n"
+    "  WHERE layer + 1 < (SELECT max(n_layer) FROM models)\n"
+    ")\n"
+    "SELECT g.run_id, g.method, g.budget, l.layer,\n"
+    "  substr(g.oracle_route, l.layer + 1, 1) AS oracle_choice,\n"
+    "  substr(g.route, l.layer + 1, 1) AS router_choice,\n"
+    "  count(*) AS n\n"
+    "FROM router_regret AS g CROSS JOIN layers AS l\n"
+    "WHERE l.layer < length(g.route)\n"
+    "GROUP BY g.run_id, g.method, g.budget, l.layer, oracle_choice,\n"
+    "  router_choice;\n"
+    "CREATE VIEW router_agreement AS\n"
+    "SELECT run_id, method, budget, layer,\n"
+    "  sum(CASE WHEN oracle_choice = router_choice THEN n ELSE 0 END)\n"
+    "    * 1.0 / sum(n) AS agreement\n"
+    "FROM router_confusion\n"
+    "GROUP BY run_id, method, budget, layer;\n";
+
 /* Schema steps: entry i takes a database from version i to i + 1. */
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	schema_v1,
 	schema_v2,
+	schema_v3,
 };
 
 /* What a failing SQLite primary result code means to a person. */
@@ -889,8 +965,10 @@ check_results(const struct run_record *run, struct duo_error *err)
 			return error_set(err, "result %zu (%s): route '%.80s' "
 			    "is not %d characters of the space %s", i,
 			    r->method, r->route, n_layer, run->space);
-		/* Budget k always means exactly k big modules. */
-		if (budget != r->budget)
+		/* Budget k always means exactly k big modules, except for
+		 * a router left to its own choices (soft mode). */
+		if (budget != r->budget && !(run->routers_soft &&
+		    strncmp(r->method, "router:", 7) == 0))
 			return error_set(err, "result %zu (%s, budget %d): "
 			    "route %s has %d big modules", i, r->method,
 			    r->budget, r->route, budget);

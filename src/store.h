@@ -25,7 +25,7 @@
 #include "sha256.h"
 
 /* The schema this duo writes; PRAGMA user_version of its databases. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 /* PRAGMA application_id of a duo database: "Duo1". */
 #define STORE_APPLICATION_ID 0x44756f31
 
@@ -120,6 +120,10 @@ struct run_record {
 	 * token, row p - 1 for position p, route code as in route.h; NULL
 	 * when the run keeps no tables (a beam run, say). */
 	const float *route_losses;
+	/* 1 when the run's routers chose in soft mode: their rows hold the
+	 * budget each router was trained for, and their routes may have
+	 * another number of B's */
+	int routers_soft;
 };
 
 /*

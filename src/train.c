@@ -364,7 +364,7 @@ rmsnorm_backward(float *dx, float *dw, float *partial, const float *dout,
 			}
 		}
 	}
-	for (p = 0; p < parts; p++) {
+	for (p = 0; p < parts && dw != NULL; p++) {
 		int i;
 
 		for (i = 0; i < C; i++)
@@ -384,9 +384,11 @@ void
 linear_backward(float *dx, float *dw, const float *dout, const float *x,
     const float *w, int R, int in, int out_dim)
 {
-	/* dw (O, I) += dout^T (O, R) x (R, I), first, so dx may alias x */
-	parallel_gemm(true, false, out_dim, in, R, 1.0f, dout, out_dim, x, in,
-	    1.0f, dw, in);
+	/* dw (O, I) += dout^T (O, R) x (R, I), first, so dx may alias x;
+	 * a frozen layer (a router's training) passes no dw */
+	if (dw != NULL)
+		parallel_gemm(true, false, out_dim, in, R, 1.0f, dout, out_dim,
+		    x, in, 1.0f, dw, in);
 	/* dx (R, I) = dout (R, O) w (O, I) */
 	if (dx != NULL)
 		parallel_gemm(false, false, R, in, out_dim, 1.0f, dout, out_dim,

@@ -231,7 +231,8 @@ void embedding_backward(float *dembedding, const float *dout,
 /* out (R, C) = x / rms(x) * w, rstd (R) = 1 / rms. */
 void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w,
     int R, int C, float eps);
-/* dx (R, C) += ..., dw (C) += ...; partial is scratch (threads, C). */
+/* dx (R, C) += ..., dw (C) += ... (dw may be NULL: not wanted);
+ * partial is scratch (threads, C). */
 void rmsnorm_backward(float *dx, float *dw, float *partial, const float *dout,
     const float *x, const float *w, const float *rstd, int R, int C);
 
@@ -239,7 +240,7 @@ void rmsnorm_backward(float *dx, float *dw, float *partial, const float *dout,
 void linear_forward(float *out, const float *x, const float *w, int R,
     int in, int out_dim, float beta);
 /* dx (R, I) = dout (R, O) w (if dx is not NULL; it may alias x);
- * dw (O, I) += dout^T x. */
+ * dw (O, I) += dout^T x (if dw is not NULL). */
 void linear_backward(float *dx, float *dw, const float *dout, const float *x,
     const float *w, int R, int in, int out_dim);
 
@@ -272,7 +273,8 @@ void attention_backward(float *dqkv, float *dprobs, const float *dout,
 void ffn_forward(float *out, float *gate_up, const float *x, const int *rows,
     int n, const float *w_gate_up, const float *w_down, int C, int I,
     struct train_scratch *scratch);
-/* dx (R, C) = input gradient at the n rows (others untouched). */
+/* dx (R, C) = input gradient at the n rows (others untouched); the
+ * weight gradients may be NULL (a frozen module). */
 void ffn_backward(float *dx, float *dw_gate_up, float *dw_down,
     const float *dout, const float *x, const int *rows, int n,
     const float *gate_up, const float *w_gate_up, const float *w_down, int C,
