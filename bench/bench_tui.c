@@ -3,14 +3,21 @@
  * screen with the run list, the list complete, opening a run, and the
  * redraw after a key in each view, on a database of 100 runs of 1000
  * tokens (12 layers, the BS space, one router, no loss tables), drawn
- * on a 120x40 virtual terminal whose output goes to /dev/null.
+ * on a 120x40 virtual terminal whose output goes to /dev/null.  Then, on
+ * a second database of one such run that keeps its loss tables (4096
+ * routes a token), the what-if view: reading the tables, and a key that
+ * changes a constraint or the budget; and, when data/duo.gguf is there
+ * (the run is made to name it as its model), the first request of the
+ * top 5 predictions (hashing and loading the model, one forward pass)
+ * and the next token's.
  *
- * usage: bench_tui [DB]   (default /tmp/duo-bench-tui.db; made on the
- * first run from the texts in tests/texts, which takes a few minutes,
- * and kept for the next)
+ * usage: bench_tui [DB]   (default /tmp/duo-bench-tui.db, and DB.tables
+ * for the second; made on the first run from the texts in tests/texts,
+ * which takes a few minutes, and kept for the next)
  *
  * The issue's targets: first screen under 200 ms, a key under 20 ms.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sha256.h"
 #include "store.h"
 #include "../tests/synthetic.h"
 #include "tui/tui.h"
@@ -25,6 +33,7 @@
 #define N_RUNS 100
 #define N_TOKENS 1000
 #define N_KEYS 200
+#define N_PREDICTIONS 60
 
 static const char *const texts[] = {
 	"tests/texts/harbour.txt", "tests/texts/travels.txt",
@@ -139,6 +148,52 @@ make_database(const char *path)
 	return 0;
 }
 
+/*
+ * One run of N_TOKENS tokens with its loss tables; its model is
+ * data/duo.gguf when that file is there, so that predictions can load it.
+ */
+static int
+make_tables_database(const char *path)
+{
+	struct synthetic_options options = {
+		.n_layer = 12, .space = "BS", .n_ctx = 256,
+		.n_tokens = N_TOKENS, .n_routers = 1, .keep_tables = 1,
+		.model_name = "bench", .seed = 7,
+	};
+	struct synthetic_run run;
+	struct store *store;
+	struct duo_error err;
+	char model[PATH_MAX], wal[4096];
+	size_t length;
+	char *text = corpus(&length);
+	int64_t id;
+
+	unlink(path);
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	unlink(wal);
+	snprintf(wal, sizeof wal, "%s-shm", path);
+	unlink(wal);
+	if (synthetic_run_make(&run, text, length, &options) != 0) {
+		fprintf(stderr, "bench_tui: cannot make the run of tables\n");
+		return -1;
+	}
+	run.record.label = "tables";
+	if (realpath("data/duo.gguf", model) != NULL &&
+	    sha256_file(model, run.record.model.sha256, &err) == 0) {
+		run.record.model.path = model;
+		run.record.model.name = "duo austen";
+	}
+	if (store_open(&store, path, 0, &err) != 0 ||
+	    store_write_run(store, &run.record, &id, &err) != 0) {
+		fprintf(stderr, "bench_tui: %s\n", err.message);
+		return -1;
+	}
+	store_close(store);
+	synthetic_run_free(&run);
+	free(text);
+	return 0;
+}
+
 static int
 compare_doubles(const void *a, const void *b)
 {
@@ -147,16 +202,19 @@ compare_doubles(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Press key n times, redrawing after each as the loop does; report. */
+/*
+ * Press the keys in turn, N_KEYS presses in all, redrawing after each as
+ * the loop does; report.
+ */
 static void
-time_keys(struct app *app, const char *what, int key)
+time_cycle(struct app *app, const char *what, const int *keys, int n_keys)
 {
 	double times[N_KEYS], t0, sum = 0;
 	int i;
 
 	for (i = 0; i < N_KEYS; i++) {
 		t0 = now();
-		app_key(app, key);
+		app_key(app, keys[i % n_keys]);
 		app_draw(app);
 		times[i] = now() - t0;
 		sum += times[i];
@@ -165,6 +223,107 @@ time_keys(struct app *app, const char *what, int key)
 	printf("  %-34s mean %6.2f ms  median %6.2f  p95 %6.2f  max %6.2f\n",
 	    what, 1e3 * sum / N_KEYS, 1e3 * times[N_KEYS / 2],
 	    1e3 * times[N_KEYS * 95 / 100], 1e3 * times[N_KEYS - 1]);
+}
+
+/* Press key N_KEYS times, redrawing after each; report. */
+static void
+time_keys(struct app *app, const char *what, int key)
+{
+	time_cycle(app, what, &key, 1);
+}
+
+/* Press one key once and redraw; the time it took. */
+static double
+time_once(struct app *app, int key)
+{
+	double t0 = now();
+
+	app_key(app, key);
+	app_draw(app);
+	return now() - t0;
+}
+
+/*
+ * With the predictions shown, the next token: the redraw after the key
+ * (the pane says they are coming) and the time until they are drawn.
+ */
+static void
+time_predictions(struct app *app)
+{
+	double redraw[N_PREDICTIONS], shown[N_PREDICTIONS], t0;
+	int i;
+
+	for (i = 0; i < N_PREDICTIONS; i++) {
+		t0 = now();
+		app_key(app, 'l');
+		app_draw(app);
+		redraw[i] = now() - t0;
+		predictor_wait(app->predictor);
+		predictor_poll(app->predictor);
+		app_draw(app);
+		shown[i] = now() - t0;
+	}
+	qsort(redraw, N_PREDICTIONS, sizeof redraw[0], compare_doubles);
+	qsort(shown, N_PREDICTIONS, sizeof shown[0], compare_doubles);
+	printf("  predictions on: l, the redraw      median %6.2f ms  p95 "
+	    "%6.2f  max %6.2f\n", 1e3 * redraw[N_PREDICTIONS / 2],
+	    1e3 * redraw[N_PREDICTIONS * 95 / 100],
+	    1e3 * redraw[N_PREDICTIONS - 1]);
+	printf("  predictions on: l, until shown     median %6.2f ms  p95 "
+	    "%6.2f  max %6.2f\n", 1e3 * shown[N_PREDICTIONS / 2],
+	    1e3 * shown[N_PREDICTIONS * 95 / 100],
+	    1e3 * shown[N_PREDICTIONS - 1]);
+}
+
+/* The what-if view and the predictions on the run of tables. */
+static int
+bench_tables(const char *path)
+{
+	/* Layer 0 cycles free, big, small: each key searches 462 or all
+	 * 924 routes with 6 big modules for every token. */
+	static const int constraint[] = { ' ' };
+	static const int budget[] = { '+', '+', '+', '+', '+', '+', '-', '-',
+	    '-', '-', '-', '-' };
+	struct tui_options options;
+	struct duo_error err;
+	struct app app;
+	double t;
+
+	if (count_runs(path) != 1 && make_tables_database(path) != 0)
+		return -1;
+	memset(&options, 0, sizeof options);
+	options.db_option = path;
+	if (tui_start(&app, &options, 120, 40, &err) != 0) {
+		fprintf(stderr, "bench_tui: %s\n", err.message);
+		return -1;
+	}
+	loader_wait(app.loader);
+	loader_poll(app.loader, &app.loader_seen);
+	app_draw(&app);
+	printf("bench_tui: one run of %d tokens with its loss tables (4096 "
+	    "routes) in %s\n", N_TOKENS, path);
+	app_key(&app, '\n');
+	app_draw(&app);
+	printf("  what-if: open, reading the tables  %8.1f ms\n",
+	    1e3 * time_once(&app, '6'));
+	time_cycle(&app, "what-if: Space (constraint)", constraint,
+	    1);
+	time_cycle(&app, "what-if: + and - (budget)", budget, 12);
+	app_key(&app, 'x');
+	time_keys(&app, "what-if: l (layer, no search)", 'l');
+	app_key(&app, '2');
+	app_draw(&app);
+	t = now();
+	app_key(&app, 'p');
+	app_draw(&app);
+	predictor_wait(app.predictor);
+	predictor_poll(app.predictor);
+	app_draw(&app);
+	printf("  predictions: first request (p)     %8.1f ms   (hash, load, "
+	    "one forward pass, shown)\n", 1e3 * (now() - t));
+	time_predictions(&app);
+	tui_stop(&app);
+	return 0;
 }
 
 int
@@ -178,6 +337,7 @@ main(int argc, char **argv)
 	size_t n;
 	double t0, t_frame, t_list, t_all, t_open;
 	unsigned seen = 0;
+	char tables[1024];
 
 	if (count_runs(path) != N_RUNS && make_database(path) != 0)
 		return 1;
@@ -229,8 +389,14 @@ main(int argc, char **argv)
 	app_key(&app, '4');
 	time_keys(&app, "route map: l (next token)", 'l');
 	time_keys(&app, "route map: m (method)", 'm');
+	app_key(&app, '5');
+	time_keys(&app, "compare: l (next token)", 'l');
+	time_keys(&app, "compare: r (right method)", 'r');
+	time_keys(&app, "compare: m (left method)", 'm');
+	time_keys(&app, "compare: + (budget)", '+');
 	printf("  (a key's time is app_key and app_draw: curses writes to "
 	    "/dev/null)\n");
 	tui_stop(&app);
-	return 0;
+	snprintf(tables, sizeof tables, "%s.tables", path);
+	return bench_tables(tables) != 0;
 }

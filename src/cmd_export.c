@@ -1,16 +1,14 @@
 /*
  * cmd_export.c - "duo export": one stored run's results, a row per token,
- * method and budget, as CSV or JSON on standard output.
- *
- * Both formats are UTF-8.  A piece that is not valid UTF-8 (a token may be
- * part of a character) is written with U+FFFD for each bad byte, and so is
- * a NUL; the exact bytes stay in the database and follow from token_id.
+ * method and budget, as CSV or JSON on standard output (export.c writes
+ * them).
  */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
+#include "export.h"
 #include "store.h"
 
 static const char export_options[] =
@@ -25,153 +23,6 @@ static const char export_options[] =
     "\none row per token, method and budget, sorted by pos, method, budget."
     "\n";
 
-/* A CSV field per RFC 4180: always quoted, quotes doubled. */
-static void
-csv_write_string(FILE *out, const char *bytes, size_t length)
-{
-	const unsigned char *s = (const unsigned char *)bytes;
-	size_t i = 0, n;
-
-	fputc('"', out);
-	while (i < length) {
-		n = utf8_sequence_length(s + i, length - i);
-		if (n == 0 || s[i] == 0) {
-			fputs("\xef\xbf\xbd", out);
-			i++;
-		} else if (s[i] == '"') {
-			fputs("\"\"", out);
-			i++;
-		} else {
-			fwrite(s + i, 1, n, out);
-			i += n;
-		}
-	}
-	fputc('"', out);
-}
-
-/* A JSON string (RFC 8259): quotes, backslashes and control characters
- * escaped. */
-static void
-json_write_string(FILE *out, const char *bytes, size_t length)
-{
-	static const char short_escapes[][2] = {
-		{ '\b', 'b' }, { '\f', 'f' }, { '\n', 'n' }, { '\r', 'r' },
-		{ '\t', 't' }, { '"', '"' }, { '\\', '\\' },
-	};
-	const unsigned char *s = (const unsigned char *)bytes;
-	size_t i = 0, n, k;
-
-	if (bytes == NULL) {
-		fputs("null", out);
-		return;
-	}
-	fputc('"', out);
-	while (i < length) {
-		for (k = 0; k < sizeof short_escapes / sizeof short_escapes[0];
-		    k++)
-			if (s[i] == (unsigned char)short_escapes[k][0])
-				break;
-		if (k < sizeof short_escapes / sizeof short_escapes[0]) {
-			fputc('\\', out);
-			fputc(short_escapes[k][1], out);
-			i++;
-			continue;
-		}
-		n = utf8_sequence_length(s + i, length - i);
-		if (n == 0 || s[i] == 0) {
-			fputs("\\ufffd", out);
-			i++;
-		} else if (s[i] < 0x20) {
-			fprintf(out, "\\u%04x", s[i]);
-			i++;
-		} else {
-			fwrite(s + i, 1, n, out);
-			i += n;
-		}
-	}
-	fputc('"', out);
-}
-
-static void
-json_write_text(FILE *out, const char *text)
-{
-	json_write_string(out, text, text != NULL ? strlen(text) : 0);
-}
-
-static void
-write_csv(FILE *out, const struct run_data *run)
-{
-	const struct result_record *r;
-	const struct token_record *t;
-	size_t i;
-
-	fputs("run_id,pos,token_id,piece,method,budget,route,loss\n", out);
-	for (i = 0; i < run->n_results; i++) {
-		r = &run->results[i];
-		t = &run->tokens[r->pos];
-		fprintf(out, "%lld,%d,%d,", (long long)run->info.id, r->pos,
-		    (int)t->token_id);
-		csv_write_string(out, t->piece, t->piece_length);
-		/* Method names are letters, digits, '_', '.', '-' and one
-		 * ':' (the store checks), routes B, S and '.'. */
-		fprintf(out, ",%s,%d,%s,%.9g\n", r->method, r->budget,
-		    r->route != NULL ? r->route : "", r->loss);
-	}
-}
-
-static void
-write_json(FILE *out, const struct run_data *run)
-{
-	const struct run_info *info = &run->info;
-	const struct result_record *r;
-	const struct token_record *t;
-	size_t i;
-
-	fprintf(out, "{\n\"run\": {\"id\": %lld, \"label\": ",
-	    (long long)info->id);
-	json_write_text(out, info->label);
-	fputs(", \"created_at\": ", out);
-	json_write_text(out, info->created_at);
-	fputs(", \"source\": ", out);
-	json_write_text(out, info->source);
-	fprintf(out, ", \"n_tokens\": %lld, \"space\": \"%s\", "
-	    "\"context\": \"%s\", \"context_route\": ",
-	    (long long)info->n_tokens, info->space, info->context);
-	json_write_text(out, info->context_route);
-	fprintf(out, ", \"approximate\": %s, \"beam_width\": ",
-	    info->approximate ? "true" : "false");
-	if (info->beam_width > 0)
-		fprintf(out, "%d", info->beam_width);
-	else
-		fputs("null", out);
-	fprintf(out, ", \"seconds\": %.9g, \"duo_version\": ", info->seconds);
-	json_write_text(out, info->duo_version);
-	/* The schema keeps settings valid JSON (json_valid), minified. */
-	fprintf(out, ", \"settings\": %s,\n\"model\": {\"sha256\": \"%s\", "
-	    "\"name\": ", info->settings, info->model_sha256);
-	json_write_text(out, info->model_name);
-	fputs(", \"path\": ", out);
-	json_write_text(out, info->model_path);
-	fprintf(out, ", \"n_layer\": %d, \"d_model\": %d, \"n_head\": %d, "
-	    "\"d_ff\": %d, \"d_ff_small\": %d, \"n_vocab\": %d, "
-	    "\"n_ctx\": %d}},\n\"rows\": [", info->n_layer, info->d_model,
-	    info->n_head, info->d_ff, info->d_ff_small, info->n_vocab,
-	    info->n_ctx);
-	for (i = 0; i < run->n_results; i++) {
-		r = &run->results[i];
-		t = &run->tokens[r->pos];
-		fprintf(out, "%s\n{\"run_id\": %lld, \"pos\": %d, "
-		    "\"token_id\": %d, \"piece\": ", i > 0 ? "," : "",
-		    (long long)info->id, r->pos, (int)t->token_id);
-		json_write_string(out, t->piece, t->piece_length);
-		fprintf(out, ", \"method\": \"%s\", \"budget\": %d, "
-		    "\"route\": ", r->method, r->budget);
-		json_write_text(out, r->route);
-		fprintf(out, ", \"loss\": %.9g}", r->loss);
-	}
-	fputs("\n]}\n", out);
-}
-
 /* Write one stored run's results as CSV or JSON. */
 int
 cmd_export(int argc, char **argv)
@@ -183,7 +34,8 @@ cmd_export(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct command *cmd = command_find("export");
-	const char *db_option = NULL, *format = "csv";
+	const char *db_option = NULL, *format_name = "csv";
+	enum export_format format;
 	struct store *store;
 	struct run_data run;
 	struct duo_error err;
@@ -197,7 +49,7 @@ cmd_export(int argc, char **argv)
 			db_option = optarg;
 			break;
 		case 'f':
-			format = optarg;
+			format_name = optarg;
 			break;
 		case 'h':
 			print_usage(stdout, cmd, export_options);
@@ -206,8 +58,9 @@ cmd_export(int argc, char **argv)
 			die_usage(cmd, "unknown option");
 		}
 	}
-	if (strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)
-		die_usage(cmd, "--format '%s' is not csv or json", format);
+	if (export_format_parse(format_name, &format) != 0)
+		die_usage(cmd, "--format '%s' is not csv or json",
+		    format_name);
 	if (optind == argc)
 		die_usage(cmd, "which run? give its id, 'last' or its label");
 	if (argc - optind > 1)
@@ -217,10 +70,7 @@ cmd_export(int argc, char **argv)
 	    store_find_run(store, argv[optind], &run_id, &err) != 0 ||
 	    store_load_run(store, run_id, &run, &err) != 0)
 		die("%s", err.message);
-	if (strcmp(format, "csv") == 0)
-		write_csv(stdout, &run);
-	else
-		write_json(stdout, &run);
+	export_write(stdout, &run, format);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		die("standard output: write error");
 	store_free_run(&run);

@@ -10,14 +10,21 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "export.h"
 
 #define RUNS VIEW_BIT(VIEW_RUNS)
 #define TEXT VIEW_BIT(VIEW_TEXT)
 #define BUDGET VIEW_BIT(VIEW_BUDGET)
 #define ROUTES VIEW_BIT(VIEW_ROUTES)
+#define COMPARE VIEW_BIT(VIEW_COMPARE)
+#define WHATIF VIEW_BIT(VIEW_WHATIF)
+#define NEWRUN VIEW_BIT(VIEW_NEWRUN)
 #define HELP VIEW_BIT(VIEW_HELP)
 
 /*
@@ -52,6 +59,12 @@ const struct action tui_actions[] = {
 	  "Delete the selected run, after asking" },
 	{ ACT_RELOAD, "reload", { 'R' }, RUNS,
 	  "Read the database again" },
+	{ ACT_MARK, "mark", { 'c' }, RUNS,
+	  "Mark the selected run for the compare view (again: unmark)" },
+	{ ACT_NEW_RUN, "new-run", { 'n' }, RUNS,
+	  "Analyse a new text: a file, a pasted text or a line" },
+	{ ACT_EXAMPLE, "example", { 'e' }, RUNS,
+	  "Analyse the shipped example text, letter.txt" },
 
 	/* Text view */
 	{ ACT_RIGHT, "next-token", { 'l', TUI_FN(KEY_RIGHT) }, TEXT,
@@ -90,6 +103,9 @@ const struct action tui_actions[] = {
 	  "Previous token at or above the threshold" },
 	{ ACT_MEASURE_NEXT, "measure", { 'c' }, TEXT,
 	  "Colour by the next measure: difficulty, loss, regret, need" },
+	{ ACT_PREDICTIONS, "predictions", { 'p' }, TEXT,
+	  "Show or hide the model's top 5 predictions for the token "
+	  "(the model is loaded on the first request)" },
 
 	/* Budget view */
 	{ ACT_BUDGET_RIGHT, "budget-right", { 'l', TUI_FN(KEY_RIGHT) },
@@ -119,6 +135,94 @@ const struct action tui_actions[] = {
 	{ ACT_LAST, "last-token", { 'G', TUI_FN(KEY_END) }, ROUTES,
 	  "Last token" },
 
+	/* Compare view */
+	{ ACT_RIGHT, "next-token", { 'l', TUI_FN(KEY_RIGHT) }, COMPARE,
+	  "Next token" },
+	{ ACT_LEFT, "previous-token", { 'h', TUI_FN(KEY_LEFT) }, COMPARE,
+	  "Previous token" },
+	{ ACT_DOWN, "line-down", { 'j', TUI_FN(KEY_DOWN) }, COMPARE,
+	  "Down a line" },
+	{ ACT_UP, "line-up", { 'k', TUI_FN(KEY_UP) }, COMPARE,
+	  "Up a line" },
+	{ ACT_WORD_NEXT, "next-word", { 'w' }, COMPARE,
+	  "Next token that starts a word" },
+	{ ACT_WORD_PREV, "previous-word", { 'b' }, COMPARE,
+	  "Previous token that starts a word" },
+	{ ACT_PAGE_DOWN, "page-down", { TUI_FN(KEY_NPAGE), ' ' }, COMPARE,
+	  "Down a page" },
+	{ ACT_PAGE_UP, "page-up", { TUI_FN(KEY_PPAGE) }, COMPARE,
+	  "Up a page" },
+	{ ACT_FIRST, "first-token", { 'g', TUI_FN(KEY_HOME) }, COMPARE,
+	  "First token" },
+	{ ACT_LAST, "last-token", { 'G', TUI_FN(KEY_END) }, COMPARE,
+	  "Last token" },
+	{ ACT_RIGHT_NEXT, "right-method", { 'r' }, COMPARE,
+	  "Next method on the right side (m and M choose the left one)" },
+	{ ACT_RIGHT_PREV, "right-method-back", { 'R' }, COMPARE,
+	  "Previous method on the right side" },
+	{ ACT_SWAP, "swap", { 'x' }, COMPARE,
+	  "Swap the two sides" },
+	{ ACT_OTHER_RUN, "other-run", { 't' }, COMPARE,
+	  "Right side: the run marked in the runs view, or this run" },
+
+	/* What-if view */
+	{ ACT_RIGHT, "next-layer", { 'l', TUI_FN(KEY_RIGHT) }, WHATIF,
+	  "Next layer" },
+	{ ACT_LEFT, "previous-layer", { 'h', TUI_FN(KEY_LEFT) }, WHATIF,
+	  "Previous layer" },
+	{ ACT_FIRST, "first-layer", { 'g', TUI_FN(KEY_HOME) }, WHATIF,
+	  "First layer" },
+	{ ACT_LAST, "last-layer", { 'G', TUI_FN(KEY_END) }, WHATIF,
+	  "Last layer" },
+	{ ACT_CONSTRAINT_NEXT, "cycle", { ' ', '\n' }, WHATIF,
+	  "Cycle the layer's constraint: free, big, small, skip" },
+	{ ACT_MUST_BIG, "must-big", { 'b' }, WHATIF,
+	  "The layer must use its big module" },
+	{ ACT_MUST_SMALL, "must-small", { 's' }, WHATIF,
+	  "The layer must use its small module" },
+	{ ACT_MUST_SKIP, "must-skip", { '.' }, WHATIF,
+	  "The layer must be skipped" },
+	{ ACT_MUST_ANY, "free", { 'a' }, WHATIF,
+	  "The layer is free: any choice" },
+	{ ACT_CONSTRAINTS_CLEAR, "clear", { 'x' }, WHATIF,
+	  "Free every layer and lift the limit on skips" },
+	{ ACT_SKIPS_MORE, "more-skips", { '>' }, WHATIF,
+	  "Allow one skip more (past the layer count: any number)" },
+	{ ACT_SKIPS_FEWER, "fewer-skips", { '<' }, WHATIF,
+	  "Allow one skip fewer" },
+
+	/* New run */
+	{ ACT_DOWN, "field-down", { TUI_FN(KEY_DOWN) }, NEWRUN,
+	  "Next field (in the text: a line down)" },
+	{ ACT_UP, "field-up", { TUI_FN(KEY_UP) }, NEWRUN,
+	  "Previous field (in the text: a line up)" },
+	{ ACT_COMPLETE, "complete", { '\t' }, NEWRUN,
+	  "Complete the file's path (list the names when several fit); "
+	  "elsewhere the next field" },
+	{ ACT_FIELD_PREV, "previous-field", { TUI_FN(KEY_BTAB) }, NEWRUN,
+	  "Previous field" },
+	{ ACT_RIGHT, "next-choice", { TUI_FN(KEY_RIGHT) }, NEWRUN,
+	  "Next choice (in a text field: the cursor right)" },
+	{ ACT_LEFT, "previous-choice", { TUI_FN(KEY_LEFT) }, NEWRUN,
+	  "Previous choice (in a text field: the cursor left)" },
+	{ ACT_LINE_START, "line-start", { TUI_FN(KEY_HOME), TUI_CTRL('a') },
+	  NEWRUN, "Start of the line" },
+	{ ACT_LINE_END, "line-end", { TUI_FN(KEY_END), TUI_CTRL('e') },
+	  NEWRUN, "End of the line" },
+	{ ACT_ERASE_BACK, "erase-back", { TUI_FN(KEY_BACKSPACE) }, NEWRUN,
+	  "Erase the character before the cursor" },
+	{ ACT_ERASE, "erase", { TUI_FN(KEY_DC), TUI_CTRL('d') }, NEWRUN,
+	  "Erase the character under the cursor" },
+	{ ACT_CLEAR, "clear-field", { TUI_CTRL('u') }, NEWRUN,
+	  "Empty the field" },
+	{ ACT_TOGGLE, "toggle-router", { ' ' }, NEWRUN,
+	  "Include or leave out the router under the cursor" },
+	{ ACT_START, "start", { '\n', TUI_CTRL('r') }, NEWRUN,
+	  "Start the analysis (in the pasted text Enter makes a new line "
+	  "and C-r starts)" },
+	{ ACT_CANCEL, "stop", { TUI_ESC }, NEWRUN,
+	  "Stop the analysis that runs, storing nothing; else go back" },
+
 	/* Help */
 	{ ACT_DOWN, "scroll-down", { 'j', TUI_FN(KEY_DOWN) }, HELP,
 	  "Scroll down" },
@@ -138,6 +242,10 @@ const struct action tui_actions[] = {
 	  "Budget view: perplexity against the budget, layer allocation" },
 	{ ACT_VIEW_ROUTES, "routes", { '4' }, VIEWS_ALL,
 	  "Route map: layers by tokens for the chosen method" },
+	{ ACT_VIEW_COMPARE, "compare", { '5' }, VIEWS_ALL,
+	  "Compare view: two methods, or two runs, token by token" },
+	{ ACT_VIEW_WHATIF, "what-if", { '6' }, VIEWS_ALL,
+	  "What-if view: the oracle held to constraints on its layers" },
 	{ ACT_BUDGET_UP, "budget-up", { '+', '=' }, VIEWS_ALL,
 	  "Raise the budget k (big modules per token) by one" },
 	{ ACT_BUDGET_DOWN, "budget-down", { '-', '_' }, VIEWS_ALL,
@@ -180,6 +288,9 @@ static const struct {
 	{ "PgDn", TUI_FN(KEY_NPAGE) },
 	{ "S-Tab", TUI_FN(KEY_BTAB) },
 	{ "F1", TUI_FN(KEY_F(1)) },
+	{ "Delete", TUI_FN(KEY_DC) },
+	{ "PasteBegin", TUI_PASTE_BEGIN },
+	{ "PasteEnd", TUI_PASTE_END },
 };
 #define N_KEY_NAMES (sizeof key_names / sizeof key_names[0])
 
@@ -266,7 +377,11 @@ const char *
 action_section(const struct action *a)
 {
 	static const char *const names[N_VIEWS] = {
-		"Runs view", "Text view", "Budget view", "Route map", "Help",
+		[VIEW_RUNS] = "Runs view", [VIEW_TEXT] = "Text view",
+		[VIEW_BUDGET] = "Budget view", [VIEW_ROUTES] = "Route map",
+		[VIEW_COMPARE] = "Compare view",
+		[VIEW_WHATIF] = "What-if view", [VIEW_NEWRUN] = "New run",
+		[VIEW_HELP] = "Help",
 	};
 	int v;
 
@@ -276,6 +391,24 @@ action_section(const struct action *a)
 		if (a->views == VIEW_BIT(v))
 			return names[v];
 	return "Several views";
+}
+
+/*
+ * Whether a row's keys win, in its views, over the same keys of a row
+ * for every view: a form's Tab completes instead of changing panes.
+ * Any other key shared that way is a mistake that actions_check()
+ * reports.
+ */
+static int
+takes_over(const struct action *a)
+{
+	static const enum action_id over[] = { ACT_COMPLETE };
+	size_t i;
+
+	for (i = 0; i < sizeof over / sizeof over[0]; i++)
+		if (a->id == over[i] && a->views != VIEWS_ALL)
+			return 1;
+	return 0;
 }
 
 int
@@ -292,7 +425,9 @@ actions_check(char *message, size_t size)
 			for (k = 0; k < ACTION_KEYS &&
 			    tui_actions[i].keys[k] != 0; k++)
 				for (j = i + 1; j < tui_n_actions; j++)
-					if ((tui_actions[j].views &
+					if (!(takes_over(&tui_actions[i]) &&
+					    tui_actions[j].views == VIEWS_ALL) &&
+					    (tui_actions[j].views &
 					    VIEW_BIT(v)) && binding_has_key(
 					    &tui_actions[j],
 					    tui_actions[i].keys[k])) {
@@ -447,6 +582,76 @@ command_quit(struct app *app, const char *args)
 	return 0;
 }
 
+/* Write the open run to FILE as "duo export" does; over it if asked. */
+static int
+export_run(struct app *app, const char *args, int overwrite)
+{
+	const char *usage = ":export wants csv or json and a file, as in "
+	    ":export csv run.csv";
+	enum export_format format;
+	char format_name[8];
+	const char *file;
+	FILE *out;
+	size_t n;
+	int fd, failed;
+
+	if (app->run == NULL) {
+		app_error(app, "no run is open; open one first (Enter)");
+		return -1;
+	}
+	n = strcspn(args, " ");
+	file = args + n;
+	while (*file == ' ')
+		file++;
+	if (n == 0 || n >= sizeof format_name || *file == '\0') {
+		app_error(app, "%s", usage);
+		return -1;
+	}
+	memcpy(format_name, args, n);
+	format_name[n] = '\0';
+	if (export_format_parse(format_name, &format) != 0) {
+		app_error(app, "%s", usage);
+		return -1;
+	}
+	/* O_EXCL: a file that appears meanwhile is not overwritten either. */
+	fd = open(file, O_WRONLY | O_CREAT | (overwrite ? O_TRUNC : O_EXCL),
+	    0666);
+	if (fd < 0 && errno == EEXIST) {
+		app_error(app, "%s exists; :export! %s %s writes over it",
+		    file, format_name, file);
+		return -1;
+	}
+	if (fd < 0 || (out = fdopen(fd, "w")) == NULL) {
+		app_error(app, "%s: %s", file, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	export_write(out, &app->run->data, format);
+	failed = fflush(out) != 0 || ferror(out);
+	if (fclose(out) != 0 || failed) {
+		app_error(app, "%s: write error; the file is incomplete",
+		    file);
+		return -1;
+	}
+	app_message(app, "run %lld written to %s as %s, %zu rows",
+	    (long long)app->run->data.info.id, file, format_name,
+	    app->run->data.n_results);
+	return 0;
+}
+
+static int
+command_export(struct app *app, const char *args)
+{
+	return export_run(app, args, 0);
+}
+
+static int
+command_export_over(struct app *app, const char *args)
+{
+	return export_run(app, args, 1);
+}
+
 static int
 command_help(struct app *app, const char *args)
 {
@@ -466,6 +671,11 @@ const struct tui_command tui_commands[] = {
 	  "Set the threshold of ] and [ (none: the top quarter of the "
 	  "scale)", command_threshold },
 	{ "open", "RUN", "Open a run by id, label, or last", command_open },
+	{ "export", "FORMAT FILE",
+	  "Write the open run to a new FILE as duo export does "
+	  "(FORMAT csv or json)", command_export },
+	{ "export!", "FORMAT FILE",
+	  "The same, over FILE if it exists", command_export_over },
 	{ "help", "", "Show this help", command_help },
 	{ "quit", "", "Quit (also :q)", command_quit },
 };

@@ -25,12 +25,18 @@
  */
 static volatile sig_atomic_t caught_signal;
 static SCREEN *active_screen;
+/* Whether the terminal was asked to bracket pastes (undone on the way
+ * out). */
+static int bracketed_paste;
 
 static const struct view_ops *const all_views[N_VIEWS] = {
 	[VIEW_RUNS] = &runs_view_ops,
 	[VIEW_TEXT] = &text_view_ops,
 	[VIEW_BUDGET] = &budget_view_ops,
 	[VIEW_ROUTES] = &routes_view_ops,
+	[VIEW_COMPARE] = &compare_view_ops,
+	[VIEW_WHATIF] = &whatif_view_ops,
+	[VIEW_NEWRUN] = &newrun_view_ops,
 	[VIEW_HELP] = &help_view_ops,
 };
 
@@ -40,6 +46,11 @@ restore_terminal(void)
 {
 	if (active_screen == NULL)
 		return;
+	if (bracketed_paste) {
+		fputs("\033[?2004l", stdout);
+		fflush(stdout);
+		bracketed_paste = 0;
+	}
 	endwin();
 	/* curses writes through stdio: a death by signal would lose what
 	 * endwin() left in the buffer. */
@@ -100,7 +111,8 @@ app_show(struct app *app, enum view_id id)
 {
 	int i;
 
-	if (id != VIEW_RUNS && id != VIEW_HELP && app->run == NULL) {
+	if (id != VIEW_RUNS && id != VIEW_HELP && id != VIEW_NEWRUN &&
+	    app->run == NULL) {
 		app_error(app, "no run is open: select one in the runs view "
 		    "and press Enter");
 		return;
@@ -357,7 +369,11 @@ static void
 draw_title(struct app *app)
 {
 	static const char *const view_names[N_VIEWS] = {
-		"Runs", "Text", "Budget", "Route map", "Help",
+		[VIEW_RUNS] = "Runs", [VIEW_TEXT] = "Text",
+		[VIEW_BUDGET] = "Budget", [VIEW_ROUTES] = "Route map",
+		[VIEW_COMPARE] = "Compare", [VIEW_WHATIF] = "What-if",
+		[VIEW_NEWRUN] = "New run",
+		[VIEW_HELP] = "Help",
 	};
 	const char *base = strrchr(app->db_path, '/');
 	const char *sep = app->glyphs.unicode ? " \xc2\xb7 " : " - ";
@@ -429,6 +445,7 @@ draw_status(struct app *app)
 	else
 		snprintf(right, sizeof right, " k=%d ", app_budget(app,
 		    max_layers(app)));
+	newrun_status(app, right, sizeof right);
 	rw = text_width(right);
 	if (app->message[0] != '\0')
 		draw_text(app, y, 0, COLS - rw - 1, app->message,
@@ -529,6 +546,12 @@ global_action(struct app *app, enum action_id action)
 	case ACT_VIEW_ROUTES:
 		app_show(app, VIEW_ROUTES);
 		break;
+	case ACT_VIEW_COMPARE:
+		app_show(app, VIEW_COMPARE);
+		break;
+	case ACT_VIEW_WHATIF:
+		app_show(app, VIEW_WHATIF);
+		break;
 	case ACT_BUDGET_UP:
 	case ACT_BUDGET_DOWN:
 		L = max_layers(app);
@@ -620,11 +643,21 @@ app_key(struct app *app, int key)
 		mouse_key(app);
 		return;
 	}
+	if (key == TUI_PASTE_BEGIN || key == TUI_PASTE_END)
+		app->pasting = key == TUI_PASTE_BEGIN;
 	if (app->prompt != PROMPT_NONE) {
-		prompt_key(app, key);
+		/* A paste types into the prompt; its line ends run nothing. */
+		if (!(app->pasting && key == '\n'))
+			prompt_key(app, key);
 		return;
 	}
 	view = app_view(app);
+	if (!app->too_small && view->ops->key != NULL &&
+	    view->ops->key(app, view, key))
+		return;
+	/* What a paste holds is text, never keys to act on. */
+	if (app->pasting || key == TUI_PASTE_END)
+		return;
 	action = action_for_key(app_view_id(app), key);
 	if (app->too_small && action != ACT_BACK && action != ACT_QUIT)
 		return;
@@ -742,6 +775,15 @@ tui_start(struct app *app, const struct tui_options *options,
 	noecho();
 	keypad(stdscr, TRUE);
 	set_escdelay(25);
+	/* Pastes come bracketed, so that a pasted text is typed into a
+	 * field and never taken for keys. */
+	define_key("\033[200~", KEY_MAX + 1);
+	define_key("\033[201~", KEY_MAX + 2);
+	if (headless_cols == 0) {
+		fputs("\033[?2004h", stdout);
+		fflush(stdout);
+		bracketed_paste = 1;
+	}
 	colors_init(&app->palette, colors_choose(options->no_color));
 	if (!options->no_mouse && headless_cols == 0)
 		app->mouse = mousemask(BUTTON1_CLICKED |
@@ -776,6 +818,8 @@ tui_stop(struct app *app)
 		free(app->run);
 		app->run = NULL;
 	}
+	predictor_free(app->predictor);
+	app->predictor = NULL;
 	loader_release(app->loader);
 	app->loader = NULL;
 	free(app->db_path);
@@ -789,7 +833,8 @@ read_key(struct app *app, int *key)
 	wint_t wch;
 	int rc;
 
-	timeout(!loader_finished(app->loader, NULL, 0) ? 100 : 1000);
+	timeout(!loader_finished(app->loader, NULL, 0) || newrun_busy(app) ||
+	    predictor_busy(app->predictor) ? 100 : 1000);
 	rc = get_wch(&wch);
 	if (rc == ERR)
 		return 0;
@@ -826,6 +871,10 @@ tui_run(const struct tui_options *options)
 	while (!app.quit && caught_signal == 0) {
 		if (loader_poll(app.loader, &app.loader_seen))
 			dirty = 1;
+		if (newrun_poll(&app))
+			dirty = 1;
+		if (predictor_poll(app.predictor))
+			dirty = 1;
 		if (dirty)
 			app_draw(&app);
 		dirty = 0;
@@ -833,7 +882,10 @@ tui_run(const struct tui_options *options)
 			/* Every step sees the whole list, as a person who
 			 * waited a moment would. */
 			loader_wait(app.loader);
-			if (loader_poll(app.loader, &app.loader_seen))
+			predictor_wait(app.predictor);
+			/* Both polled, so that each forgets its news. */
+			if (loader_poll(app.loader, &app.loader_seen) |
+			    predictor_poll(app.predictor))
 				app_draw(&app);
 			rc = script_next_key(&app, script, &key);
 			if (rc <= 0) {

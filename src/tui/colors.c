@@ -66,6 +66,22 @@ static const struct element_looks {
 	  A_REVERSE },
 	{ EL_HEAT_7, { 231, 160, A_BOLD }, { COLOR_WHITE, COLOR_RED, A_BOLD },
 	  A_REVERSE | A_BOLD },
+	/* Differences, left minus right: blue where the left side does
+	 * better, orange to red where it does worse; in monochrome,
+	 * underlined (dim to bold) where better, bold to reverse where
+	 * worse. */
+	{ EL_DIFF_0, { 231, 25, A_BOLD }, { COLOR_WHITE, COLOR_BLUE, A_BOLD },
+	  A_UNDERLINE | A_BOLD },
+	{ EL_DIFF_1, { 16, 74, 0 }, { COLOR_BLACK, COLOR_CYAN, 0 },
+	  A_UNDERLINE },
+	{ EL_DIFF_2, { 16, 153, 0 }, { COLOR_CYAN, -1, 0 },
+	  A_UNDERLINE | A_DIM },
+	{ EL_DIFF_3, { -1, -1, 0 }, { -1, -1, 0 }, 0 },
+	{ EL_DIFF_4, { 16, 223, 0 }, { COLOR_YELLOW, -1, 0 }, A_BOLD },
+	{ EL_DIFF_5, { 16, 209, 0 }, { COLOR_BLACK, COLOR_YELLOW, 0 },
+	  A_REVERSE },
+	{ EL_DIFF_6, { 231, 160, A_BOLD }, { COLOR_WHITE, COLOR_RED, A_BOLD },
+	  A_REVERSE | A_BOLD },
 };
 
 enum scheme

@@ -2,8 +2,10 @@
  * detail.c - the token detail pane of the text view: the token under the
  * cursor in its context, its loss under every method of the run at the
  * budget in effect, each method's route as a strip of one glyph per
- * layer, and a chart of the token's loss against the budget for the
- * oracle and every learned router, big and small drawn as levels.
+ * layer, on request the model's top 5 predictions for the token under
+ * the chosen method's route (predict.c), and a chart of the token's loss
+ * against the budget for the oracle and every learned router, big and
+ * small drawn as levels.
  */
 #include "tui.h"
 
@@ -11,8 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Draw the glyphs of position p at (y, x), at most w cells; the cells. */
-static int
+int
 draw_token(const struct app *app, int y, int x, int w, size_t p,
     enum element element)
 {
@@ -160,6 +161,90 @@ draw_methods(struct app *app, const struct rect *r, int y, int focused)
 	return y + 1;
 }
 
+/* Text wrapped at spaces to w cells, from line y; the line after it. */
+static int
+draw_wrapped(const struct app *app, int y, int x, int w, int bottom,
+    const char *text, enum element element)
+{
+	char line[1024];
+	size_t n, cut;
+
+	while (*text != '\0' && y < bottom && w > 0) {
+		n = strlen(text);
+		cut = n;
+		if (text_width(text) > w) {
+			/* The last space within w cells (bytes bound cells). */
+			cut = (size_t)w < n ? (size_t)w : n;
+			while (cut > 0 && text[cut] != ' ')
+				cut--;
+			if (cut == 0)
+				cut = (size_t)w < n ? (size_t)w : n;
+		}
+		snprintf(line, sizeof line, "%.*s", (int)cut, text);
+		draw_text(app, y++, x, w, line, element);
+		text += cut;
+		while (*text == ' ')
+			text++;
+	}
+	return y;
+}
+
+/*
+ * The model's top predictions for the token under the chosen method at
+ * the budget, from line y of r, the token itself marked among them;
+ * returns the line after them.
+ */
+static int
+draw_predictions(struct app *app, const struct rect *r, int y)
+{
+	const struct tui_run *run = app->run;
+	const struct run_method *rm = &run->methods[app->method];
+	const struct predictions *a;
+	int x = r->x + 1, w = r->w - 2, bottom = r->y + r->h, t, used;
+	int k = app_budget(app, run->L);
+	char name[64], number[32];
+	enum element el;
+
+	if (app->predictor == NULL &&
+	    (app->predictor = predictor_new()) == NULL) {
+		draw_text(app, y, x, w, "out of memory", EL_ERROR);
+		return y + 1;
+	}
+	a = predictor_get(app->predictor, run, app->method, k, app->cursor);
+	if (rm->budgeted)
+		snprintf(name, sizeof name, "%s@%d", rm->name, k);
+	else
+		snprintf(name, sizeof name, "%s", rm->name);
+	draw_textf(app, y, x, w, EL_HEADER, "top %d under %s, %s context",
+	    PREDICT_TOP, name, run->data.info.context);
+	if (++y >= bottom)
+		return y;
+	if (!a->ok)
+		return draw_wrapped(app, y, x, w, bottom, a->message, EL_DIM);
+	for (t = 0; t < a->n_top && y < bottom; t++, y++) {
+		int actual = a->top[t].token_id ==
+		    run->data.tokens[app->cursor].token_id;
+
+		el = actual ? EL_PANE_FOCUS : EL_NORMAL;
+		if (actual)
+			draw_wchar(app, y, x, app->glyphs.unicode ? 0x25b6 :
+			    '>', EL_MARK);
+		used = draw_textf(app, y, x + 2, w - 2, el, "%5.1f%% ",
+		    100 * a->top[t].probability);
+		used += draw_text(app, y, x + 2 + used, w - 2 - used, "\"",
+		    EL_DIM);
+		used += draw_text(app, y, x + 2 + used, w - 3 - used,
+		    a->top[t].piece, el);
+		draw_text(app, y, x + 2 + used, w - 2 - used, "\"", EL_DIM);
+	}
+	if (y >= bottom)
+		return y;
+	format_number(-log(a->actual_probability), number, sizeof number);
+	draw_textf(app, y, x, w, EL_DIM, "this token %.1f%%, rank %d, "
+	    "loss %s", 100 * a->actual_probability, a->actual_rank, number);
+	return y + 1;
+}
+
 /* Difficulty, the glyphs' legend and the loss chart, from line y of r. */
 static void
 draw_extras(struct app *app, const struct rect *r, int y)
@@ -187,7 +272,10 @@ draw_extras(struct app *app, const struct rect *r, int y)
 	draw_text(app, y, x + 7, 8, " small", EL_DIM);
 	draw_wchar(app, y, x + 14, app->glyphs.skip, EL_SKIP);
 	draw_text(app, y, x + 15, 6, " skip", EL_DIM);
-	y += 2;
+	y += 1;
+	if (app->predictions && y < bottom)
+		y = draw_predictions(app, r, y) + 1;
+	y += 1;
 	if (bottom - y >= 6) {
 		struct rect chart = { y, r->x, bottom - y, r->w };
 

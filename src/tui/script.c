@@ -14,6 +14,9 @@
  *   dump                      write the screen
  *   resize COLSxLINES         the window changes size
  *   click LINE COLUMN         a mouse click (0-based cell)
+ *   wait                      until the analysis of a new run has ended
+ *                             (at most 120 s, else the script fails)
+ *   wait progress             until its engine has reported progress
  *   # ...                     a comment; empty lines are skipped
  *
  * Any other line is typed as it is.
@@ -249,6 +252,20 @@ script_next_key(struct app *app, struct script *script, int *key)
 			resizeterm(lines, cols);
 			*key = TUI_FN(KEY_RESIZE);
 			return 1;
+		}
+		if (strcmp(line, "wait") == 0 ||
+		    strcmp(line, "wait progress") == 0) {
+			if (newrun_wait(app, 120.0, line[4] != '\0') != 0) {
+				fprintf(stderr, "duo: DUO_TUI_SCRIPT line %d: "
+				    "the analysis is still running after "
+				    "120 s\n", script->line_no);
+				return -1;
+			}
+			/* The list it went into, read as the loop would. */
+			loader_wait(app->loader);
+			loader_poll(app->loader, &app->loader_seen);
+			app_draw(app);
+			continue;
 		}
 		if (sscanf(line, "click %d %d", &y, &x) == 2) {
 			app_click(app, y, x, 0);

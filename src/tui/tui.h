@@ -40,6 +40,9 @@
 #define TUI_FN(k) (0x200000 + (k))
 #define TUI_CTRL(c) ((c) & 0x1f)
 #define TUI_ESC 27
+/* The ends of a bracketed paste (ESC [ 200 ~ and ESC [ 201 ~). */
+#define TUI_PASTE_BEGIN TUI_FN(KEY_MAX + 1)
+#define TUI_PASTE_END TUI_FN(KEY_MAX + 2)
 
 struct rect {
 	int y, x, h, w;
@@ -52,12 +55,15 @@ enum view_id {
 	VIEW_TEXT,
 	VIEW_BUDGET,
 	VIEW_ROUTES,
+	VIEW_COMPARE,
+	VIEW_WHATIF,
+	VIEW_NEWRUN,
 	VIEW_HELP,
 	N_VIEWS
 };
 #define VIEW_BIT(v) (1u << (v))
 #define VIEWS_OF_RUN (VIEW_BIT(VIEW_TEXT) | VIEW_BIT(VIEW_BUDGET) | \
-	VIEW_BIT(VIEW_ROUTES))
+	VIEW_BIT(VIEW_ROUTES) | VIEW_BIT(VIEW_COMPARE) | VIEW_BIT(VIEW_WHATIF))
 #define VIEWS_ALL ((1u << N_VIEWS) - 1)
 
 /* ---- actions (actions.c) -------------------------------------------- */
@@ -76,8 +82,18 @@ enum action_id {
 	ACT_ABOVE_PREV, ACT_MEASURE_NEXT,
 	/* budget view */
 	ACT_BUDGET_LEFT, ACT_BUDGET_RIGHT,
+	/* runs, text and compare views */
+	ACT_MARK, ACT_PREDICTIONS, ACT_RIGHT_NEXT, ACT_RIGHT_PREV, ACT_SWAP,
+	ACT_OTHER_RUN,
+	/* what-if view */
+	ACT_CONSTRAINT_NEXT, ACT_MUST_BIG, ACT_MUST_SMALL, ACT_MUST_SKIP,
+	ACT_MUST_ANY, ACT_CONSTRAINTS_CLEAR, ACT_SKIPS_MORE, ACT_SKIPS_FEWER,
+	/* new run: from the runs view, and in the form */
+	ACT_NEW_RUN, ACT_EXAMPLE, ACT_FIELD_PREV, ACT_COMPLETE, ACT_TOGGLE,
+	ACT_ERASE_BACK, ACT_ERASE, ACT_CLEAR, ACT_START, ACT_CANCEL,
 	/* every view */
 	ACT_VIEW_RUNS, ACT_VIEW_TEXT, ACT_VIEW_BUDGET, ACT_VIEW_ROUTES,
+	ACT_VIEW_COMPARE, ACT_VIEW_WHATIF,
 	ACT_METHOD_NEXT, ACT_METHOD_PREV, ACT_BUDGET_UP, ACT_BUDGET_DOWN,
 	ACT_NEXT_PANE, ACT_COMMAND, ACT_HELP, ACT_REDRAW, ACT_BACK, ACT_QUIT,
 	N_ACTIONS
@@ -149,10 +165,14 @@ enum element {
 	EL_SERIES_5, EL_SERIES_6, EL_SERIES_7,
 	EL_HEAT_0, EL_HEAT_1, EL_HEAT_2, EL_HEAT_3, EL_HEAT_4, EL_HEAT_5,
 	EL_HEAT_6, EL_HEAT_7,
+	/* a diverging scale: left much better .. equal .. left much worse */
+	EL_DIFF_0, EL_DIFF_1, EL_DIFF_2, EL_DIFF_3, EL_DIFF_4, EL_DIFF_5,
+	EL_DIFF_6,
 	N_ELEMENTS
 };
 #define N_SERIES 8
 #define N_HEAT 8
+#define N_DIFF 7
 
 enum scheme {
 	SCHEME_256,
@@ -309,6 +329,9 @@ struct view_ops {
 	    int twice);
 	/* The open run changed (opened, closed or another). */
 	void (*run_changed)(struct app *app, struct view *view);
+	/* A key before the key table looks at it: 1 if the view took it
+	 * (a character typed into a field); may be NULL. */
+	int (*key)(struct app *app, struct view *view, int key);
 };
 
 struct view {
@@ -322,10 +345,145 @@ extern const struct view_ops runs_view_ops;
 extern const struct view_ops text_view_ops;
 extern const struct view_ops budget_view_ops;
 extern const struct view_ops routes_view_ops;
+extern const struct view_ops compare_view_ops;
+extern const struct view_ops whatif_view_ops;
+extern const struct view_ops newrun_view_ops;
 extern const struct view_ops help_view_ops;
 
 /* The token detail pane of the text view (detail.c). */
 void detail_draw(struct app *app, const struct rect *r, int focused);
+/* Draw the glyphs of position p at (y, x), at most w cells; the cells. */
+int draw_token(const struct app *app, int y, int x, int w, size_t p,
+    enum element element);
+
+/* ---- the model's predictions for a token (predict.c) --------------- */
+
+#define PREDICT_TOP 5
+
+struct prediction {
+	int32_t token_id;
+	double probability;
+	char piece[64];                 /* for the screen, UTF-8 */
+};
+
+struct predictions {
+	int ok;                         /* 0: message says why not */
+	int pending;                    /* being computed: ask again */
+	char message[1024];
+	struct prediction top[PREDICT_TOP];
+	int n_top;
+	double actual_probability;      /* of the token at the position */
+	int actual_rank;                /* 1 = most likely */
+};
+
+struct predictor;
+
+struct predictor *predictor_new(void);
+void predictor_free(struct predictor *predictor);
+/*
+ * The model's top predictions for position pos of run under method at
+ * budget k, in the run's context mode, if they are known; else they are
+ * asked of a thread, which finds and loads the model on the first
+ * request, and the answer says they are pending.  Any predictor function
+ * takes NULL as a predictor that never had a request.
+ */
+const struct predictions *predictor_get(struct predictor *predictor,
+    const struct tui_run *run, int method, int k, size_t pos);
+/* Is an answer being computed?  Has one come since the last poll? */
+int predictor_busy(struct predictor *predictor);
+int predictor_poll(struct predictor *predictor);
+/* Wait until every request is answered (for the headless mode). */
+void predictor_wait(struct predictor *predictor);
+
+/* ---- the text laid out in lines (wrap.c) ---------------------------- */
+
+struct text_wrap {
+	const struct tui_run *run;      /* wrapped for; NULL: nothing */
+	int width;
+	int *glyph_line;                /* [n_glyphs] */
+	int *glyph_col;
+	size_t *glyph_token;            /* position of each glyph */
+	size_t *line_first;             /* [n_lines + 1] first glyph */
+	int n_lines;
+};
+
+/* Lay run out in lines of width cells unless it already is; -1 if not. */
+int wrap_ensure(struct text_wrap *w, const struct tui_run *run, int width);
+void wrap_free(struct text_wrap *w);
+int wrap_line_of(const struct text_wrap *w, size_t p);
+/* The token on line at the column nearest col. */
+size_t wrap_token_at(const struct text_wrap *w, int line, int col);
+/* The token delta lines from cursor, in the cursor's column. */
+size_t wrap_move_lines(const struct text_wrap *w, size_t cursor, int delta);
+/* The first line to show of rows so that the cursor's line is seen. */
+int wrap_scroll(const struct text_wrap *w, size_t cursor, int top, int rows);
+
+/* ---- a new run analysed in the background (job.c) ------------------ */
+
+enum job_state {
+	JOB_PREPARING,                  /* database, text, model */
+	JOB_ANALYSING,                  /* the engine works */
+	JOB_DONE,                       /* the run is stored */
+	JOB_FAILED,
+	JOB_CANCELLED,
+};
+
+struct job_request {
+	const char *model_path;
+	const char *db_option;          /* -d, or NULL for the default */
+	const char *path;               /* the text's file; NULL: text */
+	const char *text;               /* typed or pasted */
+	size_t length;
+	const char *label;              /* NULL or "": none */
+	const char *space;              /* "BS", "B." or "BS." */
+	const char *context;            /* "shared", "fixed" or "greedy" */
+	/* learned routers of the model to evaluate, names joined by ','
+	 * (NULL: none); those of another space than the run's are left
+	 * out */
+	const char *routers;
+};
+
+/* What the job has done so far; times are now_seconds(). */
+struct job_status {
+	enum job_state state;
+	double start, analysis_start, now;
+	double fraction;                /* of the engine's work, 0..1 */
+	double route_tokens;            /* losses computed so far */
+	size_t n_tokens;                /* once the text is read */
+	int n_layer;
+	int64_t run_id;                 /* JOB_DONE */
+	double seconds;                 /* the engine's, JOB_DONE */
+	char message[512];              /* JOB_FAILED, JOB_CANCELLED */
+};
+
+struct job;
+
+/* Start analysing in a thread; NULL and err if it cannot start. */
+struct job *job_start(const struct job_request *req, struct duo_error *err);
+/* Ask the engine to stop; the job then ends JOB_CANCELLED. */
+void job_cancel(struct job *job);
+/* The status now; 1 if it changed since *seen (updated). */
+int job_poll(struct job *job, unsigned *seen, struct job_status *status);
+/* Wait up to seconds for the job to end (or, until_progress, for the
+ * engine's first report); 1 if it has. */
+int job_wait(struct job *job, double seconds, int until_progress);
+/* Cancel if still running, wait for the thread, free. */
+void job_free(struct job *job);
+
+/* The New run view's part in the loop (view_newrun.c). */
+int newrun_busy(struct app *app);
+/* Follow the job: 1 if the screen should be drawn again. */
+int newrun_poll(struct app *app);
+/* Wait for the job to end and take its outcome (until_progress: only
+ * for the engine's first report); -1 on timeout. */
+int newrun_wait(struct app *app, double seconds, int until_progress);
+/* Put the job's progress before the text of the status line's right. */
+void newrun_status(struct app *app, char *buf, size_t size);
+void newrun_open(struct app *app);
+/* Analyse the shipped example text at once (the first-run offer). */
+void newrun_example(struct app *app);
+/* Select run id in the runs view once the list has it (view_runs.c). */
+void runs_select(struct app *app, int64_t id);
 
 /* ---- the application (app.c) ---------------------------------------- */
 
@@ -359,6 +517,9 @@ struct app {
 	enum measure measure;
 	double threshold;               /* for ] and [; NAN: the scale's */
 	size_t cursor;                  /* position 1..T in the open run */
+	int64_t compare_id;             /* run marked to compare with; 0 */
+	int predictions;                /* the detail pane shows the top 5 */
+	struct predictor *predictor;    /* made on the first request */
 
 	struct view views[N_VIEWS];
 	enum view_id stack[N_VIEWS];
@@ -383,6 +544,7 @@ struct app {
 	void (*confirm)(struct app *app, int yes);
 
 	struct script *script;          /* headless mode */
+	int pasting;                    /* inside a bracketed paste */
 	int quit;
 	int exit_status;
 };

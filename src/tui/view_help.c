@@ -93,7 +93,11 @@ static void
 help_draw(struct app *app, struct view *view)
 {
 	static const char *const names[N_VIEWS] = {
-		"runs view", "text view", "budget view", "route map", "help",
+		[VIEW_RUNS] = "runs view", [VIEW_TEXT] = "text view",
+		[VIEW_BUDGET] = "budget view", [VIEW_ROUTES] = "route map",
+		[VIEW_COMPARE] = "compare view",
+		[VIEW_WHATIF] = "what-if view", [VIEW_NEWRUN] = "new run view",
+		[VIEW_HELP] = "help",
 	};
 	struct help_state *s = state_of(view);
 	enum view_id from = subject(app);
@@ -118,11 +122,18 @@ help_draw(struct app *app, struct view *view)
 			    everywhere != (pass == 1))
 				continue;
 			keys[0] = '\0';
-			for (k = 0; k < ACTION_KEYS && a->keys[k] != 0; k++)
+			for (k = 0; k < ACTION_KEYS && a->keys[k] != 0; k++) {
+				/* Not a key the view's own rows take. */
+				if (action_for_key(from, a->keys[k]) != a->id)
+					continue;
 				snprintf(keys + strlen(keys), sizeof keys -
-				    strlen(keys), "%s%s", k > 0 ? " " : "",
-				    tui_key_name(a->keys[k], name, sizeof name));
-			n += help_line(app, s, n, keys, a->help, EL_KEY);
+				    strlen(keys), "%s%s", keys[0] != '\0' ?
+				    " " : "", tui_key_name(a->keys[k], name,
+				    sizeof name));
+			}
+			if (keys[0] != '\0')
+				n += help_line(app, s, n, keys, a->help,
+				    EL_KEY);
 		}
 	}
 	n++;

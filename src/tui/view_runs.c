@@ -393,14 +393,25 @@ draw_first_run(struct app *app, struct view *view)
 	snprintf(line, sizeof line, "duo keeps its runs in %s, which %s.",
 	    base, app->db_missing ? "does not exist yet" : "holds none");
 	draw_text(app, y++, 2, r->w - 4, line, EL_NORMAL);
-	draw_text(app, y++, 2, r->w - 4, "To analyse a text and keep the "
-	    "result as a run, type in a shell:", EL_NORMAL);
 	y++;
+	/* The offer: a first run made here, with a progress bar. */
+	draw_text(app, y, 2, 6, "Press", EL_NORMAL);
+	draw_text(app, y, 8, 1, "e", EL_KEY);
+	draw_text(app, y++, 10, r->w - 12, "to analyse the example text, "
+	    "letter.txt, now;", EL_NORMAL);
+	draw_text(app, y++, 2, r->w - 4, "its run shows in this list when it "
+	    "is stored.", EL_NORMAL);
+	draw_text(app, y, 2, 6, "Press", EL_NORMAL);
+	draw_text(app, y, 8, 1, "n", EL_KEY);
+	draw_text(app, y++, 10, r->w - 12, "to analyse a text of your own: a "
+	    "file, a pasted text", EL_NORMAL);
+	draw_text(app, y++, 2, r->w - 4, "or a line typed in.", EL_NORMAL);
+	y++;
+	draw_text(app, y++, 2, r->w - 4, "Or, in a shell:", EL_NORMAL);
 	draw_text(app, y++, 6, r->w - 8, "duo run examples/letter.txt",
 	    EL_KEY);
-	y++;
 	draw_text(app, y++, 2, r->w - 4, "then press R here to read the "
-	    "database again (or start duo again).", EL_NORMAL);
+	    "database again.", EL_NORMAL);
 	draw_text(app, y++, 2, r->w - 4, "'duo run --help' lists its "
 	    "options: model, route space, context, label.", EL_DIM);
 	y++;
@@ -545,6 +556,10 @@ runs_draw(struct app *app, struct view *view)
 
 			draw_fill(app, &line, EL_SELECTED);
 		}
+		/* The run marked for the compare view. */
+		if (runs[index].id == app->compare_id)
+			draw_wchar(app, y, r->x, app->glyphs.unicode ? 0x25b6 :
+			    '>', EL_MARK);
 		x = r->x + 1;
 		for (i = 0; i < N_COLUMNS; i++) {
 			if (!shown[i])
@@ -608,6 +623,8 @@ delete_answer(struct app *app, int yes)
 	store_close(store);
 	if (app->run_id == id)
 		app_close_run(app);
+	if (app->compare_id == id)
+		app->compare_id = 0;
 	app_reload(app);
 	app_message(app, "run %lld deleted", (long long)id);
 }
@@ -692,15 +709,42 @@ runs_request(struct app *app, struct view *view, enum action_id action)
 		app_reload(app);
 		app_message(app, "reading %s again", app->db_path);
 		return 1;
+	case ACT_NEW_RUN:
+		newrun_open(app);
+		return 1;
+	case ACT_EXAMPLE:
+		newrun_example(app);
+		return 1;
+	case ACT_MARK:
+		info = selected_run(app, view);
+		if (info == NULL) {
+			app_error(app, "no run to mark");
+			return 1;
+		}
+		if (app->compare_id == info->id) {
+			app->compare_id = 0;
+			app_message(app, "run %lld unmarked",
+			    (long long)info->id);
+		} else {
+			app->compare_id = info->id;
+			app_message(app, "run %lld marked: open a run of the "
+			    "same tokens and press 5 to compare the two",
+			    (long long)info->id);
+		}
+		return 1;
 	case ACT_VIEW_TEXT:
 	case ACT_VIEW_BUDGET:
 	case ACT_VIEW_ROUTES:
+	case ACT_VIEW_COMPARE:
+	case ACT_VIEW_WHATIF:
 		/* From the list, these open the selected run. */
 		info = selected_run(app, view);
 		if (info != NULL && app_open_run(app, info->id) == 0)
 			app_show(app, action == ACT_VIEW_TEXT ? VIEW_TEXT :
 			    action == ACT_VIEW_BUDGET ? VIEW_BUDGET :
-			    VIEW_ROUTES);
+			    action == ACT_VIEW_ROUTES ? VIEW_ROUTES :
+			    action == ACT_VIEW_COMPARE ? VIEW_COMPARE :
+			    VIEW_WHATIF);
 		return info != NULL;
 	default:
 		return 0;
@@ -751,6 +795,17 @@ static void
 runs_changed(struct app *app, struct view *view)
 {
 	state_of(view)->built = 0;
+}
+
+void
+runs_select(struct app *app, int64_t id)
+{
+	struct runs_state *s = state_of(&app->views[VIEW_RUNS]);
+
+	/* Kept by the rebuild once the list holds the run. */
+	s->selected_id = id;
+	s->preview_top = 0;
+	s->built = 0;
 }
 
 const struct view_ops runs_view_ops = {

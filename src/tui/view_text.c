@@ -14,14 +14,7 @@
 
 struct text_state {
 	struct rect text, detail;
-	/* The wrapped text, for one run and one width. */
-	const struct tui_run *wrapped_run;
-	int wrap_width;
-	int *glyph_line;                /* [n_glyphs] */
-	int *glyph_col;
-	size_t *glyph_token;            /* position of each glyph */
-	size_t *line_first;             /* [n_lines + 1] first glyph */
-	int n_lines;
+	struct text_wrap wrap;          /* for one run and one width */
 	int top;                        /* first line shown */
 	/* The last search. */
 	pcre2_code *search;
@@ -36,104 +29,10 @@ state_of(struct view *view)
 	return view->state;
 }
 
-static void
-free_wrap(struct text_state *s)
-{
-	free(s->glyph_line);
-	free(s->glyph_col);
-	free(s->glyph_token);
-	free(s->line_first);
-	s->glyph_line = s->glyph_col = NULL;
-	s->glyph_token = NULL;
-	s->line_first = NULL;
-	s->wrapped_run = NULL;
-	s->n_lines = 0;
-}
-
-/*
- * Lay the glyphs out in lines of width cells: a word (a token with white
- * space before it and the tokens that follow it up to the next such) that
- * does not fit on what is left of a line starts the next one, unless it
- * is wider than a whole line.
- */
-static int
-wrap(struct text_state *s, const struct tui_run *run, int width)
-{
-	size_t p, q, g, capacity;
-	int line = 0, col = 0, token_width;
-
-	free_wrap(s);
-	capacity = run->n_glyphs + 2;
-	s->glyph_line = malloc(capacity * sizeof *s->glyph_line);
-	s->glyph_col = malloc(capacity * sizeof *s->glyph_col);
-	s->glyph_token = malloc(capacity * sizeof *s->glyph_token);
-	s->line_first = malloc((capacity + 1) * sizeof *s->line_first);
-	if (s->glyph_line == NULL || s->glyph_col == NULL ||
-	    s->glyph_token == NULL || s->line_first == NULL) {
-		free_wrap(s);
-		return -1;
-	}
-	s->line_first[0] = 0;
-	for (p = 1; p <= run->T; p++) {
-		/* The width of the word that starts here: this token and the
-		 * ones after it that do not start a word, up to a newline. */
-		token_width = 0;
-		for (q = p; q <= run->T && (q == p || !run_starts_word(run, q));
-		    q++) {
-			for (g = run->first_glyph[q];
-			    g < run->first_glyph[q + 1]; g++) {
-				token_width += run->glyphs[g].width;
-				if (run->glyphs[g].line_break)
-					break;
-			}
-			if (g < run->first_glyph[q + 1])
-				break;
-		}
-		if (run_starts_word(run, p) && col > 0 &&
-		    col + token_width > width && token_width <= width) {
-			s->line_first[++line] = run->first_glyph[p];
-			col = 0;
-		}
-		for (g = run->first_glyph[p]; g < run->first_glyph[p + 1];
-		    g++) {
-			if (col > 0 && col + run->glyphs[g].width > width) {
-				s->line_first[++line] = g;
-				col = 0;
-			}
-			s->glyph_line[g] = line;
-			s->glyph_col[g] = col;
-			s->glyph_token[g] = p;
-			col += run->glyphs[g].width;
-			if (run->glyphs[g].line_break && g + 1 <
-			    run->n_glyphs) {
-				s->line_first[++line] = g + 1;
-				col = 0;
-			}
-		}
-	}
-	s->n_lines = line + 1;
-	s->line_first[s->n_lines] = run->n_glyphs;
-	s->wrapped_run = run;
-	s->wrap_width = width;
-	return 0;
-}
-
 static int
 ensure_wrap(struct app *app, struct text_state *s)
 {
-	int width = s->text.w - 2;
-
-	if (app->run == NULL || width < 1)
-		return -1;
-	if (s->wrapped_run == app->run && s->wrap_width == width)
-		return 0;
-	return wrap(s, app->run, width);
-}
-
-static int
-line_of(const struct text_state *s, const struct tui_run *run, size_t p)
-{
-	return s->glyph_line[run->first_glyph[p]];
+	return wrap_ensure(&s->wrap, app->run, s->text.w - 2);
 }
 
 static int
@@ -148,7 +47,7 @@ text_done(struct app *app, struct view *view)
 {
 	struct text_state *s = state_of(view);
 
-	free_wrap(s);
+	wrap_free(&s->wrap);
 	pcre2_code_free(s->search);
 	free(s->matched);
 	free(s);
@@ -211,7 +110,7 @@ text_draw(struct app *app, struct view *view)
 {
 	struct text_state *s = state_of(view);
 	struct tui_run *run = app->run;
-	int k = app_budget(app, run->L), rows, line, y, level;
+	int k = app_budget(app, run->L), rows, y, level;
 	double lo, hi, v;
 	char title[256];
 	size_t g, p;
@@ -232,17 +131,13 @@ text_draw(struct app *app, struct view *view)
 	rows = s->text.h - 2;
 	if (rows < 1)
 		return;
-	line = line_of(s, run, app->cursor);
-	if (line < s->top)
-		s->top = line;
-	if (line >= s->top + rows)
-		s->top = line - rows + 1;
-	for (y = 0; y < rows && s->top + y < s->n_lines; y++) {
-		for (g = s->line_first[s->top + y];
-		    g < s->line_first[s->top + y + 1]; g++) {
+	s->top = wrap_scroll(&s->wrap, app->cursor, s->top, rows);
+	for (y = 0; y < rows && s->top + y < s->wrap.n_lines; y++) {
+		for (g = s->wrap.line_first[s->top + y];
+		    g < s->wrap.line_first[s->top + y + 1]; g++) {
 			const struct glyph *gl = &run->glyphs[g];
 
-			p = s->glyph_token[g];
+			p = s->wrap.glyph_token[g];
 			v = run_measure(run, app->measure, app->method, k, p);
 			level = run_level(v, lo, hi);
 			attr = app->palette.attr[heat_element(level)];
@@ -257,37 +152,11 @@ text_draw(struct app *app, struct view *view)
 				attr = (attr ^ A_REVERSE) | A_BOLD |
 				    A_UNDERLINE;
 			draw_wchar_attr(s->text.y + 1 + y, s->text.x + 1 +
-			    s->glyph_col[g], gl->wc, attr, pair);
+			    s->wrap.glyph_col[g], gl->wc, attr, pair);
 		}
 	}
 	draw_legend_line(app, s, lo, hi);
 	detail_draw(app, &s->detail, view->focus == 1);
-}
-
-/* The token on line at the column nearest col. */
-static size_t
-token_at(const struct text_state *s, int line, int col)
-{
-	size_t g, best = s->line_first[line];
-
-	for (g = s->line_first[line]; g < s->line_first[line + 1]; g++)
-		if (s->glyph_col[g] <= col)
-			best = g;
-	return s->glyph_token[best];
-}
-
-static void
-move_lines(struct app *app, struct text_state *s, int delta)
-{
-	struct tui_run *run = app->run;
-	size_t g = run->first_glyph[app->cursor];
-	int line = s->glyph_line[g] + delta;
-
-	if (line < 0)
-		line = 0;
-	if (line >= s->n_lines)
-		line = s->n_lines - 1;
-	app->cursor = token_at(s, line, s->glyph_col[g]);
 }
 
 /* Move to the next (dir 1) or previous (-1) token where want() holds. */
@@ -347,28 +216,29 @@ text_request(struct app *app, struct view *view, enum action_id action)
 		return 1;
 	switch (action) {
 	case ACT_DOWN:
-		move_lines(app, s, 1);
+		app->cursor = wrap_move_lines(&s->wrap, app->cursor, 1);
 		return 1;
 	case ACT_UP:
-		move_lines(app, s, -1);
+		app->cursor = wrap_move_lines(&s->wrap, app->cursor, -1);
 		return 1;
 	case ACT_PAGE_DOWN:
-		move_lines(app, s, rows);
+		app->cursor = wrap_move_lines(&s->wrap, app->cursor, rows);
 		s->top += rows;
-		if (s->top > s->n_lines - rows)
-			s->top = s->n_lines - rows > 0 ? s->n_lines - rows : 0;
+		if (s->top > s->wrap.n_lines - rows)
+			s->top = s->wrap.n_lines - rows > 0 ?
+			    s->wrap.n_lines - rows : 0;
 		return 1;
 	case ACT_PAGE_UP:
-		move_lines(app, s, -rows);
+		app->cursor = wrap_move_lines(&s->wrap, app->cursor, -rows);
 		s->top = s->top > rows ? s->top - rows : 0;
 		return 1;
 	case ACT_LINE_START:
 	case ACT_LINE_END:
 		g = run->first_glyph[app->cursor];
 		g = action == ACT_LINE_START ?
-		    s->line_first[s->glyph_line[g]] :
-		    s->line_first[s->glyph_line[g] + 1] - 1;
-		app->cursor = s->glyph_token[g];
+		    s->wrap.line_first[s->wrap.glyph_line[g]] :
+		    s->wrap.line_first[s->wrap.glyph_line[g] + 1] - 1;
+		app->cursor = s->wrap.glyph_token[g];
 		return 1;
 	case ACT_SEARCH:
 		app_prompt_search(app);
@@ -397,6 +267,11 @@ text_request(struct app *app, struct view *view, enum action_id action)
 			    measure_names[app->measure],
 			    app->glyphs.unicode ? "\xe2\x89\xa5" : ">=",
 			    format_number(limit, number, sizeof number));
+		return 1;
+	case ACT_PREDICTIONS:
+		app->predictions = !app->predictions;
+		app_message(app, "top %d predictions %s", PREDICT_TOP,
+		    app->predictions ? "shown in the detail pane" : "hidden");
 		return 1;
 	case ACT_MEASURE_NEXT:
 		app->measure = (enum measure)((app->measure + 1) %
@@ -493,9 +368,10 @@ text_click(struct app *app, struct view *view, int y, int x, int twice)
 	}
 	view->focus = 0;
 	line = s->top + y - (s->text.y + 1);
-	if (line < 0 || line >= s->n_lines || y >= s->text.y + s->text.h - 1)
+	if (line < 0 || line >= s->wrap.n_lines ||
+	    y >= s->text.y + s->text.h - 1)
 		return;
-	app->cursor = token_at(s, line, x - (s->text.x + 1));
+	app->cursor = wrap_token_at(&s->wrap, line, x - (s->text.x + 1));
 }
 
 static void
@@ -503,7 +379,7 @@ text_run_changed(struct app *app, struct view *view)
 {
 	struct text_state *s = state_of(view);
 
-	free_wrap(s);
+	wrap_free(&s->wrap);
 	s->top = 0;
 	pcre2_code_free(s->search);
 	s->search = NULL;

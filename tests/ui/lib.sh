@@ -58,7 +58,9 @@ make_long_db() {
 
 # ui_test NAME SIZE [ARG...] < SCRIPT: run "duo tui ARG..." on a SIZE
 # (COLSxLINES) screen with the key script on standard input, and compare
-# its dumps with tests/ui/NAME.screen.
+# its dumps with tests/ui/NAME.screen.  If ui_sed is set, the dumps go
+# through "sed -E $ui_sed" first (for times and dates of runs made by
+# the test itself).
 ui_test() {
 	name=$1 size=$2
 	shift 2
@@ -75,6 +77,10 @@ ui_test() {
 		echo "FAIL $name: duo exited $status: $(cat "$tmp/$name.err")"
 		ui_failures=$((ui_failures + 1))
 		return
+	fi
+	if [ -n "${ui_sed:-}" ]; then
+		sed -E "$ui_sed" "$tmp/$name.out" >"$tmp/$name.sed" &&
+		    mv "$tmp/$name.sed" "$tmp/$name.out" || exit 99
 	fi
 	expected="$ui_dir/$name.screen"
 	if [ "${DUO_UI_REFRESH:-0}" = 1 ]; then

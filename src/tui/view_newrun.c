@@ -1,0 +1,1403 @@
+/*
+ * view_newrun.c - the New run view: a form that analyses a text and
+ * stores it as a run without leaving the browser.  The text comes from a
+ * file (its path completed with Tab), from a pasted or typed area of
+ * several lines, or from one line; the form also chooses the route space,
+ * the context mode, a label and, once the model has learned routers,
+ * which of them to evaluate.  The work runs in the background (job.c)
+ * with a progress bar here and a percentage on every view's status line;
+ * Esc stops it.  When the run is stored the runs view lists it with the
+ * cursor on it.
+ *
+ * Text fields take the characters typed before the key table does, so
+ * that q or ? can be typed into a path; keys that type nothing (arrows,
+ * Enter, Esc, Backspace) go through the key table like everywhere else.
+ */
+#include "tui.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "model.h"
+#include "router.h"
+
+/* A paste or a typed text larger than this is cut, with a message. */
+#define EDIT_MAX (4u << 20)
+/* Candidates of an ambiguous completion kept for the list. */
+#define MAX_CANDIDATES 512
+
+enum source {
+	SOURCE_FILE,
+	SOURCE_PASTE,
+	SOURCE_LINE,
+	N_SOURCES
+};
+
+enum field {
+	FIELD_SOURCE,
+	FIELD_INPUT,                    /* the path, the area or the line */
+	FIELD_SPACE,
+	FIELD_CONTEXT,
+	FIELD_LABEL,
+	FIELD_ROUTERS,
+	N_FIELDS
+};
+
+/* What a choice field offers: the value and a few words on it. */
+struct choice {
+	const char *name;
+	const char *about;
+};
+
+static const struct choice sources[N_SOURCES] = {
+	{ "a file", "Tab completes its path" },
+	{ "pasted text", "Enter: a new line" },
+	{ "one line", "typed below" },
+};
+
+static const struct choice spaces[] = {
+	{ "BS", "big or small at each layer" },
+	{ "B.", "big or skip" },
+	{ "BS.", "big, small or skip" },
+};
+#define N_SPACES ((int)(sizeof spaces / sizeof spaces[0]))
+
+static const struct choice contexts[] = {
+	{ "shared", "the window takes the route" },
+	{ "fixed", "earlier tokens all-big" },
+	{ "greedy", "earlier tokens keep theirs" },
+};
+#define N_CONTEXTS ((int)(sizeof contexts / sizeof contexts[0]))
+
+/* A line or an area of text being typed, as wide characters. */
+struct edit {
+	wchar_t *text;
+	size_t length, capacity;
+	size_t cursor;                  /* 0 .. length */
+};
+
+struct newrun_state {
+	enum field focus;
+	enum source source;
+	int space, context;
+	struct edit path, area, line, label;
+	int area_top;                   /* first row of the area shown */
+	int area_width, area_rows;      /* at the last draw */
+	/* After an ambiguous Tab: the names that could follow. */
+	char **candidates;
+	size_t n_candidates;
+	/* the model's learned routers (see find_routers) */
+	char **routers;
+	int n_routers;
+	unsigned char *router_on;
+	int router_cursor;
+	/* The analysis: running (job != NULL) or the last one's outcome. */
+	struct job *job;
+	struct job_status status;
+	unsigned seen;
+	int ran;                        /* status holds a job's outcome */
+	char what[256];                 /* "examples/letter.txt" */
+	struct rect form, progress;
+};
+
+static struct newrun_state *
+state_of(struct view *view)
+{
+	return view->state;
+}
+
+static struct newrun_state *
+newrun_state(struct app *app)
+{
+	return app->views[VIEW_NEWRUN].state;
+}
+
+/* ---- the text being typed -------------------------------------------- */
+
+static int
+edit_reserve(struct edit *e, size_t more)
+{
+	wchar_t *grown;
+	size_t capacity;
+
+	if (e->length + more <= e->capacity)
+		return 0;
+	if (e->length + more > EDIT_MAX)
+		return -1;
+	capacity = e->capacity * 2 + more + 64;
+	if (capacity > EDIT_MAX)
+		capacity = EDIT_MAX;
+	grown = realloc(e->text, capacity * sizeof *grown);
+	if (grown == NULL)
+		return -1;
+	e->text = grown;
+	e->capacity = capacity;
+	return 0;
+}
+
+static int
+edit_insert(struct edit *e, wchar_t wc)
+{
+	if (edit_reserve(e, 1) != 0)
+		return -1;
+	memmove(e->text + e->cursor + 1, e->text + e->cursor,
+	    (e->length - e->cursor) * sizeof *e->text);
+	e->text[e->cursor++] = wc;
+	e->length++;
+	return 0;
+}
+
+static void
+edit_erase_back(struct edit *e)
+{
+	if (e->cursor == 0)
+		return;
+	memmove(e->text + e->cursor - 1, e->text + e->cursor,
+	    (e->length - e->cursor) * sizeof *e->text);
+	e->cursor--;
+	e->length--;
+}
+
+static void
+edit_erase(struct edit *e)
+{
+	if (e->cursor >= e->length)
+		return;
+	e->cursor++;
+	edit_erase_back(e);
+}
+
+static void
+edit_clear(struct edit *e)
+{
+	e->length = e->cursor = 0;
+}
+
+/* Replace the text by a UTF-8 string, the cursor at its end. */
+static int
+edit_set(struct edit *e, const char *s)
+{
+	size_t i = 0, n = strlen(s);
+	wchar_t wc;
+
+	edit_clear(e);
+	while (i < n) {
+		if (utf8_next(s, n, &i, &wc) != 0)
+			wc = 0xfffd;
+		if (edit_insert(e, wc) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The text as UTF-8, in a fresh string; NULL when out of memory. */
+static char *
+edit_utf8(const struct edit *e, size_t *length)
+{
+	char *out = malloc(e->length * 4 + 1);
+	size_t i, used = 0;
+
+	if (out == NULL)
+		return NULL;
+	for (i = 0; i < e->length; i++)
+		used += utf8_put((uint32_t)e->text[i], out + used);
+	out[used] = '\0';
+	if (length != NULL)
+		*length = used;
+	return out;
+}
+
+static void
+edit_free(struct edit *e)
+{
+	free(e->text);
+	memset(e, 0, sizeof *e);
+}
+
+/* Cells a character takes in a field; what stands for it on screen. */
+static int
+cell_width(wchar_t wc)
+{
+	int w;
+
+	if (wc < 32 || wc == 127)
+		return 1;
+	w = wcwidth(wc);
+	return w < 1 ? 1 : w;
+}
+
+static wchar_t
+cell_glyph(const struct app *app, wchar_t wc)
+{
+	if (wc == '\t')
+		return app->glyphs.tab;
+	if (wc < 32 || wc == 127 || wcwidth(wc) < 1)
+		return app->glyphs.replacement;
+	return wc;
+}
+
+/*
+ * The area's layout, one character at a time: the pen (*row, *col) is
+ * where the next character would go; character k lands at (*at_row,
+ * *at_col), on the next row when it does not fit (a newline at the edge
+ * too), and the pen moves past it.  k == length places the cursor after
+ * the last character.
+ */
+static void
+area_place(const struct edit *e, int width, size_t k, int *row, int *col,
+    int *at_row, int *at_col)
+{
+	int w = k < e->length && e->text[k] != '\n' ?
+	    cell_width(e->text[k]) : 0;
+
+	if (*col + w > width || (w == 0 && *col >= width)) {
+		(*row)++;
+		*col = 0;
+	}
+	*at_row = *row;
+	*at_col = *col;
+	if (k < e->length && e->text[k] == '\n') {
+		(*row)++;
+		*col = 0;
+	} else
+		*col += w;
+}
+
+/* Where character i (or the cursor after the last, i == length) goes. */
+static void
+area_position(const struct edit *e, int width, size_t i, int *row, int *col)
+{
+	int r = 0, c = 0, at_r, at_c;
+	size_t k;
+
+	for (k = 0; k < i && k < e->length; k++)
+		area_place(e, width, k, &r, &c, &at_r, &at_c);
+	area_place(e, width, i, &r, &c, row, col);
+}
+
+/* The character at (row, column) of the area or the nearest before it on
+ * that row; -1 if the area has no such row. */
+static long
+area_index_at(const struct edit *e, int width, int row, int col)
+{
+	int r = 0, c = 0, at_r, at_c;
+	long found = -1;
+	size_t k;
+
+	if (row < 0)
+		return -1;
+	for (k = 0; k <= e->length; k++) {
+		area_place(e, width, k, &r, &c, &at_r, &at_c);
+		if (at_r > row)
+			break;
+		if (at_r == row && (at_c <= col || found < 0))
+			found = (long)k;
+	}
+	return found;
+}
+
+/* ---- the form ------------------------------------------------------------ */
+
+static struct edit *
+input_edit(struct newrun_state *s)
+{
+	return s->source == SOURCE_FILE ? &s->path :
+	    s->source == SOURCE_PASTE ? &s->area : &s->line;
+}
+
+/* The edit under the keys, or NULL on a choice field. */
+static struct edit *
+focused_edit(struct newrun_state *s)
+{
+	if (s->focus == FIELD_INPUT)
+		return input_edit(s);
+	if (s->focus == FIELD_LABEL)
+		return &s->label;
+	return NULL;
+}
+
+static void
+clear_candidates(struct newrun_state *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_candidates; i++)
+		free(s->candidates[i]);
+	free(s->candidates);
+	s->candidates = NULL;
+	s->n_candidates = 0;
+}
+
+/*
+ * The learned routers the model offers, for the routers line, all of them
+ * on; start_job() passes the chosen ones in job_request.  A model whose
+ * routers cannot be read offers none (the analysis then says why if the
+ * model itself is bad).
+ */
+static void
+find_routers(struct newrun_state *s)
+{
+	struct duo_router *all;
+	struct duo_model model;
+	struct duo_error err;
+	const char *path = default_model_path(NULL);
+	int n_all = 0, i;
+
+	s->n_routers = 0;
+	if (model_load(&model, path, &err) != 0)
+		return;
+	if (router_load_all(path, &model.config, &all, &n_all, &err) != 0) {
+		model_free(&model);
+		return;
+	}
+	model_free(&model);
+	s->routers = calloc((size_t)n_all + 1, sizeof *s->routers);
+	s->router_on = calloc((size_t)n_all + 1, 1);
+	if (s->routers == NULL || s->router_on == NULL) {
+		router_free_all(all, n_all);
+		return;
+	}
+	for (i = 0; i < n_all; i++) {
+		if ((s->routers[s->n_routers] = strdup(all[i].name)) == NULL)
+			break;
+		s->router_on[s->n_routers++] = 1;
+	}
+	router_free_all(all, n_all);
+}
+
+static int
+newrun_init(struct app *app, struct view *view)
+{
+	struct newrun_state *s = calloc(1, sizeof *s);
+
+	if (s == NULL)
+		return -1;
+	view->state = s;
+	s->focus = FIELD_INPUT;
+	find_routers(s);
+	return 0;
+}
+
+static void
+newrun_done(struct app *app, struct view *view)
+{
+	struct newrun_state *s = state_of(view);
+	int i;
+
+	/* Quitting while a run is analysed: the engine stops, nothing is
+	 * written, and the thread is waited for. */
+	job_free(s->job);
+	edit_free(&s->path);
+	edit_free(&s->area);
+	edit_free(&s->line);
+	edit_free(&s->label);
+	clear_candidates(s);
+	for (i = 0; i < s->n_routers; i++)
+		free(s->routers[i]);
+	free(s->routers);
+	free(s->router_on);
+	free(s);
+	view->state = NULL;
+}
+
+/* Rows the progress pane takes at the bottom of the body. */
+#define PROGRESS_ROWS 4
+/* Rows of the form besides the input: title, source, space, context,
+ * label, routers, model, a gap and the hint. */
+#define FORM_ROWS 9
+
+static void
+newrun_layout(struct app *app, struct view *view, const struct rect *body)
+{
+	struct newrun_state *s = state_of(view);
+
+	s->progress = (struct rect){ body->y + body->h - PROGRESS_ROWS,
+	    body->x, PROGRESS_ROWS, body->w };
+	s->form = (struct rect){ body->y, body->x, body->h - PROGRESS_ROWS,
+	    body->w };
+	s->area_rows = s->form.h - FORM_ROWS;
+	if (s->area_rows < 1)
+		s->area_rows = 1;
+	view->n_panes = 1;
+}
+
+#define LABEL_X 2
+#define VALUE_X 14                      /* choices: a space, the name */
+#define EDIT_X (VALUE_X + 1)
+
+/* The caption of a field, marked when it has the keys. */
+static void
+draw_caption(struct app *app, struct newrun_state *s, int y,
+    enum field field, const char *caption)
+{
+	int focused = s->focus == field;
+
+	if (focused)
+		draw_wchar(app, y, 0, app->glyphs.unicode ? 0x25b8 : '>',
+		    EL_PANE_FOCUS);
+	draw_text(app, y, LABEL_X, VALUE_X - LABEL_X - 1, caption,
+	    focused ? EL_PANE_FOCUS : EL_HEADER);
+}
+
+/* A row of choices, the chosen one standing out; then a few words. */
+static void
+draw_choices(struct app *app, struct newrun_state *s, int y, enum field field,
+    const struct choice *choices, int n, int chosen)
+{
+	int x = VALUE_X, i, right = s->form.x + s->form.w - 1;
+	char text[64];
+
+	for (i = 0; i < n && x < right; i++) {
+		snprintf(text, sizeof text, " %s ", choices[i].name);
+		x += draw_text(app, y, x, right - x, text, i != chosen ?
+		    EL_NORMAL : s->focus == field ? EL_SELECTED : EL_KEY);
+		x++;
+	}
+	if (x + 2 < right)
+		draw_text(app, y, x + 1, right - x - 1, choices[chosen].about,
+		    EL_DIM);
+}
+
+/* A one-line edit at (y, x) in w cells, scrolled to show its cursor. */
+static void
+draw_edit_line(struct app *app, int y, int x, int w, const struct edit *e,
+    int focused, const char *empty)
+{
+	size_t start = 0, i;
+	int cells = 0, used = 0;
+
+	if (w < 2)
+		return;
+	for (i = 0; i < e->cursor; i++)
+		cells += cell_width(e->text[i]);
+	while (cells > w - 1 && start < e->cursor)
+		cells -= cell_width(e->text[start++]);
+	if (e->length == 0 && !focused)
+		draw_text(app, y, x, w, empty, EL_DIM);
+	for (i = start; i < e->length; i++) {
+		int cw = cell_width(e->text[i]);
+
+		if (used + cw > w)
+			break;
+		draw_wchar(app, y, x + used, cell_glyph(app, e->text[i]),
+		    focused && i == e->cursor ? EL_SELECTED :
+		    e->text[i] < 32 ? EL_DIM : EL_NORMAL);
+		used += cw;
+	}
+	if (focused && e->cursor == e->length) {
+		if (e->length == 0)
+			draw_text(app, y, x + 1, w - 1, empty, EL_DIM);
+		draw_wchar(app, y, x + (used < w ? used : w - 1), ' ',
+		    EL_SELECTED);
+	}
+}
+
+/* The area of several lines, scrolled to keep its cursor in sight. */
+static void
+draw_area(struct app *app, struct newrun_state *s, int y, int x, int w,
+    int rows, int focused)
+{
+	const struct edit *e = &s->area;
+	int row = 0, col = 0, at_row, at_col;
+	enum element el;
+	wchar_t glyph;
+	size_t k;
+
+	s->area_width = w;
+	area_position(e, w, e->cursor, &at_row, &at_col);
+	if (at_row < s->area_top)
+		s->area_top = at_row;
+	if (at_row >= s->area_top + rows)
+		s->area_top = at_row - rows + 1;
+	if (e->length == 0 && !focused)
+		draw_text(app, y, x, w, "(nothing yet: paste a text here, or "
+		    "type one)", EL_DIM);
+	for (k = 0; k <= e->length; k++) {
+		area_place(e, w, k, &row, &col, &at_row, &at_col);
+		if (at_row < s->area_top)
+			continue;
+		if (at_row >= s->area_top + rows)
+			break;
+		if (k == e->length) {
+			glyph = ' ';    /* the cursor after the text */
+			if (!focused || e->cursor != k)
+				break;
+		} else
+			glyph = e->text[k] == '\n' ? app->glyphs.newline :
+			    cell_glyph(app, e->text[k]);
+		el = focused && k == e->cursor ? EL_SELECTED :
+		    k < e->length && e->text[k] < 32 ? EL_DIM : EL_NORMAL;
+		draw_wchar(app, y + at_row - s->area_top, x + at_col, glyph,
+		    el);
+	}
+}
+
+/* The names an ambiguous Tab found, in columns, over rows from y. */
+static void
+draw_candidates(struct app *app, struct newrun_state *s, int y, int rows)
+{
+	int w = s->form.w - EDIT_X - 1, width = 1, columns, per, r, c;
+	size_t i, shown;
+	char more[64];
+
+	for (i = 0; i < s->n_candidates; i++)
+		if (text_width(s->candidates[i]) + 2 > width)
+			width = text_width(s->candidates[i]) + 2;
+	if (width > w)
+		width = w;
+	columns = w / width > 0 ? w / width : 1;
+	per = rows;
+	shown = (size_t)columns * (size_t)per;
+	if (shown < s->n_candidates && shown > 0)
+		shown--;        /* room for "and N more" */
+	for (i = 0; i < s->n_candidates && i < shown; i++) {
+		c = (int)(i / (size_t)per);
+		r = (int)(i % (size_t)per);
+		draw_text(app, y + r, EDIT_X + c * width, width - 1,
+		    s->candidates[i], EL_NORMAL);
+	}
+	if (shown < s->n_candidates) {
+		snprintf(more, sizeof more, "and %zu more",
+		    s->n_candidates - shown);
+		c = (int)(shown / (size_t)per);
+		r = (int)(shown % (size_t)per);
+		draw_text(app, y + r, EDIT_X + c * width, width - 1, more,
+		    EL_DIM);
+	}
+}
+
+/* Text over at most rows lines of w cells, broken at spaces; the lines
+ * used. */
+static int
+draw_wrapped(const struct app *app, int y, int x, int w, int rows,
+    const char *text, enum element element)
+{
+	char line[512];
+	size_t n, cut;
+	int used = 0;
+
+	while (*text != '\0' && used < rows) {
+		n = strlen(text);
+		if (n >= sizeof line)
+			n = sizeof line - 1;
+		memcpy(line, text, n);
+		line[n] = '\0';
+		cut = n;
+		/* The last line takes what is left, cut at the edge. */
+		while (used < rows - 1 && cut > 0 && text_width(line) > w) {
+			while (cut > 0 && line[cut - 1] != ' ')
+				cut--;
+			while (cut > 0 && line[cut - 1] == ' ')
+				cut--;
+			line[cut] = '\0';
+		}
+		if (cut == 0)
+			cut = n;        /* one word wider than the pane */
+		line[cut] = '\0';
+		draw_text(app, y + used++, x, w, line, element);
+		text += cut;
+		while (*text == ' ')
+			text++;
+	}
+	return used;
+}
+
+/* "1.23M" for a rate. */
+static void
+format_si(char *out, size_t size, double x)
+{
+	static const char *const prefixes[] = { "", "k", "M", "G", "T" };
+	int i = 0;
+
+	while (x >= 999.5 && i < 4) {
+		x /= 1000.0;
+		i++;
+	}
+	snprintf(out, size, x < 9.995 && i > 0 ? "%.2f%s" : x < 99.95 &&
+	    i > 0 ? "%.1f%s" : "%.0f%s", x, prefixes[i]);
+}
+
+static void
+draw_progress(struct app *app, struct newrun_state *s)
+{
+	const struct rect *r = &s->progress;
+	const struct job_status *st = &s->status;
+	int y = r->y + 1, x = r->x + 2, w = r->w - 4, bar, used;
+	double now = now_seconds(), elapsed, rate, eta;
+	char line[512], number[32], duration[32];
+
+	draw_pane_title(app, r, "Analysis", 0);
+	if (s->job == NULL && !s->ran) {
+		draw_text(app, y, x, w, "Nothing analysed yet.  The other views "
+		    "stay in use while one is.", EL_DIM);
+		return;
+	}
+	switch (st->state) {
+	case JOB_PREPARING:
+		draw_textf(app, y, x, w, EL_NORMAL, "%s: reading the text and "
+		    "loading the model...", s->what);
+		draw_text(app, y + 1, x, w, "Esc stops it.", EL_DIM);
+		break;
+	case JOB_ANALYSING:
+		elapsed = now - st->analysis_start;
+		rate = elapsed > 0 ? st->route_tokens / elapsed : 0.0;
+		snprintf(line, sizeof line, " %3.0f%%", 100.0 * st->fraction);
+		bar = w - 2 * text_width(line);
+		if (bar > 60)
+			bar = 60;
+		if (bar > 4) {
+			int i;
+
+			for (i = 0; i < bar; i++)
+				draw_wchar(app, y, x + i, app->glyphs.unicode ?
+				    0x2591 : '.', EL_DIM);
+			draw_bar(app, y, x, bar, st->fraction, EL_BIG);
+		} else
+			bar = 0;
+		used = bar + draw_text(app, y, x + bar, w - bar, line,
+		    EL_NORMAL);
+		format_si(number, sizeof number, rate);
+		if (st->fraction > 0.005) {
+			eta = elapsed * (1.0 - st->fraction) / st->fraction;
+			format_duration(duration, sizeof duration, eta);
+		} else
+			snprintf(duration, sizeof duration, "?");
+		draw_textf(app, y, x + used, w - used, EL_DIM,
+		    "  %s route-tokens/s  ETA %s", number, duration);
+		draw_textf(app, y + 1, x, w, EL_NORMAL, "%s: %zu tokens, "
+		    "%d layers, space %s, context %s", s->what, st->n_tokens,
+		    st->n_layer, spaces[s->space].name,
+		    contexts[s->context].name);
+		draw_text(app, y + 2, x, w, "Esc stops it; the other views "
+		    "stay in use meanwhile.", EL_DIM);
+		break;
+	case JOB_DONE:
+		draw_textf(app, y, x, w, EL_NORMAL, "Run %lld stored: %s, %zu "
+		    "tokens in %.1f s.", (long long)st->run_id, s->what,
+		    st->n_tokens, st->seconds);
+		draw_text(app, y + 1, x, w, "The runs view (1) has it "
+		    "selected; Enter there opens it.", EL_DIM);
+		break;
+	case JOB_FAILED:
+		y += draw_wrapped(app, y, x, w, r->h - 2, st->message,
+		    EL_ERROR);
+		draw_textf(app, y, x, w, EL_DIM, "Nothing was stored of %s.",
+		    s->what);
+		break;
+	case JOB_CANCELLED:
+		draw_textf(app, y, x, w, EL_NORMAL, "Stopped after %.1f s: "
+		    "nothing was stored of %s.", st->now - st->start, s->what);
+		break;
+	}
+}
+
+/* The model file as shown: relative to here when it is below here. */
+static const char *
+short_path(const char *path, char *buf, size_t size)
+{
+	char here[4096];
+	size_t n;
+
+	if (path[0] == '/' && getcwd(here, sizeof here) != NULL) {
+		n = strlen(here);
+		if (strncmp(path, here, n) == 0 && path[n] == '/') {
+			snprintf(buf, size, "%s", path + n + 1);
+			return buf;
+		}
+	}
+	return path;
+}
+
+/* The fields below the text: space, context, label, routers, model. */
+static void
+draw_fields(struct app *app, struct newrun_state *s, int y)
+{
+	const struct rect *r = &s->form;
+	const char *model = default_model_path(NULL);
+	int w = r->w - EDIT_X - 1, i, x;
+	char buf[1024];
+
+	draw_caption(app, s, y, FIELD_SPACE, "Space");
+	draw_choices(app, s, y, FIELD_SPACE, spaces, N_SPACES, s->space);
+	y++;
+	draw_caption(app, s, y, FIELD_CONTEXT, "Context");
+	draw_choices(app, s, y, FIELD_CONTEXT, contexts, N_CONTEXTS,
+	    s->context);
+	y++;
+	draw_caption(app, s, y, FIELD_LABEL, "Label");
+	draw_edit_line(app, y, EDIT_X, w, &s->label, s->focus == FIELD_LABEL,
+	    "(none)");
+	y++;
+	draw_caption(app, s, y, FIELD_ROUTERS, "Routers");
+	if (s->n_routers == 0)
+		draw_text(app, y, EDIT_X, w, "none in this model", EL_DIM);
+	for (i = 0, x = EDIT_X; i < s->n_routers && x < r->w - 1; i++) {
+		snprintf(buf, sizeof buf, "[%c] %s", s->router_on[i] ? 'x' :
+		    ' ', s->routers[i]);
+		x += draw_text(app, y, x, r->w - 1 - x, buf,
+		    s->focus == FIELD_ROUTERS && i == s->router_cursor ?
+		    EL_SELECTED : EL_NORMAL) + 2;
+	}
+	y++;
+	draw_text(app, y, LABEL_X, VALUE_X - LABEL_X - 1, "Model", EL_HEADER);
+	draw_text(app, y, EDIT_X, w, short_path(model, buf, sizeof buf),
+	    EL_DIM);
+}
+
+static void
+newrun_draw(struct app *app, struct view *view)
+{
+	struct newrun_state *s = state_of(view);
+	const struct rect *r = &s->form;
+	int y = r->y, w = r->w - EDIT_X - 1, rows;
+	char buf[1024];
+
+	draw_pane_title(app, r, "New run: analyse a text and keep it as a run",
+	    1);
+	y++;
+	draw_caption(app, s, y, FIELD_SOURCE, "Text from");
+	draw_choices(app, s, y, FIELD_SOURCE, sources, N_SOURCES, s->source);
+	y++;
+	rows = s->source == SOURCE_PASTE ? s->area_rows : 1;
+	switch (s->source) {
+	case SOURCE_FILE:
+		draw_caption(app, s, y, FIELD_INPUT, "File");
+		draw_edit_line(app, y, EDIT_X, w, &s->path,
+		    s->focus == FIELD_INPUT, "(a path; Tab completes it)");
+		break;
+	case SOURCE_PASTE:
+		draw_caption(app, s, y, FIELD_INPUT, "Text");
+		snprintf(buf, sizeof buf, "%zu chars", s->area.length);
+		if (rows > 1)
+			draw_text(app, y + 1, LABEL_X, VALUE_X - LABEL_X - 1,
+			    buf, EL_DIM);
+		draw_area(app, s, y, EDIT_X, w, rows,
+		    s->focus == FIELD_INPUT);
+		break;
+	case SOURCE_LINE:
+		draw_caption(app, s, y, FIELD_INPUT, "Line");
+		draw_edit_line(app, y, EDIT_X, w, &s->line,
+		    s->focus == FIELD_INPUT, "(a line of text)");
+		break;
+	default:
+		break;
+	}
+	y += rows;
+	/* A list of names takes the rows of the fields below until the next
+	 * key. */
+	if (s->n_candidates > 0)
+		draw_candidates(app, s, y, r->y + r->h - 2 - y);
+	else
+		draw_fields(app, s, y);
+	if (focused_edit(s) == &s->area)
+		snprintf(buf, sizeof buf, "C-r: start  Enter: new line  "
+		    "Up/Down: line  Esc: back  F1: keys");
+	else
+		snprintf(buf, sizeof buf, "Enter: start  Up/Down: field  "
+		    "Left/Right: choose  Tab: complete  Esc: back");
+	draw_text(app, r->y + r->h - 1, LABEL_X, r->w - LABEL_X - 1, buf,
+	    EL_DIM);
+	draw_progress(app, s);
+}
+
+/* ---- completing a path ------------------------------------------------- */
+
+static int
+compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "~/x" as $HOME/x, into buf; other paths as they are. */
+static const char *
+expand_home(const char *path, char *buf, size_t size)
+{
+	const char *home = getenv("HOME");
+
+	if (path[0] == '~' && (path[1] == '/' || path[1] == '\0') &&
+	    home != NULL) {
+		snprintf(buf, size, "%s%s", home, path + 1);
+		return buf;
+	}
+	return path;
+}
+
+/* Tab in the file field: complete the name before the cursor as far as
+ * the folder's entries agree; list them when they do not. */
+static void
+complete_path(struct app *app, struct newrun_state *s)
+{
+	struct edit *e = &s->path;
+	struct edit head = { e->text, e->cursor, e->cursor, e->cursor };
+	char *typed, *slash, *base, dir[4096], full[4096], *grown;
+	char entry_path[8192 + 256];
+	const char *open_dir;
+	struct dirent *entry;
+	struct stat st;
+	size_t n_base, common = 0, i, n = 0;
+	char **names = NULL;
+	DIR *d;
+	int is_dir;
+
+	clear_candidates(s);
+	if ((typed = edit_utf8(&head, NULL)) == NULL)
+		return;
+	slash = strrchr(typed, '/');
+	if (slash != NULL) {
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - typed + 1),
+		    typed);
+		base = slash + 1;
+	} else {
+		dir[0] = '\0';
+		base = typed;
+	}
+	open_dir = dir[0] != '\0' ? expand_home(dir, full, sizeof full) : ".";
+	n_base = strlen(base);
+	if ((d = opendir(open_dir)) == NULL) {
+		app_error(app, "%s: %s", dir, strerror(errno));
+		free(typed);
+		return;
+	}
+	while ((entry = readdir(d)) != NULL) {
+		if (strcmp(entry->d_name, ".") == 0 ||
+		    strcmp(entry->d_name, "..") == 0 ||
+		    strncmp(entry->d_name, base, n_base) != 0 ||
+		    (entry->d_name[0] == '.' && base[0] != '.'))
+			continue;
+		if (n == MAX_CANDIDATES)
+			break;
+		if (n % 64 == 0) {
+			char **more = realloc(names, (n + 64) * sizeof *names);
+
+			if (more == NULL)
+				break;
+			names = more;
+		}
+		/* Folders end in '/', as a shell lists them. */
+		snprintf(entry_path, sizeof entry_path, "%s/%s", open_dir,
+		    entry->d_name);
+		is_dir = stat(entry_path, &st) == 0 && S_ISDIR(st.st_mode);
+		if ((grown = malloc(strlen(entry->d_name) + 2)) == NULL)
+			break;
+		sprintf(grown, "%s%s", entry->d_name, is_dir ? "/" : "");
+		names[n++] = grown;
+	}
+	closedir(d);
+	if (n == 0) {
+		app_error(app, "no file here starts with '%s'", typed);
+		free(names);
+		free(typed);
+		return;
+	}
+	qsort(names, n, sizeof *names, compare_names);
+	/* The longest prefix every name shares (whole UTF-8 characters:
+	 * the names share it byte by byte, so it ends where one does). */
+	common = strlen(names[0]);
+	for (i = 1; i < n; i++) {
+		size_t k = 0;
+
+		while (k < common && names[i][k] == names[0][k])
+			k++;
+		common = k;
+	}
+	while (common > 0 && ((unsigned char)names[0][common] & 0xc0) ==
+	    0x80)
+		common--;
+	for (i = n_base; i < common; i++) {
+		size_t j = i;
+		wchar_t wc;
+
+		if (utf8_next(names[0], common, &j, &wc) != 0)
+			wc = 0xfffd;
+		edit_insert(e, wc);
+		i = j - 1;
+	}
+	if (n > 1 && common == n_base) {
+		s->candidates = names;
+		s->n_candidates = n;
+		names = NULL;
+		app_message(app, "%zu%s names %s '%s'", n, n ==
+		    MAX_CANDIDATES ? " or more" : "", *base != '\0' ?
+		    "start with" : "in", *base != '\0' ? base : *dir != '\0' ?
+		    dir : ".");
+	} else if (n > 1)
+		app_message(app, "%zu names start with '%.*s'", n,
+		    (int)common, names[0]);
+	if (names != NULL) {
+		for (i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+	}
+	free(typed);
+}
+
+/* ---- starting, following and ending the analysis ----------------------- */
+
+static void
+start_job(struct app *app, struct newrun_state *s)
+{
+	struct job_request req;
+	struct duo_error err;
+	struct stat st;
+	char *typed = NULL, *text = NULL, *label = NULL, expanded[4096];
+	char routers[4096];
+	const char *path = NULL, *base;
+	size_t length = 0, i, n;
+	int lines = 0;
+
+	if (s->job != NULL) {
+		app_error(app, "an analysis is running (%.0f%%): one at a "
+		    "time", 100.0 * s->status.fraction);
+		return;
+	}
+	memset(&req, 0, sizeof req);
+	req.model_path = default_model_path(NULL);
+	req.db_option = app->options.db_option;
+	req.space = spaces[s->space].name;
+	req.context = contexts[s->context].name;
+	if (s->source == SOURCE_FILE) {
+		if ((typed = edit_utf8(&s->path, NULL)) == NULL)
+			goto nomem;
+		if (*typed == '\0') {
+			app_error(app, "type the path of a text file first (Tab "
+			    "completes it)");
+			goto out;
+		}
+		path = expand_home(typed, expanded, sizeof expanded);
+		if (stat(path, &st) != 0) {
+			app_error(app, "%s: %s", typed, strerror(errno));
+			goto out;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			app_error(app, "%s is a folder; a text file is needed",
+			    typed);
+			goto out;
+		}
+		req.path = path;
+		base = strrchr(typed, '/');
+		snprintf(s->what, sizeof s->what, "%s", base != NULL &&
+		    base[1] != '\0' ? base + 1 : typed);
+	} else {
+		if ((text = edit_utf8(input_edit(s), &length)) == NULL)
+			goto nomem;
+		if (length == 0) {
+			app_error(app, "%s", s->source == SOURCE_PASTE ?
+			    "paste or type a text first" :
+			    "type a line first");
+			goto out;
+		}
+		for (i = 0; i < length; i++)
+			lines += text[i] == '\n';
+		req.text = text;
+		req.length = length;
+		if (s->source == SOURCE_PASTE)
+			snprintf(s->what, sizeof s->what, "the pasted text "
+			    "(%d line%s)", lines + (text[length - 1] != '\n'),
+			    lines + (text[length - 1] != '\n') == 1 ? "" :
+			    "s");
+		else
+			snprintf(s->what, sizeof s->what, "the line");
+	}
+	if (access(req.model_path, R_OK) != 0) {
+		app_error(app, "no model at %s: %s (DUO_MODEL names one)",
+		    req.model_path, strerror(errno));
+		goto out;
+	}
+	if ((label = edit_utf8(&s->label, NULL)) == NULL)
+		goto nomem;
+	req.label = label;
+	/* names are at most ROUTER_NAME_MAX bytes, so each fits */
+	for (i = 0, n = 0; i < (size_t)s->n_routers &&
+	    n + ROUTER_NAME_MAX + 2 < sizeof routers; i++)
+		if (s->router_on[i])
+			n += (size_t)snprintf(routers + n, sizeof routers - n,
+			    "%s%s", n > 0 ? "," : "", s->routers[i]);
+	req.routers = n > 0 ? routers : NULL;
+	s->job = job_start(&req, &err);
+	if (s->job == NULL) {
+		app_error(app, "%s", err.message);
+		goto out;
+	}
+	s->seen = 0;
+	s->ran = 1;
+	memset(&s->status, 0, sizeof s->status);
+	job_poll(s->job, &s->seen, &s->status);
+	clear_candidates(s);
+	app_message(app, "analysing %s; Esc stops it", s->what);
+	goto out;
+nomem:
+	app_error(app, "out of memory");
+out:
+	free(typed);
+	free(text);
+	free(label);
+}
+
+int
+newrun_busy(struct app *app)
+{
+	struct newrun_state *s = newrun_state(app);
+
+	return s != NULL && s->job != NULL;
+}
+
+void
+newrun_status(struct app *app, char *buf, size_t size)
+{
+	struct newrun_state *s = newrun_state(app);
+	char rest[256];
+
+	if (s == NULL || s->job == NULL)
+		return;
+	snprintf(rest, sizeof rest, "%s", buf);
+	if (s->status.state == JOB_ANALYSING)
+		snprintf(buf, size, " analysing %.0f%% %s",
+		    100.0 * s->status.fraction, rest);
+	else
+		snprintf(buf, size, " preparing %s", rest);
+}
+
+/* The job has ended: list its run, or say why there is none. */
+static void
+job_ended(struct app *app, struct newrun_state *s)
+{
+	const struct job_status *st = &s->status;
+
+	job_free(s->job);
+	s->job = NULL;
+	/* Even a run that failed may have made the database. */
+	app_reload(app);
+	switch (st->state) {
+	case JOB_DONE:
+		runs_select(app, st->run_id);
+		if (app_view_id(app) == VIEW_NEWRUN)
+			app_show(app, VIEW_RUNS);
+		app_message(app, "run %lld stored (%zu tokens, %.1f s): %s "
+		    "opens it", (long long)st->run_id, st->n_tokens,
+		    st->seconds, app_view_id(app) == VIEW_RUNS ? "Enter" :
+		    "1 lists it, Enter");
+		break;
+	case JOB_CANCELLED:
+		app_message(app, "analysis stopped; nothing was stored");
+		break;
+	default:
+		app_error(app, "%s", st->message);
+		break;
+	}
+}
+
+int
+newrun_poll(struct app *app)
+{
+	struct newrun_state *s = newrun_state(app);
+
+	if (s == NULL || s->job == NULL)
+		return 0;
+	job_poll(s->job, &s->seen, &s->status);
+	if (s->status.state >= JOB_DONE) {
+		job_ended(app, s);
+		return 1;
+	}
+	/* The bar and the clock move whether or not the engine said more. */
+	return 1;
+}
+
+int
+newrun_wait(struct app *app, double seconds, int until_progress)
+{
+	struct newrun_state *s = newrun_state(app);
+
+	if (s == NULL || s->job == NULL)
+		return 0;
+	if (!job_wait(s->job, seconds, until_progress))
+		return -1;
+	newrun_poll(app);
+	return 0;
+}
+
+/* The shipped example text: in $DUO_EXAMPLES, else installed with duo,
+ * else in the source tree duo was built from.  -1 and a message if none. */
+static int
+example_path(char *out, size_t size, char *message, size_t message_size)
+{
+	const char *env = getenv("DUO_EXAMPLES");
+	const char *dirs[3];
+	int n = 0, i;
+
+	if (env != NULL && *env != '\0')
+		dirs[n++] = env;
+	else {
+		dirs[n++] = DUO_DATADIR "/examples";
+#ifdef DUO_SRCDIR
+		dirs[n++] = DUO_SRCDIR "/examples";
+#endif
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(out, size, "%s/letter.txt", dirs[i]);
+		if (access(out, R_OK) == 0)
+			return 0;
+	}
+	snprintf(message, message_size, "no example text: letter.txt is not "
+	    "in %s%s%s", dirs[0], n > 1 ? " nor in " : "", n > 1 ? dirs[1] :
+	    "");
+	return -1;
+}
+
+void
+newrun_open(struct app *app)
+{
+	app_show(app, VIEW_NEWRUN);
+}
+
+void
+newrun_example(struct app *app)
+{
+	struct newrun_state *s = newrun_state(app);
+	char path[4096], message[512];
+
+	if (s->job != NULL) {
+		start_job(app, s);      /* says that one is running */
+		return;
+	}
+	if (example_path(path, sizeof path, message, sizeof message) != 0) {
+		app_error(app, "%s", message);
+		return;
+	}
+	s->source = SOURCE_FILE;
+	s->space = 0;
+	s->context = 0;
+	s->focus = FIELD_INPUT;
+	clear_candidates(s);
+	if (edit_set(&s->path, path) != 0 || edit_set(&s->label, "") != 0) {
+		app_error(app, "out of memory");
+		return;
+	}
+	app_show(app, VIEW_NEWRUN);
+	start_job(app, s);
+}
+
+/* ---- keys ------------------------------------------------------------------ */
+
+static void
+move_field(struct newrun_state *s, int delta)
+{
+	int f = (int)s->focus + delta;
+
+	if (f < 0)
+		f = 0;
+	if (f >= N_FIELDS)
+		f = N_FIELDS - 1;
+	s->focus = (enum field)f;
+}
+
+/* Up or Down in the area: a row, leaving it at its first or last. */
+static void
+area_move(struct newrun_state *s, int delta)
+{
+	struct edit *e = &s->area;
+	int width = s->area_width > 0 ? s->area_width : 40, row, col;
+	long i;
+
+	area_position(e, width, e->cursor, &row, &col);
+	i = area_index_at(e, width, row + delta, col);
+	if (i < 0)
+		move_field(s, delta);
+	else
+		e->cursor = (size_t)i;
+}
+
+/* Home and End of the line the cursor is on (of the row in the area). */
+static void
+edit_line_end(struct newrun_state *s, struct edit *e, int end)
+{
+	int width = s->area_width > 0 ? s->area_width : 40, row, col;
+	long i;
+
+	if (e != &s->area) {
+		e->cursor = end ? e->length : 0;
+		return;
+	}
+	area_position(e, width, e->cursor, &row, &col);
+	i = area_index_at(e, width, row, end ? 1 << 30 : 0);
+	if (i >= 0)
+		e->cursor = (size_t)i;
+}
+
+static void
+choose(struct newrun_state *s, int delta)
+{
+	switch (s->focus) {
+	case FIELD_SOURCE:
+		s->source = (enum source)(((int)s->source + delta +
+		    N_SOURCES) % N_SOURCES);
+		break;
+	case FIELD_SPACE:
+		s->space = (s->space + delta + N_SPACES) % N_SPACES;
+		break;
+	case FIELD_CONTEXT:
+		s->context = (s->context + delta + N_CONTEXTS) % N_CONTEXTS;
+		break;
+	case FIELD_ROUTERS:
+		if (s->n_routers > 0)
+			s->router_cursor = (s->router_cursor + delta +
+			    s->n_routers) % s->n_routers;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Characters typed or pasted into the text field that has the keys. */
+static int
+newrun_key(struct app *app, struct view *view, int key)
+{
+	struct newrun_state *s = state_of(view);
+	struct edit *e;
+
+	if (key == TUI_PASTE_BEGIN) {
+		/* A paste goes into the path, the line or the label when
+		 * one of them has the keys, else into the area. */
+		if (focused_edit(s) == NULL || (s->focus == FIELD_INPUT &&
+		    s->source == SOURCE_PASTE)) {
+			s->source = SOURCE_PASTE;
+			s->focus = FIELD_INPUT;
+		}
+		clear_candidates(s);
+		return 1;
+	}
+	if (key == TUI_PASTE_END)
+		return 1;
+	e = focused_edit(s);
+	if (e == NULL)
+		return 0;
+	if (app->pasting || e == &s->area) {
+		/* Line ends: new lines in the area, spaces in a line. */
+		if (key == '\n' || (app->pasting && key == '\t')) {
+			if (edit_insert(e, e == &s->area ? (wchar_t)key :
+			    ' ') != 0)
+				app_error(app, "the text is too long to type "
+				    "here; save it to a file");
+			return 1;
+		}
+	}
+	if (key < 32 || key == 127 || key >= TUI_FN(0))
+		return 0;
+	clear_candidates(s);
+	if (edit_insert(e, (wchar_t)key) != 0)
+		app_error(app, "the text is too long to type here; save it "
+		    "to a file");
+	return 1;
+}
+
+static int
+newrun_request(struct app *app, struct view *view, enum action_id action)
+{
+	struct newrun_state *s = state_of(view);
+	struct edit *e = focused_edit(s);
+
+	if (action != ACT_COMPLETE)
+		clear_candidates(s);
+	switch (action) {
+	case ACT_UP:
+	case ACT_DOWN:
+		if (e == &s->area)
+			area_move(s, action == ACT_DOWN ? 1 : -1);
+		else
+			move_field(s, action == ACT_DOWN ? 1 : -1);
+		return 1;
+	case ACT_FIELD_PREV:
+		move_field(s, -1);
+		return 1;
+	case ACT_LEFT:
+	case ACT_RIGHT:
+		if (e == NULL)
+			choose(s, action == ACT_RIGHT ? 1 : -1);
+		else if (action == ACT_LEFT && e->cursor > 0)
+			e->cursor--;
+		else if (action == ACT_RIGHT && e->cursor < e->length)
+			e->cursor++;
+		return 1;
+	case ACT_LINE_START:
+	case ACT_LINE_END:
+		if (e != NULL)
+			edit_line_end(s, e, action == ACT_LINE_END);
+		return 1;
+	case ACT_ERASE_BACK:
+		if (e != NULL)
+			edit_erase_back(e);
+		return 1;
+	case ACT_ERASE:
+		if (e != NULL)
+			edit_erase(e);
+		return 1;
+	case ACT_CLEAR:
+		if (e != NULL)
+			edit_clear(e);
+		return 1;
+	case ACT_COMPLETE:
+		if (s->focus == FIELD_INPUT && s->source == SOURCE_FILE)
+			complete_path(app, s);
+		else
+			move_field(s, 1);
+		return 1;
+	case ACT_TOGGLE:
+		if (s->focus != FIELD_ROUTERS)
+			return 1;
+		if (s->n_routers == 0)
+			app_message(app, "this model has no learned routers");
+		else
+			s->router_on[s->router_cursor] =
+			    !s->router_on[s->router_cursor];
+		return 1;
+	case ACT_START:
+		start_job(app, s);
+		return 1;
+	case ACT_CANCEL:
+		if (s->job != NULL) {
+			job_cancel(s->job);
+			app_message(app, "stopping the analysis...");
+		} else
+			app_back(app);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static void
+newrun_click(struct app *app, struct view *view, int y, int x, int twice)
+{
+	struct newrun_state *s = state_of(view);
+	int row = y - (s->form.y + 1);
+
+	/* Rows: source, input (area rows), space, context, label,
+	 * routers. */
+	if (row < 0 || y >= s->form.y + s->form.h)
+		return;
+	if (row == 0)
+		s->focus = FIELD_SOURCE;
+	else if (row <= (s->source == SOURCE_PASTE ? s->area_rows : 1))
+		s->focus = FIELD_INPUT;
+	else {
+		row -= (s->source == SOURCE_PASTE ? s->area_rows : 1) - 1;
+		if (row >= FIELD_SPACE && row <= FIELD_ROUTERS)
+			s->focus = (enum field)row;
+	}
+}
+
+const struct view_ops newrun_view_ops = {
+	.name = "new run",
+	.id = VIEW_NEWRUN,
+	.init = newrun_init,
+	.done = newrun_done,
+	.layout = newrun_layout,
+	.draw = newrun_draw,
+	.request = newrun_request,
+	.click = newrun_click,
+	.key = newrun_key,
+};
