@@ -226,6 +226,19 @@ mixture_init(struct mixture *x, const struct duo_model *model,
 	return 0;
 }
 
+/* Layer l's part of the attention sublayer's saved activations. */
+static void
+attention_saved_of(const struct mixture *x, int l, struct attention_saved *a)
+{
+	size_t RC = (size_t)x->R * x->C;
+
+	a->ln1 = x->ln1 + (size_t)l * RC;
+	a->rstd = x->rstd1 + (size_t)l * x->R;
+	a->qkv = x->qkv + (size_t)l * 3 * RC;
+	a->probs = x->probs + (size_t)l * x->M * x->H * x->T * x->T;
+	a->atty = x->atty + (size_t)l * RC;
+}
+
 /* Softmax of sharpness * z over m choices into p. */
 static void
 softmax_sharp(float *p, const float *z, int m, float sharpness)
@@ -258,23 +271,15 @@ mixture_forward(struct mixture *x, float alpha, float sharpness, double *ce)
 	for (l = 0; l < L; l++) {
 		const struct duo_layer *w = &model->layers[l];
 		float *in = x->res + (size_t)l * RC, *xm = x->xm + (size_t)l * RC;
-		float *ln1 = x->ln1 + (size_t)l * RC;
 		float *ln2 = x->ln2 + (size_t)l * RC;
-		float *qkv = x->qkv + (size_t)l * 3 * RC;
-		float *atty = x->atty + (size_t)l * RC;
-		float *probs = x->probs + (size_t)l * x->M * x->H * T * T;
 		float *out = x->res + (size_t)(l + 1) * RC;
 		float *p = x->p + (size_t)l * R * m;
 		float *y = x->y + (size_t)l * m * RC;
+		struct attention_saved saved;
 
-		rmsnorm_forward(ln1, x->rstd1 + (size_t)l * R, in, w->attn_norm,
-		    R, C, model->config.norm_eps);
-		linear_forward(qkv, ln1, w->wq, R, C, 3 * C, 0.0f);
-		rope_forward(qkv, R, T, 2 * C, 3 * C, C / x->H, x->rope_cos,
-		    x->rope_sin);
-		attention_forward(atty, probs, qkv, x->M, T, C, x->H);
-		memcpy(xm, in, RC * sizeof *xm);
-		linear_forward(xm, atty, w->wo, R, C, C, 1.0f);
+		attention_saved_of(x, l, &saved);
+		attention_sublayer_forward(w, xm, in, &saved, x->M, T, C, x->H,
+		    model->config.norm_eps, x->rope_cos, x->rope_sin);
 		rmsnorm_forward(ln2, x->rstd2 + (size_t)l * R, xm, w->ffn_norm,
 		    R, C, model->config.norm_eps);
 		/* mixture weights from the router's logits */
@@ -357,14 +362,11 @@ mixture_backward(struct mixture *x, float alpha, float sharpness,
 		const struct duo_layer *w = &model->layers[l];
 		const float *in = x->res + (size_t)l * RC;
 		const float *xm = x->xm + (size_t)l * RC;
-		const float *ln1 = x->ln1 + (size_t)l * RC;
 		const float *ln2 = x->ln2 + (size_t)l * RC;
-		const float *qkv = x->qkv + (size_t)l * 3 * RC;
-		const float *atty = x->atty + (size_t)l * RC;
-		const float *probs = x->probs + (size_t)l * x->M * x->H * T * T;
 		const float *p = x->p + (size_t)l * R * m;
 		const float *y = x->y + (size_t)l * m * RC;
 		const float *dres = s->dresidual;
+		struct attention_saved saved;
 
 		/* dp (R, m): the slot's output gradient against each module's
 		 * output, plus the penalty's on P(big) */
@@ -424,15 +426,9 @@ mixture_backward(struct mixture *x, float alpha, float sharpness,
 		}
 		rmsnorm_backward(s->dresidual, NULL, s->norm_partial, s->dln, xm,
 		    w->ffn_norm, x->rstd2 + (size_t)l * R, R, C);
-		linear_backward(s->datty, NULL, s->dresidual, atty, w->wo, R, C,
-		    C);
-		attention_backward(s->dqkv, s->dprobs, s->datty, qkv, probs,
-		    x->M, T, C, x->H);
-		rope_backward(s->dqkv, R, T, 2 * C, 3 * C, C / x->H, x->rope_cos,
-		    x->rope_sin);
-		linear_backward(s->dln, NULL, s->dqkv, ln1, w->wq, R, C, 3 * C);
-		rmsnorm_backward(s->dresidual, NULL, s->norm_partial, s->dln, in,
-		    w->attn_norm, x->rstd1 + (size_t)l * R, R, C);
+		attention_saved_of(x, l, &saved);
+		attention_sublayer_backward(w, s->dresidual, in, &saved, NULL,
+		    NULL, NULL, x->M, T, C, x->H, x->rope_cos, x->rope_sin, s);
 	}
 }
 

@@ -719,6 +719,42 @@ crossentropy_backward(float *probs, const int32_t *targets, int R, int V,
 	}
 }
 
+void
+attention_sublayer_forward(const struct duo_layer *w, float *xm,
+    const float *x, const struct attention_saved *a, int M, int T, int C,
+    int H, float eps, const float *rope_cos, const float *rope_sin)
+{
+	int R = M * T;
+
+	rmsnorm_forward(a->ln1, a->rstd, x, w->attn_norm, R, C, eps);
+	/* qkv (R, 3C) = ln1 [wq; wk; wv]^T: adjacent in the layout */
+	linear_forward(a->qkv, a->ln1, w->wq, R, C, 3 * C, 0.0f);
+	/* q and k side by side are 2H heads of size D */
+	rope_forward(a->qkv, R, T, 2 * C, 3 * C, C / H, rope_cos, rope_sin);
+	attention_forward(a->atty, a->probs, a->qkv, M, T, C, H);
+	memcpy(xm, x, (size_t)R * C * sizeof *xm);
+	linear_forward(xm, a->atty, w->wo, R, C, C, 1.0f);
+}
+
+void
+attention_sublayer_backward(const struct duo_layer *w, float *dres,
+    const float *x, const struct attention_saved *a, float *dw_qkv,
+    float *dw_o, float *dw_norm, int M, int T, int C, int H,
+    const float *rope_cos, const float *rope_sin, struct train_scratch *s)
+{
+	int R = M * T;
+
+	/* datty (R, C) = dres wo; dwo += dres^T atty */
+	linear_backward(s->datty, dw_o, dres, a->atty, w->wo, R, C, C);
+	attention_backward(s->dqkv, s->dprobs, s->datty, a->qkv, a->probs, M,
+	    T, C, H);
+	rope_backward(s->dqkv, R, T, 2 * C, 3 * C, C / H, rope_cos, rope_sin);
+	/* dln1 (R, C) = dqkv [wq; wk; wv]; dw += dqkv^T ln1 */
+	linear_backward(s->dln, dw_qkv, s->dqkv, a->ln1, w->wq, R, C, 3 * C);
+	rmsnorm_backward(dres, dw_norm, s->norm_partial, s->dln, x,
+	    w->attn_norm, a->rstd, R, C);
+}
+
 /* --- the model --------------------------------------------------------- */
 
 /* Gradient buffer location of a parameter pointer. */
@@ -767,22 +803,15 @@ train_forward(struct trainer *tr, int n_seq)
 		float *x = a->residual + (size_t)l * RC;
 		float *xm = a->residual_mid + (size_t)l * RC;
 		float *xn = a->residual + (size_t)(l + 1) * RC;
-		float *ln1 = a->ln1 + (size_t)l * RC;
 		float *ln2 = a->ln2 + (size_t)l * RC;
-		float *qkv = a->qkv + (size_t)l * 3 * RC;
-		float *atty = a->atty + (size_t)l * RC;
-		float *probs = a->probs + (size_t)l * n_seq * H * T * T;
+		struct attention_saved saved = {
+			a->ln1 + (size_t)l * RC, a->ln1_rstd + (size_t)l * R,
+			a->qkv + (size_t)l * 3 * RC, a->probs + (size_t)l *
+			n_seq * H * T * T, a->atty + (size_t)l * RC,
+		};
 
-		rmsnorm_forward(ln1, a->ln1_rstd + (size_t)l * R, x,
-		    w->attn_norm, R, C, cfg->norm_eps);
-		/* qkv (R, 3C) = ln1 [wq; wk; wv]^T: adjacent in the layout */
-		linear_forward(qkv, ln1, w->wq, R, C, 3 * C, 0.0f);
-		/* q and k side by side are 2H heads of size D */
-		rope_forward(qkv, R, T, 2 * C, 3 * C, C / H, tr->rope_cos,
-		    tr->rope_sin);
-		attention_forward(atty, probs, qkv, n_seq, T, C, H);
-		memcpy(xm, x, RC * sizeof *xm);
-		linear_forward(xm, atty, w->wo, R, C, C, 1.0f);
+		attention_sublayer_forward(w, xm, x, &saved, n_seq, T, C, H,
+		    cfg->norm_eps, tr->rope_cos, tr->rope_sin);
 		rmsnorm_forward(ln2, a->ln2_rstd + (size_t)l * R, xm,
 		    w->ffn_norm, R, C, cfg->norm_eps);
 		memcpy(xn, xm, RC * sizeof *xn);
@@ -827,11 +856,12 @@ train_backward(struct trainer *tr, int n_seq, float scale)
 		const struct duo_layer *w = &model->layers[l];
 		const float *x = a->residual + (size_t)l * RC;
 		const float *xm = a->residual_mid + (size_t)l * RC;
-		const float *ln1 = a->ln1 + (size_t)l * RC;
 		const float *ln2 = a->ln2 + (size_t)l * RC;
-		const float *qkv = a->qkv + (size_t)l * 3 * RC;
-		const float *atty = a->atty + (size_t)l * RC;
-		const float *probs = a->probs + (size_t)l * n_seq * H * T * T;
+		struct attention_saved saved = {
+			a->ln1 + (size_t)l * RC, a->ln1_rstd + (size_t)l * R,
+			a->qkv + (size_t)l * 3 * RC, a->probs + (size_t)l *
+			n_seq * H * T * T, a->atty + (size_t)l * RC,
+		};
 
 		/* The residual passes dresidual on unchanged; the FFN adds
 		 * its input's gradient, zero for skipped rows. */
@@ -848,19 +878,10 @@ train_backward(struct trainer *tr, int n_seq, float scale)
 		rmsnorm_backward(s->dresidual, grad_of(tr, w->ffn_norm),
 		    s->norm_partial, s->dln, xm, w->ffn_norm,
 		    a->ln2_rstd + (size_t)l * R, R, C);
-		/* datty (R, C) = dresidual wo; dwo += dresidual^T atty */
-		linear_backward(s->datty, grad_of(tr, w->wo), s->dresidual, atty,
-		    w->wo, R, C, C);
-		attention_backward(s->dqkv, s->dprobs, s->datty, qkv, probs,
-		    n_seq, T, C, H);
-		rope_backward(s->dqkv, R, T, 2 * C, 3 * C, C / H, tr->rope_cos,
-		    tr->rope_sin);
-		/* dln1 (R, C) = dqkv [wq; wk; wv]; dw += dqkv^T ln1 */
-		linear_backward(s->dln, grad_of(tr, w->wq), s->dqkv, ln1, w->wq,
-		    R, C, 3 * C);
-		rmsnorm_backward(s->dresidual, grad_of(tr, w->attn_norm),
-		    s->norm_partial, s->dln, x, w->attn_norm,
-		    a->ln1_rstd + (size_t)l * R, R, C);
+		attention_sublayer_backward(w, s->dresidual, x, &saved,
+		    grad_of(tr, w->wq), grad_of(tr, w->wo),
+		    grad_of(tr, w->attn_norm), n_seq, T, C, H, tr->rope_cos,
+		    tr->rope_sin, s);
 	}
 	embedding_backward(grad_of(tr, model->token_embedding), s->dresidual,
 	    a->inputs, R, C);

@@ -265,6 +265,28 @@ void attention_backward(float *dqkv, float *dprobs, const float *dout,
     const float *qkv, const float *probs, int M, int T, int C, int H);
 
 /*
+ * The attention sublayer of one layer over M sequences of T positions
+ * (R = M T rows): xm (R, C) = x + Attn(RMSNorm(x)), keeping the norm's
+ * output ln1 (R, C) and rstd (R), qkv (R, 3C), probs (M, H, T, T) and
+ * the attention output atty (R, C) for the backward pass.
+ */
+struct attention_saved {
+	float *ln1, *rstd, *qkv, *probs, *atty;
+};
+void attention_sublayer_forward(const struct duo_layer *w, float *xm,
+    const float *x, const struct attention_saved *a, int M, int T, int C,
+    int H, float eps, const float *rope_cos, const float *rope_sin);
+/*
+ * dres (R, C) holds the gradient at xm and becomes the gradient at x;
+ * the weight gradients (wq, wk, wv adjacent; wo; the norm's gain) are
+ * accumulated where not NULL (a frozen layer passes NULL).
+ */
+void attention_sublayer_backward(const struct duo_layer *w, float *dres,
+    const float *x, const struct attention_saved *a, float *dw_qkv,
+    float *dw_o, float *dw_norm, int M, int T, int C, int H,
+    const float *rope_cos, const float *rope_sin, struct train_scratch *s);
+
+/*
  * One SwiGLU module on the n rows listed in rows: out (R, C) at those rows
  * += w_down (silu(gate x) * up x), x (R, C) the normalised input, w_gate_up
  * (2I, C) the gate then the up matrix (adjacent in the layout), w_down
