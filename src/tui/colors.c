@@ -52,6 +52,12 @@ static const struct element_looks {
 	{ EL_SERIES_5, { 250, -1, 0 }, { COLOR_WHITE, -1, 0 }, 0 },
 	{ EL_SERIES_6, { 216, -1, 0 }, { COLOR_RED, -1, 0 }, 0 },
 	{ EL_SERIES_7, { 152, -1, 0 }, { COLOR_BLUE, -1, A_BOLD }, 0 },
+	{ EL_SERIES_8, { 141, -1, 0 }, { COLOR_MAGENTA, -1, A_BOLD }, 0 },
+	{ EL_SERIES_9, { 43, -1, 0 }, { COLOR_GREEN, -1, A_BOLD }, 0 },
+	{ EL_SERIES_10, { 209, -1, 0 }, { COLOR_YELLOW, -1, A_BOLD }, 0 },
+	{ EL_SERIES_11, { 111, -1, 0 }, { COLOR_CYAN, -1, A_BOLD }, 0 },
+	{ EL_SERIES_12, { 186, -1, 0 }, { COLOR_WHITE, -1, A_BOLD }, 0 },
+	{ EL_SERIES_13, { 174, -1, 0 }, { COLOR_RED, -1, A_UNDERLINE }, 0 },
 	/* Heat: the lowest level keeps the terminal's look, so that easy
 	 * tokens read as plain text and hard ones stand out. */
 	{ EL_HEAT_0, { -1, -1, 0 }, { -1, -1, 0 }, A_DIM },

@@ -129,6 +129,16 @@ draw_methods(struct app *app, const struct rect *r, int y, int focused)
 	char name[64], number[32];
 	size_t m;
 
+	/* as wide as the longest "name@k", as far as the route still fits */
+	for (m = 0; m < run->n_methods; m++) {
+		int n = snprintf(name, sizeof name, "%s@%d", run->methods[m].name,
+		    k);
+
+		if (n > name_w)
+			name_w = n;
+	}
+	if (name_w > w - 10 - run->L)
+		name_w = w - 10 - run->L > 15 ? w - 10 - run->L : 15;
 	draw_textf(app, y, x, w, EL_HEADER, "%-*s %7s  %s", name_w, "method",
 	    "loss", "route");
 	for (m = 0; m < run->n_methods; m++) {

@@ -15,9 +15,11 @@ glyphs_init(struct glyph_set *g, int ascii)
 {
 	static const wchar_t unicode_markers[N_SERIES] = {
 		0x25cf, 0x25a0, 0x25b2, 0x25c6, 0x25cb, 0x25a1, 0x25b3, 0x25c7,
+		0x25bc, 0x25bd, 0x25c9, 0x25ce, 0x2726, 0x00d7,
 	};
 	static const wchar_t ascii_markers[N_SERIES] = {
-		'o', '#', '^', '*', 'x', '+', '%', '@',
+		'o', '#', '^', '*', 'x', '+', '%', '@', 'v', 'w', '=', '&',
+		'$', 'z',
 	};
 	int i;
 

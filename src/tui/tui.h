@@ -162,7 +162,8 @@ enum element {
 	EL_SMALL,
 	EL_SKIP,
 	EL_SERIES_0, EL_SERIES_1, EL_SERIES_2, EL_SERIES_3, EL_SERIES_4,
-	EL_SERIES_5, EL_SERIES_6, EL_SERIES_7,
+	EL_SERIES_5, EL_SERIES_6, EL_SERIES_7, EL_SERIES_8, EL_SERIES_9,
+	EL_SERIES_10, EL_SERIES_11, EL_SERIES_12, EL_SERIES_13,
 	EL_HEAT_0, EL_HEAT_1, EL_HEAT_2, EL_HEAT_3, EL_HEAT_4, EL_HEAT_5,
 	EL_HEAT_6, EL_HEAT_7,
 	/* a diverging scale: left much better .. equal .. left much worse */
@@ -170,7 +171,8 @@ enum element {
 	EL_DIFF_6,
 	N_ELEMENTS
 };
-#define N_SERIES 8
+/* Seven methods and up to seven routers get a curve each. */
+#define N_SERIES 14
 #define N_HEAT 8
 #define N_DIFF 7
 
