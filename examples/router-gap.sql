@@ -1,17 +1,14 @@
--- How much of the way from the best fixed route to the oracle the router
--- 'probe' goes in run 1, per budget: gap closed = (L_fixed - L_router) /
--- (L_fixed - L_oracle), 1 meaning as good as the oracle.  Budgets where
--- fixed already equals the oracle (all-small, all-big) are left out.
-SELECT f.budget,
-       printf('%.3f', f.mean_loss) AS fixed,
-       printf('%.3f', r.mean_loss) AS router,
-       printf('%.3f', o.mean_loss) AS oracle,
-       printf('%.3f', (f.mean_loss - r.mean_loss)
-                      / (f.mean_loss - o.mean_loss)) AS gap_closed
-FROM curve AS f
-JOIN curve AS r ON r.run_id = f.run_id AND r.budget = f.budget
-  AND r.method = 'router:probe'
-JOIN curve AS o ON o.run_id = f.run_id AND o.budget = f.budget
-  AND o.method = 'oracle'
-WHERE f.run_id = 1 AND f.method = 'fixed' AND f.mean_loss > o.mean_loss
-ORDER BY f.budget;
+-- How far each learned router of run 1 goes from the best fixed route
+-- towards the oracle, per budget: gap_closed = (L_fixed - L_router) /
+-- (L_fixed - L_oracle), 1 meaning as good as the oracle, 0 no better than
+-- fixed.  Budgets where fixed already equals the oracle (all-small,
+-- all-big) have no gap and are left out.
+SELECT method, budget,
+       printf('%.2f', ppl) AS ppl,
+       printf('%.2f', ppl_fixed) AS fixed,
+       printf('%.2f', ppl_oracle) AS oracle,
+       printf('%.3f', gap_closed) AS gap_closed,
+       printf('%.3f', regret_p90) AS regret_p90
+FROM router_metrics
+WHERE run_id = 1 AND gap_closed IS NOT NULL
+ORDER BY method, budget;
