@@ -34,6 +34,9 @@ count_params(const struct gguf_file *file, const char *part)
 		    (size_t)file->tensors[i].name.length : sizeof name - 1;
 		memcpy(name, file->tensors[i].name.data, length);
 		name[length] = '\0';
+		/* learned routers are not the model's parameters */
+		if (strstr(name, ".router.") != NULL)
+			continue;
 		if (part == NULL || strstr(name, part) != NULL)
 			n += file->tensors[i].n_elements;
 	}

@@ -327,7 +327,7 @@ router_train_command(int argc, char **argv)
 	    &progress, &err) != 0) {
 		if (progress.phase != NULL)
 			progress_finish(&progress.line);
-		die("%s", err.message);
+		die("%s: %s", a.data, err.message);
 	}
 	if (progress.phase != NULL)
 		progress_finish(&progress.line);

@@ -1779,6 +1779,13 @@ check_settings(struct search *s, const struct oracle_settings *settings,
 			seen[k] = 1;
 		}
 	}
+	/* a soft-mode router's rows stand at the budget it was trained for,
+	 * which the oracle and the baselines must have too */
+	if (settings->router_mode == ROUTER_SOFT && settings->routers != NULL)
+		for (i = 0; i < settings->n_routers; i++)
+			if (settings->routers[i].budget >= 0 &&
+			    settings->routers[i].budget <= L)
+				seen[settings->routers[i].budget] = 1;
 	s->budgets = array_new((size_t)L + 1, sizeof *s->budgets);
 	if (s->budgets == NULL) {
 		free(seen);
@@ -1907,7 +1914,7 @@ routers_init(struct search *s, struct oracle_result *result)
 	const struct oracle_settings *settings = s->settings;
 	const struct duo_router *r;
 	struct oracle_method *m;
-	size_t nodes = (size_t)s->engine.node_base[s->L], size;
+	size_t nodes = (size_t)s->engine.node_base[s->L], size, limit, tables;
 	int j, b, k;
 
 	s->engine.routers = settings->routers;
@@ -1938,9 +1945,12 @@ routers_init(struct search *s, struct oracle_result *result)
 	}
 	if (!s->exhaustive || settings->context == ORACLE_GREEDY)
 		return 0;
-	if (nodes > (settings->max_table_bytes > 0 ?
-	    settings->max_table_bytes : ORACLE_MAX_TABLE_BYTES) /
-	    sizeof(float) / (size_t)s->N / (size_t)s->m /
+	/* what the loss tables leave of the memory limit */
+	limit = settings->max_table_bytes > 0 ? settings->max_table_bytes :
+	    ORACLE_MAX_TABLE_BYTES;
+	tables = s->n_tokens * (size_t)s->n_routes * sizeof(float);
+	limit = limit > tables ? limit - tables : 0;
+	if (nodes > limit / sizeof(float) / (size_t)s->N / (size_t)s->m /
 	    (size_t)settings->n_routers)
 		return error_set(s->err, "the routers' logits over %zu nodes "
 		    "would pass the memory limit", nodes);

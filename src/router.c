@@ -314,10 +314,11 @@ router_load_all(const char *path, const struct duo_config *config,
 		    suffix, sizeof suffix - 1) != 0)
 			continue;
 		length = key->length - prefix - (sizeof suffix - 1);
+		/* the key's bytes are not echoed: they come from the file
+		 * and may be anything */
 		if (length > ROUTER_NAME_MAX) {
-			error_set(err, "%s: a router name in key %.*s is longer "
-			    "than %d characters", path, (int)(key->length >
-			    200 ? 200 : key->length), key->data,
+			error_set(err, "%s: key %llu names a router of more "
+			    "than %d characters", path, (unsigned long long)i,
 			    ROUTER_NAME_MAX);
 			goto fail;
 		}
@@ -325,8 +326,9 @@ router_load_all(const char *path, const struct duo_config *config,
 		name[length] = '\0';
 		if (memchr(name, '\0', length) != NULL ||
 		    router_name_check(name, err) != 0) {
-			error_set(err, "%s: key %.*s names no valid router",
-			    path, (int)key->length, key->data);
+			error_set(err, "%s: key %llu names a router with other "
+			    "characters than letters, digits, '_', '.' and '-'",
+			    path, (unsigned long long)i);
 			goto fail;
 		}
 		grown = realloc(list, (size_t)(count + 1) * sizeof *list);

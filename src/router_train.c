@@ -167,7 +167,7 @@ mixture_init(struct mixture *x, const struct duo_model *model,
 	m = (size_t)x->m;
 	I = F > S ? F : S;
 	threads = (size_t)thread_count();
-	block = T < 64 ? T : 64;
+	block = T < ATTENTION_BLOCK ? T : ATTENTION_BLOCK;
 	x->res = alloc_floats((L + 1) * R * C, &ok);
 	x->xm = alloc_floats(L * R * C, &ok);
 	x->ln1 = alloc_floats(L * R * C, &ok);
@@ -682,6 +682,12 @@ train_oracle(const struct duo_model *model, struct duo_router *router,
 	int status = -1;
 
 	memset(&result, 0, sizeof result);
+	if (route_space_size(space, L) == 0 ||
+	    route_space_size(space, L) > ORACLE_MAX_ROUTES)
+		return error_set(err, "the space %s of %d layers has too many "
+		    "routes to label exhaustively (at most %d); train an oracle "
+		    "router in a smaller space", space->name, L,
+		    ORACLE_MAX_ROUTES);
 	n_windows = (o->label_tokens + per - 1) / per;
 	if (n_windows == 0)
 		n_windows = 1;
@@ -708,7 +714,10 @@ train_oracle(const struct duo_model *model, struct duo_router *router,
 		    "label exhaustively", space->name, L);
 		goto done;
 	}
-	oracle = oracle_result_method(&result, "oracle", k);
+	if ((oracle = oracle_result_method(&result, "oracle", k)) == NULL) {
+		error_set(err, "the oracle gave no routes at budget %d", k);
+		goto done;
+	}
 	codes = malloc(n * sizeof *codes);
 	labels = malloc(n * (size_t)L);
 	states = malloc(n * (size_t)L * (size_t)C * sizeof *states);

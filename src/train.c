@@ -47,9 +47,6 @@
 #define PARALLEL_MIN_WORK (1 << 14)
 /* Products of fewer multiply-adds than this are not split. */
 #define PARALLEL_MIN_GEMM (1 << 18)
-/* Query rows per attention block: scores are computed only up to the last
- * key a block's last row may see, which halves the causal waste. */
-#define ATTENTION_BLOCK 64
 /* Rows of one pass when the micro-batch is left to the trainer. */
 #define DEFAULT_PASS_ROWS 4096
 

@@ -254,6 +254,12 @@ void rope_forward(float *x, int R, int T, int width, int stride, int D,
 void rope_backward(float *dx, int R, int T, int width, int stride, int D,
     const float *cos_table, const float *sin_table);
 
+/* Query rows per attention block: scores are computed only up to the last
+ * key a block's last row may see, which halves the causal waste.  The
+ * backward pass's dprobs scratch holds (threads, min(T, ATTENTION_BLOCK),
+ * T) floats. */
+#define ATTENTION_BLOCK 64
+
 /*
  * Causal attention of M sequences: out (R, C) from qkv (R, 3C), keeping
  * probs (M, H, T, T).  Parallel over (sequence, head).

@@ -149,5 +149,25 @@ sql "$db" "SELECT count(*) FROM (SELECT layer, sum(n) AS s
     AND budget = 1 GROUP BY layer) WHERE s != $n" 0 \
     "router_confusion counts every token at every layer"
 
+# soft mode with a budget list that lacks the router's: it is added
+expect 0 '' "soft mode, other budgets" -- "$DUO" run -m "$m" -d "$db" \
+    --budgets 1 --router paper2 --router-mode soft "$text"
+sql "$db" "SELECT group_concat(budget) FROM (SELECT DISTINCT budget
+    FROM results WHERE run_id = 5 AND method = 'oracle' ORDER BY budget)" \
+    "1,3" "soft mode adds the router's budget to the run's"
+sql "$db" "SELECT count(*) FROM router_metrics WHERE run_id = 5" 1 \
+    "... so that its metrics have an oracle and a fixed to stand by"
+sql "$db" "SELECT count(*) FROM router_metrics
+    WHERE budget IN (0, $L) AND gap_closed IS NOT NULL" 0 \
+    "no gap closed where fixed and the oracle are one route"
+# the routers are not counted as the model's parameters
+[ "$("$DUO" info "$m" | grep '^parameters')" = \
+    "$("$DUO" info "$fixture" | grep '^parameters')" ] && ok ||
+    fail "info counts router weights as parameters"
+head -c 20 "$data" >"$tmp/tiny.txt"
+expect 1 'tiny.txt: the training text has' "a training text shorter than a window" -- \
+    "$DUO" router train -m "$fixture" --budget 1 --name a \
+    --data "$tmp/tiny.txt" -o "$m.new"
+
 echo "$checks checks, $failures failed"
 [ "$failures" -eq 0 ]

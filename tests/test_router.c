@@ -9,7 +9,13 @@
  *    coordinate whose gradient is above 1e-3 of the largest.  The error
  *    left is the differences' own truncation: it shrinks with the step
  *    (measured worst in BS: 19% at 2e-2, 4.8% at 1e-2, 1.2% at 5e-3; 1.3%
- *    at the 2e-3 used, 3.4% in BS.), where a wrong term would not;
+ *    at the 2e-3 used, 3.4% in BS.), where a wrong term would not; and
+ *    once at k = 0 with alpha 50, where the budget penalty's part of the
+ *    gradient is large;
+ *  - a fixed context longer than one block of positions: router losses
+ *    against oracle_score_routes (1e-4 nats); the shared context on one
+ *    thread and on two with the tree cut into pieces: the same routes,
+ *    losses within 1e-4;
  *  - exact mode: every route has exactly k B's, for every k, from the
  *    choice rule alone and from oracle_run in every context mode;
  *  - shared and fixed runs: a router's loss is its route's entry in the
@@ -185,7 +191,8 @@ make_sequences(const int32_t *text, int n_seq, int N, int32_t bos,
 /* --- the gradient ------------------------------------------------------- */
 
 static void
-gradient_check(const struct duo_model *model, const char *space_name)
+gradient_check(const struct duo_model *model, const char *space_name, int k,
+    float alpha)
 {
 	const struct duo_config *c = &model->config;
 	struct duo_router r;
@@ -197,14 +204,14 @@ gradient_check(const struct duo_model *model, const char *space_name)
 	float *grad, eps = 2e-3f, saved;
 	double plus, minus, loss, fd, worst = 0.0, gmax = 0.0;
 	size_t i, n;
-	char what[96];
+	char what[192];
 	int checked = 0;
 
-	make_router(&r, "g", space_name, c->n_layer / 2, c, 0.5);
+	make_router(&r, "g", space_name, k, c, 0.5);
 	n = (size_t)c->n_layer * r.space.n_choices * c->d_model;
 	grad = xmalloc(n * sizeof *grad);
 	make_sequences(text, n_seq, N, c->n_vocab - 1, inputs, targets);
-	if (router_paper_loss(model, &r, inputs, targets, n_seq, 0.5f, 2.0f,
+	if (router_paper_loss(model, &r, inputs, targets, n_seq, alpha, 2.0f,
 	    &loss, grad, &err) != 0)
 		setup_failed(&err);
 	for (i = 0; i < n; i++)
@@ -214,19 +221,19 @@ gradient_check(const struct duo_model *model, const char *space_name)
 			continue;
 		saved = r.weight[i];
 		r.weight[i] = saved + eps;
-		router_paper_loss(model, &r, inputs, targets, n_seq, 0.5f,
+		router_paper_loss(model, &r, inputs, targets, n_seq, alpha,
 		    2.0f, &plus, NULL, &err);
 		r.weight[i] = saved - eps;
-		router_paper_loss(model, &r, inputs, targets, n_seq, 0.5f,
+		router_paper_loss(model, &r, inputs, targets, n_seq, alpha,
 		    2.0f, &minus, NULL, &err);
 		r.weight[i] = saved;
 		fd = (plus - minus) / (2.0 * eps);
 		worst = fmax(worst, fabs(fd - grad[i]) / fabs(grad[i]));
 		checked++;
 	}
-	snprintf(what, sizeof what, "paper loss gradient, space %s, %d of "
-	    "%zu coordinates (largest %.3g), relative error", space_name,
-	    checked, n, gmax);
+	snprintf(what, sizeof what, "paper loss gradient, space %s, k %d, "
+	    "alpha %g, %d of %zu coordinates (largest %.3g), relative error",
+	    space_name, k, (double)alpha, checked, n, gmax);
 	check(what, worst, 5e-2);
 	check_true("the gradient is not all zero", gmax > 0.0 && checked > 0);
 	router_free(&r);
@@ -367,7 +374,7 @@ runs(const struct duo_model *model)
 					const struct oracle_method *m;
 					int k = mode == ROUTER_EXACT ? 2 :
 					    routers[j].budget;
-					char name[ROUTER_NAME_MAX + 8];
+					char name[600];
 
 					snprintf(name, sizeof name,
 					    "router:%s", routers[j].name);
@@ -418,6 +425,96 @@ runs(const struct duo_model *model)
 	free(window_routes);
 	free(window_losses);
 	free(ids);
+}
+
+/*
+ * A model with a context longer than the fixed mode's blocks of positions
+ * and enough work to split over threads: the fixed context's router losses
+ * against oracle_score_routes (one position at a time, another path), and
+ * the routers' choices on one and on two threads with the tree split
+ * into many small pieces.
+ */
+static void
+threads_and_blocks(void)
+{
+	struct duo_model model;
+	struct duo_router routers[2];
+	struct oracle_settings settings;
+	struct oracle_result one, two;
+	struct duo_error err;
+	const struct oracle_method *m, *m2;
+	size_t n_tokens, t, i;
+	int32_t *text, bos;
+	float *losses;
+	double worst_fixed = 0.0, worst_threads = 0.0;
+	int bad_routes = 0, L;
+
+	make_model(&model, 4, 16, 2, 48, 48);
+	L = model.config.n_layer;
+	bos = model.config.n_vocab - 1;
+	n_tokens = 47 + 40;
+	text = make_text(n_tokens, model.config.n_vocab);
+	losses = xmalloc(n_tokens * sizeof *losses);
+	make_router(&routers[0], "a", "BS", 2, &model.config, 0.5);
+	make_router(&routers[1], "b", "BS", 1, &model.config, 0.5);
+
+	oracle_settings_default(&settings);
+	settings.context = ORACLE_FIXED;
+	settings.routers = routers;
+	settings.n_routers = 2;
+	settings.n_random = 4;
+	if (oracle_run(&model, text, n_tokens, bos, &settings, &one,
+	    &err) != 0)
+		setup_failed(&err);
+	for (i = 0; i < one.n_methods; i++) {
+		m = &one.methods[i];
+		if (strncmp(m->name, "router:", 7) != 0)
+			continue;
+		if (oracle_score_routes(&model, text, n_tokens, bos,
+		    ORACLE_FIXED, NULL, m->routes, losses, &err) != 0)
+			setup_failed(&err);
+		for (t = 0; t < n_tokens; t++)
+			worst_fixed = fmax(worst_fixed, fabs(losses[t] -
+			    m->losses[t]));
+	}
+	oracle_result_free(&one);
+	check("fixed context, 2 windows of 48 (two blocks of positions): "
+	    "router losses against oracle_score_routes", worst_fixed, 1e-4);
+
+	settings.context = ORACLE_SHARED;
+	settings.n_threads = 1;
+	if (oracle_run(&model, text, n_tokens, bos, &settings, &one,
+	    &err) != 0)
+		setup_failed(&err);
+	settings.n_threads = 2;
+	settings.split_flops = 1.0;
+	settings.chunk_rows = 48;
+	if (oracle_run(&model, text, n_tokens, bos, &settings, &two,
+	    &err) != 0)
+		setup_failed(&err);
+	for (i = 0; i < one.n_methods; i++) {
+		m = &one.methods[i];
+		if (strncmp(m->name, "router:", 7) != 0)
+			continue;
+		m2 = oracle_result_method(&two, m->name, m->budget);
+		if (m2 == NULL || memcmp(m->routes, m2->routes, n_tokens *
+		    (size_t)L) != 0)
+			bad_routes++;
+		for (t = 0; m2 != NULL && t < n_tokens; t++)
+			worst_threads = fmax(worst_threads, fabs(m->losses[t] -
+			    m2->losses[t]));
+	}
+	check_true("shared context: the routers choose the same routes on one "
+	    "thread and on two with the tree split into pieces",
+	    bad_routes == 0);
+	check("... and their losses agree", worst_threads, 1e-4);
+	oracle_result_free(&one);
+	oracle_result_free(&two);
+	router_free(&routers[0]);
+	router_free(&routers[1]);
+	model_free(&model);
+	free(text);
+	free(losses);
 }
 
 /* --- training ----------------------------------------------------------- */
@@ -608,8 +705,11 @@ main(void)
 	struct duo_model model;
 
 	make_model(&model, 4, 16, 2, 48, 16);
-	gradient_check(&model, "BS");
-	gradient_check(&model, "BS.");
+	gradient_check(&model, "BS", 2, 0.5f);
+	gradient_check(&model, "BS.", 2, 0.5f);
+	/* far from the budget, the penalty's share of the gradient counts */
+	gradient_check(&model, "BS", 0, 50.0f);
+	threads_and_blocks();
 	exact_rule();
 	runs(&model);
 	training(&model);
