@@ -2217,6 +2217,32 @@ done:
 
 /* --- losses of given routes --------------------------------------------- */
 
+/*
+ * A search on one thread over a text, for the plain entry points below
+ * (settings must outlive it); search_free() it even when this fails.
+ */
+static int
+plain_search(struct search *s, struct oracle_settings *settings,
+    const struct duo_model *model, const int32_t *tokens, size_t n_tokens,
+    int32_t bos, struct duo_error *err)
+{
+	settings->n_threads = 1;
+	memset(s, 0, sizeof *s);
+	s->model = model;
+	s->settings = settings;
+	s->L = model->config.n_layer;
+	s->N = model->config.n_ctx;
+	s->tokens = tokens;
+	s->n_tokens = n_tokens;
+	s->bos = bos;
+	s->err = err;
+	if (check_settings(s, settings, err) != 0 ||
+	    search_init(s, model, settings, err) != 0)
+		return -1;
+	s->n_windows = text_window_count(n_tokens, s->N);
+	return 0;
+}
+
 int
 oracle_score_routes(const struct duo_model *model, const int32_t *tokens,
     size_t n_tokens, int32_t bos, enum oracle_context context,
@@ -2234,28 +2260,17 @@ oracle_score_routes(const struct duo_model *model, const int32_t *tokens,
 	int L = model->config.n_layer, N = model->config.n_ctx, t, R;
 	int status = -1;
 
-	oracle_settings_default(&settings);
-	route_space_parse(&settings.space, "BS.", NULL);
-	settings.context = context;
-	settings.context_route = context_route;
-	settings.n_threads = 1;
-	memset(&s, 0, sizeof s);
-	s.model = model;
-	s.settings = &settings;
-	s.L = L;
-	s.N = N;
-	s.tokens = tokens;
-	s.n_tokens = n_tokens;
-	s.bos = bos;
-	s.err = err;
 	for (i = 0; i < n_tokens * (size_t)L; i++)
 		if (routes[i] > CHOICE_SKIP)
 			return error_set(err, "route choice %d for token %zu",
 			    routes[i], i / (size_t)L + 1);
-	if (check_settings(&s, &settings, err) != 0 ||
-	    search_init(&s, model, &settings, err) != 0)
+	oracle_settings_default(&settings);
+	route_space_parse(&settings.space, "BS.", NULL);
+	settings.context = context;
+	settings.context_route = context_route;
+	if (plain_search(&s, &settings, model, tokens, n_tokens, bos,
+	    err) != 0)
 		goto done;
-	s.n_windows = text_window_count(n_tokens, N);
 	codes = array_new((size_t)N, sizeof *codes);
 	out = array_new((size_t)N * (size_t)N, sizeof *out);
 	window_routes = array_new((size_t)N * (size_t)L, 1);
@@ -2349,20 +2364,9 @@ oracle_capture_states(const struct duo_model *model, const int32_t *tokens,
 
 	oracle_settings_default(&settings);
 	settings.space = *space;
-	settings.n_threads = 1;
-	memset(&s, 0, sizeof s);
-	s.model = model;
-	s.settings = &settings;
-	s.L = L;
-	s.N = N;
-	s.tokens = tokens;
-	s.n_tokens = n_tokens;
-	s.bos = bos;
-	s.err = err;
-	if (check_settings(&s, &settings, err) != 0 ||
-	    search_init(&s, model, &settings, err) != 0)
+	if (plain_search(&s, &settings, model, tokens, n_tokens, bos,
+	    err) != 0)
 		goto done;
-	s.n_windows = text_window_count(n_tokens, N);
 	unique = array_new((size_t)N, sizeof *unique);
 	out = array_new((size_t)N * (size_t)N, sizeof *out);
 	if (unique == NULL || out == NULL) {
