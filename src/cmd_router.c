@@ -199,8 +199,12 @@ parse_args(int argc, char **argv, const struct command *cmd,
 struct train_progress {
 	struct progress line;
 	const char *phase;
+	const char *name;
+	int logged;                     /* tenths of the phase logged */
 };
 
+/* A progress line on a terminal; otherwise a log line at every tenth of
+ * each phase, as "duo train" logs. */
 static void
 show_progress(void *arg, const char *phase, double fraction, double loss)
 {
@@ -211,11 +215,22 @@ show_progress(void *arg, const char *phase, double fraction, double loss)
 		if (p->phase != NULL)
 			progress_finish(&p->line);
 		p->phase = phase;
+		p->logged = 0;
 		progress_start(&p->line, phase, "%", 100.0);
 	}
 	if (!isnan(loss))
 		snprintf(extra, sizeof extra, "loss %.4f", loss);
-	progress_update(&p->line, 100.0 * fraction, extra);
+	if (p->line.enabled) {
+		progress_update(&p->line, 100.0 * fraction, extra);
+		return;
+	}
+	if ((int)(fraction * 10.0 + 1e-9) > p->logged) {
+		p->logged = (int)(fraction * 10.0 + 1e-9);
+		fprintf(stderr, "%s: router %s: %s %3.0f%%%s%s, %.0f s\n",
+		    program_name, p->name, phase, 100.0 * fraction,
+		    extra[0] != '\0' ? ", " : "", extra,
+		    now_seconds() - p->line.start);
+	}
 }
 
 /* F16 if the model file stores its embedding so, else F32. */
@@ -321,6 +336,7 @@ router_train_command(int argc, char **argv)
 	free(text);
 
 	memset(&progress, 0, sizeof progress);
+	progress.name = router->name;
 	start = now_seconds();
 	if (router_train(&model, router, tokens.ids, tokens.n,
 	    tokenizer_bos(model.tokenizer), &a.train, show_progress,
