@@ -11,8 +11,18 @@
  * one step (BLAS's own threads, or the trainer's split, whichever is
  * faster); the ratio of the two says how much of the step is overhead.
  *
- * usage: bench_train [STEPS [BATCH [DIM[:HEADS]...]]]
- * (default 5 16 128 192; heads DIM / 32, a head size of 32)
+ * With --router, it times instead the paper kind of router training
+ * (router_train.h) on the frozen model: every FFN slot runs both modules
+ * over every row and mixes them, and the backward pass computes input
+ * gradients only (the router's own weights are tiny).  Its FLOPs per
+ * token: 2 P for the products forward and backward (P = 2 per weight of
+ * L (4 C^2 + 3 C F + 3 C S + m C) + V C) plus 3 times the causal
+ * attention's 2 C (T + 1) per layer; the reference is sgemm on the same
+ * products, forward and input gradient.
+ *
+ * usage: bench_train [--router] [STEPS [BATCH [DIM[:HEADS]...]]]
+ * (default 5 16 128 192, or 5 8 192 with --router; heads DIM / 32, a
+ * head size of 32)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +31,8 @@
 
 #include "linalg.h"
 #include "model.h"
+#include "router.h"
+#include "router_train.h"
 #include "train.h"
 
 static double
@@ -52,6 +64,15 @@ add_linear(struct shape *s, int count, int R, int in, int out)
 	s[count++] = (struct shape){ 0, 1, R, out, in };
 	s[count++] = (struct shape){ 0, 0, R, in, out };
 	s[count++] = (struct shape){ 1, 0, out, in, R };
+	return count;
+}
+
+/* A frozen linear layer's two products: forward and input gradient. */
+static int
+add_frozen_linear(struct shape *s, int count, int R, int in, int out)
+{
+	s[count++] = (struct shape){ 0, 1, R, out, in };
+	s[count++] = (struct shape){ 0, 0, R, in, out };
 	return count;
 }
 
@@ -220,12 +241,162 @@ bench(int dim, int heads, int batch, int steps)
 	return 0;
 }
 
+/* The time of each training step, as the router trainer reports it. */
+struct step_clock {
+	double *at;
+	int n, capacity;
+};
+
+static void
+clock_step(void *arg, const char *phase, double fraction, double loss)
+{
+	struct step_clock *k = arg;
+
+	(void)phase;
+	(void)fraction;
+	(void)loss;
+	if (k->n < k->capacity)
+		k->at[k->n++] = now();
+}
+
+/*
+ * The paper kind of router training at budget 4 on a random model of the
+ * default shape: 1 + steps steps, the median of the last steps' times.
+ */
+static int
+bench_router(int dim, int heads, int batch, int steps)
+{
+	struct duo_config cf = { 12, 0, 0, 0, 0, 4096, 256, 10000.0f, 1e-5f };
+	struct duo_model model;
+	struct duo_router router;
+	struct router_train_options o;
+	struct route_space space;
+	struct duo_error err;
+	struct shape shapes[32];
+	struct step_clock clock;
+	double step, products, attention, tokens, gflops, *times;
+	double gemm_flops = 0.0, t_blas, t_split, t_gemm;
+	size_t n_corpus = 1 << 20, i, biggest = 0;
+	int32_t *corpus;
+	int s, count = 0, L, C, F, S, V, T, R, m, threads;
+	float *a, *b, *c;
+
+	cf.d_model = dim;
+	cf.n_head = heads > 0 ? heads : dim / 32;
+	cf.d_ff = 4 * dim;
+	cf.d_ff_small = cf.d_ff / 16;
+	if (model_alloc(&model, &cf, 1, &err) != 0 ||
+	    route_space_parse(&space, "BS", &err) != 0) {
+		fprintf(stderr, "bench_train: %s\n", err.message);
+		return -1;
+	}
+	model_init_random(&model, 1);
+	corpus = malloc(n_corpus * sizeof *corpus);
+	for (i = 0; i < n_corpus; i++)
+		corpus[i] = (int32_t)((i * 2654435761u) % 4095);
+	router_train_defaults(&o, ROUTER_PAPER);
+	o.batch = batch;
+	o.steps = 1 + steps;
+	clock.capacity = o.steps;
+	clock.n = 0;
+	clock.at = malloc((size_t)o.steps * sizeof *clock.at);
+	times = malloc((size_t)steps * sizeof *times);
+	if (router_alloc(&router, "bench", ROUTER_PAPER, &space, 4, &cf,
+	    &err) != 0 || router_train(&model, &router, corpus, n_corpus, 4095,
+	    &o, clock_step, &clock, &err) != 0)
+		goto fail;
+	router_free(&router);
+	/* the first step (with the set-up before it) is the warm-up */
+	for (s = 1; s < clock.n; s++)
+		times[s - 1] = clock.at[s] - clock.at[s - 1];
+	qsort(times, (size_t)(clock.n - 1), sizeof *times, compare_double);
+	step = times[(clock.n - 1) / 2];
+	free(clock.at);
+	free(times);
+
+	L = cf.n_layer;
+	C = cf.d_model;
+	F = cf.d_ff;
+	S = cf.d_ff_small;
+	V = cf.n_vocab;
+	T = cf.n_ctx;
+	m = space.n_choices;
+	products = 2.0 * ((double)L * (4.0 * C * C + 3.0 * C * F +
+	    3.0 * C * S + (double)m * C) + (double)V * C);
+	attention = (double)L * 2.0 * C * (T + 1);
+	tokens = (double)batch * T;
+	gflops = (2.0 * products + 3.0 * attention) * tokens / step / 1e9;
+
+	R = batch * T;
+	count = add_frozen_linear(shapes, count, R, C, 3 * C);
+	count = add_frozen_linear(shapes, count, R, C, C);
+	count = add_frozen_linear(shapes, count, R, C, 2 * F);
+	count = add_frozen_linear(shapes, count, R, F, C);
+	count = add_frozen_linear(shapes, count, R, C, 2 * S);
+	count = add_frozen_linear(shapes, count, R, S, C);
+	for (s = 0; s < count; s++)
+		gemm_flops += 2.0 * shapes[s].m * shapes[s].n * shapes[s].k * L;
+	count = add_frozen_linear(shapes, count, R, C, V);
+	for (s = 12; s < count; s++)
+		gemm_flops += 2.0 * shapes[s].m * shapes[s].n * shapes[s].k;
+	for (s = 0; s < count; s++) {
+		size_t mm = (size_t)shapes[s].m, n = (size_t)shapes[s].n;
+		size_t k = (size_t)shapes[s].k;
+
+		biggest = mm * k > biggest ? mm * k : biggest;
+		biggest = k * n > biggest ? k * n : biggest;
+		biggest = mm * n > biggest ? mm * n : biggest;
+	}
+	a = calloc(biggest, sizeof *a);
+	b = calloc(biggest, sizeof *b);
+	c = calloc(biggest, sizeof *c);
+	threads = train_thread_count();
+	linalg_set_threads(threads);
+	t_blas = time_products(shapes, 12, a, b, c, 1) * L +
+	    time_products(shapes + 12, count - 12, a, b, c, 1);
+	linalg_set_threads(1);
+	t_split = time_products(shapes, 12, a, b, c, threads) * L +
+	    time_products(shapes + 12, count - 12, a, b, c, threads);
+	t_gemm = t_blas < t_split ? t_blas : t_split;
+	printf("router (paper kind) dim %4d  heads %d  batch %d  step %.3f s  "
+	    "%.0f tokens/s  %.1f GFLOP/s  sgemm %.1f GFLOP/s (BLAS threads "
+	    "%.1f, split %.1f)  ratio %.0f%%\n", dim, cf.n_head, batch, step,
+	    tokens / step, gflops, gemm_flops / t_gemm / 1e9,
+	    gemm_flops / t_blas / 1e9, gemm_flops / t_split / 1e9,
+	    100.0 * gflops / (gemm_flops / t_gemm / 1e9));
+	fflush(stdout);
+	free(a);
+	free(b);
+	free(c);
+	free(corpus);
+	model_free(&model);
+	return 0;
+fail:
+	fprintf(stderr, "bench_train: %s\n", err.message);
+	return -1;
+}
+
 int
 main(int argc, char **argv)
 {
-	int steps = argc > 1 ? atoi(argv[1]) : 5;
-	int batch = argc > 2 ? atoi(argv[2]) : 16, i;
+	int router = argc > 1 && strcmp(argv[1], "--router") == 0;
+	int steps, batch, i;
 	static const int dims[] = { 128, 192 };
+
+	if (router) {
+		argc--;
+		argv++;
+	}
+	steps = argc > 1 ? atoi(argv[1]) : 5;
+	batch = argc > 2 ? atoi(argv[2]) : router ? 8 : 16;
+	if (router) {
+		if (steps < 1 || batch < 1)
+			return 2;
+		for (i = 3; i < argc; i++)
+			if (bench_router(atoi(argv[i]), 0, batch, steps) != 0)
+				return 1;
+		return argc > 3 ? 0 : bench_router(192, 0, batch, steps) != 0;
+	}
 
 	if (steps < 1 || batch < 1) {
 		fprintf(stderr, "usage: bench_train [STEPS [BATCH "
