@@ -125,20 +125,23 @@ draw_methods(struct app *app, const struct rect *r, int y, int focused)
 {
 	const struct tui_run *run = app->run;
 	int k = app_budget(app, run->L), x = r->x + 1, w = r->w - 2;
-	int name_w = 15, bottom = r->y + r->h;
+	int name_w, longest = 15, strip, bottom = r->y + r->h;
 	char name[64], number[32];
 	size_t m;
 
-	/* as wide as the longest "name@k", as far as the route still fits */
+	/* as wide as the longest "name@k", as far as the route still fits;
+	 * where that is too narrow, "router:NAME" becomes "r:NAME" */
 	for (m = 0; m < run->n_methods; m++) {
 		int n = snprintf(name, sizeof name, "%s@%d", run->methods[m].name,
 		    k);
 
-		if (n > name_w)
-			name_w = n;
+		if (n > longest)
+			longest = n;
 	}
-	if (name_w > w - 10 - run->L)
-		name_w = w - 10 - run->L > 15 ? w - 10 - run->L : 15;
+	name_w = longest < w - 10 - run->L ? longest : w - 10 - run->L;
+	if (name_w < 15)
+		name_w = 15;
+	strip = longest > name_w;
 	draw_textf(app, y, x, w, EL_HEADER, "%-*s %7s  %s", name_w, "method",
 	    "loss", "route");
 	for (m = 0; m < run->n_methods; m++) {
@@ -153,6 +156,8 @@ draw_methods(struct app *app, const struct rect *r, int y, int focused)
 			snprintf(name, sizeof name, "%s@%d", rm->name, k);
 		else
 			snprintf(name, sizeof name, "%s", rm->name);
+		if (strip && strncmp(name, "router:", 7) == 0)
+			memmove(name + 1, name + 6, strlen(name + 6) + 1);
 		format_number(run_loss(run, (int)m, k, app->cursor), number,
 		    sizeof number);
 		if (el == EL_SELECTED) {

@@ -629,7 +629,7 @@ draw_progress(struct app *app, struct newrun_state *s)
 	const struct job_status *st = &s->status;
 	int y = r->y + 1, x = r->x + 2, w = r->w - 4, bar, used;
 	double now = now_seconds(), elapsed, rate, eta;
-	char line[512], number[32], duration[32];
+	char line[512], number[32], duration[32], tail[128];
 
 	draw_pane_title(app, r, "Analysis", 0);
 	if (s->job == NULL && !s->ran) {
@@ -647,7 +647,16 @@ draw_progress(struct app *app, struct newrun_state *s)
 		elapsed = now - st->analysis_start;
 		rate = elapsed > 0 ? st->route_tokens / elapsed : 0.0;
 		snprintf(line, sizeof line, " %3.0f%%", 100.0 * st->fraction);
-		bar = w - 2 * text_width(line);
+		format_si(number, sizeof number, rate);
+		if (st->fraction > 0.005) {
+			eta = elapsed * (1.0 - st->fraction) / st->fraction;
+			format_duration(duration, sizeof duration, eta);
+		} else
+			snprintf(duration, sizeof duration, "?");
+		snprintf(tail, sizeof tail, "  %s route-tokens/s  ETA %s",
+		    number, duration);
+		/* the bar takes what the numbers leave */
+		bar = w - text_width(line) - text_width(tail);
 		if (bar > 60)
 			bar = 60;
 		if (bar > 4) {
@@ -661,14 +670,7 @@ draw_progress(struct app *app, struct newrun_state *s)
 			bar = 0;
 		used = bar + draw_text(app, y, x + bar, w - bar, line,
 		    EL_NORMAL);
-		format_si(number, sizeof number, rate);
-		if (st->fraction > 0.005) {
-			eta = elapsed * (1.0 - st->fraction) / st->fraction;
-			format_duration(duration, sizeof duration, eta);
-		} else
-			snprintf(duration, sizeof duration, "?");
-		draw_textf(app, y, x + used, w - used, EL_DIM,
-		    "  %s route-tokens/s  ETA %s", number, duration);
+		draw_text(app, y, x + used, w - used, tail, EL_DIM);
 		draw_textf(app, y + 1, x, w, EL_NORMAL, "%s: %zu tokens, "
 		    "%d layers, space %s, context %s", s->what, st->n_tokens,
 		    st->n_layer, spaces[s->space].name,
