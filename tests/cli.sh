@@ -9,34 +9,7 @@ fixture="$srcdir/tests/fixture.gguf"
 text="$srcdir/tests/texts/cli.txt"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/duo-cli.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-checks=0
-
-fail() { echo "FAIL $*"; failures=$((failures + 1)); }
-
-# expect STATUS PATTERN DESCRIPTION -- COMMAND...: the command exits with
-# STATUS, and its stderr is one line matching PATTERN (when STATUS != 0).
-expect() {
-	want=$1 pattern=$2 what=$3
-	shift 4
-	checks=$((checks + 1))
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	if [ "$got" -ne "$want" ]; then
-		fail "$what: exit $got, expected $want; stderr: $(head -c 300 "$tmp/err")"
-		return
-	fi
-	if [ "$want" -eq 1 ]; then
-		lines=$(wc -l <"$tmp/err")
-		if [ "$lines" -ne 1 ]; then
-			fail "$what: $lines lines on stderr, expected one"
-			return
-		fi
-	fi
-	if [ -n "$pattern" ] && ! grep -q -- "$pattern" "$tmp/err"; then
-		fail "$what: stderr does not match '$pattern': $(cat "$tmp/err")"
-	fi
-}
+. "$srcdir/tests/lib.sh"
 
 L=$("$DUO" info "$fixture" | sed -n 's/^layers *//p')
 [ -n "$L" ] || { echo "FAIL duo info gives no layer count"; exit 1; }

@@ -11,33 +11,7 @@ data="$srcdir/tests/texts/fixture-corpus.txt"
 text="$srcdir/tests/texts/cli.txt"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/duo-router.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-checks=0
-
-fail() { echo "FAIL $*"; failures=$((failures + 1)); }
-ok() { checks=$((checks + 1)); }
-
-# expect STATUS PATTERN DESCRIPTION -- COMMAND...: exit STATUS, stderr
-# matching PATTERN, and one line of it for an error (status 1; a usage
-# error adds the usage lines).
-expect() {
-	want=$1 pattern=$2 what=$3
-	shift 4
-	checks=$((checks + 1))
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	if [ "$got" -ne "$want" ]; then
-		fail "$what: exit $got, expected $want; stderr: $(head -c 300 "$tmp/err")"
-		return
-	fi
-	if [ "$want" -eq 1 ] && [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
-		fail "$what: $(wc -l <"$tmp/err") lines on stderr, expected one"
-		return
-	fi
-	if [ -n "$pattern" ] && ! grep -q -- "$pattern" "$tmp/err"; then
-		fail "$what: stderr does not match '$pattern': $(cat "$tmp/err")"
-	fi
-}
+. "$srcdir/tests/lib.sh"
 
 # sql DB QUERY EXPECTED DESCRIPTION
 sql() {

@@ -29,31 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 db="$tmp/runs.db"
-failures=0
-checks=0
-fail() { echo "FAIL $*"; failures=$((failures + 1)); }
-ok() { checks=$((checks + 1)); }
-
-# expect STATUS PATTERN DESCRIPTION -- COMMAND...: exit status STATUS and,
-# for STATUS 1, one line on stderr matching PATTERN.
-expect() {
-	want=$1 pattern=$2 what=$3
-	shift 4
-	checks=$((checks + 1))
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	if [ "$got" -ne "$want" ]; then
-		fail "$what: exit $got, expected $want: $(head -c 300 "$tmp/err")"
-		return
-	fi
-	if [ "$want" -eq 1 ] && [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
-		fail "$what: expected one line on stderr: $(cat "$tmp/err")"
-		return
-	fi
-	if [ -n "$pattern" ] && ! grep -q -- "$pattern" "$tmp/err"; then
-		fail "$what: stderr does not match '$pattern': $(cat "$tmp/err")"
-	fi
-}
+. "$srcdir/tests/lib.sh"
 
 # q SQL: one query on the test database.
 q() { sqlite3 "$db" "$1"; }
