@@ -124,6 +124,58 @@ time_products(const struct shape *s, int count, float *a, float *b, float *c,
 	return now() - t0;
 }
 
+/* sgemm alone on one step's products: the first per_layer of them once
+ * per layer, the rest (the head) once. */
+struct reference {
+	double flops;
+	double t_blas;          /* BLAS's own threads */
+	double t_split;         /* rows split over threads, one BLAS each */
+	double t_gemm;          /* the faster */
+};
+
+static int
+time_reference(const struct shape *s, int count, int per_layer, int L,
+    int threads, struct reference *ref)
+{
+	size_t biggest = 0;
+	float *a, *b, *c;
+	int i;
+
+	ref->flops = 0.0;
+	for (i = 0; i < count; i++) {
+		size_t m = (size_t)s[i].m, n = (size_t)s[i].n;
+		size_t k = (size_t)s[i].k;
+
+		ref->flops += 2.0 * s[i].m * s[i].n * s[i].k *
+		    (i < per_layer ? L : 1);
+		biggest = m * k > biggest ? m * k : biggest;
+		biggest = k * n > biggest ? k * n : biggest;
+		biggest = m * n > biggest ? m * n : biggest;
+	}
+	a = calloc(biggest, sizeof *a);
+	b = calloc(biggest, sizeof *b);
+	c = calloc(biggest, sizeof *c);
+	if (a == NULL || b == NULL || c == NULL) {
+		free(a);
+		free(b);
+		free(c);
+		fprintf(stderr, "bench_train: out of memory\n");
+		return -1;
+	}
+	/* layers repeat the same products: time one layer and the head */
+	linalg_set_threads(threads);
+	ref->t_blas = time_products(s, per_layer, a, b, c, 1) * L +
+	    time_products(s + per_layer, count - per_layer, a, b, c, 1);
+	linalg_set_threads(1);
+	ref->t_split = time_products(s, per_layer, a, b, c, threads) * L +
+	    time_products(s + per_layer, count - per_layer, a, b, c, threads);
+	ref->t_gemm = ref->t_blas < ref->t_split ? ref->t_blas : ref->t_split;
+	free(a);
+	free(b);
+	free(c);
+	return 0;
+}
+
 static int
 bench(int dim, int heads, int batch, int steps)
 {
@@ -133,12 +185,11 @@ bench(int dim, int heads, int batch, int steps)
 	struct trainer tr;
 	struct duo_error err;
 	struct shape shapes[64];
+	struct reference ref;
 	double *times, median, flops_token, active, attention, tokens, gflops;
-	double gemm_flops = 0.0, t_blas, t_split, t_gemm;
-	size_t n_corpus = 1 << 20, i, biggest = 0;
+	size_t n_corpus = 1 << 20, i;
 	int32_t *corpus;
 	int s, count = 0, L, C, F, S, V, T, R, threads;
-	float *a, *b, *c;
 
 	cf.d_model = dim;
 	cf.n_head = heads > 0 ? heads : dim / 32;
@@ -196,44 +247,23 @@ bench(int dim, int heads, int batch, int steps)
 	count = add_linear(shapes, count, R / 2, F, C);
 	count = add_linear(shapes, count, R / 2, C, 2 * S);
 	count = add_linear(shapes, count, R / 2, S, C);
-	for (s = 0; s < count; s++)
-		gemm_flops += 2.0 * shapes[s].m * shapes[s].n * shapes[s].k * L;
 	count = add_linear(shapes, count, R, C, V);
-	for (s = 18; s < count; s++)
-		gemm_flops += 2.0 * shapes[s].m * shapes[s].n * shapes[s].k;
-	for (s = 0; s < count; s++) {
-		size_t m = (size_t)shapes[s].m, n = (size_t)shapes[s].n;
-		size_t k = (size_t)shapes[s].k;
-
-		biggest = m * k > biggest ? m * k : biggest;
-		biggest = k * n > biggest ? k * n : biggest;
-		biggest = m * n > biggest ? m * n : biggest;
-	}
-	a = calloc(biggest, sizeof *a);
-	b = calloc(biggest, sizeof *b);
-	c = calloc(biggest, sizeof *c);
-	/* layers repeat the same 18 products: time one layer and the head */
-	linalg_set_threads(threads);
-	t_blas = time_products(shapes, 18, a, b, c, 1) * L +
-	    time_products(shapes + 18, count - 18, a, b, c, 1);
-	linalg_set_threads(1);
-	t_split = time_products(shapes, 18, a, b, c, threads) * L +
-	    time_products(shapes + 18, count - 18, a, b, c, threads);
-	t_gemm = t_blas < t_split ? t_blas : t_split;
-	gemm_flops *= (double)batch / tr.micro_batch;
-	t_gemm *= (double)batch / tr.micro_batch;
+	if (time_reference(shapes, count, 18, L, threads, &ref) != 0)
+		return -1;
+	/* per pass of the micro-batch: scale to the whole step */
+	ref.flops *= (double)batch / tr.micro_batch;
+	ref.t_gemm *= (double)batch / tr.micro_batch;
+	ref.t_blas *= (double)batch / tr.micro_batch;
+	ref.t_split *= (double)batch / tr.micro_batch;
 
 	printf("dim %4d  heads %d  batch %d  %zu params  %zu MB  step %.3f s "
 	    "(min %.3f)  %.0f tokens/s  %.1f GFLOP/s  sgemm %.1f GFLOP/s "
 	    "(BLAS threads %.1f, split %.1f)  ratio %.0f%%\n", dim, cf.n_head,
 	    batch, model.n_params, tr.bytes >> 20, median, times[0],
-	    tokens / median, gflops, gemm_flops / t_gemm / 1e9,
-	    gemm_flops / t_blas / 1e9, gemm_flops / t_split / 1e9,
-	    100.0 * gflops / (gemm_flops / t_gemm / 1e9));
+	    tokens / median, gflops, ref.flops / ref.t_gemm / 1e9,
+	    ref.flops / ref.t_blas / 1e9, ref.flops / ref.t_split / 1e9,
+	    100.0 * gflops / (ref.flops / ref.t_gemm / 1e9));
 	fflush(stdout);
-	free(a);
-	free(b);
-	free(c);
 	free(corpus);
 	free(times);
 	trainer_free(&tr);
@@ -274,12 +304,11 @@ bench_router(int dim, int heads, int batch, int steps)
 	struct duo_error err;
 	struct shape shapes[32];
 	struct step_clock clock;
+	struct reference ref;
 	double step, products, attention, tokens, gflops, *times;
-	double gemm_flops = 0.0, t_blas, t_split, t_gemm;
-	size_t n_corpus = 1 << 20, i, biggest = 0;
+	size_t n_corpus = 1 << 20, i;
 	int32_t *corpus;
-	int s, count = 0, L, C, F, S, V, T, R, m, threads;
-	float *a, *b, *c;
+	int s, count = 0, L, C, F, S, V, T, R, m;
 
 	cf.d_model = dim;
 	cf.n_head = heads > 0 ? heads : dim / 32;
@@ -334,40 +363,17 @@ bench_router(int dim, int heads, int batch, int steps)
 	count = add_frozen_linear(shapes, count, R, F, C);
 	count = add_frozen_linear(shapes, count, R, C, 2 * S);
 	count = add_frozen_linear(shapes, count, R, S, C);
-	for (s = 0; s < count; s++)
-		gemm_flops += 2.0 * shapes[s].m * shapes[s].n * shapes[s].k * L;
 	count = add_frozen_linear(shapes, count, R, C, V);
-	for (s = 12; s < count; s++)
-		gemm_flops += 2.0 * shapes[s].m * shapes[s].n * shapes[s].k;
-	for (s = 0; s < count; s++) {
-		size_t mm = (size_t)shapes[s].m, n = (size_t)shapes[s].n;
-		size_t k = (size_t)shapes[s].k;
-
-		biggest = mm * k > biggest ? mm * k : biggest;
-		biggest = k * n > biggest ? k * n : biggest;
-		biggest = mm * n > biggest ? mm * n : biggest;
-	}
-	a = calloc(biggest, sizeof *a);
-	b = calloc(biggest, sizeof *b);
-	c = calloc(biggest, sizeof *c);
-	threads = train_thread_count();
-	linalg_set_threads(threads);
-	t_blas = time_products(shapes, 12, a, b, c, 1) * L +
-	    time_products(shapes + 12, count - 12, a, b, c, 1);
-	linalg_set_threads(1);
-	t_split = time_products(shapes, 12, a, b, c, threads) * L +
-	    time_products(shapes + 12, count - 12, a, b, c, threads);
-	t_gemm = t_blas < t_split ? t_blas : t_split;
+	if (time_reference(shapes, count, 12, L, train_thread_count(),
+	    &ref) != 0)
+		return -1;
 	printf("router (paper kind) dim %4d  heads %d  batch %d  step %.3f s  "
 	    "%.0f tokens/s  %.1f GFLOP/s  sgemm %.1f GFLOP/s (BLAS threads "
 	    "%.1f, split %.1f)  ratio %.0f%%\n", dim, cf.n_head, batch, step,
-	    tokens / step, gflops, gemm_flops / t_gemm / 1e9,
-	    gemm_flops / t_blas / 1e9, gemm_flops / t_split / 1e9,
-	    100.0 * gflops / (gemm_flops / t_gemm / 1e9));
+	    tokens / step, gflops, ref.flops / ref.t_gemm / 1e9,
+	    ref.flops / ref.t_blas / 1e9, ref.flops / ref.t_split / 1e9,
+	    100.0 * gflops / (ref.flops / ref.t_gemm / 1e9));
 	fflush(stdout);
-	free(a);
-	free(b);
-	free(c);
 	free(corpus);
 	model_free(&model);
 	return 0;
