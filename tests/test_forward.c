@@ -37,66 +37,10 @@
 #include "model.h"
 #include "tokenizer.h"
 
+#define TEST_NAME "test_forward"
+#include "testlib.h"
+
 #define TOLERANCE 1e-4
-
-static int failures;
-
-static uint64_t rng_state = 0x2545f4914f6cdd1dULL;
-
-/* xorshift64*: the test's own deterministic random numbers. */
-static uint64_t
-random_u64(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
-
-static int
-random_int(int n)
-{
-	return (int)(random_u64() % (uint64_t)n);
-}
-
-/* Uniform in [-1, 1). */
-static double
-random_signed(void)
-{
-	return (double)(random_u64() >> 11) * 0x1.0p-52 - 1.0;
-}
-
-static void *
-xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n == 0 ? 1 : n, size);
-
-	if (p == NULL) {
-		fprintf(stderr, "test_forward: out of memory\n");
-		exit(99);
-	}
-	return p;
-}
-
-/* Report a check: "ok" or "FAIL", the worst difference and the bound. */
-static void
-check(const char *what, double worst, double tolerance)
-{
-	int ok = worst <= tolerance;
-
-	printf("%s %s: max abs diff %.3g (tolerance %.0e)\n",
-	    ok ? "ok  " : "FAIL", what, worst, tolerance);
-	if (!ok)
-		failures++;
-}
-
-static void
-check_true(const char *what, int condition)
-{
-	printf("%s %s\n", condition ? "ok  " : "FAIL", what);
-	if (!condition)
-		failures++;
-}
 
 static double
 max_diff_float_double(const float *got, const double *want, size_t n)

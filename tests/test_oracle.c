@@ -50,66 +50,14 @@
 #include "route.h"
 #include "text.h"
 
+#define TEST_NAME "test_oracle"
+#include "testlib.h"
+
 #define TOLERANCE 1e-4
 /* Shares of optima the beam must find at its largest width in the test
  * (measured: 97% fixed, 89% shared); see beam_quality(). */
 #define BEAM_FLOOR_FIXED 0.90
 #define BEAM_FLOOR_SHARED 0.80
-
-static int failures;
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t
-random_u64(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
-
-static int
-random_int(int n)
-{
-	return (int)(random_u64() % (uint64_t)n);
-}
-
-static double
-random_uniform(void)
-{
-	return (double)(random_u64() >> 11) * 0x1.0p-53;
-}
-
-static void *
-xmalloc(size_t n)
-{
-	void *p = malloc(n == 0 ? 1 : n);
-
-	if (p == NULL) {
-		fprintf(stderr, "test_oracle: out of memory\n");
-		exit(99);
-	}
-	return p;
-}
-
-static void
-check(const char *what, double worst, double tolerance)
-{
-	int ok = worst <= tolerance;
-
-	printf("%s %s: max abs diff %.3g (tolerance %.0e)\n",
-	    ok ? "ok  " : "FAIL", what, worst, tolerance);
-	if (!ok)
-		failures++;
-}
-
-static void
-check_true(const char *what, int condition)
-{
-	printf("%s %s\n", condition ? "ok  " : "FAIL", what);
-	if (!condition)
-		failures++;
-}
 
 /* Track the worst |a - b|, NaN counting as infinite. */
 static void
@@ -871,6 +819,7 @@ main(void)
 	size_t s;
 	int sp, c;
 
+	random_seed(0x9e3779b97f4a7c15ULL);
 	for (s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
 		for (sp = 0; sp < 3; sp++)
 			for (c = 0; c < 3; c++)

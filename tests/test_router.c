@@ -50,60 +50,14 @@
 #include "router_train.h"
 #include "text.h"
 
-static int failures;
-static uint64_t rng_state = 0x2545f4914f6cdd1dULL;
-
-static uint64_t
-random_u64(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
-
-static double
-random_uniform(void)
-{
-	return (double)(random_u64() >> 11) * 0x1.0p-53;
-}
-
-static void *
-xmalloc(size_t n)
-{
-	void *p = malloc(n == 0 ? 1 : n);
-
-	if (p == NULL) {
-		fprintf(stderr, "test_router: out of memory\n");
-		exit(99);
-	}
-	return p;
-}
+#define TEST_NAME "test_router"
+#include "testlib.h"
 
 static void
 setup_failed(const struct duo_error *err)
 {
 	fprintf(stderr, "test_router: %s\n", err->message);
 	exit(99);
-}
-
-static void
-check(const char *what, double worst, double tolerance)
-{
-	int ok = worst <= tolerance;
-
-	printf("%s %s: worst %.3g (tolerance %.0e)\n", ok ? "ok  " : "FAIL",
-	    what, worst, tolerance);
-	if (!ok)
-		failures++;
-}
-
-static void
-check_true(const char *what, int condition)
-{
-	printf("%s %s\n", condition ? "ok  " : "FAIL", what);
-	if (!condition)
-		failures++;
 }
 
 /* A random model whose routes matter (as in test_oracle.c). */
