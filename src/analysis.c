@@ -227,7 +227,10 @@ analysis_run(struct store *store, const struct duo_model *model,
 	size_t n_results = 0;
 
 	memset(out, 0, sizeof *out);
-	if (text_tokenize(&out->tokens, model->tokenizer, req->text,
+	if (req->tokens != NULL) {
+		out->tokens = *req->tokens;
+		memset(req->tokens, 0, sizeof *req->tokens);
+	} else if (text_tokenize(&out->tokens, model->tokenizer, req->text,
 	    req->length, req->input_name, err) != 0)
 		return -1;
 	if (oracle_run(model, out->tokens.ids, out->tokens.n,

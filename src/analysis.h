@@ -27,6 +27,10 @@ struct analysis_request {
 					   "standard input" */
 	const char *text;               /* the whole text, any bytes */
 	size_t length;
+	/* its tokens if the caller has made them already (to show their
+	 * count, say), taken over by the analysis and emptied; NULL: the
+	 * analysis tokenizes the text */
+	struct text_tokens *tokens;
 	const char *model_path;         /* as stored (a full path) */
 	char model_sha256[SHA256_HEX_SIZE];
 	/* space, context, context route, budgets, beam, seed, routers,

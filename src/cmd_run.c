@@ -513,13 +513,13 @@ cmd_run(int argc, char **argv)
 	req.settings.router_mode = router_mode;
 	req.settings.progress = show_progress;
 	req.settings.progress_arg = &progress;
-	/* the token count, for the progress line's rate and ETA (the
-	 * analysis tokenizes again; it takes milliseconds) */
+	/* the tokens first, for the progress line's rate and ETA; the
+	 * analysis takes them over */
 	if (text_tokenize(&tokens, model.tokenizer, text, length, name,
 	    &err) != 0)
 		die("%s", err.message);
 	progress.n_tokens = (double)tokens.n;
-	text_tokens_free(&tokens);
+	req.tokens = &tokens;
 	progress_start(&progress.line, "analysing", "tokens",
 	    progress.n_tokens);
 	if (analysis_run(store, &model, &req,

@@ -38,6 +38,8 @@ struct job {
 	char space[4];
 	char context[16];
 	char *routers;                  /* names joined by ',', or NULL */
+	struct text_tokens tokens;      /* the thread's, until the analysis
+					   takes them over */
 	double pause;                   /* DUO_TEST_JOB_PAUSE */
 	/* Set by the app, read by the engine: the oracle's cancel flag. */
 	volatile int cancel;
@@ -110,7 +112,6 @@ prepare(struct job *job, struct store **store, struct duo_model *model,
     int *model_loaded, struct analysis_request *req, char **text,
     size_t *length, struct duo_error *err)
 {
-	struct text_tokens tokens;
 	struct stat st;
 	size_t n;
 
@@ -136,11 +137,11 @@ prepare(struct job *job, struct store **store, struct duo_model *model,
 	*model_loaded = 1;
 	if (sha256_file(job->model_path, req->model_sha256, err) != 0)
 		return -1;
-	if (text_tokenize(&tokens, model->tokenizer, *text, *length,
+	if (text_tokenize(&job->tokens, model->tokenizer, *text, *length,
 	    req->input_name, err) != 0)
 		return -1;
-	n = tokens.n;
-	text_tokens_free(&tokens);
+	n = job->tokens.n;
+	req->tokens = &job->tokens;
 	PUBLISH(job, {
 		job->status.n_tokens = n;
 		job->status.n_layer = model->config.n_layer;
@@ -248,6 +249,7 @@ job_main(void *arg)
 		    "cancelled") != NULL ? JOB_CANCELLED : JOB_FAILED,
 		    err.message);
 	router_free_all(routers, n_routers);
+	text_tokens_free(&job->tokens);
 	if (model_loaded)
 		model_free(&model);
 	if (store != NULL)
