@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "tokenizer.h"
+#include "tokenizer_train.h"
 
 #define N_TYPES 50000
 #define N_RUNS 5

@@ -22,6 +22,7 @@
 #include "commands.h"
 #include "model.h"
 #include "tokenizer.h"
+#include "tokenizer_train.h"
 #include "train.h"
 
 static const char train_options_help[] =

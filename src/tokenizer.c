@@ -1,6 +1,8 @@
 /*
  * tokenizer.c - GPT-2 byte-level BPE: pre-tokenization with PCRE2, encoding
- * by merge rank, training of merges, and the tokenizer.ggml.* GGUF keys.
+ * by merge rank, building a checked tokenizer from a vocabulary and its
+ * merges, and the tokenizer.ggml.* GGUF keys.  Training the merges is
+ * tokenizer_train.c; what the two share is tokenizer_internal.h.
  *
  * Inside this file a token is its raw bytes; the byte-to-unicode text form
  * of GPT-2 (every byte shown as a printable code point) exists only at the
@@ -17,27 +19,12 @@
  * Special tokens are never produced by tokenizer_encode(): "<|endoftext|>"
  * in the input is plain text.  Callers add BOS by id.
  */
-#define PCRE2_CODE_UNIT_WIDTH 8
-
-#include "tokenizer.h"
-
-#include <pcre2.h>
-#include <stdlib.h>
-#include <string.h>
+#include "tokenizer_internal.h"
 
 /* GPT-2's pre-tokenizer pattern (OpenAI's encoder.py). */
 static const char gpt2_pattern[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+"
     "|\\s+(?!\\S)|\\s+";
-
-static const char endoftext[] = "<|endoftext|>";
-
-/* tokenizer.ggml.token_type values (llama.cpp's numbering). */
-enum token_type {
-	TOKEN_TYPE_NORMAL = 1,
-	TOKEN_TYPE_CONTROL = 3,
-	TOKEN_TYPE_USER_DEFINED = 4,
-};
 
 /* Mapped code points are U+0021..U+0143; anything above is not byte-level. */
 #define MAPPED_LIMIT 0x144
@@ -52,30 +39,6 @@ enum token_type {
 #define CACHE_MAX_ENTRIES ((size_t)1 << 17)
 /* Pieces longer than this use the heap-driven merge loop. */
 #define SHORT_PIECE 96
-
-/* A hash map from a pair of token ids to an int32 value. */
-struct pair_table {
-	uint64_t *keys;                /* (capacity); PAIR_EMPTY when free */
-	int32_t *values;               /* (capacity) */
-	unsigned shift;                /* capacity = 2^(64 - shift) */
-	size_t count;
-};
-
-#define PAIR_EMPTY UINT64_MAX
-
-/* A hash map from a byte string (borrowed, not copied) to an int32 value. */
-struct string_slot {
-	const char *data;
-	size_t length;
-	uint64_t hash;
-	int32_t value;                 /* -1 when free */
-};
-
-struct string_table {
-	struct string_slot *slots;     /* (mask + 1) */
-	size_t mask;
-	size_t count;
-};
 
 struct tokenizer {
 	int32_t n_vocab;
@@ -100,67 +63,10 @@ struct tokenizer {
 };
 
 /*
- * Hashing.
+ * Hash tables (tokenizer_internal.h has their lookups).
  */
 
-static uint64_t
-hash_bytes(const char *p, size_t n)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (n * 0xff51afd7ed558ccdULL);
-	uint64_t v;
-
-	while (n >= 8) {
-		memcpy(&v, p, 8);
-		h = (h ^ v) * 0xff51afd7ed558ccdULL;
-		h ^= h >> 32;
-		p += 8;
-		n -= 8;
-	}
-	v = 0;
-	memcpy(&v, p, n);
-	h = (h ^ v) * 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 29;
-	return h;
-}
-
-/*
- * Make room for n more elements of size bytes after used in the growable
- * array whose pointer is at array (any object pointer type; it is read and
- * written with memcpy).
- */
-static int
-grow(void *array, size_t *capacity, size_t used, size_t n, size_t size)
-{
-	size_t want, cap = *capacity;
-	void *old, *bigger;
-
-	if (n <= cap - used)
-		return 0;
-	if (n > SIZE_MAX / size - used)
-		return -1;
-	want = used + n;
-	while (cap < want)
-		cap = cap < SIZE_MAX / size / 2 ? 2 * cap + 16 : want;
-	if (cap > SIZE_MAX / size)
-		cap = want;
-	memcpy(&old, array, sizeof old);
-	bigger = realloc(old, cap * size);
-	if (bigger == NULL)
-		return -1;
-	memcpy(array, &bigger, sizeof bigger);
-	*capacity = cap;
-	return 0;
-}
-
-static uint64_t
-pair_key(int32_t left, int32_t right)
-{
-	return (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
-}
-
-static int
+int
 pair_table_init(struct pair_table *t, size_t expected)
 {
 	unsigned bits = 4;
@@ -185,7 +91,7 @@ pair_table_init(struct pair_table *t, size_t expected)
 	return 0;
 }
 
-static void
+void
 pair_table_free(struct pair_table *t)
 {
 	free(t->keys);
@@ -194,29 +100,8 @@ pair_table_free(struct pair_table *t)
 	t->values = NULL;
 }
 
-/* Fibonacci hashing: the high bits of key * 2^64/phi pick the slot. */
-static size_t
-pair_table_slot(const struct pair_table *t, uint64_t key)
-{
-	size_t mask = ((size_t)1 << (64 - t->shift)) - 1;
-	size_t i = (size_t)((key * 0x9e3779b97f4a7c15ULL) >> t->shift);
-
-	while (t->keys[i] != PAIR_EMPTY && t->keys[i] != key)
-		i = (i + 1) & mask;
-	return i;
-}
-
-static int32_t
-pair_table_find(const struct pair_table *t, int32_t left, int32_t right)
-{
-	uint64_t key = pair_key(left, right);
-	size_t i = pair_table_slot(t, key);
-
-	return t->keys[i] == key ? t->values[i] : -1;
-}
-
 /* Insert or replace; keeps the load at most one half. */
-static int
+int
 pair_table_put(struct pair_table *t, int32_t left, int32_t right,
     int32_t value)
 {
@@ -248,7 +133,7 @@ pair_table_put(struct pair_table *t, int32_t left, int32_t right,
 	return 0;
 }
 
-static int
+int
 string_table_init(struct string_table *t, size_t expected)
 {
 	size_t capacity = 16, i;
@@ -265,36 +150,11 @@ string_table_init(struct string_table *t, size_t expected)
 	return 0;
 }
 
-static void
+void
 string_table_free(struct string_table *t)
 {
 	free(t->slots);
 	t->slots = NULL;
-}
-
-/* The slot holding data, or the free slot where it belongs. */
-static struct string_slot *
-string_table_slot(const struct string_table *t, const char *data,
-    size_t length, uint64_t hash)
-{
-	size_t i = (size_t)hash & t->mask;
-	struct string_slot *s;
-
-	for (;;) {
-		s = &t->slots[i];
-		if (s->value < 0 || (s->hash == hash && s->length == length &&
-		    memcmp(s->data, data, length) == 0))
-			return s;
-		i = (i + 1) & t->mask;
-	}
-}
-
-static int32_t
-string_table_find(const struct string_table *t, const char *data,
-    size_t length)
-{
-	return string_table_slot(t, data, length,
-	    hash_bytes(data, length))->value;
 }
 
 /* Grow to keep the load at most one half before one more insertion. */
@@ -323,9 +183,9 @@ string_table_reserve(struct string_table *t)
 }
 
 /* Insert data (which must be absent) with value. */
-static int
-string_table_insert(struct string_table *t, const char *data, size_t length,
-    uint64_t hash, int32_t value)
+int
+string_table_insert(struct string_table *t, const char *data,
+    size_t length, uint64_t hash, int32_t value)
 {
 	struct string_slot *s;
 
@@ -417,8 +277,8 @@ mapped_read(const char *text, size_t n, const int16_t to_byte[MAPPED_LIMIT],
  * Pre-tokenization.
  */
 
-static int
-pattern_compile(pcre2_code **out, struct duo_error *err)
+int
+gpt2_pattern_compile(pcre2_code **out, struct duo_error *err)
 {
 	PCRE2_UCHAR message[256];
 	PCRE2_SIZE offset;
@@ -437,21 +297,10 @@ pattern_compile(pcre2_code **out, struct duo_error *err)
 	return 0;
 }
 
-/* Walks a text piece by piece: pattern matches and the gaps between them. */
-struct splitter {
-	const pcre2_code *pattern;
-	pcre2_match_data *match;
-	const char *text;
-	size_t length;
-	size_t position;               /* first byte not yet returned */
-	size_t match_start;            /* pending match, if have_match */
-	size_t match_end;
-	int have_match;
-};
-
-static int
-splitter_init(struct splitter *s, const pcre2_code *pattern, const char *text,
-    size_t length, struct duo_error *err)
+/* Start walking text piece by piece. */
+int
+splitter_init(struct splitter *s, const pcre2_code *pattern,
+    const char *text, size_t length, struct duo_error *err)
 {
 	memset(s, 0, sizeof *s);
 	s->pattern = pattern;
@@ -463,7 +312,8 @@ splitter_init(struct splitter *s, const pcre2_code *pattern, const char *text,
 	return 0;
 }
 
-static void
+/* Free the splitter's match data. */
+void
 splitter_free(struct splitter *s)
 {
 	pcre2_match_data_free(s->match);
@@ -471,7 +321,7 @@ splitter_free(struct splitter *s)
 }
 
 /* Find the next piece [*start, *end): 1, or 0 at the end, or -1. */
-static int
+int
 splitter_next(struct splitter *s, size_t *start, size_t *end,
     struct duo_error *err)
 {
@@ -522,19 +372,6 @@ splitter_next(struct splitter *s, size_t *start, size_t *end,
  * Building a tokenizer from raw token bytes and merges given as id pairs;
  * both loading and training end here, and all validation lives here.
  */
-
-struct vocab_source {
-	int32_t n_vocab;
-	const char *const *piece;      /* (n_vocab) raw bytes */
-	const size_t *piece_length;    /* (n_vocab) */
-	const int32_t *token_type;     /* (n_vocab) */
-	int32_t n_merges;
-	const int32_t *merge_left;     /* (n_merges) */
-	const int32_t *merge_right;    /* (n_merges) */
-	int32_t bos;
-	int32_t eos;
-	const char *name;              /* for messages */
-};
 
 static int
 token_is_raw(int32_t type)
@@ -740,7 +577,7 @@ build_texts(struct tokenizer *tok, struct duo_error *err)
 	return 0;
 }
 
-static int
+int
 tokenizer_build(struct tokenizer **out, const struct vocab_source *src,
     struct duo_error *err)
 {
@@ -765,7 +602,7 @@ tokenizer_build(struct tokenizer **out, const struct vocab_source *src,
 	if (build_pieces(tok, src, &by_bytes, err) != 0 ||
 	    build_merges(tok, src, &by_bytes, err) != 0 ||
 	    build_texts(tok, err) != 0 ||
-	    pattern_compile(&tok->pattern, err) != 0) {
+	    gpt2_pattern_compile(&tok->pattern, err) != 0) {
 		string_table_free(&by_bytes);
 		tokenizer_free(tok);
 		return -1;
@@ -1150,8 +987,7 @@ struct encoder {
 	int32_t *next;                 /* (capacity) long pieces: links */
 	int32_t *previous;             /* (capacity) */
 	size_t capacity;
-	struct merge_candidate *heap;
-	size_t n_heap, heap_capacity;
+	struct heap candidates;        /* of struct merge_candidate */
 	struct merge_candidate *round;
 	size_t round_capacity;
 	struct piece_cache cache;
@@ -1194,57 +1030,34 @@ merge_short(const struct tokenizer *tok, int32_t *symbols, size_t n)
 	return n;
 }
 
+/* Order merge candidates by (rank, position), lowest first. */
 static int
-candidate_before(const struct merge_candidate *a,
-    const struct merge_candidate *b)
+candidate_before(const void *a, const void *b, const void *context)
 {
-	return a->rank != b->rank ? a->rank < b->rank :
-	    a->position < b->position;
+	const struct merge_candidate *x = a, *y = b;
+
+	(void)context;
+	return x->rank != y->rank ? x->rank < y->rank :
+	    x->position < y->position;
 }
 
-static int
-heap_push(struct encoder *e, const struct merge_candidate *c)
-{
-	struct merge_candidate *h;
-	size_t i, parent;
-
-	if (grow(&e->heap, &e->heap_capacity, e->n_heap, 1, sizeof *e->heap))
-		return -1;
-	h = e->heap;
-	i = e->n_heap++;
-	while (i > 0) {
-		parent = (i - 1) / 2;
-		if (!candidate_before(c, &h[parent]))
-			break;
-		h[i] = h[parent];
-		i = parent;
-	}
-	h[i] = *c;
-	return 0;
-}
-
+/* Take the next candidate out of the heap (which is not empty). */
 static struct merge_candidate
-heap_pop(struct encoder *e)
+candidate_pop(struct encoder *e)
 {
-	struct merge_candidate *h = e->heap, top = h[0], last;
-	size_t i = 0, child, n;
+	struct merge_candidate c;
 
-	n = --e->n_heap;
-	last = h[n];
-	for (;;) {
-		child = 2 * i + 1;
-		if (child >= n)
-			break;
-		if (child + 1 < n && candidate_before(&h[child + 1], &h[child]))
-			child++;
-		if (!candidate_before(&h[child], &last))
-			break;
-		h[i] = h[child];
-		i = child;
-	}
-	if (n > 0)
-		h[i] = last;
-	return top;
+	heap_pop(&e->candidates, &c, sizeof c, candidate_before, NULL);
+	return c;
+}
+
+/* The rank of the next candidate, without taking it out. */
+static int32_t
+candidate_top_rank(const struct encoder *e)
+{
+	const struct merge_candidate *top = e->candidates.items;
+
+	return top->rank;
 }
 
 /* Queue the pair starting at symbol i if it has a merge. */
@@ -1263,7 +1076,7 @@ candidate_add(struct encoder *e, int32_t i)
 	c.position = i;
 	c.left = e->symbols[i];
 	c.right = e->symbols[j];
-	return heap_push(e, &c);
+	return heap_push(&e->candidates, &c, sizeof c, candidate_before, NULL);
 }
 
 /*
@@ -1285,21 +1098,22 @@ merge_long(struct encoder *e, size_t n, size_t *n_out)
 		e->previous[i] = (int32_t)i - 1;
 		e->next[i] = i + 1 < n ? (int32_t)i + 1 : -1;
 	}
-	e->n_heap = 0;
+	e->candidates.n = 0;
 	for (i = 0; i + 1 < n; i++)
 		if (candidate_add(e, (int32_t)i) != 0)
 			return -1;
-	while (e->n_heap > 0) {
+	while (e->candidates.n > 0) {
 		n_round = 0;
-		c = heap_pop(e);
+		c = candidate_pop(e);
 		for (;;) {
 			if (grow(&e->round, &e->round_capacity, n_round, 1,
 			    sizeof *e->round) != 0)
 				return -1;
 			e->round[n_round++] = c;
-			if (e->n_heap == 0 || e->heap[0].rank != c.rank)
+			if (e->candidates.n == 0 ||
+			    candidate_top_rank(e) != c.rank)
 				break;
-			c = heap_pop(e);
+			c = candidate_pop(e);
 		}
 		for (k = 0; k < n_round; k++) {
 			c = e->round[k];
@@ -1459,7 +1273,7 @@ encoder_free(struct encoder *e)
 	free(e->symbols);
 	free(e->next);
 	free(e->previous);
-	free(e->heap);
+	heap_free(&e->candidates);
 	free(e->round);
 	free(e->cache.slots);
 }
@@ -1533,546 +1347,3 @@ tokenizer_encode(const struct tokenizer *tok, const char *text,
 	return 0;
 }
 
-/*
- * Training.
- *
- * The text is cut into pieces as for encoding and each distinct piece
- * becomes a word with a count.  A pair of adjacent symbols has a count (the
- * sum over the words it occurs in) and a list of those words; the best pair
- * comes from a max-heap.  Merging a pair rewrites only the words on its
- * list.  A pair's count rises only in the merge that creates its newer
- * symbol and otherwise only falls, so the heap is lazy: a popped entry
- * whose count is out of date is pushed again with the current count.
- *
- * A pair whose joined bytes are already a token (made from another split
- * of the same bytes) is never merged, so that every merge adds exactly one
- * token.  This cannot happen with merges applied to every word at once: a
- * stretch of a word whose ends no merge has crossed evolves as the same
- * bytes would alone, and alone they become the one token.  The guard stays
- * so that a vocabulary never holds the same bytes twice, whatever the text.
- */
-
-struct train_pair {
-	int32_t left;
-	int32_t right;
-	int64_t count;
-	int32_t *words;                /* may hold words that lost the pair */
-	size_t n_words, words_capacity;
-	size_t stamp;                  /* last merge that raised the count */
-	int banned;
-};
-
-struct train_entry {
-	int64_t count;
-	int32_t pair;
-};
-
-struct trainer {
-	/* Words: distinct pieces of the text. */
-	int32_t *symbols;              /* all words' symbols, concatenated */
-	size_t *word_start;            /* (n_words) */
-	size_t *word_length;           /* (n_words) */
-	int64_t *word_count;           /* (n_words) */
-	size_t *word_stamp;            /* (n_words) last merge that saw it */
-	size_t n_words;
-	/* Tokens so far: raw bytes, and bytes -> id. */
-	char **token;
-	size_t *token_length;
-	int32_t n_tokens;
-	struct string_table token_ids;
-	/* Pairs. */
-	struct pair_table pair_index;  /* (left, right) -> index in pairs */
-	struct train_pair *pairs;
-	size_t n_pairs, pairs_capacity;
-	struct train_entry *heap;
-	size_t n_heap, heap_capacity;
-	int32_t *raised;               /* pairs raised by the current merge */
-	size_t n_raised, raised_capacity;
-	char *joined;                  /* scratch for a pair's joined bytes */
-	size_t joined_capacity;
-	/* Result. */
-	int32_t *merge_left;
-	int32_t *merge_right;
-	int32_t n_merges;
-};
-
-/* Compare the byte strings a1 a2 and b1 b2 (each two parts). */
-static int
-compare_joined(const char *a1, size_t n1, const char *a2, size_t n2,
-    const char *b1, size_t m1, const char *b2, size_t m2)
-{
-	size_t i, na = n1 + n2, nb = m1 + m2;
-	unsigned char x, y;
-
-	for (i = 0; i < na && i < nb; i++) {
-		x = (unsigned char)(i < n1 ? a1[i] : a2[i - n1]);
-		y = (unsigned char)(i < m1 ? b1[i] : b2[i - m1]);
-		if (x != y)
-			return x < y ? -1 : 1;
-	}
-	return na < nb ? -1 : na > nb;
-}
-
-/*
- * Priority of heap entries: higher count; then joined bytes sorting first
- * (bytewise unsigned, a prefix before its extensions); then lower left id,
- * lower right id.  This is a total order, so training is deterministic.
- */
-static int
-entry_before(const struct trainer *t, const struct train_entry *a,
-    const struct train_entry *b)
-{
-	const struct train_pair *p = &t->pairs[a->pair];
-	const struct train_pair *q = &t->pairs[b->pair];
-	int c;
-
-	if (a->count != b->count)
-		return a->count > b->count;
-	c = compare_joined(t->token[p->left], t->token_length[p->left],
-	    t->token[p->right], t->token_length[p->right],
-	    t->token[q->left], t->token_length[q->left],
-	    t->token[q->right], t->token_length[q->right]);
-	if (c != 0)
-		return c < 0;
-	if (p->left != q->left)
-		return p->left < q->left;
-	return p->right < q->right;
-}
-
-static int
-train_heap_push(struct trainer *t, int32_t pair)
-{
-	struct train_entry e = { t->pairs[pair].count, pair }, *h;
-	size_t i, parent;
-
-	if (grow(&t->heap, &t->heap_capacity, t->n_heap, 1, sizeof *t->heap))
-		return -1;
-	h = t->heap;
-	i = t->n_heap++;
-	while (i > 0) {
-		parent = (i - 1) / 2;
-		if (!entry_before(t, &e, &h[parent]))
-			break;
-		h[i] = h[parent];
-		i = parent;
-	}
-	h[i] = e;
-	return 0;
-}
-
-static struct train_entry
-train_heap_pop(struct trainer *t)
-{
-	struct train_entry *h = t->heap, top = h[0], last;
-	size_t i = 0, child, n;
-
-	n = --t->n_heap;
-	last = h[n];
-	for (;;) {
-		child = 2 * i + 1;
-		if (child >= n)
-			break;
-		if (child + 1 < n && entry_before(t, &h[child + 1], &h[child]))
-			child++;
-		if (!entry_before(t, &h[child], &last))
-			break;
-		h[i] = h[child];
-		i = child;
-	}
-	if (n > 0)
-		h[i] = last;
-	return top;
-}
-
-/* The index of pair (left, right), created with count 0 if new. */
-static int32_t
-train_pair(struct trainer *t, int32_t left, int32_t right)
-{
-	int32_t index = pair_table_find(&t->pair_index, left, right);
-	struct train_pair *p;
-
-	if (index >= 0)
-		return index;
-	if (t->n_pairs >= INT32_MAX ||
-	    grow(&t->pairs, &t->pairs_capacity, t->n_pairs, 1,
-	    sizeof *t->pairs) != 0)
-		return -1;
-	index = (int32_t)t->n_pairs;
-	if (pair_table_put(&t->pair_index, left, right, index) != 0)
-		return -1;
-	p = &t->pairs[t->n_pairs++];
-	memset(p, 0, sizeof *p);
-	p->left = left;
-	p->right = right;
-	p->stamp = SIZE_MAX;
-	return index;
-}
-
-/* Note that word w holds pair index (once per run of additions). */
-static int
-train_pair_add_word(struct trainer *t, int32_t index, int32_t w)
-{
-	struct train_pair *p = &t->pairs[index];
-
-	if (p->n_words > 0 && p->words[p->n_words - 1] == w)
-		return 0;
-	if (grow(&p->words, &p->words_capacity, p->n_words, 1,
-	    sizeof *p->words) != 0)
-		return -1;
-	p->words[p->n_words++] = w;
-	return 0;
-}
-
-static void
-trainer_free(struct trainer *t)
-{
-	size_t i;
-
-	free(t->symbols);
-	free(t->word_start);
-	free(t->word_length);
-	free(t->word_count);
-	free(t->word_stamp);
-	if (t->token != NULL)
-		for (i = 256; i < (size_t)t->n_tokens; i++)
-			free(t->token[i]);
-	free(t->token);
-	free(t->token_length);
-	string_table_free(&t->token_ids);
-	pair_table_free(&t->pair_index);
-	for (i = 0; i < t->n_pairs; i++)
-		free(t->pairs[i].words);
-	free(t->pairs);
-	free(t->heap);
-	free(t->raised);
-	free(t->joined);
-	free(t->merge_left);
-	free(t->merge_right);
-}
-
-/* Count the distinct pieces of text and lay them out as byte symbols. */
-static int
-train_words(struct trainer *t, const pcre2_code *pattern, const char *text,
-    size_t length, struct duo_error *err)
-{
-	struct string_table pieces;
-	struct string_slot *slot;
-	struct splitter s;
-	size_t start, end, n_symbols = 0, capacity = 0, i, j, words_capacity;
-	size_t counts_capacity = 0;
-	uint64_t hash;
-	int rc;
-
-	if (string_table_init(&pieces, 4096) != 0)
-		return error_set(err, "tokenizer: out of memory");
-	if (splitter_init(&s, pattern, text, length, err) != 0) {
-		string_table_free(&pieces);
-		return -1;
-	}
-	while ((rc = splitter_next(&s, &start, &end, err)) == 1) {
-		hash = hash_bytes(text + start, end - start);
-		slot = string_table_slot(&pieces, text + start, end - start,
-		    hash);
-		if (slot->value >= 0) {
-			t->word_count[slot->value]++;
-			continue;
-		}
-		if (t->n_words >= INT32_MAX ||
-		    grow(&t->word_start, &capacity, t->n_words, 1,
-		    sizeof *t->word_start) != 0 ||
-		    grow(&t->word_count, &counts_capacity, t->n_words, 1,
-		    sizeof *t->word_count) != 0 ||
-		    string_table_insert(&pieces, text + start, end - start,
-		    hash, (int32_t)t->n_words) != 0) {
-			rc = error_set(err, "tokenizer: out of memory");
-			break;
-		}
-		t->word_start[t->n_words] = start;   /* text offset for now */
-		t->word_count[t->n_words] = 1;
-		n_symbols += end - start;
-		t->n_words++;
-	}
-	splitter_free(&s);
-	if (rc != 0) {
-		string_table_free(&pieces);
-		return -1;
-	}
-	words_capacity = t->n_words + 1;
-	t->word_length = malloc(words_capacity * sizeof *t->word_length);
-	t->word_stamp = malloc(words_capacity * sizeof *t->word_stamp);
-	t->symbols = malloc((n_symbols + 1) * sizeof *t->symbols);
-	if (t->word_length == NULL || t->word_stamp == NULL ||
-	    t->symbols == NULL) {
-		string_table_free(&pieces);
-		return error_set(err, "tokenizer: out of memory");
-	}
-	/* The piece table knows each word's length; walk it by word. */
-	for (i = 0; i <= pieces.mask; i++)
-		if (pieces.slots[i].value >= 0)
-			t->word_length[pieces.slots[i].value] =
-			    pieces.slots[i].length;
-	string_table_free(&pieces);
-	n_symbols = 0;
-	for (i = 0; i < t->n_words; i++) {
-		const unsigned char *p = (const unsigned char *)text +
-		    t->word_start[i];
-
-		for (j = 0; j < t->word_length[i]; j++)
-			t->symbols[n_symbols + j] = p[j];
-		t->word_start[i] = n_symbols;
-		t->word_stamp[i] = SIZE_MAX;
-		n_symbols += t->word_length[i];
-	}
-	return 0;
-}
-
-/* Count every adjacent pair of every word and fill the heap. */
-static int
-train_pairs(struct trainer *t)
-{
-	size_t w, i;
-	int32_t *s, index;
-
-	if (pair_table_init(&t->pair_index, 65536) != 0)
-		return -1;
-	for (w = 0; w < t->n_words; w++) {
-		s = t->symbols + t->word_start[w];
-		for (i = 0; i + 1 < t->word_length[w]; i++) {
-			index = train_pair(t, s[i], s[i + 1]);
-			if (index < 0 || train_pair_add_word(t, index,
-			    (int32_t)w) != 0)
-				return -1;
-			t->pairs[index].count += t->word_count[w];
-		}
-	}
-	for (i = 0; i < t->n_pairs; i++)
-		if (t->pairs[i].count >= 2 && train_heap_push(t,
-		    (int32_t)i) != 0)
-			return -1;
-	return 0;
-}
-
-/* Rewrite word w with (left, right) -> id, updating pair counts. */
-static int
-train_merge_word(struct trainer *t, size_t w, int32_t left, int32_t right,
-    int32_t id, size_t stamp)
-{
-	int32_t *s = t->symbols + t->word_start[w], index;
-	size_t n = t->word_length[w], i, j;
-	int64_t count = t->word_count[w];
-
-	for (i = 0; i + 1 < n; i++)
-		if (s[i] == left && s[i + 1] == right)
-			break;
-	if (i + 1 >= n)
-		return 0;
-	/* Remove the word's pairs, merge, and add the new pairs back. */
-	for (i = 0; i + 1 < n; i++)
-		t->pairs[pair_table_find(&t->pair_index, s[i], s[i + 1])].count
-		    -= count;
-	for (i = j = 0; i < n; j++) {
-		if (i + 1 < n && s[i] == left && s[i + 1] == right) {
-			s[j] = id;
-			i += 2;
-		} else {
-			s[j] = s[i++];
-		}
-	}
-	n = j;
-	t->word_length[w] = n;
-	for (i = 0; i + 1 < n; i++) {
-		index = train_pair(t, s[i], s[i + 1]);
-		if (index < 0)
-			return -1;
-		t->pairs[index].count += count;
-		if (s[i] != id && s[i + 1] != id)
-			continue;
-		if (train_pair_add_word(t, index, (int32_t)w) != 0)
-			return -1;
-		if (t->pairs[index].stamp != stamp) {
-			t->pairs[index].stamp = stamp;
-			if (grow(&t->raised, &t->raised_capacity, t->n_raised,
-			    1, sizeof *t->raised) != 0)
-				return -1;
-			t->raised[t->n_raised++] = index;
-		}
-	}
-	return 0;
-}
-
-/* Add the token left+right and apply the merge to every word that has it. */
-static int
-train_merge(struct trainer *t, int32_t pair)
-{
-	int32_t left = t->pairs[pair].left, right = t->pairs[pair].right;
-	int32_t id = t->n_tokens;
-	size_t length, k, w, stamp = (size_t)t->n_merges;
-	char *joined;
-
-	length = t->token_length[left] + t->token_length[right];
-	joined = malloc(length);
-	if (joined == NULL)
-		return -1;
-	memcpy(joined, t->token[left], t->token_length[left]);
-	memcpy(joined + t->token_length[left], t->token[right],
-	    t->token_length[right]);
-	t->token[id] = joined;
-	t->token_length[id] = length;
-	t->n_tokens++;
-	if (string_table_insert(&t->token_ids, joined, length,
-	    hash_bytes(joined, length), id) != 0)
-		return -1;
-	t->merge_left[t->n_merges] = left;
-	t->merge_right[t->n_merges] = right;
-	t->n_merges++;
-	t->n_raised = 0;
-	/* The list of this pair does not grow: new pairs all contain id. */
-	for (k = 0; k < t->pairs[pair].n_words; k++) {
-		w = (size_t)t->pairs[pair].words[k];
-		if (t->word_stamp[w] == stamp)
-			continue;
-		t->word_stamp[w] = stamp;
-		if (train_merge_word(t, w, left, right, id, stamp) != 0)
-			return -1;
-	}
-	free(t->pairs[pair].words);
-	t->pairs[pair].words = NULL;
-	t->pairs[pair].n_words = t->pairs[pair].words_capacity = 0;
-	for (k = 0; k < t->n_raised; k++)
-		if (t->pairs[t->raised[k]].count >= 2 &&
-		    train_heap_push(t, t->raised[k]) != 0)
-			return -1;
-	return 0;
-}
-
-/* Pop the best pair that may still be merged; -1 when none has count 2. */
-static int32_t
-train_best(struct trainer *t, int *nomem)
-{
-	struct train_entry e;
-	struct train_pair *p;
-	size_t n;
-
-	*nomem = 0;
-	while (t->n_heap > 0) {
-		e = train_heap_pop(t);
-		p = &t->pairs[e.pair];
-		if (p->banned)
-			continue;
-		if (e.count != p->count) {
-			if (p->count >= 2 && train_heap_push(t, e.pair) != 0) {
-				*nomem = 1;
-				return -1;
-			}
-			continue;
-		}
-		if (e.count < 2)
-			return -1;
-		/* Joined bytes that already are a token: never merge. */
-		n = t->token_length[p->left] + t->token_length[p->right];
-		if (grow(&t->joined, &t->joined_capacity, 0, n, 1) != 0) {
-			*nomem = 1;
-			return -1;
-		}
-		memcpy(t->joined, t->token[p->left], t->token_length[p->left]);
-		memcpy(t->joined + t->token_length[p->left], t->token[p->right],
-		    t->token_length[p->right]);
-		if (string_table_find(&t->token_ids, t->joined, n) >= 0) {
-			p->banned = 1;
-			continue;
-		}
-		return e.pair;
-	}
-	return -1;
-}
-
-int
-tokenizer_train(struct tokenizer **out, const char *text, size_t length,
-    int vocab_size, struct duo_error *err)
-{
-	struct trainer t;
-	struct vocab_source src;
-	pcre2_code *pattern;
-	const char **pieces;
-	int32_t *types, i, target, pair;
-	char byte_piece[256];
-	int rc, nomem;
-
-	*out = NULL;
-	if (vocab_size < 257 || vocab_size > (1 << 24))
-		return error_set(err, "tokenizer: vocabulary size %d is not "
-		    "between 257 and %d", vocab_size, 1 << 24);
-	if (pattern_compile(&pattern, err) != 0)
-		return -1;
-	memset(&t, 0, sizeof t);
-	target = vocab_size - 257;
-	t.token = calloc((size_t)vocab_size, sizeof *t.token);
-	t.token_length = calloc((size_t)vocab_size, sizeof *t.token_length);
-	t.merge_left = malloc(((size_t)target + 1) * sizeof *t.merge_left);
-	t.merge_right = malloc(((size_t)target + 1) * sizeof *t.merge_right);
-	if (t.token == NULL || t.token_length == NULL ||
-	    t.merge_left == NULL || t.merge_right == NULL ||
-	    string_table_init(&t.token_ids, (size_t)vocab_size) != 0)
-		goto nomem;
-	for (i = 0; i < 256; i++) {
-		byte_piece[i] = (char)i;
-		t.token[i] = &byte_piece[i];
-		t.token_length[i] = 1;
-		if (string_table_insert(&t.token_ids, &byte_piece[i], 1,
-		    hash_bytes(&byte_piece[i], 1), i) != 0)
-			goto nomem;
-	}
-	t.n_tokens = 256;
-	if (train_words(&t, pattern, text, length, err) != 0) {
-		pcre2_code_free(pattern);
-		trainer_free(&t);
-		return -1;
-	}
-	pcre2_code_free(pattern);
-	pattern = NULL;
-	if (train_pairs(&t) != 0)
-		goto nomem;
-	/* Stop early when no pair occurs twice: the vocabulary is smaller. */
-	while (t.n_merges < target) {
-		pair = train_best(&t, &nomem);
-		if (nomem)
-			goto nomem;
-		if (pair < 0)
-			break;
-		if (train_merge(&t, pair) != 0)
-			goto nomem;
-	}
-	types = malloc(((size_t)t.n_tokens + 1) * sizeof *types);
-	pieces = malloc(((size_t)t.n_tokens + 1) * sizeof *pieces);
-	if (types == NULL || pieces == NULL) {
-		free(types);
-		free(pieces);
-		goto nomem;
-	}
-	for (i = 0; i < t.n_tokens; i++) {
-		types[i] = TOKEN_TYPE_NORMAL;
-		pieces[i] = t.token[i];
-	}
-	types[t.n_tokens] = TOKEN_TYPE_CONTROL;
-	pieces[t.n_tokens] = endoftext;
-	t.token_length[t.n_tokens] = strlen(endoftext);
-	memset(&src, 0, sizeof src);
-	src.n_vocab = t.n_tokens + 1;
-	src.piece = pieces;
-	src.piece_length = t.token_length;
-	src.token_type = types;
-	src.n_merges = t.n_merges;
-	src.merge_left = t.merge_left;
-	src.merge_right = t.merge_right;
-	src.bos = src.eos = t.n_tokens;
-	src.name = "tokenizer";
-	rc = tokenizer_build(out, &src, err);
-	free(pieces);
-	free(types);
-	trainer_free(&t);
-	return rc;
-nomem:
-	pcre2_code_free(pattern);
-	trainer_free(&t);
-	return error_set(err, "tokenizer: out of memory");
-}

@@ -14,6 +14,7 @@
  *
  * This module owns the vocabulary and merges; it reads them from and writes
  * them to GGUF keys (tokenizer.ggml.*) but knows nothing of tensors.
+ * Learning merges from a text is tokenizer_train.h.
  */
 #ifndef DUO_TOKENIZER_H
 #define DUO_TOKENIZER_H
@@ -32,14 +33,6 @@ int tokenizer_load(struct tokenizer **out, const struct gguf_file *file,
 /* Write tokenizer.ggml.* keys (model "gpt2", pre "gpt-2"). */
 void tokenizer_write(const struct tokenizer *tok, struct gguf_writer *w);
 void tokenizer_free(struct tokenizer *tok);
-
-/*
- * Learn merges from text until the vocabulary holds vocab_size tokens
- * (256 bytes + merges + 1 special).  Deterministic: ties between pairs of
- * equal count go to the pair whose merged bytes sort first.
- */
-int tokenizer_train(struct tokenizer **out, const char *text, size_t length,
-    int vocab_size, struct duo_error *err);
 
 int tokenizer_vocab_size(const struct tokenizer *tok);
 int32_t tokenizer_bos(const struct tokenizer *tok);

@@ -27,6 +27,7 @@
 #include "gguf.h"
 #include "model.h"
 #include "tokenizer.h"
+#include "tokenizer_train.h"
 
 #define FIXTURE_SEED 20241014
 #define FIXTURE_VOCAB 320

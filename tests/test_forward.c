@@ -36,6 +36,7 @@
 #include "gguf.h"
 #include "model.h"
 #include "tokenizer.h"
+#include "tokenizer_train.h"
 
 #define TEST_NAME "test_forward"
 #include "testlib.h"

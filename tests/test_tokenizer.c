@@ -16,6 +16,7 @@
 
 #include "gguf.h"
 #include "tokenizer.h"
+#include "tokenizer_train.h"
 
 static int failures, checks;
 static char tmpdir[] = "/tmp/test_tokenizer.XXXXXX";

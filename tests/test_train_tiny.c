@@ -24,6 +24,7 @@
 
 #include "model.h"
 #include "tokenizer.h"
+#include "tokenizer_train.h"
 #include "train.h"
 
 static int failures, checks;

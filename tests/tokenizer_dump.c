@@ -20,6 +20,7 @@
 
 #include "gguf.h"
 #include "tokenizer.h"
+#include "tokenizer_train.h"
 
 struct buffer {
 	char *data;
