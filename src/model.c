@@ -3,10 +3,13 @@
  * loading and saving as GGUF, and the forward pass with a route per token
  * and layer (DESIGN.md section 2).
  *
- * Shapes in comments use the letters of model.h's legend.  Every matrix
- * product goes through linear() or gemm() (linalg.h); the loops written
- * here are the elementwise parts (RMSNorm, RoPE, softmax, SwiGLU, the
- * gathers of routed rows), run with OpenMP when the work pays for it.
+ * Shapes in comments use the letters of model.h's legend.  The pass is
+ * assembled here, once: layer_forward() is the one layer step, with the
+ * route of each row given (model_forward) or decided at the layer from
+ * the FFN inputs (model_window_decided, a learned router); the kernels it
+ * calls are layers.h's, every matrix product goes through linear() or
+ * gemm() (linalg.h), and the few loops left here (the oracle's cached
+ * attention, the losses of a window) follow layers.h's OpenMP policy.
  */
 #include "model.h"
 #include "rng.h"
@@ -16,54 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "layers.h"
 #include "linalg.h"
 #include "tokenizer.h"
-
-/* OpenMP, when the compiler has it: loops split over threads, and inner
- * loops vectorised (GCC's -O2 leaves loops with a remainder alone). */
-#ifdef _OPENMP
-#define PRAGMA(x) _Pragma(#x)
-#define PARALLEL_FOR_IF(condition) \
-	PRAGMA(omp parallel for schedule(static) if (condition))
-#define SIMD PRAGMA(omp simd)
-#define SIMD_SUM(variable) PRAGMA(omp simd reduction(+:variable))
-#else
-#define PARALLEL_FOR_IF(condition) (void)(condition);
-#define SIMD
-#define SIMD_SUM(variable)
-#endif
-
-/* Elementwise loops smaller than this run on one thread: waking the team
- * costs more than it saves. */
-#define PARALLEL_MIN_WORK (1 << 15)
-
-/*
- * The elementwise loops run on the OpenMP team only when its idle threads
- * sleep (OMP_WAIT_POLICY=passive).  By default an idle OpenMP worker
- * spins for milliseconds after each loop, on a core that OpenBLAS's
- * threads (or, with BLAS on one thread, the next product itself on a
- * busy machine) need; on two cores that made the whole pass two to four
- * times slower than doing these loops, about a tenth of the work, on one
- * thread.
- */
-static bool
-elementwise_threads_pay(void)
-{
-	const char *policy = getenv("OMP_WAIT_POLICY");
-
-	return policy != NULL && strcasecmp(policy, "passive") == 0;
-}
-
-/* Rows of queries per attention block: a block computes scores only up to
- * the last key its last row may see, so the causal mask wastes at most a
- * block's triangle instead of half of every (T, P) product. */
-#define ATTENTION_BLOCK 64
-
-/* Exponentials of a logits row are summed through a stack buffer of this
- * many floats. */
-#define LOSS_CHUNK 256
 
 /* Bounds of config_validate: large enough for any model this tool trains
  * or reads, small enough that no product of sizes overflows size_t. */
@@ -898,8 +857,7 @@ struct forward_workspace *
 forward_workspace_new(const struct duo_config *config, int max_tokens)
 {
 	struct forward_workspace *ws;
-	size_t T, C, N, half, block, p, i;
-	double angle, frequency;
+	size_t T, C, N, half, block;
 
 	if (config_validate(config, NULL) != 0 || max_tokens < 1)
 		return NULL;
@@ -910,7 +868,7 @@ forward_workspace_new(const struct duo_config *config, int max_tokens)
 		return NULL;
 	ws->config = *config;
 	ws->max_tokens = max_tokens;
-	ws->parallel = elementwise_threads_pay();
+	ws->parallel = parallel_elementwise_pays();
 	T = (size_t)max_tokens;
 	C = (size_t)config->d_model;
 	N = (size_t)config->n_ctx;
@@ -940,409 +898,61 @@ forward_workspace_new(const struct duo_config *config, int max_tokens)
 		forward_workspace_free(ws);
 		return NULL;
 	}
-	/* Angles in double: at position 4095 a float angle would already be
-	 * off by about 1e-4 radians. */
-	for (i = 0; i < half; i++) {
-		frequency = pow((double)config->rope_base,
-		    -2.0 * (double)i / (double)(2 * half));
-		for (p = 0; p < N; p++) {
-			angle = (double)p * frequency;
-			ws->rope_cos[p * half + i] = (float)cos(angle);
-			ws->rope_sin[p * half + i] = (float)sin(angle);
-		}
-	}
+	rope_tables(ws->rope_cos, ws->rope_sin, config->n_ctx,
+	    config->d_model / config->n_head, config->rope_base);
 	return ws;
 }
 
-/* --- exponentials ------------------------------------------------------ */
-
-/*
- * The softmaxes, the SwiGLU gates and the losses take a few million
- * exponentials per window of 256, with libm's scalar expf a fifth of the
- * time of the whole pass; these kernels do four at a time with SSE2 (part
- * of every x86-64) by the classic reduction exp(x) = 2^n exp(r),
- * |r| <= ln2/2, and a degree-6 polynomial: relative error below 2e-7.
- * Inputs are clamped to [-87, 88], so exp(-1000) gives 1.6e-38, not 0,
- * which no sum here can tell apart; NaN stays NaN.  Where the processor
- * has AVX2 and FMA (checked at run time), eight at a time: the same steps
- * with fused multiply-adds, which halves the time again.
- */
-#if defined(__SSE2__)
-#include <emmintrin.h>
-
-static inline __m128
-exp4(__m128 x)
-{
-	const __m128 magic = _mm_set1_ps(12582912.0f);   /* 1.5 * 2^23 */
-	__m128 n, r, p;
-	__m128i e;
-
-	x = _mm_min_ps(_mm_set1_ps(88.0f), _mm_max_ps(_mm_set1_ps(-87.0f), x));
-	/* n = round(x / ln2), by the float-addition rounding trick */
-	n = _mm_sub_ps(_mm_add_ps(_mm_mul_ps(x,
-	    _mm_set1_ps(1.44269504088896341f)), magic), magic);
-	/* r = x - n ln2, ln2 split in two for the precision of r */
-	r = _mm_sub_ps(x, _mm_mul_ps(n, _mm_set1_ps(0.693359375f)));
-	r = _mm_add_ps(r, _mm_mul_ps(n, _mm_set1_ps(2.12194440e-4f)));
-	p = _mm_set1_ps(1.9875691500e-4f);
-	p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(1.3981999507e-3f));
-	p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(8.3334519073e-3f));
-	p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(4.1665795894e-2f));
-	p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(1.6666665459e-1f));
-	p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(5.0000001201e-1f));
-	p = _mm_add_ps(_mm_mul_ps(_mm_mul_ps(p, r), r), r);
-	p = _mm_add_ps(p, _mm_set1_ps(1.0f));
-	/* 2^n built in the exponent field; n is in [-126, 127] */
-	e = _mm_slli_epi32(_mm_add_epi32(_mm_cvtps_epi32(n),
-	    _mm_set1_epi32(127)), 23);
-	return _mm_mul_ps(p, _mm_castsi128_ps(e));
-}
-#endif
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-
-#define HAVE_AVX2_KERNELS 1
-#define AVX2_FMA __attribute__((target("avx2,fma")))
-
-static inline AVX2_FMA __m256
-exp8(__m256 x)
-{
-	const __m256 magic = _mm256_set1_ps(12582912.0f);
-	__m256 n, r, p;
-	__m256i e;
-
-	x = _mm256_min_ps(_mm256_set1_ps(88.0f),
-	    _mm256_max_ps(_mm256_set1_ps(-87.0f), x));
-	n = _mm256_sub_ps(_mm256_fmadd_ps(x,
-	    _mm256_set1_ps(1.44269504088896341f), magic), magic);
-	r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-	r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f), r);
-	p = _mm256_set1_ps(1.9875691500e-4f);
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-	p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r);
-	p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
-	e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n),
-	    _mm256_set1_epi32(127)), 23);
-	return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
-/* exp_shifted over the first n - n % 8 values; returns their sum. */
-static AVX2_FMA double
-exp_shifted_avx2(float *out, const float *x, float shift, int n)
-{
-	__m256d total = _mm256_setzero_pd();
-	__m256 e;
-	__m128d half;
-	int i;
-
-	for (i = 0; i + 8 <= n; i += 8) {
-		e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i),
-		    _mm256_set1_ps(shift)));
-		_mm256_storeu_ps(out + i, e);
-		total = _mm256_add_pd(total,
-		    _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
-		total = _mm256_add_pd(total,
-		    _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
-	}
-	half = _mm_add_pd(_mm256_castpd256_pd128(total),
-	    _mm256_extractf128_pd(total, 1));
-	return _mm_cvtsd_f64(half) + _mm_cvtsd_f64(_mm_unpackhi_pd(half, half));
-}
-
-/* silu_mul over the first n - n % 8 values. */
-static AVX2_FMA void
-silu_mul_avx2(float *g, const float *u, int n)
-{
-	__m256 x;
-	int i;
-
-	for (i = 0; i + 8 <= n; i += 8) {
-		x = _mm256_loadu_ps(g + i);
-		_mm256_storeu_ps(g + i, _mm256_div_ps(_mm256_mul_ps(x,
-		    _mm256_loadu_ps(u + i)), _mm256_add_ps(
-		    _mm256_set1_ps(1.0f), exp8(_mm256_sub_ps(
-		    _mm256_setzero_ps(), x)))));
-	}
-}
-
-static bool
-have_avx2_fma(void)
-{
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-#endif
-
-/* The largest of n >= 1 values. */
-static float
-row_max(const float *x, int n)
-{
-	float max = x[0];
-	int i = 1;
-#if defined(__SSE2__)
-	__m128 m;
-
-	if (n >= 4) {
-		m = _mm_loadu_ps(x);
-		for (i = 4; i + 4 <= n; i += 4)
-			m = _mm_max_ps(m, _mm_loadu_ps(x + i));
-		m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-		m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
-		max = _mm_cvtss_f32(m);
-	}
-#endif
-	for (; i < n; i++)
-		max = x[i] > max ? x[i] : max;
-	return max;
-}
-
-/* out[i] = exp(x[i] - shift) for n values; returns their sum, added up
- * in double. out may be x. */
-static double
-exp_shifted(float *out, const float *x, float shift, int n)
-{
-	double sum = 0.0;
-	int i = 0;
-#if defined(__SSE2__)
-	__m128d total = _mm_setzero_pd();
-	__m128 e;
-
-#if defined(HAVE_AVX2_KERNELS)
-	if (have_avx2_fma()) {
-		sum = exp_shifted_avx2(out, x, shift, n);
-		i = n - n % 8;
-	}
-#endif
-	for (; i + 4 <= n; i += 4) {
-		e = exp4(_mm_sub_ps(_mm_loadu_ps(x + i), _mm_set1_ps(shift)));
-		_mm_storeu_ps(out + i, e);
-		total = _mm_add_pd(total, _mm_cvtps_pd(e));
-		total = _mm_add_pd(total, _mm_cvtps_pd(_mm_movehl_ps(e, e)));
-	}
-	sum += _mm_cvtsd_f64(total) +
-	    _mm_cvtsd_f64(_mm_unpackhi_pd(total, total));
-#endif
-	for (; i < n; i++) {
-		out[i] = expf(x[i] - shift);
-		sum += out[i];
-	}
-	return sum;
-}
-
-/* g[i] = silu(g[i]) * u[i] = g u / (1 + exp(-g)) for n values. */
-static void
-silu_mul(float *g, const float *u, int n)
-{
-	int i = 0;
-#if defined(__SSE2__)
-	__m128 x;
-
-#if defined(HAVE_AVX2_KERNELS)
-	if (have_avx2_fma()) {
-		silu_mul_avx2(g, u, n);
-		i = n - n % 8;
-	}
-#endif
-	for (; i + 4 <= n; i += 4) {
-		x = _mm_loadu_ps(g + i);
-		_mm_storeu_ps(g + i, _mm_div_ps(_mm_mul_ps(x,
-		    _mm_loadu_ps(u + i)), _mm_add_ps(_mm_set1_ps(1.0f),
-		    exp4(_mm_sub_ps(_mm_setzero_ps(), x)))));
-	}
-#endif
-	for (; i < n; i++)
-		g[i] = g[i] * u[i] / (1.0f + expf(-g[i]));
-}
-
 /* --- forward pass ------------------------------------------------------ */
-
-/* out (n, C) = x / rms(x) * w, rows on the OpenMP team if parallel. */
-static void
-rmsnorm_forward(float *out, const float *x, const float *w, int n, int C,
-    float eps, bool parallel)
-{
-	int t;
-
-	PARALLEL_FOR_IF(parallel && (size_t)n * (size_t)C >= PARALLEL_MIN_WORK)
-	for (t = 0; t < n; t++) {
-		const float *row = x + (size_t)t * C;
-		float *o = out + (size_t)t * C, scale;
-		float sum = 0.0f;
-		int i;
-
-		SIMD_SUM(sum)
-		for (i = 0; i < C; i++)
-			sum += row[i] * row[i];
-		scale = 1.0f / sqrtf(sum / (float)C + eps);
-		SIMD
-		for (i = 0; i < C; i++)
-			o[i] = row[i] * scale * w[i];
-	}
-}
 
 void
 model_rmsnorm(float *out, const float *x, const float *w, int n, int C,
     float eps)
 {
-	rmsnorm_forward(out, x, w, n, C, eps, elementwise_threads_pay());
+	rmsnorm_forward(out, NULL, x, w, n, C, eps, parallel_elementwise_pays());
 }
 
-/* Rotate the adjacent pairs (2i, 2i+1) of every head of the queries and
- * keys in qkv (T, 3C), row t being position start + t (the NORM
- * convention of llama.cpp). */
-static void
-rope_forward(float *qkv, int T, int start, int C, int D,
-    const float *cos_table, const float *sin_table, bool parallel)
-{
-	int t, half = D / 2;
-
-	PARALLEL_FOR_IF(parallel &&
-	    (size_t)T * (size_t)C * 2 >= PARALLEL_MIN_WORK)
-	for (t = 0; t < T; t++) {
-		const float *c = cos_table + (size_t)(start + t) * half;
-		const float *s = sin_table + (size_t)(start + t) * half;
-		float *row = qkv + (size_t)t * 3 * C, x0, x1;
-		int h, i;
-
-		/* q and k side by side: 2C values, head after head */
-		for (h = 0; h < 2 * C; h += D)
-			for (i = 0; i < half; i++) {
-				x0 = row[h + 2 * i];
-				x1 = row[h + 2 * i + 1];
-				row[h + 2 * i] = x0 * c[i] - x1 * s[i];
-				row[h + 2 * i + 1] = x0 * s[i] + x1 * c[i];
-			}
-	}
-}
-
-/*
- * Unnormalised softmax over the first visible entries of each row of
- * scores (n, P), row i seeing first_visible + i entries: exp(s - max),
- * and 1 / sum in inverse_sums[i].  The masked rest is set to 0 so that the
- * product with the values may run over all P columns; the division by the
- * sum is left for that product's (n, D) result, which is smaller.
- */
-static void
-softmax_causal(float *scores, float *inverse_sums, int n, int P,
-    int first_visible, bool parallel)
-{
-	int i;
-
-	PARALLEL_FOR_IF(parallel && (size_t)n * (size_t)P >= PARALLEL_MIN_WORK)
-	for (i = 0; i < n; i++) {
-		float *row = scores + (size_t)i * P;
-		int visible = first_visible + i;
-
-		inverse_sums[i] = (float)(1.0 / exp_shifted(row, row,
-		    row_max(row, visible), visible));
-		memset(row + visible, 0, (size_t)(P - visible) * sizeof *row);
-	}
-}
-
-/*
- * Causal attention of T queries at positions start.. against the cached
- * keys and values of positions 0 .. start + T - 1, head by head on strided
- * slices.  out (T, C); q (T, C) with row stride 3C, inside qkv; k and v
- * (N, C) of this layer; scores (block, N), inverse_sums (block).
- */
-static void
-attention_forward(float *out, const float *q, const float *k, const float *v,
-    float *scores, float *inverse_sums, int T, int start, int C, int H,
-    bool parallel)
-{
-	int D = C / H, h, t0, rows, keys, i, j;
-	float scale = 1.0f / sqrtf((float)D), *o;
-
-	for (h = 0; h < H; h++) {
-		for (t0 = 0; t0 < T; t0 += ATTENTION_BLOCK) {
-			rows = T - t0 < ATTENTION_BLOCK ? T - t0 :
-			    ATTENTION_BLOCK;
-			keys = start + t0 + rows;
-			/* scores (rows, keys) = q_h k_h^T / sqrt(D) */
-			gemm(false, true, rows, keys, D, scale,
-			    q + (size_t)t0 * 3 * C + (size_t)h * D, 3 * C,
-			    k + (size_t)h * D, C, 0.0f, scores, keys);
-			softmax_causal(scores, inverse_sums, rows, keys,
-			    start + t0 + 1, parallel);
-			/* out_h (rows, D) = scores (rows, keys) v_h (keys, D) */
-			o = out + (size_t)t0 * C + (size_t)h * D;
-			gemm(false, false, rows, D, keys, 1.0f, scores, keys,
-			    v + (size_t)h * D, C, 0.0f, o, C);
-			for (i = 0; i < rows; i++) {
-				SIMD
-				for (j = 0; j < D; j++)
-					o[(size_t)i * C + j] *= inverse_sums[i];
-			}
-		}
-	}
-}
-
-/* gate_up (n, 2I) holds [gate | up] per row; leave silu(gate) * up in the
- * first I columns. */
-static void
-swiglu_forward(float *gate_up, int n, int I, bool parallel)
-{
-	int t;
-
-	PARALLEL_FOR_IF(parallel && (size_t)n * (size_t)I >= PARALLEL_MIN_WORK)
-	for (t = 0; t < n; t++) {
-		float *g = gate_up + (size_t)t * 2 * I;
-
-		silu_mul(g, g + I, I);
-	}
-}
-
-/*
- * out (n, C) = beta * out + down (silu(gate x) * up x) for module choice
- * of layer; x (n, C) normalised, gate_up scratch (n, 2I).  The gate and up
- * matrices are adjacent in the layout, so one (2I, C) product makes both.
- */
-static void
-ffn_module_forward(const struct duo_model *model, int layer,
-    enum route_choice choice, const float *x, int n, float *out, float beta,
-    float *gate_up, bool parallel)
+/* The inner size I of module choice (big or small) of layer, and its gate
+ * then up matrices (2I, C), adjacent in the layout, and down (C, I). */
+static int
+ffn_weights(const struct duo_model *model, int layer,
+    enum route_choice choice, const float **gate_up, const float **down)
 {
 	const struct duo_layer *w = &model->layers[layer];
-	int C = model->config.d_model, I;
-	const float *gate, *down;
 
 	if (choice == CHOICE_BIG) {
-		I = model->config.d_ff;
-		gate = w->gate;
-		down = w->down;
-	} else {
-		I = model->config.d_ff_small;
-		gate = w->gate_small;
-		down = w->down_small;
+		*gate_up = w->gate;
+		*down = w->down;
+		return model->config.d_ff;
 	}
-	/* gate_up (n, 2I) = x (n, C) [gate; up]^T */
-	linear(gate_up, x, gate, n, C, 2 * I, 0.0f);
-	swiglu_forward(gate_up, n, I, parallel);
-	/* out (n, C) += h (n, I) down^T, h with row stride 2I */
-	gemm(false, true, n, C, I, 1.0f, gate_up, 2 * I, down, I, beta, out, C);
+	*gate_up = w->gate_small;
+	*down = w->down_small;
+	return model->config.d_ff_small;
 }
 
 void
 model_ffn(const struct duo_model *model, int layer, enum route_choice choice,
     const float *x, int n, float *out, float *scratch)
 {
+	const float *gate_up, *down;
+	int I;
+
 	if (choice == CHOICE_SKIP) {
 		memset(out, 0, (size_t)n * (size_t)model->config.d_model *
 		    sizeof *out);
 		return;
 	}
-	ffn_module_forward(model, layer, choice, x, n, out, 0.0f, scratch,
-	    elementwise_threads_pay());
+	I = ffn_weights(model, layer, choice, &gate_up, &down);
+	ffn_module_forward(out, 0.0f, x, n, gate_up, down,
+	    model->config.d_model, I, scratch, parallel_elementwise_pays());
 }
 
 /*
- * x (T, C) += FFN_route(xn) at one layer: the rows routed to each module
- * are gathered into a contiguous block, pushed through it, and added back,
- * so no FLOP is spent on a module a row does not use.
+ * x (T, C) += FFN_route(xn) at one layer, row t taking the module of
+ * routes[t * L + layer]: the rows routed to each module are gathered into
+ * a contiguous block, pushed through it, and added back, so no FLOP is
+ * spent on a module a row does not use.  When every row takes the same
+ * module, its product adds straight into x.
  */
 static void
 ffn_routed_forward(const struct duo_model *model, int layer,
@@ -1350,7 +960,8 @@ ffn_routed_forward(const struct duo_model *model, int layer,
 {
 	static const enum route_choice modules[] = { CHOICE_BIG,
 	    CHOICE_SMALL };
-	int C = model->config.d_model, L = model->config.n_layer, m, t, n;
+	int C = model->config.d_model, L = model->config.n_layer, m, t, n, I;
+	const float *gate_up, *down;
 
 	for (m = 0; m < 2; m++) {
 		n = 0;
@@ -1359,30 +970,84 @@ ffn_routed_forward(const struct duo_model *model, int layer,
 				ws->rows[n++] = t;
 		if (n == 0)
 			continue;
+		I = ffn_weights(model, layer, modules[m], &gate_up, &down);
 		if (n == T) {
-			ffn_module_forward(model, layer, modules[m], ws->xn, T,
-			    ws->x, 1.0f, ws->gate_up, ws->parallel);
+			ffn_module_forward(ws->x, 1.0f, ws->xn, T, gate_up, down,
+			    C, I, ws->gate_up, ws->parallel);
 			continue;
 		}
-		for (t = 0; t < n; t++)
-			memcpy(ws->gathered + (size_t)t * C,
-			    ws->xn + (size_t)ws->rows[t] * C,
-			    (size_t)C * sizeof(float));
-		ffn_module_forward(model, layer, modules[m], ws->gathered, n,
-		    ws->ffn_out, 0.0f, ws->gate_up, ws->parallel);
-		for (t = 0; t < n; t++) {
-			float *dst = ws->x + (size_t)ws->rows[t] * C;
-			const float *src = ws->ffn_out + (size_t)t * C;
-			int i;
-
-			SIMD
-			for (i = 0; i < C; i++)
-				dst[i] += src[i];
-		}
+		rows_gather(ws->gathered, ws->xn, ws->rows, n, C, false);
+		ffn_module_forward(ws->ffn_out, 0.0f, ws->gathered, n, gate_up,
+		    down, C, I, ws->gate_up, ws->parallel);
+		rows_scatter_add(ws->x, ws->ffn_out, ws->rows, n, C, false);
 	}
 }
 
-/* The checks of model_forward, before anything is written. */
+/*
+ * One layer of the pass over the T rows of ws->x, positions start ..
+ * start + T - 1: the attention sublayer against this layer's cache (the
+ * rows' keys and values appended to it), the FFN norm, the route of every
+ * row at this layer (read from routes (T, L), or written there first by
+ * decide), and the routed FFN.
+ */
+static void
+layer_forward(const struct duo_model *model, int layer,
+    struct kv_cache *cache, struct forward_workspace *ws, int T, int start,
+    uint8_t *routes, model_route_decider decide, void *decide_arg)
+{
+	const struct duo_config *c = &model->config;
+	const struct duo_layer *w = &model->layers[layer];
+	int C = c->d_model, N = c->n_ctx, t;
+	/* this layer's cache (N, C); the new rows start at start */
+	float *k = cache->k + (size_t)layer * N * C;
+	float *v = cache->v + (size_t)layer * N * C;
+
+	rmsnorm_forward(ws->xn, NULL, ws->x, w->attn_norm, T, C, c->norm_eps,
+	    ws->parallel);
+	/* qkv (T, 3C) = xn [wq; wk; wv]^T: the three matrices are adjacent
+	 * in the layout, and one product with 3C outputs runs faster than
+	 * three with C */
+	linear(ws->qkv, ws->xn, w->wq, T, C, 3 * C, 0.0f);
+	/* q and k side by side are 2H heads of size D */
+	rope_forward(ws->qkv, T, T, start, 2 * C, 3 * C, C / c->n_head,
+	    ws->rope_cos, ws->rope_sin, ws->parallel);
+	for (t = 0; t < T; t++) {
+		memcpy(k + (size_t)(start + t) * C,
+		    ws->qkv + ((size_t)t * 3 + 1) * C, (size_t)C * sizeof(float));
+		memcpy(v + (size_t)(start + t) * C,
+		    ws->qkv + ((size_t)t * 3 + 2) * C, (size_t)C * sizeof(float));
+	}
+	attention_kv_forward(ws->attention, ws->qkv, k, v, ws->scores,
+	    ws->inverse_sums, T, start, C, c->n_head, ws->parallel);
+	/* x += attention wo^T */
+	linear(ws->x, ws->attention, w->wo, T, C, C, 1.0f);
+	rmsnorm_forward(ws->xn, NULL, ws->x, w->ffn_norm, T, C, c->norm_eps,
+	    ws->parallel);
+	if (decide != NULL)
+		decide(decide_arg, layer, ws->xn, T, routes + layer,
+		    c->n_layer);
+	ffn_routed_forward(model, layer, ws, routes, T);
+}
+
+/* Every layer of the pass of T >= 1 checked tokens at cache->length ..,
+ * leaving the last residual stream in ws->x (T, C). */
+static void
+layers_forward(const struct duo_model *model, struct kv_cache *cache,
+    struct forward_workspace *ws, const int32_t *tokens, int T,
+    uint8_t *routes, model_route_decider decide, void *decide_arg)
+{
+	int start = cache->length, l;
+
+	embedding_forward(ws->x, tokens, model->token_embedding, T,
+	    model->config.d_model, ws->parallel);
+	for (l = 0; l < model->config.n_layer; l++)
+		layer_forward(model, l, cache, ws, T, start, routes, decide,
+		    decide_arg);
+	cache->length = start + T;
+}
+
+/* The checks of a forward pass, before anything is written; routes are
+ * checked unless NULL (a decider writes them). */
 static int
 forward_check(const struct duo_model *model, const struct kv_cache *cache,
     const struct forward_workspace *ws, const int32_t *tokens, int T,
@@ -1413,7 +1078,7 @@ forward_check(const struct duo_model *model, const struct kv_cache *cache,
 			return error_set(err, "forward: token id %d at "
 			    "position %d is outside the vocabulary of %d",
 			    (int)tokens[t], cache->length + t, c->n_vocab);
-	for (i = 0; i < (size_t)T * (size_t)c->n_layer; i++)
+	for (i = 0; routes != NULL && i < (size_t)T * (size_t)c->n_layer; i++)
 		if (routes[i] > CHOICE_SKIP)
 			return error_set(err, "forward: route choice %d at "
 			    "position %d, layer %d", routes[i],
@@ -1428,68 +1093,53 @@ model_forward(const struct duo_model *model, struct kv_cache *cache,
     const uint8_t *routes, float *logits, struct duo_error *err)
 {
 	const struct duo_config *c = &model->config;
-	const struct duo_layer *w;
-	int C = c->d_model, N = c->n_ctx, start = cache->length, l, t;
-	float *k, *v;
 
 	if (forward_check(model, cache, ws, tokens, T, routes, err) != 0)
 		return -1;
 	if (T == 0)
 		return 0;
-	for (t = 0; t < T; t++)
-		memcpy(ws->x + (size_t)t * C,
-		    model->token_embedding + (size_t)tokens[t] * C,
-		    (size_t)C * sizeof(float));
-	for (l = 0; l < c->n_layer; l++) {
-		w = &model->layers[l];
-		/* this layer's cache (N, C); the new rows start at start */
-		k = cache->k + (size_t)l * N * C;
-		v = cache->v + (size_t)l * N * C;
-		rmsnorm_forward(ws->xn, ws->x, w->attn_norm, T, C,
-		    c->norm_eps, ws->parallel);
-		/* qkv (T, 3C) = xn [wq; wk; wv]^T: the three matrices are
-		 * adjacent in the layout, and one product with 3C outputs
-		 * runs faster than three with C */
-		linear(ws->qkv, ws->xn, w->wq, T, C, 3 * C, 0.0f);
-		rope_forward(ws->qkv, T, start, C, C / c->n_head, ws->rope_cos,
-		    ws->rope_sin, ws->parallel);
-		for (t = 0; t < T; t++) {
-			memcpy(k + (size_t)(start + t) * C,
-			    ws->qkv + ((size_t)t * 3 + 1) * C,
-			    (size_t)C * sizeof(float));
-			memcpy(v + (size_t)(start + t) * C,
-			    ws->qkv + ((size_t)t * 3 + 2) * C,
-			    (size_t)C * sizeof(float));
-		}
-		attention_forward(ws->attention, ws->qkv, k, v, ws->scores,
-		    ws->inverse_sums, T, start, C, c->n_head, ws->parallel);
-		/* x += attention wo^T */
-		linear(ws->x, ws->attention, w->wo, T, C, C, 1.0f);
-		rmsnorm_forward(ws->xn, ws->x, w->ffn_norm, T, C, c->norm_eps,
-		    ws->parallel);
-		ffn_routed_forward(model, l, ws, routes, T);
-	}
-	cache->length = start + T;
+	/* given routes are only read: the pass writes them only through a
+	 * decider, and there is none here */
+	layers_forward(model, cache, ws, tokens, T, (uint8_t *)routes, NULL,
+	    NULL);
 	if (logits != NULL) {
-		rmsnorm_forward(ws->xn, ws->x, model->output_norm, T, C,
-		    c->norm_eps, ws->parallel);
-		linear(logits, ws->xn, model->output, T, C, c->n_vocab, 0.0f);
+		rmsnorm_forward(ws->xn, NULL, ws->x, model->output_norm, T,
+		    c->d_model, c->norm_eps, ws->parallel);
+		linear(logits, ws->xn, model->output, T, c->d_model,
+		    c->n_vocab, 0.0f);
 	}
+	return 0;
+}
+
+int
+model_window_decided(const struct duo_model *model,
+    struct forward_workspace *ws, const int32_t *tokens, int T,
+    model_route_decider decide, void *decide_arg, uint8_t *routes,
+    float *losses, struct duo_error *err)
+{
+	float *head;
+
+	if (T < 1)
+		return error_set(err, "forward: %d tokens", T);
+	kv_cache_reset(&ws->cache);
+	if (forward_check(model, &ws->cache, ws, tokens, T, NULL, err) != 0)
+		return -1;
+	layers_forward(model, &ws->cache, ws, tokens, T, routes, decide,
+	    decide_arg);
+	if (losses == NULL || T < 2)
+		return 0;
+	head = malloc(model_head_scratch_size(&model->config) * sizeof *head);
+	if (head == NULL)
+		return error_set(err, "out of memory for the head's losses");
+	model_head_losses(model, ws->x, T - 1, tokens + 1, losses, head);
+	free(head);
 	return 0;
 }
 
 float
 model_row_loss(const float *logits, int V, int32_t target)
 {
-	float max = row_max(logits, V), chunk[LOSS_CHUNK];
-	double sum = 0.0;
-	int i, n;
-
-	for (i = 0; i < V; i += n) {
-		n = V - i < LOSS_CHUNK ? V - i : LOSS_CHUNK;
-		sum += exp_shifted(chunk, logits + i, max, n);
-	}
-	return (float)(log(sum) + (double)max - (double)logits[target]);
+	return crossentropy_row(logits, V, target);
 }
 
 int
@@ -1515,8 +1165,7 @@ model_window_losses(const struct duo_model *model,
 		if (model_forward(model, &ws->cache, ws, tokens + done, n,
 		    routes + (size_t)done * L, ws->logits, err) != 0)
 			return -1;
-		PARALLEL_FOR_IF(ws->parallel &&
-		    (size_t)n * (size_t)V >= PARALLEL_MIN_WORK)
+		PARALLEL_FOR(ws->parallel, (size_t)n * (size_t)V)
 		for (i = 0; i < n; i++)
 			losses[done + i] = model_row_loss(ws->logits +
 			    (size_t)i * V, V, tokens[done + i + 1]);
@@ -1561,20 +1210,21 @@ model_attention_sequences(const struct duo_model *model, int layer,
 	float *v = k + (size_t)T * C, *scores = v + (size_t)T * C;
 	float *inverse_sums = scores + (size_t)ATTENTION_BLOCK * T, *q;
 
-	rmsnorm_forward(xn, x, w->attn_norm, R, C, c->norm_eps, parallel);
+	rmsnorm_forward(xn, NULL, x, w->attn_norm, R, C, c->norm_eps,
+	    parallel);
 	/* qkv (R, 3C) = xn [wq; wk; wv]^T over every sequence at once */
 	linear(qkv, xn, w->wq, R, C, 3 * C, 0.0f);
 	for (s = 0; s < n_seq; s++) {
 		q = qkv + (size_t)s * T * 3 * C;
-		rope_forward(q, T, 0, C, D, ws->rope_cos, ws->rope_sin,
-		    parallel);
+		rope_forward(q, T, T, 0, 2 * C, 3 * C, D, ws->rope_cos,
+		    ws->rope_sin, parallel);
 		for (t = 0; t < T; t++) {
 			memcpy(k + (size_t)t * C, q + ((size_t)t * 3 + 1) * C,
 			    (size_t)C * sizeof(float));
 			memcpy(v + (size_t)t * C, q + ((size_t)t * 3 + 2) * C,
 			    (size_t)C * sizeof(float));
 		}
-		attention_forward(att + (size_t)s * T * C, q, k, v, scores,
+		attention_kv_forward(att + (size_t)s * T * C, q, k, v, scores,
 		    inverse_sums, T, 0, C, c->n_head, parallel);
 	}
 	/* x += attention wo^T */
@@ -1602,19 +1252,19 @@ model_attention_cached(const struct duo_model *model, int layer,
 		P = positions[i] > P ? positions[i] : P;
 	own_weights = scores + (size_t)n * P;
 	inverse_sums = own_weights + n;
-	rmsnorm_forward(xn, x, w->attn_norm, n, C, c->norm_eps, parallel);
+	rmsnorm_forward(xn, NULL, x, w->attn_norm, n, C, c->norm_eps,
+	    parallel);
 	linear(qkv, xn, w->wq, n, C, 3 * C, 0.0f);
 	for (i = 0; i < n; i++)
-		rope_forward(qkv + (size_t)i * 3 * C, 1, positions[i], C, D,
-		    ws->rope_cos, ws->rope_sin, false);
+		rope_forward(qkv + (size_t)i * 3 * C, 1, 1, positions[i],
+		    2 * C, 3 * C, D, ws->rope_cos, ws->rope_sin, false);
 	for (h = 0; h < H; h++) {
 		/* scores (n, P) = q_h k_h^T / sqrt(D) against the cached keys,
 		 * one product for every row since they share the cache */
 		if (P > 0)
 			gemm(false, true, n, P, D, scale, qkv + (size_t)h * D,
 			    3 * C, kc + (size_t)h * D, C, 0.0f, scores, P);
-		PARALLEL_FOR_IF(parallel && (size_t)n * (size_t)P >=
-		    PARALLEL_MIN_WORK)
+		PARALLEL_FOR(parallel, (size_t)n * (size_t)P)
 		for (i = 0; i < n; i++) {
 			const float *q = qkv + (size_t)i * 3 * C + h * D;
 			float *row = scores + (size_t)i * P, own = 0.0f, max;
@@ -1660,10 +1310,14 @@ model_ffn_add(const struct duo_model *model, int layer,
     enum route_choice choice, const float *xn, int n, float *out,
     float *scratch)
 {
+	const float *gate_up, *down;
+	int I;
+
 	if (choice == CHOICE_SKIP || n == 0)
 		return;
-	ffn_module_forward(model, layer, choice, xn, n, out, 1.0f, scratch,
-	    elementwise_threads_pay());
+	I = ffn_weights(model, layer, choice, &gate_up, &down);
+	ffn_module_forward(out, 1.0f, xn, n, gate_up, down,
+	    model->config.d_model, I, scratch, parallel_elementwise_pays());
 }
 
 /*
@@ -1697,8 +1351,8 @@ model_head_losses(const struct duo_model *model, const float *x, int n,
 
 	for (i0 = 0; i0 < n; i0 += rows) {
 		rows = n - i0 < HEAD_ROWS ? n - i0 : HEAD_ROWS;
-		rmsnorm_forward(xn, x + (size_t)i0 * C, model->output_norm,
-		    rows, C, c->norm_eps, false);
+		rmsnorm_forward(xn, NULL, x + (size_t)i0 * C,
+		    model->output_norm, rows, C, c->norm_eps, false);
 		for (v0 = 0; v0 < V; v0 += cols) {
 			cols = V - v0 < HEAD_COLUMNS ? V - v0 : HEAD_COLUMNS;
 			/* logits (rows, cols) = xn E[v0 .. v0 + cols)^T */

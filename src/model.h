@@ -161,6 +161,28 @@ int model_forward(const struct duo_model *model, struct kv_cache *cache,
     const uint8_t *routes, float *logits, struct duo_error *err);
 
 /*
+ * Who decides the route of a pass when it is not given (a learned
+ * router): called at each layer with the FFN inputs xn (n, C) of the
+ * pass's n rows, after the layer's ffn_norm (the rows the FFN modules
+ * see), it writes row t's choice at that layer (enum route_choice) to
+ * choices[t * stride].  arg is the caller's.
+ */
+typedef void (*model_route_decider)(void *arg, int layer, const float *xn,
+    int n, uint8_t *choices, int stride);
+
+/*
+ * The pass of model_forward() over one window of T tokens from position 0
+ * (ws's own cache), with decide choosing each row's route layer by layer:
+ * routes (T, L) receives the choices.  When losses is not NULL and T > 1,
+ * losses[t] = -ln P(tokens[t + 1]) for t = 0 .. T-2 from
+ * model_head_losses().
+ */
+int model_window_decided(const struct duo_model *model,
+    struct forward_workspace *ws, const int32_t *tokens, int T,
+    model_route_decider decide, void *decide_arg, uint8_t *routes,
+    float *losses, struct duo_error *err);
+
+/*
  * Per-token losses of one window starting at position 0: losses[t] =
  * -ln P(tokens[t + 1] | tokens[0..t]) for t = 0 .. T-2, position t using
  * routes[t * L ..].  Uses a fresh cache internally.

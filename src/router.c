@@ -1,6 +1,6 @@
 /*
- * router.c - learned routers: weights, their place in a model file and
- * the causal choice of a route (router.h).
+ * router.c - learned routers: weights, their place in a model file, their
+ * logits and the causal choice of a route (router.h).
  */
 #include <float.h>
 #include <stdbool.h>
@@ -448,6 +448,34 @@ router_choose(const struct duo_router *router, enum router_mode mode, int k,
 	return best;
 }
 
+/* What the decider of router_window_pass() needs between layers. */
+struct router_decider {
+	const struct duo_router *router;
+	enum router_mode mode;
+	int k;
+	int *used;          /* (T) B's each row's route has taken so far */
+	float *logits;      /* (T, m) one layer's logits */
+};
+
+/* Choose the n rows' choices at layer from their FFN inputs xn (n, C)
+ * (model_route_decider). */
+static void
+router_decide(void *arg, int layer, const float *xn, int n, uint8_t *choices,
+    int stride)
+{
+	struct router_decider *d = arg;
+	const struct route_space *space = &d->router->space;
+	int m = space->n_choices, t, digit;
+
+	router_logits(d->router, layer, xn, n, d->logits);
+	for (t = 0; t < n; t++) {
+		digit = router_choose(d->router, d->mode, d->k, layer,
+		    d->used[t], d->logits + (size_t)t * m);
+		choices[(size_t)t * stride] = (uint8_t)space->choices[digit];
+		d->used[t] += space->choices[digit] == CHOICE_BIG;
+	}
+}
+
 int
 router_window_pass(const struct duo_model *model,
     const struct duo_router *router, enum router_mode mode, int k,
@@ -455,90 +483,24 @@ router_window_pass(const struct duo_model *model,
     struct duo_error *err)
 {
 	const struct duo_config *c = &model->config;
-	const struct route_space *space = &router->space;
+	struct router_decider decider = { router, mode, k, NULL, NULL };
 	struct forward_workspace *ws = NULL;
-	size_t C = (size_t)c->d_model, F = (size_t)(c->d_ff > c->d_ff_small ?
-	    c->d_ff : c->d_ff_small);
-	float *x = NULL, *xn = NULL, *in = NULL, *out = NULL, *logits = NULL;
-	float *attention = NULL, *ffn = NULL, *head = NULL;
-	int *used = NULL, *rows = NULL, L = c->n_layer, m = space->n_choices;
-	int l, t, d, n, status = -1;
-	size_t i;
+	int status = -1;
 
 	if (T < 1 || T > c->n_ctx)
 		return error_set(err, "a window of %d positions (the model "
 		    "takes 1..%d)", T, c->n_ctx);
 	ws = forward_workspace_new(c, T);
-	x = malloc((size_t)T * C * sizeof *x);
-	xn = malloc((size_t)T * C * sizeof *xn);
-	in = malloc((size_t)T * C * sizeof *in);
-	out = malloc((size_t)T * C * sizeof *out);
-	logits = malloc((size_t)T * (size_t)m * sizeof *logits);
-	attention = malloc(model_attention_scratch_size(c, T, T) *
-	    sizeof *attention);
-	ffn = malloc(2 * (size_t)T * F * sizeof *ffn);
-	head = malloc(model_head_scratch_size(c) * sizeof *head);
-	used = calloc((size_t)T, sizeof *used);
-	rows = malloc((size_t)T * sizeof *rows);
-	if (ws == NULL || x == NULL || xn == NULL || in == NULL ||
-	    out == NULL || logits == NULL || attention == NULL ||
-	    ffn == NULL || head == NULL || used == NULL || rows == NULL) {
+	decider.used = calloc((size_t)T, sizeof *decider.used);
+	decider.logits = malloc((size_t)T * (size_t)router->space.n_choices *
+	    sizeof *decider.logits);
+	if (ws == NULL || decider.used == NULL || decider.logits == NULL)
 		error_set(err, "out of memory for a router pass");
-		goto done;
-	}
-	for (t = 0; t < T; t++)
-		memcpy(x + (size_t)t * C, model->token_embedding +
-		    (size_t)tokens[t] * C, C * sizeof *x);
-	for (l = 0; l < L; l++) {
-		model_attention_sequences(model, l, ws, x, 1, T, attention);
-		model_rmsnorm(xn, x, model->layers[l].ffn_norm, T, (int)C,
-		    c->norm_eps);
-		router_logits(router, l, xn, T, logits);
-		for (t = 0; t < T; t++) {
-			d = router_choose(router, mode, k, l, used[t],
-			    logits + (size_t)t * m);
-			routes[(size_t)t * L + l] = (uint8_t)space->choices[d];
-			used[t] += space->choices[d] == CHOICE_BIG;
-		}
-		/* each module over its rows, gathered and scattered back */
-		for (d = 0; d < m; d++) {
-			enum route_choice choice = space->choices[d];
-
-			if (choice == CHOICE_SKIP)
-				continue;
-			for (t = n = 0; t < T; t++)
-				if (routes[(size_t)t * L + l] == choice)
-					rows[n++] = t;
-			if (n == 0)
-				continue;
-			for (t = 0; t < n; t++)
-				memcpy(in + (size_t)t * C, xn + (size_t)rows[t] *
-				    C, C * sizeof *in);
-			memset(out, 0, (size_t)n * C * sizeof *out);
-			model_ffn_add(model, l, choice, in, n, out, ffn);
-			for (t = 0; t < n; t++) {
-				float *dst = x + (size_t)rows[t] * C;
-				const float *src = out + (size_t)t * C;
-
-				for (i = 0; i < C; i++)
-					dst[i] += src[i];
-			}
-		}
-	}
-	if (losses != NULL && T > 1)
-		model_head_losses(model, x, T - 1, tokens + 1, losses, head);
-	status = 0;
-done:
+	else
+		status = model_window_decided(model, ws, tokens, T,
+		    router_decide, &decider, routes, losses, err);
 	forward_workspace_free(ws);
-	free(x);
-	free(xn);
-	free(in);
-	free(out);
-	free(logits);
-	free(attention);
-	free(ffn);
-	free(head);
-	free(used);
-	free(rows);
+	free(decider.used);
+	free(decider.logits);
 	return status;
 }

@@ -3,8 +3,11 @@
  * layer per FFN slot that reads the slot's input after its RMSNorm (the
  * rows the FFN modules see) and gives a logit for every choice of a route
  * space.  This module owns a router's weights and settings, reading and
- * writing them in a model file, and the causal rule that turns logits
- * into choices under a budget.  Training is in router_train.h.
+ * writing them in a model file, its logits, and the causal rule that turns
+ * logits into choices under a budget.  It must not run a forward pass of
+ * its own: router_window_pass() hands its logits and choice, as a route
+ * decider, to model.c's pass (model_window_decided()).  Training is in
+ * router_train.h.
  *
  * In the model file (duo-model(5)), router NAME is
  *   blk.N.router.NAME.weight   F32, ne = [C, m]: row c is choice c's
@@ -120,7 +123,9 @@ int router_choose(const struct duo_router *router, enum router_mode mode,
  * The routes a router takes in one window when every position follows
  * its own choices (the deployable reading: the greedy context): routes
  * (T, L) choices (enum route_choice) and, when losses is not NULL, the
- * losses of positions 0 .. T - 2 against tokens 1 .. T - 1.
+ * losses of positions 0 .. T - 2 against tokens 1 .. T - 1.  The pass is
+ * model_window_decided() with router_logits() and router_choose() as its
+ * decider.
  */
 int router_window_pass(const struct duo_model *model,
     const struct duo_router *router, enum router_mode mode, int k,

@@ -9,10 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
+#include "layers.h"
 #include "linalg.h"
 #include "oracle.h"
 #include "rng.h"
@@ -39,16 +37,6 @@ router_train_defaults(struct router_train_options *o, enum router_kind kind)
 		o->lr = 1e-2f;
 		o->label_tokens = 4096;
 	}
-}
-
-static int
-thread_count(void)
-{
-#ifdef _OPENMP
-	return omp_get_max_threads();
-#else
-	return 1;
-#endif
 }
 
 static void *
@@ -125,10 +113,10 @@ mixture_free(struct mixture *x)
 	free(x->s.dln);
 	free(x->s.datty);
 	free(x->s.dqkv);
-	free(x->s.gathered);
-	free(x->s.module_out);
-	free(x->s.hidden);
-	free(x->s.dgate_up);
+	free(x->s.ffn.gathered);
+	free(x->s.ffn.module_out);
+	free(x->s.ffn.hidden);
+	free(x->s.ffn.dgate_up);
 	free(x->s.dprobs);
 	free(x->s.norm_partial);
 	memset(x, 0, sizeof *x);
@@ -140,7 +128,7 @@ mixture_init(struct mixture *x, const struct duo_model *model,
 {
 	const struct duo_config *c = &model->config;
 	size_t L, R, C, T, H, F, S, V, m, I, threads, block;
-	int i, r, half, p;
+	int r, half;
 	bool ok = true;
 
 	memset(x, 0, sizeof *x);
@@ -166,7 +154,7 @@ mixture_init(struct mixture *x, const struct duo_model *model,
 	V = (size_t)x->V;
 	m = (size_t)x->m;
 	I = F > S ? F : S;
-	threads = (size_t)thread_count();
+	threads = (size_t)parallel_thread_count();
 	block = T < ATTENTION_BLOCK ? T : ATTENTION_BLOCK;
 	x->res = alloc_floats((L + 1) * R * C, &ok);
 	x->xm = alloc_floats(L * R * C, &ok);
@@ -198,10 +186,10 @@ mixture_init(struct mixture *x, const struct duo_model *model,
 	x->s.dln = alloc_floats(R * C, &ok);
 	x->s.datty = alloc_floats(R * C, &ok);
 	x->s.dqkv = alloc_floats(R * 3 * C, &ok);
-	x->s.gathered = alloc_floats(R * C, &ok);
-	x->s.module_out = alloc_floats(R * C, &ok);
-	x->s.hidden = alloc_floats(R * I, &ok);
-	x->s.dgate_up = alloc_floats(R * 2 * I, &ok);
+	x->s.ffn.gathered = alloc_floats(R * C, &ok);
+	x->s.ffn.module_out = alloc_floats(R * C, &ok);
+	x->s.ffn.hidden = alloc_floats(R * I, &ok);
+	x->s.ffn.dgate_up = alloc_floats(R * 2 * I, &ok);
 	x->s.dprobs = alloc_floats(threads * block * T, &ok);
 	x->s.norm_partial = alloc_floats(threads * C, &ok);
 	if (!ok || x->pbig == NULL || x->rows == NULL) {
@@ -212,17 +200,8 @@ mixture_init(struct mixture *x, const struct duo_model *model,
 	for (r = 0; r < x->R; r++)
 		x->rows[r] = r;
 	/* the same tables as the trainer's and the model's */
-	for (i = 0; i < half; i++) {
-		double frequency = pow((double)c->rope_base,
-		    -2.0 * (double)i / (double)(2 * half));
-
-		for (p = 0; p < x->T; p++) {
-			double angle = (double)p * frequency;
-
-			x->rope_cos[p * half + i] = (float)cos(angle);
-			x->rope_sin[p * half + i] = (float)sin(angle);
-		}
-	}
+	rope_tables(x->rope_cos, x->rope_sin, x->T, c->d_model / c->n_head,
+	    c->rope_base);
 	return 0;
 }
 
@@ -267,7 +246,8 @@ mixture_forward(struct mixture *x, float alpha, float sharpness, double *ce)
 	size_t RC = (size_t)R * C;
 	double sum = 0.0, penalty = 0.0, target;
 
-	embedding_forward(x->res, x->inputs, model->token_embedding, R, C);
+	embedding_forward(x->res, x->inputs, model->token_embedding, R, C,
+	    true);
 	for (l = 0; l < L; l++) {
 		const struct duo_layer *w = &model->layers[l];
 		float *in = x->res + (size_t)l * RC, *xm = x->xm + (size_t)l * RC;
@@ -281,7 +261,7 @@ mixture_forward(struct mixture *x, float alpha, float sharpness, double *ce)
 		attention_sublayer_forward(w, xm, in, &saved, x->M, T, C, x->H,
 		    model->config.norm_eps, x->rope_cos, x->rope_sin);
 		rmsnorm_forward(ln2, x->rstd2 + (size_t)l * R, xm, w->ffn_norm,
-		    R, C, model->config.norm_eps);
+		    R, C, model->config.norm_eps, true);
 		/* mixture weights from the router's logits */
 		router_logits(x->router, l, ln2, R, x->dz);
 		for (r = 0; r < R; r++)
@@ -295,11 +275,11 @@ mixture_forward(struct mixture *x, float alpha, float sharpness, double *ce)
 			if (space->choices[c] == CHOICE_BIG)
 				ffn_forward(yc, x->gu_big + (size_t)l * R * 2 *
 				    x->F, ln2, x->rows, R, w->gate, w->down, C,
-				    x->F, &x->s);
+				    x->F, &x->s.ffn);
 			else if (space->choices[c] == CHOICE_SMALL)
 				ffn_forward(yc, x->gu_small + (size_t)l * R *
 				    2 * x->S, ln2, x->rows, R, w->gate_small,
-				    w->down_small, C, x->S, &x->s);
+				    w->down_small, C, x->S, &x->s.ffn);
 		}
 		memcpy(out, xm, RC * sizeof *out);
 		for (r = 0; r < R; r++) {
@@ -317,7 +297,7 @@ mixture_forward(struct mixture *x, float alpha, float sharpness, double *ce)
 		}
 	}
 	rmsnorm_forward(x->lnf, x->rstdf, x->res + (size_t)L * RC,
-	    model->output_norm, R, C, model->config.norm_eps);
+	    model->output_norm, R, C, model->config.norm_eps, true);
 	linear_forward(x->logits, x->lnf, model->output, R, C, x->V, 0.0f);
 	crossentropy_forward(x->losses, x->logits, x->targets, R, x->V);
 	for (r = 0; r < R; r++)
@@ -415,12 +395,12 @@ mixture_backward(struct mixture *x, float alpha, float sharpness,
 			if (choice == CHOICE_BIG)
 				ffn_backward(x->dtmp, NULL, NULL, x->dmix, ln2,
 				    x->rows, R, x->gu_big + (size_t)l * R * 2 *
-				    x->F, w->gate, w->down, C, x->F, s);
+				    x->F, w->gate, w->down, C, x->F, &s->ffn);
 			else
 				ffn_backward(x->dtmp, NULL, NULL, x->dmix, ln2,
 				    x->rows, R, x->gu_small + (size_t)l * R *
 				    2 * x->S, w->gate_small, w->down_small, C,
-				    x->S, s);
+				    x->S, &s->ffn);
 			for (i = 0; i < RC; i++)
 				s->dln[i] += x->dtmp[i];
 		}
@@ -819,6 +799,6 @@ router_train(const struct duo_model *model, struct duo_router *router,
 	else
 		status = train_oracle(model, router, tokens, n_tokens, bos, o,
 		    progress, progress_arg, err);
-	linalg_set_threads(thread_count());
+	linalg_set_threads(parallel_thread_count());
 	return status;
 }

@@ -1,12 +1,11 @@
 /*
- * train.c - training a Duo model: the forward and backward pass of every
- * layer with stored activations, random routing, AdamW with warm-up and
- * cosine decay, gradient clipping, validation through the inference path,
- * and checkpoints that continue bit for bit.
+ * train.c - training a Duo model: the forward and backward pass of the
+ * model over layers.h's kernels with stored activations, random routing,
+ * AdamW with warm-up and cosine decay, gradient clipping, validation
+ * through the inference path, and checkpoints that continue bit for bit.
  *
- * Shapes in comments use the letters of train.h's legend.  Every matrix
- * product goes through gemm() or linear() (linalg.h).  BLAS runs one
- * thread per call; the trainer splits each product over its own OpenMP
+ * Shapes in comments use the letters of train.h's legend.  BLAS runs one
+ * thread per call; the kernels split each product over the OpenMP
  * threads (rows of the result), because mixing BLAS's thread pool with
  * OpenMP's on two cores makes them fight, and because a fixed split keeps
  * every result independent of timing, which bit-identical resumption
@@ -20,33 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "gguf.h"
+#include "layers.h"
 #include "linalg.h"
 
-#define PRAGMA(x) _Pragma(#x)
-#ifdef _OPENMP
-#define PARALLEL_FOR_IF(condition) \
-	PRAGMA(omp parallel for schedule(static) if (condition))
-#define PARALLEL_FOR_DYNAMIC(condition) \
-	PRAGMA(omp parallel for schedule(dynamic, 1) if (condition))
-#else
-#define PARALLEL_FOR_IF(condition)
-#define PARALLEL_FOR_DYNAMIC(condition)
-#endif
-/* Loops of plain float arithmetic that the compiler may vectorise (taken
- * only with -fopenmp or -fopenmp-simd; harmless without). */
-#define SIMD PRAGMA(omp simd)
-#define SIMD_SUM(v) PRAGMA(omp simd reduction(+:v))
-#define SIMD_MAX(v) PRAGMA(omp simd reduction(max:v))
-
-/* Elementwise loops smaller than this run on one thread. */
-#define PARALLEL_MIN_WORK (1 << 14)
-/* Products of fewer multiply-adds than this are not split. */
-#define PARALLEL_MIN_GEMM (1 << 18)
 /* Rows of one pass when the micro-batch is left to the trainer. */
 #define DEFAULT_PASS_ROWS 4096
 
@@ -55,21 +31,7 @@
 int
 train_thread_count(void)
 {
-#ifdef _OPENMP
-	return omp_get_max_threads();
-#else
-	return 1;
-#endif
-}
-
-static int
-thread_id(void)
-{
-#ifdef _OPENMP
-	return omp_get_thread_num();
-#else
-	return 0;
-#endif
+	return parallel_thread_count();
 }
 
 /* --- random numbers ---------------------------------------------------- */
@@ -178,543 +140,7 @@ train_learning_rate(const struct train_options *o, int step)
 	    (1.0 + cos(3.14159265358979323846 * progress)));
 }
 
-/* --- products split over threads -------------------------------------- */
-
-/* Boundary p of parts equal pieces of n, on multiples of 16 (whole SIMD
- * panels) except the last. */
-static int
-split_point(int n, int parts, int p)
-{
-	long b;
-
-	if (p >= parts)
-		return n;
-	b = ((long)n * p / parts + 15) / 16 * 16;
-	return b > n ? n : (int)b;
-}
-
-/*
- * gemm() with the rows of C (or its columns, when there are more of them)
- * cut into pieces shared out among the threads; each piece is an
- * independent product, so the result does not depend on which thread runs
- * which piece.  Two pieces a thread, taken as threads come free, keep a
- * thread that lost its core to another process from holding up the rest.
- */
-static void
-parallel_gemm(bool transpose_a, bool transpose_b, int m, int n, int k,
-    float alpha, const float *a, int lda, const float *b, int ldb, float beta,
-    float *c, int ldc)
-{
-	int threads = train_thread_count(), parts = 2 * threads, p;
-
-	if (threads < 2 || (double)m * n * k < PARALLEL_MIN_GEMM) {
-		gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb,
-		    beta, c, ldc);
-		return;
-	}
-	if (m >= n) {
-		PARALLEL_FOR_DYNAMIC(1)
-		for (p = 0; p < parts; p++) {
-			int m0 = split_point(m, parts, p);
-			int m1 = split_point(m, parts, p + 1);
-			const float *ap = transpose_a ? a + m0 :
-			    a + (size_t)m0 * lda;
-
-			gemm(transpose_a, transpose_b, m1 - m0, n, k, alpha, ap,
-			    lda, b, ldb, beta, c + (size_t)m0 * ldc, ldc);
-		}
-	} else {
-		PARALLEL_FOR_DYNAMIC(1)
-		for (p = 0; p < parts; p++) {
-			int n0 = split_point(n, parts, p);
-			int n1 = split_point(n, parts, p + 1);
-			const float *bp = transpose_b ? b + (size_t)n0 * ldb :
-			    b + n0;
-
-			gemm(transpose_a, transpose_b, m, n1 - n0, k, alpha, a,
-			    lda, bp, ldb, beta, c + n0, ldc);
-		}
-	}
-}
-
-/* --- layers ------------------------------------------------------------ */
-
-/*
- * e^x without a library call, so that loops over it vectorise: x = k ln 2
- * + r with |r| <= ln 2 / 2 (ln 2 split in two for exactness), e^r by its
- * Taylor polynomial to degree 7 (truncation below 1e-8), times 2^k built
- * in the exponent bits.  Relative error below 1e-7 on [-87, 88]; below
- * that the result is 0, above it stays finite (2^127 p).  The clamps are
- * on the integer k: float comparisons would keep the loop from being
- * vectorised under the default -ftrapping-math.
- */
-static inline float
-exp_fast(float x)
-{
-	float k, r, p, scale;
-	int32_t e;
-
-	/* round to nearest by adding and removing 1.5 * 2^23 */
-	k = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
-	r = x - k * 0.693145752f - k * 1.42860677e-6f;
-	p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f +
-	    r * (4.16666679e-2f + r * (8.33333377e-3f + r * (1.38888892e-3f +
-	    r * 1.98412701e-4f))))));
-	e = (int32_t)k;
-	e = e < -127 ? -127 : e;
-	e = e > 127 ? 127 : e;
-	e = (e + 127) << 23;        /* -127 gives the bits of 0.0f */
-	memcpy(&scale, &e, sizeof scale);
-	return p * scale;
-}
-
-void
-embedding_forward(float *out, const int32_t *tokens, const float *embedding,
-    int R, int C)
-{
-	int r;
-
-	PARALLEL_FOR_IF((size_t)R * C >= PARALLEL_MIN_WORK)
-	for (r = 0; r < R; r++)
-		memcpy(out + (size_t)r * C, embedding + (size_t)tokens[r] * C,
-		    (size_t)C * sizeof *out);
-}
-
-void
-embedding_backward(float *dembedding, const float *dout,
-    const int32_t *tokens, int R, int C)
-{
-	int parts = train_thread_count(), p;
-
-	/* Threads own column ranges, so rows of the same token never race
-	 * and every sum runs in row order. */
-	PARALLEL_FOR_IF((size_t)R * C >= PARALLEL_MIN_WORK)
-	for (p = 0; p < parts; p++) {
-		int c0 = (int)((long)C * p / parts);
-		int c1 = (int)((long)C * (p + 1) / parts), r, i;
-
-		for (r = 0; r < R; r++) {
-			float *d = dembedding + (size_t)tokens[r] * C;
-			const float *g = dout + (size_t)r * C;
-
-			for (i = c0; i < c1; i++)
-				d[i] += g[i];
-		}
-	}
-}
-
-void
-rmsnorm_forward(float *out, float *rstd, const float *x, const float *w,
-    int R, int C, float eps)
-{
-	int r;
-
-	PARALLEL_FOR_IF((size_t)R * C >= PARALLEL_MIN_WORK)
-	for (r = 0; r < R; r++) {
-		const float *row = x + (size_t)r * C;
-		float *o = out + (size_t)r * C, sum = 0.0f, s;
-		int i;
-
-		SIMD_SUM(sum)
-		for (i = 0; i < C; i++)
-			sum += row[i] * row[i];
-		s = 1.0f / sqrtf(sum / (float)C + eps);
-		SIMD
-		for (i = 0; i < C; i++)
-			o[i] = row[i] * s * w[i];
-		rstd[r] = s;
-	}
-}
-
-/*
- * y = w x s, s = (mean(x^2) + eps)^(-1/2), so
- * dx = s (w dy - x s^2 mean(w dy x)) and dw = sum over rows of dy x s.
- */
-void
-rmsnorm_backward(float *dx, float *dw, float *partial, const float *dout,
-    const float *x, const float *w, const float *rstd, int R, int C)
-{
-	int parts = train_thread_count(), p;
-
-	memset(partial, 0, (size_t)parts * C * sizeof *partial);
-	/* Each thread sums its rows' dw into its own partial row; the
-	 * partials are then added in thread order. */
-	PARALLEL_FOR_IF((size_t)R * C >= PARALLEL_MIN_WORK)
-	for (p = 0; p < parts; p++) {
-		int r0 = (int)((long)R * p / parts);
-		int r1 = (int)((long)R * (p + 1) / parts), r, i;
-		float *pw = partial + (size_t)p * C;
-
-		for (r = r0; r < r1; r++) {
-			const float *xr = x + (size_t)r * C;
-			const float *g = dout + (size_t)r * C;
-			float *d = dx + (size_t)r * C, s = rstd[r], dot = 0.0f;
-
-			SIMD_SUM(dot)
-			for (i = 0; i < C; i++)
-				dot += w[i] * g[i] * xr[i];
-			dot *= s * s / (float)C;
-			SIMD
-			for (i = 0; i < C; i++) {
-				d[i] += s * (w[i] * g[i] - xr[i] * dot);
-				pw[i] += g[i] * xr[i] * s;
-			}
-		}
-	}
-	for (p = 0; p < parts && dw != NULL; p++) {
-		int i;
-
-		for (i = 0; i < C; i++)
-			dw[i] += partial[(size_t)p * C + i];
-	}
-}
-
-void
-linear_forward(float *out, const float *x, const float *w, int R, int in,
-    int out_dim, float beta)
-{
-	parallel_gemm(false, true, R, out_dim, in, 1.0f, x, in, w, in, beta,
-	    out, out_dim);
-}
-
-void
-linear_backward(float *dx, float *dw, const float *dout, const float *x,
-    const float *w, int R, int in, int out_dim)
-{
-	/* dw (O, I) += dout^T (O, R) x (R, I), first, so dx may alias x;
-	 * a frozen layer (a router's training) passes no dw */
-	if (dw != NULL)
-		parallel_gemm(true, false, out_dim, in, R, 1.0f, dout, out_dim,
-		    x, in, 1.0f, dw, in);
-	/* dx (R, I) = dout (R, O) w (O, I) */
-	if (dx != NULL)
-		parallel_gemm(false, false, R, in, out_dim, 1.0f, dout, out_dim,
-		    w, in, 0.0f, dx, in);
-}
-
-/* Rotate by +angle (direction 1) or -angle (direction -1). */
-static void
-rope_rotate(float *x, int R, int T, int width, int stride, int D,
-    const float *cos_table, const float *sin_table, float direction)
-{
-	int r, half = D / 2;
-
-	PARALLEL_FOR_IF((size_t)R * width >= PARALLEL_MIN_WORK)
-	for (r = 0; r < R; r++) {
-		const float *c = cos_table + (size_t)(r % T) * half;
-		const float *s = sin_table + (size_t)(r % T) * half;
-		float *row = x + (size_t)r * stride, x0, x1, sn;
-		int h, i;
-
-		for (h = 0; h < width; h += D)
-			for (i = 0; i < half; i++) {
-				sn = direction * s[i];
-				x0 = row[h + 2 * i];
-				x1 = row[h + 2 * i + 1];
-				row[h + 2 * i] = x0 * c[i] - x1 * sn;
-				row[h + 2 * i + 1] = x0 * sn + x1 * c[i];
-			}
-	}
-}
-
-void
-rope_forward(float *x, int R, int T, int width, int stride, int D,
-    const float *cos_table, const float *sin_table)
-{
-	rope_rotate(x, R, T, width, stride, D, cos_table, sin_table, 1.0f);
-}
-
-/* The rotation is orthogonal: its gradient is the inverse rotation. */
-void
-rope_backward(float *dx, int R, int T, int width, int stride, int D,
-    const float *cos_table, const float *sin_table)
-{
-	rope_rotate(dx, R, T, width, stride, D, cos_table, sin_table, -1.0f);
-}
-
-/* Softmax of rows t0 .. t0+rows-1 of p (T, T) over their first t+1
- * columns; the rest of each row is set to 0. */
-static void
-softmax_causal_rows(float *p, int t0, int rows, int T)
-{
-	int i, j;
-
-	for (i = 0; i < rows; i++) {
-		float *row = p + (size_t)(t0 + i) * T, max, sum = 0.0f, inv;
-		int visible = t0 + i + 1;
-
-		max = row[0];
-		SIMD_MAX(max)
-		for (j = 1; j < visible; j++)
-			max = row[j] > max ? row[j] : max;
-		SIMD_SUM(sum)
-		for (j = 0; j < visible; j++) {
-			row[j] = exp_fast(row[j] - max);
-			sum += row[j];
-		}
-		inv = 1.0f / sum;
-		SIMD
-		for (j = 0; j < visible; j++)
-			row[j] *= inv;
-		for (j = visible; j < T; j++)
-			row[j] = 0.0f;
-	}
-}
-
-void
-attention_forward(float *out, float *probs, const float *qkv, int M, int T,
-    int C, int H)
-{
-	int D = C / H, C3 = 3 * C, bh;
-	float scale = 1.0f / sqrtf((float)D);
-
-	PARALLEL_FOR_DYNAMIC((double)M * H * T * T * D >= PARALLEL_MIN_GEMM)
-	for (bh = 0; bh < M * H; bh++) {
-		int b = bh / H, h = bh % H, t0, rows, keys;
-		const float *q = qkv + (size_t)b * T * C3 + (size_t)h * D;
-		const float *k = q + C, *v = q + 2 * C;
-		float *p = probs + (size_t)bh * T * T;
-		float *y = out + (size_t)b * T * C + (size_t)h * D;
-
-		for (t0 = 0; t0 < T; t0 += ATTENTION_BLOCK) {
-			rows = T - t0 < ATTENTION_BLOCK ? T - t0 :
-			    ATTENTION_BLOCK;
-			keys = t0 + rows;
-			/* p[t0.., :keys] (rows, keys) = q k^T / sqrt(D) */
-			gemm(false, true, rows, keys, D, scale,
-			    q + (size_t)t0 * C3, C3, k, C3, 0.0f,
-			    p + (size_t)t0 * T, T);
-			softmax_causal_rows(p, t0, rows, T);
-			/* y[t0..] (rows, D) = p[t0.., :keys] v[:keys] */
-			gemm(false, false, rows, D, keys, 1.0f,
-			    p + (size_t)t0 * T, T, v, C3, 0.0f,
-			    y + (size_t)t0 * C, C);
-		}
-	}
-}
-
-/*
- * With P = softmax(S), S = q k^T / sqrt(D), y = P v:
- * dP = dy v^T, dv = P^T dy, dS = P * (dP - rowsum(P * dP)),
- * dq = dS k / sqrt(D), dk = dS^T q / sqrt(D); block by block of queries.
- */
-void
-attention_backward(float *dqkv, float *dprobs, const float *dout,
-    const float *qkv, const float *probs, int M, int T, int C, int H)
-{
-	int D = C / H, C3 = 3 * C, bh;
-	int block = T < ATTENTION_BLOCK ? T : ATTENTION_BLOCK;
-	float scale = 1.0f / sqrtf((float)D);
-
-	PARALLEL_FOR_DYNAMIC((double)M * H * T * T * D >= PARALLEL_MIN_GEMM)
-	for (bh = 0; bh < M * H; bh++) {
-		int b = bh / H, h = bh % H, t0, rows, keys, i, j;
-		size_t base = (size_t)b * T * C3 + (size_t)h * D;
-		const float *q = qkv + base, *k = q + C, *v = q + 2 * C;
-		float *dq = dqkv + base, *dk = dq + C, *dv = dq + 2 * C;
-		const float *p = probs + (size_t)bh * T * T;
-		const float *dy = dout + (size_t)b * T * C + (size_t)h * D;
-		float *dp = dprobs + (size_t)thread_id() * block * T;
-
-		for (i = 0; i < T; i++) {
-			memset(dk + (size_t)i * C3, 0, (size_t)D * sizeof *dk);
-			memset(dv + (size_t)i * C3, 0, (size_t)D * sizeof *dv);
-		}
-		for (t0 = 0; t0 < T; t0 += ATTENTION_BLOCK) {
-			const float *pb = p + (size_t)t0 * T;
-
-			rows = T - t0 < ATTENTION_BLOCK ? T - t0 :
-			    ATTENTION_BLOCK;
-			keys = t0 + rows;
-			/* dp (rows, keys) = dy[t0..] (rows, D) v^T */
-			gemm(false, true, rows, keys, D, 1.0f,
-			    dy + (size_t)t0 * C, C, v, C3, 0.0f, dp, keys);
-			/* dv[:keys] (keys, D) += p^T (keys, rows) dy[t0..] */
-			gemm(true, false, keys, D, rows, 1.0f, pb, T,
-			    dy + (size_t)t0 * C, C, 1.0f, dv, C3);
-			for (i = 0; i < rows; i++) {
-				const float *pr = pb + (size_t)i * T;
-				float *dr = dp + (size_t)i * keys, dot = 0.0f;
-				int visible = t0 + i + 1;
-
-				SIMD_SUM(dot)
-				for (j = 0; j < visible; j++)
-					dot += pr[j] * dr[j];
-				SIMD
-				for (j = 0; j < visible; j++)
-					dr[j] = pr[j] * (dr[j] - dot) * scale;
-				for (j = visible; j < keys; j++)
-					dr[j] = 0.0f;
-			}
-			/* dq[t0..] (rows, D) = ds (rows, keys) k[:keys] */
-			gemm(false, false, rows, D, keys, 1.0f, dp, keys, k, C3,
-			    0.0f, dq + (size_t)t0 * C3, C3);
-			/* dk[:keys] (keys, D) += ds^T (keys, rows) q[t0..] */
-			gemm(true, false, keys, D, rows, 1.0f, dp, keys,
-			    q + (size_t)t0 * C3, C3, 1.0f, dk, C3);
-		}
-	}
-}
-
-static inline float
-sigmoid(float x)
-{
-	return 1.0f / (1.0f + exp_fast(-x));
-}
-
-/* Copy rows rows[0..n) of x (., C) into out (n, C). */
-static void
-gather_rows(float *out, const float *x, const int *rows, int n, int C)
-{
-	int i;
-
-	PARALLEL_FOR_IF((size_t)n * C >= PARALLEL_MIN_WORK)
-	for (i = 0; i < n; i++)
-		memcpy(out + (size_t)i * C, x + (size_t)rows[i] * C,
-		    (size_t)C * sizeof *out);
-}
-
-void
-ffn_forward(float *out, float *gate_up, const float *x, const int *rows,
-    int n, const float *w_gate_up, const float *w_down, int C, int I,
-    struct train_scratch *scratch)
-{
-	float *xg = scratch->gathered, *h = scratch->hidden;
-	float *y = scratch->module_out;
-	int i;
-
-	if (n == 0)
-		return;
-	gather_rows(xg, x, rows, n, C);
-	/* gate_up (n, 2I) = xg (n, C) [gate; up]^T */
-	linear_forward(gate_up, xg, w_gate_up, n, C, 2 * I, 0.0f);
-	/* h (n, I) = silu(gate) * up */
-	PARALLEL_FOR_IF((size_t)n * I >= PARALLEL_MIN_WORK)
-	for (i = 0; i < n; i++) {
-		const float *g = gate_up + (size_t)i * 2 * I, *u = g + I;
-		float *hr = h + (size_t)i * I;
-		int j;
-
-		SIMD
-		for (j = 0; j < I; j++)
-			hr[j] = g[j] * sigmoid(g[j]) * u[j];
-	}
-	/* y (n, C) = h w_down^T */
-	linear_forward(y, h, w_down, n, I, C, 0.0f);
-	PARALLEL_FOR_IF((size_t)n * C >= PARALLEL_MIN_WORK)
-	for (i = 0; i < n; i++) {
-		float *o = out + (size_t)rows[i] * C;
-		const float *yr = y + (size_t)i * C;
-		int j;
-
-		for (j = 0; j < C; j++)
-			o[j] += yr[j];
-	}
-}
-
-/*
- * With h = silu(g) u: dh = dy w_down, dg = dh u silu'(g),
- * du = dh silu(g), silu'(g) = sig(g) (1 + g (1 - sig(g))).
- */
-void
-ffn_backward(float *dx, float *dw_gate_up, float *dw_down, const float *dout,
-    const float *x, const int *rows, int n, const float *gate_up,
-    const float *w_gate_up, const float *w_down, int C, int I,
-    struct train_scratch *scratch)
-{
-	float *xg = scratch->gathered, *dy = scratch->module_out;
-	float *h = scratch->hidden, *dgu = scratch->dgate_up;
-	int i;
-
-	if (n == 0)
-		return;
-	gather_rows(dy, dout, rows, n, C);
-	gather_rows(xg, x, rows, n, C);
-	/* h again, and sig(gate) parked where dgate will go */
-	PARALLEL_FOR_IF((size_t)n * I >= PARALLEL_MIN_WORK)
-	for (i = 0; i < n; i++) {
-		const float *g = gate_up + (size_t)i * 2 * I, *u = g + I;
-		float *hr = h + (size_t)i * I, *sg = dgu + (size_t)i * 2 * I;
-		int j;
-
-		SIMD
-		for (j = 0; j < I; j++) {
-			sg[j] = sigmoid(g[j]);
-			hr[j] = g[j] * sg[j] * u[j];
-		}
-	}
-	/* dw_down (C, I) += dy^T h; then h is reused for dh (n, I) */
-	linear_backward(h, dw_down, dy, h, w_down, n, I, C);
-	PARALLEL_FOR_IF((size_t)n * I >= PARALLEL_MIN_WORK)
-	for (i = 0; i < n; i++) {
-		const float *g = gate_up + (size_t)i * 2 * I, *u = g + I;
-		const float *dh = h + (size_t)i * I;
-		float *dg = dgu + (size_t)i * 2 * I, *du = dg + I;
-		int j;
-
-		SIMD
-		for (j = 0; j < I; j++) {
-			float s = dg[j];
-
-			dg[j] = dh[j] * u[j] * s * (1.0f + g[j] * (1.0f - s));
-			du[j] = dh[j] * g[j] * s;
-		}
-	}
-	/* dxg (n, C) = dgu (n, 2I) [gate; up]; dw_gate_up += dgu^T xg */
-	linear_backward(dy, dw_gate_up, dgu, xg, w_gate_up, n, C, 2 * I);
-	PARALLEL_FOR_IF((size_t)n * C >= PARALLEL_MIN_WORK)
-	for (i = 0; i < n; i++)
-		memcpy(dx + (size_t)rows[i] * C, dy + (size_t)i * C,
-		    (size_t)C * sizeof *dx);
-}
-
-void
-crossentropy_forward(float *losses, float *logits, const int32_t *targets,
-    int R, int V)
-{
-	int r;
-
-	PARALLEL_FOR_IF((size_t)R * V >= PARALLEL_MIN_WORK)
-	for (r = 0; r < R; r++) {
-		float *row = logits + (size_t)r * V, max = row[0], sum = 0.0f;
-		float inv, target;
-		int i;
-
-		SIMD_MAX(max)
-		for (i = 1; i < V; i++)
-			max = row[i] > max ? row[i] : max;
-		target = row[targets[r]] - max;
-		SIMD_SUM(sum)
-		for (i = 0; i < V; i++) {
-			row[i] = exp_fast(row[i] - max);
-			sum += row[i];
-		}
-		inv = 1.0f / sum;
-		SIMD
-		for (i = 0; i < V; i++)
-			row[i] *= inv;
-		/* -log p from the logit itself, exact even for a tiny p */
-		losses[r] = logf(sum) - target;
-	}
-}
-
-void
-crossentropy_backward(float *probs, const int32_t *targets, int R, int V,
-    float scale)
-{
-	int r;
-
-	PARALLEL_FOR_IF((size_t)R * V >= PARALLEL_MIN_WORK)
-	for (r = 0; r < R; r++) {
-		float *row = probs + (size_t)r * V;
-		int i;
-
-		row[targets[r]] -= 1.0f;
-		SIMD
-		for (i = 0; i < V; i++)
-			row[i] *= scale;
-	}
-}
+/* --- the attention sublayer ------------------------------------------ */
 
 void
 attention_sublayer_forward(const struct duo_layer *w, float *xm,
@@ -723,11 +149,12 @@ attention_sublayer_forward(const struct duo_layer *w, float *xm,
 {
 	int R = M * T;
 
-	rmsnorm_forward(a->ln1, a->rstd, x, w->attn_norm, R, C, eps);
+	rmsnorm_forward(a->ln1, a->rstd, x, w->attn_norm, R, C, eps, true);
 	/* qkv (R, 3C) = ln1 [wq; wk; wv]^T: adjacent in the layout */
 	linear_forward(a->qkv, a->ln1, w->wq, R, C, 3 * C, 0.0f);
 	/* q and k side by side are 2H heads of size D */
-	rope_forward(a->qkv, R, T, 2 * C, 3 * C, C / H, rope_cos, rope_sin);
+	rope_forward(a->qkv, R, T, 0, 2 * C, 3 * C, C / H, rope_cos, rope_sin,
+	    true);
 	attention_forward(a->atty, a->probs, a->qkv, M, T, C, H);
 	memcpy(xm, x, (size_t)R * C * sizeof *xm);
 	linear_forward(xm, a->atty, w->wo, R, C, C, 1.0f);
@@ -794,7 +221,8 @@ train_forward(struct trainer *tr, int n_seq)
 	size_t RC = (size_t)R * C;
 	double sum = 0.0;
 
-	embedding_forward(a->residual, a->inputs, model->token_embedding, R, C);
+	embedding_forward(a->residual, a->inputs, model->token_embedding, R, C,
+	    true);
 	for (l = 0; l < L; l++) {
 		const struct duo_layer *w = &model->layers[l];
 		float *x = a->residual + (size_t)l * RC;
@@ -810,18 +238,18 @@ train_forward(struct trainer *tr, int n_seq)
 		attention_sublayer_forward(w, xm, x, &saved, n_seq, T, C, H,
 		    cfg->norm_eps, tr->rope_cos, tr->rope_sin);
 		rmsnorm_forward(ln2, a->ln2_rstd + (size_t)l * R, xm,
-		    w->ffn_norm, R, C, cfg->norm_eps);
+		    w->ffn_norm, R, C, cfg->norm_eps, true);
 		memcpy(xn, xm, RC * sizeof *xn);
 		route_rows(tr, l, R);
 		ffn_forward(xn, a->gate_up_big + (size_t)l * R * 2 * F, ln2,
 		    a->rows_big + (size_t)l * R, a->n_big[l], w->gate, w->down,
-		    C, F, &tr->scratch);
+		    C, F, &tr->scratch.ffn);
 		ffn_forward(xn, a->gate_up_small + (size_t)l * R * 2 * S, ln2,
 		    a->rows_small + (size_t)l * R, a->n_small[l],
-		    w->gate_small, w->down_small, C, S, &tr->scratch);
+		    w->gate_small, w->down_small, C, S, &tr->scratch.ffn);
 	}
 	rmsnorm_forward(a->lnf, a->lnf_rstd, a->residual + (size_t)L * RC,
-	    model->output_norm, R, C, cfg->norm_eps);
+	    model->output_norm, R, C, cfg->norm_eps, true);
 	linear_forward(a->logits, a->lnf, model->output, R, C, V, 0.0f);
 	crossentropy_forward(a->losses, a->logits, a->targets, R, V);
 	for (r = 0; r < R; r++)
@@ -866,12 +294,12 @@ train_backward(struct trainer *tr, int n_seq, float scale)
 		ffn_backward(s->dln, grad_of(tr, w->gate), grad_of(tr, w->down),
 		    s->dresidual, ln2, a->rows_big + (size_t)l * R, a->n_big[l],
 		    a->gate_up_big + (size_t)l * R * 2 * F, w->gate, w->down, C,
-		    F, s);
+		    F, &s->ffn);
 		ffn_backward(s->dln, grad_of(tr, w->gate_small),
 		    grad_of(tr, w->down_small), s->dresidual, ln2,
 		    a->rows_small + (size_t)l * R, a->n_small[l],
 		    a->gate_up_small + (size_t)l * R * 2 * S, w->gate_small,
-		    w->down_small, C, S, s);
+		    w->down_small, C, S, &s->ffn);
 		rmsnorm_backward(s->dresidual, grad_of(tr, w->ffn_norm),
 		    s->norm_partial, s->dln, xm, w->ffn_norm,
 		    a->ln2_rstd + (size_t)l * R, R, C);
@@ -894,7 +322,7 @@ grad_norm(const float *g, size_t n)
 	double partial[CHUNKS], sum = 0.0;
 	int c;
 
-	PARALLEL_FOR_IF(n >= PARALLEL_MIN_WORK)
+	PARALLEL_FOR(true, n)
 	for (c = 0; c < CHUNKS; c++) {
 		size_t i, i0 = n * (size_t)c / CHUNKS;
 		size_t i1 = n * (size_t)(c + 1) / CHUNKS;
@@ -927,7 +355,7 @@ adamw_update(struct trainer *tr, float lr, float grad_scale)
 		float *m = tr->adam_m + ten->offset;
 		float *v = tr->adam_v + ten->offset;
 
-		PARALLEL_FOR_IF(n >= PARALLEL_MIN_WORK)
+		PARALLEL_FOR(true, n)
 		for (i = 0; i < n; i++) {
 			float gi = g[i] * grad_scale, mh, vh;
 
@@ -1089,10 +517,10 @@ trainer_free(struct trainer *tr)
 	free(s->dln);
 	free(s->datty);
 	free(s->dqkv);
-	free(s->gathered);
-	free(s->module_out);
-	free(s->hidden);
-	free(s->dgate_up);
+	free(s->ffn.gathered);
+	free(s->ffn.module_out);
+	free(s->ffn.hidden);
+	free(s->ffn.dgate_up);
 	free(s->dprobs);
 	free(s->norm_partial);
 	memset(tr, 0, sizeof *tr);
@@ -1107,7 +535,7 @@ trainer_init(struct trainer *tr, struct duo_model *model,
 	struct train_activations *a = &tr->act;
 	struct train_scratch *s = &tr->scratch;
 	struct model_tensor_info info;
-	size_t L, C, H, T, F, S, V, R, M, P, half, i, p;
+	size_t L, C, H, T, F, S, V, R, M, P, half, i;
 	int t, threads;
 	bool ok;
 
@@ -1193,10 +621,10 @@ trainer_init(struct trainer *tr, struct duo_model *model,
 	s->dln = trainer_alloc(tr, R * C, sizeof(float));
 	s->datty = trainer_alloc(tr, R * C, sizeof(float));
 	s->dqkv = trainer_alloc(tr, R * 3 * C, sizeof(float));
-	s->gathered = trainer_alloc(tr, R * C, sizeof(float));
-	s->module_out = trainer_alloc(tr, R * C, sizeof(float));
-	s->hidden = trainer_alloc(tr, R * (F > S ? F : S), sizeof(float));
-	s->dgate_up = trainer_alloc(tr, R * 2 * (F > S ? F : S),
+	s->ffn.gathered = trainer_alloc(tr, R * C, sizeof(float));
+	s->ffn.module_out = trainer_alloc(tr, R * C, sizeof(float));
+	s->ffn.hidden = trainer_alloc(tr, R * (F > S ? F : S), sizeof(float));
+	s->ffn.dgate_up = trainer_alloc(tr, R * 2 * (F > S ? F : S),
 	    sizeof(float));
 	s->dprobs = trainer_alloc(tr, (size_t)threads * (T < ATTENTION_BLOCK ?
 	    T : ATTENTION_BLOCK) * T, sizeof(float));
@@ -1210,8 +638,8 @@ trainer_init(struct trainer *tr, struct duo_model *model,
 	    a->ln2_rstd && a->rows_big && a->rows_small && a->n_big &&
 	    a->n_small && a->gate_up_big && a->gate_up_small && a->lnf &&
 	    a->lnf_rstd && a->logits && a->losses && s->dresidual && s->dln &&
-	    s->datty && s->dqkv && s->gathered && s->module_out && s->hidden &&
-	    s->dgate_up && s->dprobs && s->norm_partial;
+	    s->datty && s->dqkv && s->ffn.gathered && s->ffn.module_out && s->ffn.hidden &&
+	    s->ffn.dgate_up && s->dprobs && s->norm_partial;
 	if (!ok) {
 		size_t bytes = tr->bytes;
 
@@ -1230,18 +658,8 @@ trainer_init(struct trainer *tr, struct duo_model *model,
 		tr->tensors[t].n_elements = info.n_elements;
 		tr->tensors[t].decay = info.n_dims == 2;
 	}
-	/* The same angles as model.c's workspace, computed in double. */
-	for (i = 0; i < half; i++) {
-		double frequency = pow((double)c->rope_base,
-		    -2.0 * (double)i / (double)(2 * half));
-
-		for (p = 0; p < T; p++) {
-			double angle = (double)p * frequency;
-
-			tr->rope_cos[p * half + i] = (float)cos(angle);
-			tr->rope_sin[p * half + i] = (float)sin(angle);
-		}
-	}
+	rope_tables(tr->rope_cos, tr->rope_sin, T, c->d_model / c->n_head,
+	    c->rope_base);
 	return 0;
 }
 

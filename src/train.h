@@ -2,9 +2,10 @@
  * train.h - stage 1 of the Duo method: training a model from scratch with
  * random big/small routing (DESIGN.md sections 1 and 2).
  *
- * The trainer reads like llm.c: one forward and one backward function per
- * layer kind over flat float arrays, activations kept for the backward
- * pass, AdamW over the model's single parameter buffer.  Gradients and the
+ * The trainer reads like llm.c: the forward and backward kernels of
+ * layers.h over flat float arrays, assembled here with the activations
+ * kept for the backward pass, and AdamW over the model's single parameter
+ * buffer.  Gradients and the
  * two AdamW moments are buffers of the same layout as model->params, so a
  * weight's gradient is at the same offset in tr->grads as the weight in
  * model->params.
@@ -36,6 +37,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "layers.h"
 #include "model.h"
 
 struct train_options {
@@ -90,10 +92,7 @@ struct train_scratch {
 	float *dln;            /* (R, C) gradient of a norm's output */
 	float *datty;          /* (R, C) */
 	float *dqkv;           /* (R, 3C) */
-	float *gathered;       /* (R, C) rows of one module's input */
-	float *module_out;     /* (R, C) its output, or gradient */
-	float *hidden;         /* (R, F) silu(gate) * up, or its gradient */
-	float *dgate_up;       /* (R, 2F) */
+	struct ffn_scratch ffn;  /* the FFN kernels' gathers */
 	float *dprobs;         /* (threads, min(T, 64), T) attention blocks */
 	float *norm_partial;   /* (threads, C) RMSNorm gain gradient sums */
 };
@@ -216,59 +215,11 @@ int train_checkpoint_restore(struct trainer *tr, const char *path,
     struct duo_error *err);
 
 /*
- * Layers, each a forward and a backward function.  Backward functions
- * accumulate (+=) into weight gradients; what they do to the input
- * gradient is said at each.  Exposed for tests/test_grad.c.
+ * The layer kernels, each a forward and a backward function, are in
+ * layers.h; train_forward() and train_backward() assemble them with the
+ * activations above, and so does the router's training with the
+ * attention sublayer below.
  */
-
-/* out (R, C) = embedding rows of tokens (R). */
-void embedding_forward(float *out, const int32_t *tokens,
-    const float *embedding, int R, int C);
-/* dembedding (V, C) += dout (R, C) scattered to the rows of tokens. */
-void embedding_backward(float *dembedding, const float *dout,
-    const int32_t *tokens, int R, int C);
-
-/* out (R, C) = x / rms(x) * w, rstd (R) = 1 / rms. */
-void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w,
-    int R, int C, float eps);
-/* dx (R, C) += ..., dw (C) += ... (dw may be NULL: not wanted);
- * partial is scratch (threads, C). */
-void rmsnorm_backward(float *dx, float *dw, float *partial, const float *dout,
-    const float *x, const float *w, const float *rstd, int R, int C);
-
-/* out (R, O) = x (R, I) w^T + beta * out, w (O, I); split over threads. */
-void linear_forward(float *out, const float *x, const float *w, int R,
-    int in, int out_dim, float beta);
-/* dx (R, I) = dout (R, O) w (if dx is not NULL; it may alias x);
- * dw (O, I) += dout^T x (if dw is not NULL). */
-void linear_backward(float *dx, float *dw, const float *dout, const float *x,
-    const float *w, int R, int in, int out_dim);
-
-/*
- * Rotate the pairs (2i, 2i+1) of every D-wide head in the first width
- * columns of each row of x (R, stride); row r is position r % T.
- * rope_backward applies the inverse rotation to a gradient.
- */
-void rope_forward(float *x, int R, int T, int width, int stride, int D,
-    const float *cos_table, const float *sin_table);
-void rope_backward(float *dx, int R, int T, int width, int stride, int D,
-    const float *cos_table, const float *sin_table);
-
-/* Query rows per attention block: scores are computed only up to the last
- * key a block's last row may see, which halves the causal waste.  The
- * backward pass's dprobs scratch holds (threads, min(T, ATTENTION_BLOCK),
- * T) floats. */
-#define ATTENTION_BLOCK 64
-
-/*
- * Causal attention of M sequences: out (R, C) from qkv (R, 3C), keeping
- * probs (M, H, T, T).  Parallel over (sequence, head).
- */
-void attention_forward(float *out, float *probs, const float *qkv, int M,
-    int T, int C, int H);
-/* dqkv (R, 3C) = gradient from dout (R, C); dprobs scratch per thread. */
-void attention_backward(float *dqkv, float *dprobs, const float *dout,
-    const float *qkv, const float *probs, int M, int T, int C, int H);
 
 /*
  * The attention sublayer of one layer over M sequences of T positions
@@ -291,29 +242,6 @@ void attention_sublayer_backward(const struct duo_layer *w, float *dres,
     const float *x, const struct attention_saved *a, float *dw_qkv,
     float *dw_o, float *dw_norm, int M, int T, int C, int H,
     const float *rope_cos, const float *rope_sin, struct train_scratch *s);
-
-/*
- * One SwiGLU module on the n rows listed in rows: out (R, C) at those rows
- * += w_down (silu(gate x) * up x), x (R, C) the normalised input, w_gate_up
- * (2I, C) the gate then the up matrix (adjacent in the layout), w_down
- * (C, I).  Keeps gate_up (n, 2I) for the backward pass.
- */
-void ffn_forward(float *out, float *gate_up, const float *x, const int *rows,
-    int n, const float *w_gate_up, const float *w_down, int C, int I,
-    struct train_scratch *scratch);
-/* dx (R, C) = input gradient at the n rows (others untouched); the
- * weight gradients may be NULL (a frozen module). */
-void ffn_backward(float *dx, float *dw_gate_up, float *dw_down,
-    const float *dout, const float *x, const int *rows, int n,
-    const float *gate_up, const float *w_gate_up, const float *w_down, int C,
-    int I, struct train_scratch *scratch);
-
-/* losses (R) of logits (R, V) against targets; logits become softmax. */
-void crossentropy_forward(float *losses, float *logits,
-    const int32_t *targets, int R, int V);
-/* probs (R, V) become scale * (probs - onehot(target)), the logit gradient. */
-void crossentropy_backward(float *probs, const int32_t *targets, int R, int V,
-    float scale);
 
 /* OpenMP threads the trainer splits work over. */
 int train_thread_count(void);

@@ -350,7 +350,7 @@ test_rmsnorm(void)
 	c.w = to_double(w, (size_t)c.C);
 	c.weights = to_double(dout, n);
 	c.out = malloc(n * sizeof *c.out);
-	rmsnorm_forward(out, rstd, x, w, c.R, c.C, 1e-5f);
+	rmsnorm_forward(out, rstd, x, w, c.R, c.C, 1e-5f, true);
 	norm_loss(&c);
 	compare_values("rmsnorm forward", out, c.out, n, 1e-5);
 	rmsnorm_backward(dx, dw, partial, dout, x, w, rstd, c.R, c.C);
@@ -485,8 +485,8 @@ test_rope(void)
 	c.weights = to_double(dout, n);
 	c.work = malloc(n * sizeof *c.work);
 	rope_loss(&c);
-	rope_forward(x, c.R, c.T, c.width, c.stride, c.D, cos_table,
-	    sin_table);
+	rope_forward(x, c.R, c.T, 0, c.width, c.stride, c.D, cos_table,
+	    sin_table, true);
 	compare_values("rope forward", x, c.work, n, 1e-5);
 	/* columns past width are gradient-free: the loss passes them
 	 * through unchanged, so dout stays there */
@@ -574,7 +574,7 @@ test_ffn(int I, const char *name)
 	float *out = random_floats(n, 1.0), *gate_up = malloc(ngu * c.R);
 	float *dx = calloc(n, 4), *dwgu = calloc(ngu, 4), *dwd = calloc(nd, 4);
 	double *numeric = malloc((ngu > n ? ngu : n) * sizeof *numeric);
-	struct train_scratch s;
+	struct ffn_scratch s;
 	char what[64];
 
 	memset(&s, 0, sizeof s);
@@ -623,7 +623,7 @@ test_embedding(void)
 	    4);
 	double *want = calloc((size_t)V * C, sizeof *want), worst = 0.0;
 
-	embedding_forward(out, tokens, table, R, C);
+	embedding_forward(out, tokens, table, R, C, true);
 	for (r = 0; r < R; r++)
 		for (i = 0; i < C; i++) {
 			if (out[r * C + i] != table[tokens[r] * C + i])
