@@ -25,7 +25,7 @@
 /* Products of fewer multiply-adds than this are not split over threads. */
 #define PARALLEL_MIN_GEMM (1 << 18)
 
-/* --- the OpenMP policy -------------------------------------------------- */
+/* --- the OpenMP policy ------------------------------------------------- */
 
 /*
  * The inference path's elementwise loops run on the OpenMP team only when
@@ -298,7 +298,7 @@ exp_fast(float x)
 	return p * scale;
 }
 
-/* --- products split over threads -------------------------------------- */
+/* --- products split over threads --------------------------------------- */
 
 /* Boundary p of parts equal pieces of n, on multiples of 16 (whole SIMD
  * panels) except the last. */
@@ -732,7 +732,7 @@ attention_backward(float *dqkv, float *dprobs, const float *dout,
 	}
 }
 
-/* --- routed rows and SwiGLU ---------------------------------------------- */
+/* --- routed rows and SwiGLU -------------------------------------------- */
 
 static inline float
 sigmoid(float x)
@@ -882,7 +882,7 @@ ffn_backward(float *dx, float *dw_gate_up, float *dw_down, const float *dout,
 		    (size_t)C * sizeof *dx);
 }
 
-/* --- cross-entropy ------------------------------------------------------- */
+/* --- cross-entropy ----------------------------------------------------- */
 
 /* Exponentials of a logits row are summed through a stack buffer of this
  * many floats. */

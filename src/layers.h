@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* --- the OpenMP policy -------------------------------------------------- */
+/* --- the OpenMP policy ------------------------------------------------- */
 
 /*
  * An elementwise loop runs on the OpenMP team when its caller allows it
@@ -78,7 +78,7 @@ int parallel_thread_id(void);
  * the attention kernels is sized in blocks of this many rows. */
 #define ATTENTION_BLOCK 64
 
-/* --- exponentials -------------------------------------------------------- */
+/* --- exponentials ------------------------------------------------------ */
 
 /* The largest of n >= 1 values. */
 float row_max(const float *x, int n);
@@ -88,7 +88,7 @@ double exp_shifted(float *out, const float *x, float shift, int n);
 /* g[i] = silu(g[i]) * u[i] = g u / (1 + exp(-g)) for n values. */
 void silu_mul(float *g, const float *u, int n);
 
-/* --- embedding ------------------------------------------------------------ */
+/* --- embedding --------------------------------------------------------- */
 
 /* out (R, C) = embedding (V, C) rows of tokens (R). */
 void embedding_forward(float *out, const int32_t *tokens,
@@ -97,7 +97,7 @@ void embedding_forward(float *out, const int32_t *tokens,
 void embedding_backward(float *dembedding, const float *dout,
     const int32_t *tokens, int R, int C);
 
-/* --- RMSNorm ------------------------------------------------------------- */
+/* --- RMSNorm ----------------------------------------------------------- */
 
 /* out (R, C) = x / rms(x) * w (C); rstd (R) = 1 / rms unless NULL. */
 void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w,
@@ -107,7 +107,7 @@ void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w,
 void rmsnorm_backward(float *dx, float *dw, float *partial, const float *dout,
     const float *x, const float *w, const float *rstd, int R, int C);
 
-/* --- linear -------------------------------------------------------------- */
+/* --- linear ------------------------------------------------------------ */
 
 /*
  * out (R, O) = x (R, I) w^T + beta * out, w (O, I), the product split over
@@ -122,7 +122,7 @@ void linear_forward(float *out, const float *x, const float *w, int R,
 void linear_backward(float *dx, float *dw, const float *dout, const float *x,
     const float *w, int R, int in, int out_dim);
 
-/* --- RoPE ---------------------------------------------------------------- */
+/* --- RoPE -------------------------------------------------------------- */
 
 /* cos_table, sin_table (N, D/2) = cos, sin of p base^(-2i/D), the angles
  * computed in double: at position 4095 a float angle would already be off
@@ -140,7 +140,7 @@ void rope_forward(float *x, int R, int T, int start, int width, int stride,
 void rope_backward(float *dx, int R, int T, int width, int stride, int D,
     const float *cos_table, const float *sin_table);
 
-/* --- attention ----------------------------------------------------------- */
+/* --- attention --------------------------------------------------------- */
 
 /*
  * Inference: causal attention of T queries at positions start.. against
@@ -164,7 +164,7 @@ void attention_forward(float *out, float *probs, const float *qkv, int M,
 void attention_backward(float *dqkv, float *dprobs, const float *dout,
     const float *qkv, const float *probs, int M, int T, int C, int H);
 
-/* --- routed rows ----------------------------------------------------------- */
+/* --- routed rows ------------------------------------------------------- */
 
 /* out (n, C) = the rows rows[0..n) of x (., C). */
 void rows_gather(float *out, const float *x, const int *rows, int n, int C,
@@ -173,7 +173,7 @@ void rows_gather(float *out, const float *x, const int *rows, int n, int C,
 void rows_scatter_add(float *x, const float *y, const int *rows, int n,
     int C, bool parallel);
 
-/* --- SwiGLU FFN ---------------------------------------------------------- */
+/* --- SwiGLU FFN -------------------------------------------------------- */
 
 /* Inference: gate_up (n, 2I) holds [gate | up] per row; leave
  * silu(gate) * up in the first I columns. */
@@ -211,7 +211,7 @@ void ffn_backward(float *dx, float *dw_gate_up, float *dw_down,
     const float *gate_up, const float *w_gate_up, const float *w_down, int C,
     int I, struct ffn_scratch *scratch);
 
-/* --- cross-entropy --------------------------------------------------------- */
+/* --- cross-entropy ----------------------------------------------------- */
 
 /* -ln softmax(logits (V))[target], summed in double (inference). */
 float crossentropy_row(const float *logits, int V, int32_t target);

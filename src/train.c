@@ -140,7 +140,7 @@ train_learning_rate(const struct train_options *o, int step)
 	    (1.0 + cos(3.14159265358979323846 * progress)));
 }
 
-/* --- the attention sublayer ------------------------------------------ */
+/* --- the attention sublayer -------------------------------------------- */
 
 void
 attention_sublayer_forward(const struct duo_layer *w, float *xm,
@@ -638,8 +638,8 @@ trainer_init(struct trainer *tr, struct duo_model *model,
 	    a->ln2_rstd && a->rows_big && a->rows_small && a->n_big &&
 	    a->n_small && a->gate_up_big && a->gate_up_small && a->lnf &&
 	    a->lnf_rstd && a->logits && a->losses && s->dresidual && s->dln &&
-	    s->datty && s->dqkv && s->ffn.gathered && s->ffn.module_out && s->ffn.hidden &&
-	    s->ffn.dgate_up && s->dprobs && s->norm_partial;
+	    s->datty && s->dqkv && s->ffn.gathered && s->ffn.module_out &&
+	    s->ffn.hidden && s->ffn.dgate_up && s->dprobs && s->norm_partial;
 	if (!ok) {
 		size_t bytes = tr->bytes;
 
