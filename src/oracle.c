@@ -117,68 +117,6 @@ lower_bound(const uint64_t *codes, size_t lo, size_t hi, uint64_t value)
 	return lo;
 }
 
-static int
-compare_codes(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Sort codes and drop repeats; returns the new count. */
-static size_t
-sort_unique(uint64_t *codes, size_t n)
-{
-	size_t i, j = 0;
-
-	qsort(codes, n, sizeof *codes, compare_codes);
-	for (i = 0; i < n; i++)
-		if (j == 0 || codes[i] != codes[j - 1])
-			codes[j++] = codes[i];
-	return j;
-}
-
-int
-oracle_code_budget(const struct route_space *space, int n_layer,
-    uint64_t code)
-{
-	int l, k = 0;
-
-	for (l = 0; l < n_layer; l++) {
-		k += space->choices[code % (uint64_t)space->n_choices] ==
-		    CHOICE_BIG;
-		code /= (uint64_t)space->n_choices;
-	}
-	return k;
-}
-
-/* The digit of choice c in the space, or -1. */
-static int
-space_digit(const struct route_space *space, enum route_choice c)
-{
-	int d;
-
-	for (d = 0; d < space->n_choices; d++)
-		if (space->choices[d] == c)
-			return d;
-	return -1;
-}
-
-/* The code of the route with choice c at every layer, or UINT64_MAX when
- * the space has no such choice. */
-static uint64_t
-uniform_code(const struct route_space *space, int n_layer, enum route_choice c)
-{
-	uint64_t code = 0;
-	int d = space_digit(space, c), l;
-
-	if (d < 0)
-		return UINT64_MAX;
-	for (l = 0; l < n_layer; l++)
-		code = code * (uint64_t)space->n_choices + (uint64_t)d;
-	return code;
-}
-
 static const char *const context_names[] = { "shared", "fixed", "greedy" };
 
 int
@@ -209,103 +147,6 @@ oracle_settings_default(struct oracle_settings *settings)
 	route_space_parse(&settings->space, "BS", NULL);
 	settings->context = ORACLE_SHARED;
 	settings->seed = ORACLE_DEFAULT_SEED;
-}
-
-/* --- random routes ------------------------------------------------------ */
-
-/* Every code with exactly k B's below depth l, ascending, into codes. */
-static void
-enumerate_budget(const struct route_space *space, int n_layer, int l,
-    int k, uint64_t code, uint64_t *codes, size_t *n, size_t max)
-{
-	int d, big;
-
-	if (l == n_layer) {
-		if (k == 0 && *n < max)
-			codes[(*n)++] = code;
-		return;
-	}
-	for (d = 0; d < space->n_choices; d++) {
-		big = space->choices[d] == CHOICE_BIG;
-		if (k - big < 0 || k - big > n_layer - l - 1)
-			continue;
-		enumerate_budget(space, n_layer, l + 1, k - big,
-		    code * (uint64_t)space->n_choices + (uint64_t)d, codes, n,
-		    max);
-	}
-}
-
-/* Routes of the space with exactly k B's, as a double (it may be huge). */
-static double
-budget_count(const struct route_space *space, int n_layer, int k)
-{
-	double count = 1.0;
-	int i;
-
-	for (i = 1; i <= k; i++)
-		count = count * (double)(n_layer - k + i) / (double)i;
-	return count * pow((double)(space->n_choices - 1), n_layer - k);
-}
-
-int
-oracle_random_routes(const struct route_space *space, int n_layer, int k,
-    int n, uint64_t seed, uint64_t *codes, int *n_codes,
-    struct duo_error *err)
-{
-	uint64_t state = seed, code;
-	size_t found = 0, i;
-	int layers[64], big[64], l, j, t, swap, other;
-
-	*n_codes = 0;
-	if (k < 0 || k > n_layer || n < 0)
-		return error_set(err, "random routes: budget %d of %d layers",
-		    k, n_layer);
-	/* a stream per seed and budget: mixed, so that near seeds do not
-	 * give shifted copies of one stream */
-	state = rng_next(&state) ^ ((uint64_t)k * 0xd1b54a32d192ed03ULL);
-	if (space_digit(space, CHOICE_BIG) != 0)
-		return error_set(err, "random routes: space %s has no B first",
-		    space->name);
-	if (budget_count(space, n_layer, k) <= (double)n) {
-		enumerate_budget(space, n_layer, 0, k, 0, codes, &found,
-		    (size_t)n);
-		*n_codes = (int)found;
-		return 0;
-	}
-	if (n_layer > 64 || route_space_size(space, n_layer) == 0)
-		return error_set(err, "random routes: %d layers are too many",
-		    n_layer);
-	while (found < (size_t)n) {
-		/* a uniform k-subset of the layers by a partial shuffle, then
-		 * a uniform non-B choice at each other layer: every route
-		 * with k B's has the same chance */
-		for (l = 0; l < n_layer; l++) {
-			layers[l] = l;
-			big[l] = 0;
-		}
-		for (j = 0; j < k; j++) {
-			t = j + (int)rng_below(&state,
-			    (uint64_t)(n_layer - j));
-			swap = layers[j];
-			layers[j] = layers[t];
-			layers[t] = swap;
-			big[layers[j]] = 1;
-		}
-		code = 0;
-		for (l = 0; l < n_layer; l++) {
-			other = big[l] ? 0 : 1 + (int)rng_below(&state,
-			    (uint64_t)(space->n_choices - 1));
-			code = code * (uint64_t)space->n_choices +
-			    (uint64_t)other;
-		}
-		for (i = 0; i < found && codes[i] != code; i++)
-			;
-		if (i == found)
-			codes[found++] = code;
-	}
-	qsort(codes, found, sizeof *codes, compare_codes);
-	*n_codes = (int)found;
-	return 0;
 }
 
 /* --- the walk over the tree of route prefixes --------------------------- */
@@ -1271,7 +1112,7 @@ beam_unit(struct search *s, struct evaluation *ev, int w, bool may_split,
 			if (beam_find(b, all_small[i]) == SIZE_MAX)
 				b->fresh[n_fresh++] = all_small[i];
 		}
-		n_fresh = sort_unique(b->fresh, n_fresh);
+		n_fresh = route_codes_sort_unique(b->fresh, n_fresh);
 		ev->codes = b->fresh;
 		ev->n_codes = n_fresh;
 		ev->out = b->fresh_losses;
@@ -1313,7 +1154,7 @@ beam_best(const struct search *s, const struct beam_state *b, int r, int k,
 	size_t i;
 
 	for (i = 0; i < b->n; i++) {
-		if (k >= 0 && oracle_code_budget(&s->space, s->L,
+		if (k >= 0 && route_code_budget(&s->space, s->L,
 		    b->codes[i]) != k)
 			continue;
 		value = b->losses[i * (size_t)b->R + (size_t)r];
@@ -1465,8 +1306,8 @@ derive_from_columns(struct search *s, struct oracle_result *result,
 	for (p = 0; p < s->n_tokens; p++)
 		for (i = 0; i < n; i++)
 			sums[i] += columns[p * n + i];
-	special[0] = uniform_code(&s->space, s->L, CHOICE_BIG);
-	special[1] = uniform_code(&s->space, s->L, CHOICE_SMALL);
+	special[0] = route_uniform_code(&s->space, s->L, CHOICE_BIG);
+	special[1] = route_uniform_code(&s->space, s->L, CHOICE_SMALL);
 	for (j = 0; j < 2; j++) {
 		if (special[j] == UINT64_MAX)
 			continue;
@@ -1483,7 +1324,7 @@ derive_from_columns(struct search *s, struct oracle_result *result,
 		/* fixed@k: the lowest total; sums in double */
 		best_col = SIZE_MAX;
 		for (i = 0; i < n; i++)
-			if (oracle_code_budget(&s->space, s->L, codes[i]) == k &&
+			if (route_code_budget(&s->space, s->L, codes[i]) == k &&
 			    (best_col == SIZE_MAX || sums[i] < sums[best_col]))
 				best_col = i;
 		fixed = add_method(result, "fixed", k, true);
@@ -1698,9 +1539,9 @@ beam_columns(struct search *s, struct oracle_result *result,
 		free(routes_k);
 		return error_set(s->err, "out of memory");
 	}
-	codes[n++] = uniform_code(&s->space, s->L, CHOICE_BIG);
-	if (uniform_code(&s->space, s->L, CHOICE_SMALL) != UINT64_MAX)
-		codes[n++] = uniform_code(&s->space, s->L, CHOICE_SMALL);
+	codes[n++] = route_uniform_code(&s->space, s->L, CHOICE_BIG);
+	if (route_uniform_code(&s->space, s->L, CHOICE_SMALL) != UINT64_MAX)
+		codes[n++] = route_uniform_code(&s->space, s->L, CHOICE_SMALL);
 	for (b = 0; b < s->n_budgets; b++) {
 		for (i = 0; i < (size_t)result->n_random_per_budget[b]; i++)
 			codes[n++] = result->random_codes[(size_t)b *
@@ -1708,7 +1549,7 @@ beam_columns(struct search *s, struct oracle_result *result,
 		for (p = 0; p < s->n_tokens; p++)
 			routes_k[p] = route_encode(&s->space,
 			    oracle[b]->routes + p * (size_t)s->L, s->L);
-		qsort(routes_k, s->n_tokens, sizeof *routes_k, compare_codes);
+		route_codes_sort(routes_k, s->n_tokens);
 		/* the width longest runs of equal routes, longest first */
 		for (taken = 0; taken < s->width; taken++) {
 			best_run = 0;
@@ -1731,7 +1572,7 @@ beam_columns(struct search *s, struct oracle_result *result,
 		}
 	}
 	free(routes_k);
-	*n_out = sort_unique(codes, n);
+	*n_out = route_codes_sort_unique(codes, n);
 	*out = codes;
 	return 0;
 }
@@ -1755,7 +1596,7 @@ check_settings(struct search *s, const struct oracle_settings *settings,
 	if (settings->context_route != NULL)
 		for (l = 0; l < L; l++)
 			if (settings->context_route[l] > CHOICE_SKIP ||
-			    space_digit(&s->space, (enum route_choice)
+			    route_space_digit(&s->space, (enum route_choice)
 			    settings->context_route[l]) < 0)
 				return error_set(err, "the context route has "
 				    "'%c' at layer %d, outside the space %s",
@@ -1860,7 +1701,7 @@ expected_work(const struct search *s, const struct oracle_result *result,
 		if (greedy) {
 			work += ((double)s->n_routes + position) * tokens;
 			for (b = 0; b < s->n_budgets; b++)
-				work += (budget_count(&s->space, s->L,
+				work += (route_budget_count(&s->space, s->L,
 				    s->budgets[b]) + position) * tokens;
 		}
 		return work;
@@ -1894,7 +1735,7 @@ random_routes_all(struct search *s, struct oracle_result *result)
 	    result->n_random_per_budget == NULL)
 		return error_set(s->err, "out of memory");
 	for (b = 0; b < s->n_budgets; b++) {
-		if (oracle_random_routes(&s->space, s->L, s->budgets[b],
+		if (route_random_codes(&s->space, s->L, s->budgets[b],
 		    result->n_random, s->settings->seed,
 		    result->random_codes + (size_t)b *
 		    (size_t)result->n_random, &n, s->err) != 0)
@@ -2015,7 +1856,7 @@ search_init(struct search *s, const struct duo_model *model,
 			return error_set(err, "out of memory");
 		for (i = 0; i < s->n_routes; i++) {
 			s->all_codes[i] = i;
-			s->route_budget[i] = (uint8_t)oracle_code_budget(
+			s->route_budget[i] = (uint8_t)route_code_budget(
 			    &s->space, s->L, i);
 		}
 	} else {
@@ -2299,7 +2140,7 @@ oracle_score_routes(const struct duo_model *model, const int32_t *tokens,
 			codes[t] = route_encode(&s.space, routes +
 			    (win->first + (size_t)t) * (size_t)L, L);
 		if (context == ORACLE_SHARED) {
-			n = sort_unique(codes, (size_t)R);
+			n = route_codes_sort_unique(codes, (size_t)R);
 			ev.rows = R;
 			ev.inputs = win->ids;
 			ev.targets = win->ids + 1;
@@ -2379,7 +2220,7 @@ oracle_capture_states(const struct duo_model *model, const int32_t *tokens,
 		load_window(&s, w);
 		R = win->T - 1;
 		memcpy(unique, codes + win->first, (size_t)R * sizeof *unique);
-		n = sort_unique(unique, (size_t)R);
+		n = route_codes_sort_unique(unique, (size_t)R);
 		ev.rows = R;
 		ev.inputs = win->ids;
 		ev.targets = win->ids + 1;

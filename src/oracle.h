@@ -204,17 +204,4 @@ int oracle_capture_states(const struct duo_model *model, const int32_t *tokens,
     size_t n_tokens, int32_t bos, const struct route_space *space,
     const uint64_t *codes, float *states, struct duo_error *err);
 
-/*
- * The random routes of budget k: min(n, count) distinct route codes of
- * the space with exactly k B's, uniform, ascending, the same for the same
- * seed; *n_codes says how many.  codes holds n.
- */
-int oracle_random_routes(const struct route_space *space, int n_layer, int k,
-    int n, uint64_t seed, uint64_t *codes, int *n_codes,
-    struct duo_error *err);
-
-/* Number of B's in a route code of the space. */
-int oracle_code_budget(const struct route_space *space, int n_layer,
-    uint64_t code);
-
 #endif

@@ -263,7 +263,7 @@ naive_min(const float *row, const struct route_space *space, int L,
 	uint64_t c;
 
 	for (c = 0; c < n_routes; c++) {
-		if (k >= 0 && oracle_code_budget(space, L, c) != k)
+		if (k >= 0 && route_code_budget(space, L, c) != k)
 			continue;
 		if (row[c] < b.loss) {
 			b.loss = row[c];
@@ -330,7 +330,7 @@ check_methods(const char *name, const struct oracle_result *res,
 			code = method_code(m, space, L, p);
 			worst_of(&worst, m->losses[p], nb.loss);
 			worst_of(&worst, table[p * n_routes + code], nb.loss);
-			routes_ok &= oracle_code_budget(space, L, code) == k;
+			routes_ok &= route_code_budget(space, L, code) == k;
 		}
 		routes_ok &= m != NULL;
 		/* fixed@k: one route, the lowest mean among budget k */
@@ -338,7 +338,7 @@ check_methods(const char *name, const struct oracle_result *res,
 		routes_ok &= m != NULL;
 		best_sum = INFINITY;
 		for (c = 0; c < n_routes; c++)
-			if (oracle_code_budget(space, L, c) == k &&
+			if (route_code_budget(space, L, c) == k &&
 			    sums[c] < best_sum)
 				best_sum = sums[c];
 		code = m != NULL ? method_code(m, space, L, 0) : 0;
@@ -348,9 +348,9 @@ check_methods(const char *name, const struct oracle_result *res,
 			worst_of(&worst, m->losses[p],
 			    table[p * n_routes + code]);
 		}
-		routes_ok &= oracle_code_budget(space, L, code) == k;
+		routes_ok &= route_code_budget(space, L, code) == k;
 		/* random routes: the same sample, then best and mean */
-		if (oracle_random_routes(space, L, k, ORACLE_RANDOM_ROUTES,
+		if (route_random_codes(space, L, k, ORACLE_RANDOM_ROUTES,
 		    seed, random, &n_random, &err) != 0)
 			fail_setup(&err);
 		m = oracle_result_method(res, "random_best", k);
@@ -430,7 +430,7 @@ check_greedy(const char *name, struct reference *r, const int32_t *tokens,
 				worst_of(&worst, m->losses[p], nb.loss);
 				worst_of(&worst, row[code], nb.loss);
 				ok &= k < 0 ||
-				    oracle_code_budget(space, r->L, code) == k;
+				    route_code_budget(space, r->L, code) == k;
 				/* the engine's choice becomes the context */
 				reference_step(r, q, m->routes + p *
 				    (size_t)r->L);
@@ -585,9 +585,9 @@ test_random_routes(void)
 	for (s = 0; s < 3; s++) {
 		route_space_parse(&space, names[s], NULL);
 		for (k = 0; k <= 12; k++) {
-			if (oracle_random_routes(&space, 12, k,
+			if (route_random_codes(&space, 12, k,
 			    ORACLE_RANDOM_ROUTES, 5, codes, &n, &err) != 0 ||
-			    oracle_random_routes(&space, 12, k,
+			    route_random_codes(&space, 12, k,
 			    ORACLE_RANDOM_ROUTES, 5, again, &n2, &err) != 0)
 				fail_setup(&err);
 			count = 1.0;
@@ -598,7 +598,7 @@ test_random_routes(void)
 			    ORACLE_RANDOM_ROUTES;
 			counts_ok &= n == expected && n2 == n;
 			for (i = 0; i < n; i++) {
-				ok &= oracle_code_budget(&space, 12,
+				ok &= route_code_budget(&space, 12,
 				    codes[i]) == k;
 				ok &= i == 0 || codes[i] > codes[i - 1];
 				ok &= codes[i] == again[i];
@@ -617,13 +617,13 @@ test_random_routes(void)
 		route_space_parse(&space, "BS", NULL);
 		memset(hits, 0, sizeof hits);
 		for (seed = 0; seed < 400; seed++) {
-			oracle_random_routes(&space, 12, 3, 100,
+			route_random_codes(&space, 12, 3, 100,
 			    (uint64_t)seed, codes, &n, &err);
 			for (i = 0; i < n; i++)
 				hits[codes[i]]++;
 		}
 		for (c = 0; c < 4096; c++)
-			if (oracle_code_budget(&space, 12, (uint64_t)c) == 3) {
+			if (route_code_budget(&space, 12, (uint64_t)c) == 3) {
 				lo = hits[c] < lo ? hits[c] : lo;
 				hi = hits[c] > hi ? hits[c] : hi;
 			}
