@@ -52,6 +52,13 @@
  *     and its routes are then scored in the run's context.
  * Ties go to the lowest route code.
  *
+ * The engine is five files, bottom up: route.h (the route code and its
+ * arithmetic), walk.h (the walk of the tree: codes in, loss columns out),
+ * search.h (the strategies: which codes at which rows, the beam, the
+ * greedy and router passes), derive.h (methods from losses) and this
+ * module's oracle.c, which checks settings, allocates results and runs
+ * the rest in order.
+ *
  * This module computes; it neither prints nor stores.  It sets the number
  * of BLAS threads to 1 while its own threads run (each thread runs whole
  * subtrees, which on two cores beats threaded products) and to n_threads

@@ -64,6 +64,24 @@ size_t route_enumerate_budget(const struct route_space *space, int n_layer,
 /* Routes of the space with exactly k B's, as a double (it may be huge). */
 double route_budget_count(const struct route_space *space, int n_layer,
     int k);
+/* The first index in codes[lo .. hi - 1] (ascending) whose code is >=
+ * value; inline, since the walk calls it for every node and choice. */
+static inline size_t
+route_codes_lower_bound(const uint64_t *codes, size_t lo, size_t hi,
+    uint64_t value)
+{
+	size_t mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (codes[mid] < value)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* Sort codes ascending, repeats kept. */
 void route_codes_sort(uint64_t *codes, size_t n);
 /* Sort codes ascending and drop repeats; returns the new count. */
