@@ -26,6 +26,7 @@
 #include "analysis.h"
 #include "commands.h"
 #include "model.h"
+#include "names.h"
 #include "oracle.h"
 #include "route.h"
 #include "router.h"
@@ -108,7 +109,7 @@ parse_options(int argc, char **argv, const struct command *cmd,
 
 	memset(o, 0, sizeof *o);
 	o->space = "BS";
-	o->context = "shared";
+	o->context = context_names[ORACLE_SHARED].name;
 	o->seed = ORACLE_DEFAULT_SEED;
 	o->router_mode = "exact";
 	while ((c = getopt_long(argc, argv, "m:d:s:c:r:b:l:R:h", long_options,
@@ -270,7 +271,7 @@ print_routers(const struct oracle_result *result)
 
 	for (i = 0; i < result->n_methods; i++) {
 		m = &result->methods[i];
-		if (strncmp(m->name, "router:", 7) != 0)
+		if (method_find(m->name) != METHOD_ROUTER)
 			continue;
 		if (i == 0 || strcmp(result->methods[i - 1].name, m->name) != 0)
 			printf("\n%s: perplexity, gap closed "
@@ -280,8 +281,10 @@ print_routers(const struct oracle_result *result)
 		for (p = 0; p < n; p++)
 			spent += route_budget(m->routes + p * (size_t)L, L);
 		lr = analysis_mean_loss(m, n);
-		oracle = oracle_result_method(result, "oracle", m->budget);
-		fixed = oracle_result_method(result, "fixed", m->budget);
+		oracle = oracle_result_method(result,
+		    method_table[METHOD_ORACLE].name, m->budget);
+		fixed = oracle_result_method(result,
+		    method_table[METHOD_FIXED].name, m->budget);
 		printf("%6d %12.3f", m->budget, exp(lr));
 		if (oracle != NULL && fixed != NULL) {
 			lo = analysis_mean_loss(oracle, n);
@@ -302,8 +305,6 @@ static void
 print_summary(int64_t id, const struct oracle_result *result,
     const struct run_record *run)
 {
-	static const char *const per_budget[] = { "oracle", "fixed",
-	    "random_best", "random_mean" };
 	const struct oracle_method *m, *small, *best, *big;
 	const struct token_record *t;
 	double mean_budget = 0.0, d, hardest_d = -INFINITY;
@@ -321,22 +322,28 @@ print_summary(int64_t id, const struct oracle_result *result,
 		    result->n_routes);
 	printf(", %.1f s\n\nperplexity (exp of the mean loss) at each budget "
 	    "(number of big modules):\n%6s", result->seconds, "budget");
-	for (i = 0; i < 4; i++)
-		printf(" %12s", per_budget[i]);
+	/* a column per method of one name held to each budget */
+	for (i = 0; i < N_METHODS; i++)
+		if (method_table[i].per_budget && !method_table[i].named)
+			printf(" %12s", method_table[i].name);
 	printf("\n");
 	for (b = 0; b < result->n_budgets; b++) {
 		printf("%6d", result->budgets[b]);
-		for (i = 0; i < 4; i++) {
-			m = oracle_result_method(result, per_budget[i],
+		for (i = 0; i < N_METHODS; i++) {
+			if (!method_table[i].per_budget ||
+			    method_table[i].named)
+				continue;
+			m = oracle_result_method(result, method_table[i].name,
 			    result->budgets[b]);
 			printf(" %12.3f", exp(analysis_mean_loss(m, n)));
 		}
 		printf("\n");
 	}
 	print_routers(result);
-	big = oracle_result_method(result, "big", -1);
-	small = oracle_result_method(result, "small", -1);
-	best = oracle_result_method(result, "best", -1);
+	big = oracle_result_method(result, method_table[METHOD_BIG].name, -1);
+	small = oracle_result_method(result, method_table[METHOD_SMALL].name,
+	    -1);
+	best = oracle_result_method(result, method_table[METHOD_BEST].name, -1);
 	for (p = 0; p < n; p++)
 		mean_budget += route_budget(best->routes + p * (size_t)L, L);
 	printf("\nbig (all B) %.3f", exp(analysis_mean_loss(big, n)));

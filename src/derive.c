@@ -10,12 +10,13 @@
 #include "array.h"
 
 struct oracle_method *
-derive_add_method(struct oracle_result *result, const char *name, int budget,
-    bool has_routes)
+derive_add_method(struct oracle_result *result, enum method_id id,
+    const char *name, int budget)
 {
 	struct oracle_method *m = &result->methods[result->n_methods];
+	bool has_routes = method_table[id].has_route;
 
-	m->name = name;
+	m->name = name != NULL ? name : method_table[id].name;
 	m->budget = budget;
 	m->losses = array_new(result->n_tokens, sizeof *m->losses);
 	m->routes = has_routes ? array_new(result->n_tokens *
@@ -101,7 +102,8 @@ derive_from_columns(struct oracle_result *result,
 	double *sums = calloc(n == 0 ? 1 : n, sizeof *sums), mean;
 	struct oracle_method *method, *fixed, *rbest, *rmean;
 	uint64_t special[2], code;
-	static const char *const special_names[2] = { "big", "small" };
+	static const enum method_id special_methods[2] = { METHOD_BIG,
+	    METHOD_SMALL };
 	size_t p, i, col, best_col;
 	int b, k, j, kb, nr;
 
@@ -116,7 +118,8 @@ derive_from_columns(struct oracle_result *result,
 		if (special[j] == UINT64_MAX)
 			continue;
 		col = route_codes_lower_bound(codes, 0, n, special[j]);
-		method = derive_add_method(result, special_names[j], -1, true);
+		method = derive_add_method(result, special_methods[j], NULL,
+		    -1);
 		if (method == NULL)
 			goto nomem;
 		for (p = 0; p < result->n_tokens; p++)
@@ -131,14 +134,14 @@ derive_from_columns(struct oracle_result *result,
 			if (route_code_budget(space, L, codes[i]) == k &&
 			    (best_col == SIZE_MAX || sums[i] < sums[best_col]))
 				best_col = i;
-		fixed = derive_add_method(result, "fixed", k, true);
+		fixed = derive_add_method(result, METHOD_FIXED, NULL, k);
 		if (fixed == NULL)
 			goto nomem;
 		for (p = 0; p < result->n_tokens; p++)
 			derive_set_route(space, L, fixed, p, codes[best_col],
 			    columns[p * n + best_col]);
-		rbest = derive_add_method(result, "random_best", k, true);
-		rmean = derive_add_method(result, "random_mean", k, false);
+		rbest = derive_add_method(result, METHOD_RANDOM_BEST, NULL, k);
+		rmean = derive_add_method(result, METHOD_RANDOM_MEAN, NULL, k);
 		if (rbest == NULL || rmean == NULL)
 			goto nomem;
 		nr = result->n_random_per_budget[b];

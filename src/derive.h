@@ -18,14 +18,15 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "names.h"
 #include "oracle.h"
 #include "route.h"
 
-/* Add a method of that name (static) and budget to result->methods, with
- * room for every token's loss and, when has_routes, route; NULL when out
- * of memory. */
+/* Add a method to result->methods at a budget, named as in the table or
+ * name (static; a router's "router:NAME"), with room for every token's
+ * loss and, if the method has one, route; NULL when out of memory. */
 struct oracle_method *derive_add_method(struct oracle_result *result,
-    const char *name, int budget, bool has_routes);
+    enum method_id id, const char *name, int budget);
 
 /* Set a method's loss and, if it keeps routes, route (a code of the space)
  * at a token. */

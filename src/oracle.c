@@ -35,19 +35,16 @@ wall_seconds(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static const char *const context_names[] = { "shared", "fixed", "greedy" };
-
 int
 oracle_context_parse(const char *name, enum oracle_context *context,
     struct duo_error *err)
 {
-	size_t i;
+	int i = context_find(name);
 
-	for (i = 0; i < sizeof context_names / sizeof context_names[0]; i++)
-		if (strcmp(name, context_names[i]) == 0) {
-			*context = (enum oracle_context)i;
-			return 0;
-		}
+	if (i >= 0) {
+		*context = (enum oracle_context)i;
+		return 0;
+	}
 	return error_set(err, "context '%s' is not one of shared, fixed or "
 	    "greedy", name);
 }
@@ -55,7 +52,7 @@ oracle_context_parse(const char *name, enum oracle_context *context,
 const char *
 oracle_context_name(enum oracle_context context)
 {
-	return context_names[context];
+	return context_names[context].name;
 }
 
 void
@@ -256,6 +253,7 @@ routers_init(struct search *s, struct oracle_result *result)
 {
 	const struct oracle_settings *settings = s->settings;
 	const struct duo_router *r;
+	const char *prefix = method_table[METHOD_ROUTER].name;
 	struct oracle_method *m;
 	size_t nodes = (size_t)s->engine.node_base[s->L], size, limit, tables;
 	int j, b, k;
@@ -270,16 +268,17 @@ routers_init(struct search *s, struct oracle_result *result)
 		return error_set(s->err, "out of memory");
 	for (j = 0; j < settings->n_routers; j++) {
 		r = &settings->routers[j];
-		size = strlen(r->name) + 8;
+		size = strlen(prefix) + strlen(r->name) + 1;
 		if ((result->method_names[j] = malloc(size)) == NULL)
 			return error_set(s->err, "out of memory");
-		snprintf(result->method_names[j], size, "router:%s", r->name);
+		snprintf(result->method_names[j], size, "%s%s", prefix,
+		    r->name);
 		result->n_method_names++;
 		for (b = 0; b < s->n_router_budgets; b++) {
 			k = settings->router_mode == ROUTER_EXACT ?
 			    s->budgets[b] : r->budget;
-			m = derive_add_method(result,
-			    result->method_names[j], k, true);
+			m = derive_add_method(result, METHOD_ROUTER,
+			    result->method_names[j], k);
 			if (m == NULL)
 				return error_set(s->err, "out of memory for "
 				    "the results");
@@ -438,10 +437,10 @@ oracle_run(const struct duo_model *model, const int32_t *tokens,
 		linalg_set_threads(1);
 	start = wall_seconds();
 
-	best = derive_add_method(result, "best", -1, true);
+	best = derive_add_method(result, METHOD_BEST, NULL, -1);
 	for (b = 0; b < s.n_budgets; b++)
 		if (best == NULL || (oracle[b] = derive_add_method(result,
-		    "oracle", s.budgets[b], true)) == NULL) {
+		    METHOD_ORACLE, NULL, s.budgets[b])) == NULL) {
 			error_set(err, "out of memory for the results");
 			goto done;
 		}

@@ -72,6 +72,7 @@
 
 #include "error.h"
 #include "model.h"
+#include "names.h"
 #include "route.h"
 #include "router.h"
 
@@ -83,13 +84,8 @@
 /* Loss tables larger than this are refused before any work. */
 #define ORACLE_MAX_TABLE_BYTES ((size_t)2 << 30)
 
-enum oracle_context {
-	ORACLE_SHARED,
-	ORACLE_FIXED,
-	ORACLE_GREEDY,
-};
-
-/* "shared", "fixed", "greedy" <-> enum; parse fails naming the text. */
+/* "shared", "fixed", "greedy" <-> enum oracle_context (names.h); parse
+ * fails naming the text. */
 int oracle_context_parse(const char *name, enum oracle_context *context,
     struct duo_error *err);
 const char *oracle_context_name(enum oracle_context context);
@@ -141,7 +137,7 @@ void oracle_settings_default(struct oracle_settings *settings);
 
 /* One method at one budget, for every scored token. */
 struct oracle_method {
-	const char *name;       /* "big", "oracle", ... (static) */
+	const char *name;       /* "big", "oracle", ... (names.h; static) */
 	int budget;             /* k; -1 for big, small and best, whose
 				   budget is each route's number of B's */
 	uint8_t *routes;        /* (n_tokens, L) choices; NULL for

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
 #include "rng.h"
 
 static const struct {
@@ -46,19 +47,20 @@ int
 route_space_parse(struct route_space *space, const char *name,
     struct duo_error *err)
 {
-	static const char *const valid[] = { "BS", "B.", "BS." };
+	const char *valid;
 	size_t i;
 	int d;
 
-	for (i = 0; i < sizeof valid / sizeof valid[0]; i++) {
-		if (strcmp(name, valid[i]) != 0)
+	for (i = 0; i < N_ROUTE_SPACES; i++) {
+		valid = route_space_names[i].name;
+		if (strcmp(name, valid) != 0)
 			continue;
 		memset(space, 0, sizeof *space);
-		strcpy(space->name, valid[i]);
-		space->n_choices = (int)strlen(valid[i]);
+		strcpy(space->name, valid);
+		space->n_choices = (int)strlen(valid);
 		for (d = 0; d < space->n_choices; d++)
 			space->choices[d] = (enum route_choice)symbol_choice(
-			    valid[i][d]);
+			    valid[d]);
 		return 0;
 	}
 	return error_set(err,

@@ -3,7 +3,7 @@
  *
  * A route is L characters, layer 0 first, from 'B' (big), 'S' (small) and
  * '.' (skip).  A route space is the string of allowed choices: "BS", "B."
- * or "BS.".  A route's code is the route read as a number in base
+ * or "BS." (their table is names.h's).  A route's code is the route read as a number in base
  * |space|, layer 0 the most significant digit, each choice's digit its
  * index in the space's name (DESIGN.md section 7).
  *

@@ -12,12 +12,14 @@
 #include <limits.h>
 #include <math.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include "names.h"
 #include "route.h"
 
 #ifndef PACKAGE_VERSION
@@ -821,25 +823,22 @@ store_set_busy_timeout(struct store *store, int milliseconds)
 
 /* ---- checking a run before it is written ------------------------------- */
 
-static const char *const context_names[] = { "shared", "fixed", "greedy" };
-static const char *const method_names[] = {
-	"big", "small", "oracle", "best", "fixed", "random_best", "random_mean",
-};
-
-/* A method of DESIGN.md section 5; a router's name is a plain word, so
- * that it needs no quoting in CSV, JSON or SQL. */
+/* A method of names.h's table; a router's name is a plain word, so that
+ * it needs no quoting in CSV, JSON or SQL. */
 static int
 valid_method(const char *method)
 {
 	const char *p;
-	size_t i;
+	int id = method_find(method);
 
-	for (i = 0; i < sizeof method_names / sizeof method_names[0]; i++)
-		if (strcmp(method, method_names[i]) == 0)
-			return 1;
-	if (strncmp(method, "router:", 7) != 0 || method[7] == '\0')
+	if (id < 0)
 		return 0;
-	for (p = method + 7; *p != '\0'; p++)
+	if (!method_table[id].named)
+		return 1;
+	p = method + strlen(method_table[id].name);
+	if (*p == '\0')
+		return 0;
+	for (; *p != '\0'; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		    (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' ||
 		    *p == '-'))
@@ -936,6 +935,7 @@ check_results(const struct run_record *run, struct duo_error *err)
 {
 	const struct result_record *r;
 	int n_layer = run->model.n_layer, budget;
+	bool has_route;
 	size_t i;
 
 	if (run->n_results > 0 && run->results == NULL)
@@ -955,11 +955,13 @@ check_results(const struct run_record *run, struct duo_error *err)
 			return error_set(err, "result %zu (%s, budget %d, "
 			    "position %d): the loss is not a finite number", i,
 			    r->method, r->budget, r->pos);
-		if ((r->route == NULL) != (strcmp(r->method, "random_mean") ==
-		    0))
-			return error_set(err, "result %zu (%s): %s", i,
-			    r->method, r->route == NULL ? "route missing" :
-			    "random_mean has no route");
+		has_route = method_table[method_find(r->method)].has_route;
+		if (r->route == NULL && has_route)
+			return error_set(err, "result %zu (%s): route missing",
+			    i, r->method);
+		if (r->route != NULL && !has_route)
+			return error_set(err, "result %zu (%s): %s has no "
+			    "route", i, r->method, r->method);
 		if (r->route == NULL)
 			continue;
 		if (check_route(r->route, run->space, n_layer, &budget) != 0)
@@ -969,7 +971,7 @@ check_results(const struct run_record *run, struct duo_error *err)
 		/* Budget k always means exactly k big modules, except for
 		 * a router left to its own choices (soft mode). */
 		if (budget != r->budget && !(run->routers_soft &&
-		    strncmp(r->method, "router:", 7) == 0))
+		    method_find(r->method) == METHOD_ROUTER))
 			return error_set(err, "result %zu (%s, budget %d): "
 			    "route %s has %d big modules", i, r->method,
 			    r->budget, r->route, budget);
@@ -984,7 +986,6 @@ check_run(const struct run_record *run, size_t *n_routes,
 {
 	struct route_space space;
 	uint64_t size;
-	size_t i;
 	int budget;
 
 	if (check_model(&run->model, err) != 0)
@@ -993,15 +994,11 @@ check_run(const struct run_record *run, size_t *n_routes,
 	    route_space_parse(&space, run->space, err) != 0)
 		return run->space == NULL ?
 		    error_set(err, "the run has no route space") : -1;
-	for (i = 0; i < sizeof context_names / sizeof context_names[0]; i++)
-		if (run->context != NULL &&
-		    strcmp(run->context, context_names[i]) == 0)
-			break;
-	if (i == sizeof context_names / sizeof context_names[0])
+	if (run->context == NULL || context_find(run->context) < 0)
 		return error_set(err, "context '%s' is not shared, fixed or "
 		    "greedy", run->context != NULL ? run->context : "");
-	if ((run->context_route != NULL) != (strcmp(run->context, "fixed") ==
-	    0))
+	if ((run->context_route != NULL) != (context_find(run->context) ==
+	    ORACLE_FIXED))
 		return error_set(err, "a context route goes with the fixed "
 		    "context mode, and only with it");
 	if (run->context_route != NULL && check_route(run->context_route,
@@ -1311,7 +1308,8 @@ write_route_losses(struct store *store, const struct run_record *run,
 static int
 mean_budget(const struct result_record *r)
 {
-	return strcmp(r->method, "best") == 0 ? -1 : r->budget;
+	return strcmp(r->method, method_table[METHOD_BEST].name) == 0 ? -1 :
+	    r->budget;
 }
 
 /* Order of run_means: (method, budget), then pos to sum in the order the

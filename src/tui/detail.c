@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
+
 int
 draw_token(const struct app *app, int y, int x, int w, size_t p,
     enum element element)
@@ -97,7 +99,7 @@ draw_loss_chart(const struct app *app, const struct rect *r)
 		int is_level = (int)m == run->big || (int)m == run->small;
 
 		if (!is_level && (int)m != run->oracle &&
-		    strncmp(rm->name, "router:", 7) != 0)
+		    method_find(rm->name) != METHOD_ROUTER)
 			continue;
 		for (k = 0; k <= L; k++)
 			values[n * (L + 1) + k] = run_loss(run, (int)m, k,
@@ -156,7 +158,7 @@ draw_methods(struct app *app, const struct rect *r, int y, int focused)
 			snprintf(name, sizeof name, "%s@%d", rm->name, k);
 		else
 			snprintf(name, sizeof name, "%s", rm->name);
-		if (strip && strncmp(name, "router:", 7) == 0)
+		if (strip && method_find(name) == METHOD_ROUTER)
 			memmove(name + 1, name + 6, strlen(name + 6) + 1);
 		format_number(run_loss(run, (int)m, k, app->cursor), number,
 		    sizeof number);

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
+
 struct loader {
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -85,7 +87,7 @@ summarise(struct store *store, const struct run_info *info,
 		const struct result_record *r = &data.results[i];
 
 		if (r->budget >= 0 && r->budget <= L &&
-		    strcmp(r->method, "oracle") == 0) {
+		    strcmp(r->method, method_table[METHOD_ORACLE].name) == 0) {
 			sum[r->budget] += r->loss;
 			count[r->budget]++;
 		}

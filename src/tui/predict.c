@@ -23,6 +23,7 @@
 
 #include "cli.h"
 #include "model.h"
+#include "names.h"
 #include "route.h"
 #include "sha256.h"
 #include "tokenizer.h"
@@ -355,7 +356,7 @@ make_request(struct request *r, const struct tui_run *run, int method,
 	for (m = 0; m < i; m++) {
 		uint8_t *route = r->routes + (size_t)m * L;
 
-		if (strcmp(info->context, "fixed") == 0) {
+		if (context_find(info->context) == ORACLE_FIXED) {
 			if (info->context_route == NULL)
 				memset(route, CHOICE_BIG, (size_t)L);
 			else if (route_parse(info->context_route, L, route,
@@ -364,7 +365,7 @@ make_request(struct request *r, const struct tui_run *run, int method,
 				    err.message);
 				return -1;
 			}
-		} else if (strcmp(info->context, "greedy") == 0) {
+		} else if (context_find(info->context) == ORACLE_GREEDY) {
 			if (route_of(run, method, k, start + (size_t)m,
 			    route) != 0) {
 				snprintf(a->message, sizeof a->message,

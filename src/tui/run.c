@@ -12,34 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
+
 const char *const measure_names[N_MEASURES] = {
 	"difficulty", "loss", "regret", "need",
 };
 
-/* Methods in the order every view lists them; routers follow. */
-static const struct {
-	const char *name;
-	int budgeted;
-} known_methods[] = {
-	{ "oracle", 1 },
-	{ "big", 0 },
-	{ "small", 0 },
-	{ "best", 0 },
-	{ "fixed", 1 },
-	{ "random_best", 1 },
-	{ "random_mean", 1 },
-};
-#define N_KNOWN (sizeof known_methods / sizeof known_methods[0])
-
+/* Methods in the order every view lists them (names.h's), routers by
+ * name among themselves. */
 static int
 method_rank(const char *name)
 {
-	size_t i;
+	int id = method_find(name);
 
-	for (i = 0; i < N_KNOWN; i++)
-		if (strcmp(known_methods[i].name, name) == 0)
-			return (int)i;
-	return (int)N_KNOWN;
+	return id >= 0 ? id : N_METHODS;
 }
 
 static int
@@ -175,12 +161,11 @@ run_open(struct tui_run *run, struct store *store, int64_t id,
 	qsort(names, run->n_methods, sizeof *names, compare_methods);
 	for (m = 0; m < run->n_methods; m++) {
 		struct run_method *rm = &run->methods[m];
-		int rank = method_rank(names[m]);
+		int kind = method_find(names[m]);
 
 		rm->name = names[m];
-		rm->budgeted = rank < (int)N_KNOWN ?
-		    known_methods[rank].budgeted : 1;
-		rm->has_routes = strcmp(rm->name, "random_mean") != 0;
+		rm->budgeted = kind >= 0 ? method_table[kind].per_budget : 1;
+		rm->has_routes = kind >= 0 ? method_table[kind].has_route : 1;
 		for (i = 0; i < run->n_methods; i++)
 			if (run->data.methods[i] == names[m])
 				to_ours[i] = m;
@@ -192,13 +177,13 @@ run_open(struct tui_run *run, struct store *store, int64_t id,
 			goto no_memory;
 		for (i = 0; i < cells; i++)
 			rm->loss[i] = NAN;
-		if (strcmp(rm->name, "big") == 0)
+		if (kind == METHOD_BIG)
 			run->big = (int)m;
-		else if (strcmp(rm->name, "small") == 0)
+		else if (kind == METHOD_SMALL)
 			run->small = (int)m;
-		else if (strcmp(rm->name, "best") == 0)
+		else if (kind == METHOD_BEST)
 			run->best = (int)m;
-		else if (strcmp(rm->name, "oracle") == 0)
+		else if (kind == METHOD_ORACLE)
 			run->oracle = (int)m;
 	}
 

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
+
 struct budget_state {
 	struct rect chart, allocation;
 	int compare;                    /* method beside the oracle; -1 auto */
@@ -77,10 +79,10 @@ compared_method(struct app *app, struct budget_state *s)
 	if (app->method != run->oracle && has_allocation(run, app->method))
 		return app->method;
 	for (m = 0; m < run->n_methods; m++)
-		if (strncmp(run->methods[m].name, "router:", 7) == 0 &&
+		if (method_find(run->methods[m].name) == METHOD_ROUTER &&
 		    has_allocation(run, (int)m))
 			return (int)m;
-	return run_method_find(run, "fixed");
+	return run_method_find(run, method_table[METHOD_FIXED].name);
 }
 
 static void

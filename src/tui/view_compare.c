@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
+
 /* Losses this close are equal: two analyses of one route may differ in
  * float32's last bits (a ulp of a loss near 10 nats is about 1e-6). */
 #define EQUAL_NATS 1e-5
@@ -212,9 +214,12 @@ sides(struct app *app, struct compare_state *s, struct side *left,
 		return;
 	}
 	m = right->run->oracle;
-	if (right->run == app->run && m == app->method)
-		m = run_method_find(right->run, "fixed") >= 0 ?
-		    run_method_find(right->run, "fixed") : right->run->big;
+	if (right->run == app->run && m == app->method) {
+		m = run_method_find(right->run,
+		    method_table[METHOD_FIXED].name);
+		if (m < 0)
+			m = right->run->big;
+	}
 	right->method = m >= 0 ? m : 0;
 }
 
@@ -260,7 +265,8 @@ static double
 gap_closed(const struct side *side)
 {
 	const struct tui_run *run = side->run;
-	double fixed = run_mean(run, run_method_find(run, "fixed"), side->k);
+	double fixed = run_mean(run, run_method_find(run,
+	    method_table[METHOD_FIXED].name), side->k);
 	double oracle = run_mean(run, run->oracle, side->k);
 	double mean = run_mean(run, side->method, side->k);
 

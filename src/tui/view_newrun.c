@@ -24,6 +24,7 @@
 
 #include "cli.h"
 #include "model.h"
+#include "names.h"
 #include "router.h"
 
 /* A paste or a typed text larger than this is cut, with a message. */
@@ -48,31 +49,17 @@ enum field {
 	N_FIELDS
 };
 
-/* What a choice field offers: the value and a few words on it. */
-struct choice {
-	const char *name;
-	const char *about;
-};
-
-static const struct choice sources[N_SOURCES] = {
+/* What a choice field offers: the value and a few words on it; the
+ * spaces and context modes come from their tables (names.h). */
+static const struct described_name sources[N_SOURCES] = {
 	{ "a file", "Tab completes its path" },
 	{ "pasted text", "Enter: a new line" },
 	{ "one line", "typed below" },
 };
 
-static const struct choice spaces[] = {
-	{ "BS", "big or small at each layer" },
-	{ "B.", "big or skip" },
-	{ "BS.", "big, small or skip" },
-};
-#define N_SPACES ((int)(sizeof spaces / sizeof spaces[0]))
-
-static const struct choice contexts[] = {
-	{ "shared", "the window takes the route" },
-	{ "fixed", "earlier tokens all-big" },
-	{ "greedy", "earlier tokens keep theirs" },
-};
-#define N_CONTEXTS ((int)(sizeof contexts / sizeof contexts[0]))
+static const struct described_name *const spaces = route_space_names;
+#define N_SPACES N_ROUTE_SPACES
+static const struct described_name *const contexts = context_names;
 
 /* A line or an area of text being typed, as wide characters. */
 struct edit {
@@ -447,7 +434,7 @@ draw_caption(struct app *app, struct newrun_state *s, int y,
 /* A row of choices, the chosen one standing out; then a few words. */
 static void
 draw_choices(struct app *app, struct newrun_state *s, int y, enum field field,
-    const struct choice *choices, int n, int chosen)
+    const struct described_name *choices, int n, int chosen)
 {
 	int x = VALUE_X, i, right = s->form.x + s->form.w - 1;
 	char text[64];
@@ -459,8 +446,8 @@ draw_choices(struct app *app, struct newrun_state *s, int y, enum field field,
 		x++;
 	}
 	if (x + 2 < right)
-		draw_text(app, y, x + 1, right - x - 1, choices[chosen].about,
-		    EL_DIM);
+		draw_text(app, y, x + 1, right - x - 1,
+		    choices[chosen].description, EL_DIM);
 }
 
 /* A one-line edit at (y, x) in w cells, scrolled to show its cursor. */

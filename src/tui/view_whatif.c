@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
 #include "route.h"
 
 /* Tables larger than this are not read: the view says so instead. */
@@ -578,7 +579,8 @@ whatif_draw(struct app *app, struct view *view)
 			    "%zu of the %zu routes with %d big modules meet "
 			    "the constraints", s->n_allowed, s->n_at_k, k);
 	}
-	if (strcmp(run->data.info.context, "greedy") == 0 && ++y < bottom)
+	if (context_find(run->data.info.context) == ORACLE_GREEDY &&
+	    ++y < bottom)
 		draw_text(app, y, r->x + 1, r->w - 2, "(the tables of a greedy "
 		    "run are its shared-context tables)", EL_DIM);
 	y += 2;
