@@ -1,6 +1,8 @@
 /*
  * array.h - arrays allocated with their size checked: the one allocation
  * helper of the oracle's files (oracle.c, walk.c, search.c, derive.c).
+ * It owns no state and must not grow into an allocator: callers free
+ * with free().
  */
 #ifndef DUO_ARRAY_H
 #define DUO_ARRAY_H

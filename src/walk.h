@@ -8,11 +8,12 @@
  * stopping when asked to.
  *
  * This module owns the engine (its threads' buffers, the RoPE tables),
- * the trie of codes and the threading of the walk.  It must not know the
- * methods, the budgets, the beam or the context modes: which routes to
- * evaluate, at which rows and against which cache is decided by its
- * callers (search.h); it reads the model's weights and never changes
- * them.
+ * the trie of codes and the threading of the walk; on request it records
+ * learned routers' logits at every node, or captures the FFN inputs
+ * along given routes.  It must not know the methods, the budgets, the
+ * beam or the context modes: which routes to evaluate, at which rows and
+ * against which cache is decided by its callers (search.h); it reads the
+ * model's weights and never changes them.
  *
  * Shapes use model.h's letters, and: R rows per prefix (the positions a
  * prefix is evaluated at), m choices per layer.
