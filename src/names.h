@@ -1,6 +1,6 @@
 /*
  * names.h - the names a run is described by, one table each: the methods
- * it compares (DESIGN.md section 5), the route spaces and the context
+ * it compares (doc/design.md section 5), the route spaces and the context
  * modes, with the one-line descriptions that duo(1) and the browser show.
  * The store's checks, the summary of "duo run", the browser's lists and
  * tests/test_names.c (against duo(1), duo-db(5) and the schema's CHECK
