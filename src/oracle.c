@@ -925,7 +925,7 @@ routers_pass(struct search *s)
 	}
 	for (w = 0; w < s->n_windows; w++) {
 		if (engine_cancelled(e)) {
-			error_set(s->err, "cancelled");
+			error_cancelled(s->err);
 			goto done;
 		}
 		load_window(s, w);
@@ -996,7 +996,7 @@ table_pass(struct search *s, const uint64_t *codes, size_t n, bool fixed,
 			ev.out = out + win->first * n;
 			evaluate(&ev, 0, true);
 			if (engine_cancelled(&s->engine))
-				return error_set(s->err, "cancelled");
+				return error_cancelled(s->err);
 			routers_decide(s, &ev, win->first);
 			continue;
 		}
@@ -1011,7 +1011,7 @@ table_pass(struct search *s, const uint64_t *codes, size_t n, bool fixed,
 			ev.out = out + (win->first + (size_t)q0) * n;
 			evaluate(&ev, 0, true);
 			if (engine_cancelled(&s->engine))
-				return error_set(s->err, "cancelled");
+				return error_cancelled(s->err);
 			routers_decide(s, &ev, win->first + (size_t)q0);
 		}
 	}
@@ -1586,7 +1586,7 @@ greedy_pass(struct search *s, int k, struct oracle_method *method)
 			}
 			if (engine_cancelled(&s->engine)) {
 				free(subset);
-				return error_set(s->err, "cancelled");
+				return error_cancelled(s->err);
 			}
 			set_route(s, method, token, code, loss);
 			engine_tick(&s->engine, GREEDY_POSITION_WORK * s->L);
@@ -1616,7 +1616,7 @@ beam_pass(struct search *s, bool fixed, struct oracle_method **oracle,
 
 	for (w = 0; w < s->n_windows; w++) {
 		if (engine_cancelled(&s->engine))
-			return error_set(s->err, "cancelled");
+			return error_cancelled(s->err);
 		load_window(s, w);
 		if (!fixed) {
 			struct evaluation ev;
@@ -1674,7 +1674,7 @@ beam_pass(struct search *s, bool fixed, struct oracle_method **oracle,
 		}
 	}
 	if (engine_cancelled(&s->engine))
-		return error_set(s->err, "cancelled");
+		return error_cancelled(s->err);
 	return 0;
 }
 
