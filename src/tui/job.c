@@ -20,7 +20,7 @@
 #include <time.h>
 
 #include "analysis.h"
-#include "cli.h"
+#include "host.h"
 #include "router.h"
 
 /* Router names a New run may pass: more than the form's list holds. */
