@@ -54,12 +54,12 @@ die_usage(const struct command *cmd, const char *fmt, ...)
 }
 
 void
-print_usage(FILE *out, const struct command *cmd, const char *options)
+print_usage(FILE *out, const struct command *cmd)
 {
 	fprintf(out, "usage: %s %s %s\n%s.\n", program_name, cmd->name,
 	    cmd->usage, cmd->summary);
-	if (options != NULL && *options != '\0')
-		fprintf(out, "\n%s", options);
+	if (cmd->options != NULL && *cmd->options != '\0')
+		fprintf(out, "\n%s", cmd->options);
 	fprintf(out, "\nSee duo(1) for details.\n");
 }
 

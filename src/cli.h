@@ -19,10 +19,12 @@
 /* Exit statuses of every subcommand. */
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2 };
 
+/* One subcommand: a row that its cmd_NAME.c defines (commands.h). */
 struct command {
-	const char *name;      /* "score", or "router train" */
+	const char *name;      /* "score", or "router" */
 	const char *usage;     /* after "duo NAME " */
 	const char *summary;   /* one line for duo --help */
+	const char *options;   /* the option help of "duo NAME --help" */
 	int (*exec)(int argc, char **argv);  /* argv[0] is the command name */
 };
 
@@ -33,8 +35,8 @@ void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* Print "duo: message" and a pointer to --help, exit 2. */
 void die_usage(const struct command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));
-/* Print the usage of a command and its option help, exit 0. */
-void print_usage(FILE *out, const struct command *cmd, const char *options);
+/* Print the usage of a command and its option help. */
+void print_usage(FILE *out, const struct command *cmd);
 void print_version(void);
 /* Hook run by die() before printing, e.g. endwin() for the TUI. */
 extern void (*die_cleanup)(void);

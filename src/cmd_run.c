@@ -60,6 +60,21 @@ static const char run_options[] =
     "\nand a summary go to standard output; a progress line to standard"
     "\nerror when it is a terminal.\n";
 
+static int cmd_run_exec(int argc, char **argv);
+
+/* "duo run": its row of the command table that duo.c lists. */
+const struct command cmd_run_entry = {
+	.name = "run",
+	.usage =
+	    "[-m MODEL] [-d DB] [--space S] [--context C] [OPTION]... "
+	    "[FILE|-]",
+	.summary =
+	    "Analyse a text: every route's loss per token, stored as a "
+	    "run",
+	.options = run_options,
+	.exec = cmd_run_exec,
+};
+
 enum { OPTION_BEAM = 256, OPTION_SEED, OPTION_ROUTER_MODE };
 
 /* Routers named with --router, at most this many. */
@@ -157,7 +172,7 @@ parse_options(int argc, char **argv, const struct command *cmd,
 			o->router_mode = optarg;
 			break;
 		case 'h':
-			print_usage(stdout, cmd, run_options);
+			print_usage(stdout, cmd);
 			exit(EXIT_OK);
 		default:
 			die_usage(cmd, "unknown option");
@@ -354,10 +369,10 @@ print_summary(int64_t id, const struct oracle_result *result,
 }
 
 /* Analyse FILE (or standard input) and store the run. */
-int
-cmd_run(int argc, char **argv)
+static int
+cmd_run_exec(int argc, char **argv)
 {
-	const struct command *cmd = command_find("run");
+	const struct command *cmd = &cmd_run_entry;
 	struct run_options o;
 	struct store *store;
 	struct duo_model model;
