@@ -21,9 +21,8 @@ static int cmd_info_exec(int argc, char **argv);
 const struct command cmd_info_entry = {
 	.name = "info",
 	.usage = "[MODEL]",
-	.summary =
-	    "Show a model's hyperparameters, tokenizer, tensors and "
-	    "routers",
+	.summary = "Show a model's hyperparameters, tokenizer, tensors "
+	    "and routers",
 	.options = info_options,
 	.exec = cmd_info_exec,
 };

@@ -65,12 +65,10 @@ static int cmd_run_exec(int argc, char **argv);
 /* "duo run": its row of the command table that duo.c lists. */
 const struct command cmd_run_entry = {
 	.name = "run",
-	.usage =
-	    "[-m MODEL] [-d DB] [--space S] [--context C] [OPTION]... "
-	    "[FILE|-]",
-	.summary =
-	    "Analyse a text: every route's loss per token, stored as a "
-	    "run",
+	.usage = "[-m MODEL] [-d DB] [--space S] [--context C] "
+	    "[OPTION]... [FILE|-]",
+	.summary = "Analyse a text: every route's loss per token, stored "
+	    "as a run",
 	.options = run_options,
 	.exec = cmd_run_exec,
 };

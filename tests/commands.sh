@@ -103,7 +103,10 @@ words() {
 }
 
 synopsis >"$tmp/synopsis"
-[ -s "$tmp/synopsis" ] || { echo "ERROR: no commands in the SYNOPSIS of $man"; exit 99; }
+if [ ! -s "$tmp/synopsis" ]; then
+	echo "ERROR: no commands in the SYNOPSIS of $man"
+	exit 99
+fi
 "$DUO" --help >"$tmp/help" 2>&1 || { echo "ERROR: duo --help failed"; exit 99; }
 # the rows, as duo --help lists them
 sed -n '/^Commands:/,/^$/s/^  \([a-z][a-z]*\) .*/\1/p' "$tmp/help" >"$tmp/rows"
@@ -140,7 +143,8 @@ while read -r command; do
 	if [ -n "$sub" ]; then
 		case $usage in
 		"$sub "*) usage=${usage#"$sub "} ;;
-		*) fail "the usage of duo $name does not begin with $sub: $usage"
+		*) fail "the usage of duo $name does not begin with" \
+		       "$sub: $usage"
 		   continue ;;
 		esac
 	fi
@@ -164,8 +168,8 @@ while read -r command; do
 	case " $row_operands " in *" option... "*) open=yes ;; esac
 	ok
 	if [ "$open" = no ] && [ -n "$missing" ]; then
-		fail "the usage of duo $command lacks options of its SYNOPSIS:" \
-		    "$missing(usage: $usage)"
+		fail "the usage of duo $command lacks options of its" \
+		    "SYNOPSIS: $missing(usage: $usage)"
 	fi
 	ok
 	a=$(printf '%s\n' $man_operands | sed '/^option\.\.\.$/d' | tr '\n' ' ')

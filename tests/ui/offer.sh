@@ -39,7 +39,7 @@ if [ -r "$pkgdatadir/examples/letter.txt" ]; then
 	check "the example's run is not the whole letter: $(cat found.out)" \
 	    grep -q 'run 1 stored (581 tokens' found.out
 else
-	check "the installed examples are not where duo looked: $(cat found.out)" \
+	check "duo did not look in the installed examples: $(cat found.out)" \
 	    grep -qF "letter.txt is not in $pkgdatadir/examples" found.out
 fi
 
