@@ -1,5 +1,11 @@
 /*
  * analysis.c - one text analysed and stored as one run (analysis.h).
+ *
+ * Test hook: DUO_TEST_PAUSE_BEFORE_WRITE=SECONDS sleeps between the end of
+ * the analysis and the write, so that tests/run.sh can kill a run at that
+ * moment on purpose.  It is an environment variable of the program under
+ * test rather than a parameter, so that no caller carries it; it exists
+ * for the tests only and duo(1) does not mention it.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -13,6 +19,8 @@
 
 #include "analysis.h"
 #include "route.h"
+#include "router.h"
+#include "sha256.h"
 #include "tokenizer.h"
 
 /* Growing text for the settings JSON; a failed allocation sticks. */
@@ -191,9 +199,13 @@ analysis_mean_loss(const struct oracle_method *m, size_t n)
 	return n > 0 ? sum / (double)n : 0.0;
 }
 
+/* Sleep as long as the test hook DUO_TEST_PAUSE_BEFORE_WRITE asks, if
+ * it is set (see the top of this file). */
 static void
-pause_seconds(double seconds)
+test_pause_before_write(void)
 {
+	const char *value = getenv("DUO_TEST_PAUSE_BEFORE_WRITE");
+	double seconds = value == NULL || *value == '\0' ? 0.0 : atof(value);
 	struct timespec ts;
 
 	if (!(seconds > 0))
@@ -216,10 +228,124 @@ analysis_free(struct analysis *a)
 	memset(a, 0, sizeof *a);
 }
 
+/*
+ * Choose from the model file's routers by the rule of analysis.h, into
+ * req->routers in the order named.
+ */
+static int
+choose_routers(struct analysis_request *req, const struct duo_model *model,
+    const char *model_file, const char *const *names, int n_names,
+    struct duo_error *err)
+{
+	const char *space = req->settings.space.name;
+	struct duo_router *all, *chosen;
+	char have[sizeof err->message];
+	size_t used;
+	int n_all, i, j, n = 0;
+
+	if (n_names == 0)
+		return 0;
+	if (router_load_all(model_file, &model->config, &all, &n_all,
+	    err) != 0)
+		return -1;
+	chosen = calloc((size_t)(n_all > 0 ? n_all : 1), sizeof *chosen);
+	if (chosen == NULL) {
+		router_free_all(all, n_all);
+		return error_set(err, "out of memory");
+	}
+	for (i = 0; i < n_names; i++) {
+		if (strcmp(names[i], "all") == 0) {
+			if (n_all == 0) {
+				error_set(err, "%s has no learned routers "
+				    "(duo router train makes them)",
+				    model_file);
+				goto fail;
+			}
+			for (j = 0; j < n_all; j++)
+				if (router_find(chosen, n, all[j].name) ==
+				    NULL)
+					chosen[n++] = all[j];
+			continue;
+		}
+		for (j = 0; j < n_all && strcmp(all[j].name, names[i]) != 0;
+		    j++)
+			;
+		if (j == n_all) {
+			used = 0;
+			have[0] = '\0';
+			for (j = 0; j < n_all && used < sizeof have; j++)
+				used += (size_t)snprintf(have + used,
+				    sizeof have - used, " %s", all[j].name);
+			error_set(err, "%s has no router named %s; it has%s",
+			    model_file, names[i], n_all == 0 ? " none" : have);
+			goto fail;
+		}
+		if (router_find(chosen, n, all[j].name) == NULL)
+			chosen[n++] = all[j];
+	}
+	for (i = 0; i < n; i++)
+		if (strcmp(chosen[i].space.name, space) != 0) {
+			error_set(err, "router %s chooses in the space %s, not "
+			    "in the run's %s", chosen[i].name,
+			    chosen[i].space.name, space);
+			goto fail;
+		}
+	/* the chosen ones keep their weights; free the others */
+	for (j = 0; j < n_all; j++)
+		if (router_find(chosen, n, all[j].name) == NULL)
+			router_free(&all[j]);
+	free(all);
+	req->routers = chosen;
+	req->n_routers = n;
+	req->settings.routers = chosen;
+	req->settings.n_routers = n;
+	return 0;
+fail:
+	free(chosen);
+	router_free_all(all, n_all);
+	return -1;
+}
+
+int
+analysis_prepare(struct analysis_request *req, const struct duo_model *model,
+    const char *model_file, const char *const *router_names, int n_names,
+    struct duo_error *err)
+{
+	req->model_path = NULL;
+	req->routers = NULL;
+	req->n_routers = 0;
+	req->settings.routers = NULL;
+	req->settings.n_routers = 0;
+	if (sha256_file(model_file, req->model_sha256, err) != 0)
+		return -1;
+	/* the full path, so that runs from other folders compare */
+	if ((req->model_path = realpath(model_file, NULL)) == NULL &&
+	    (req->model_path = strdup(model_file)) == NULL)
+		return error_set(err, "out of memory");
+	if (choose_routers(req, model, model_file, router_names, n_names,
+	    err) != 0) {
+		analysis_request_free(req);
+		return -1;
+	}
+	return 0;
+}
+
+void
+analysis_request_free(struct analysis_request *req)
+{
+	router_free_all(req->routers, req->n_routers);
+	free(req->model_path);
+	req->model_path = NULL;
+	req->routers = NULL;
+	req->n_routers = 0;
+	req->settings.routers = NULL;
+	req->settings.n_routers = 0;
+}
+
 int
 analysis_run(struct store *store, const struct duo_model *model,
-    const struct analysis_request *req, double test_pause,
-    struct analysis *out, struct duo_error *err)
+    const struct analysis_request *req, struct analysis *out,
+    struct duo_error *err)
 {
 	const struct oracle_settings *settings = &req->settings;
 	struct run_record *run = &out->run;
@@ -293,7 +419,7 @@ analysis_run(struct store *store, const struct duo_model *model,
 	run->routers_soft = settings->n_routers > 0 &&
 	    settings->router_mode == ROUTER_SOFT;
 
-	pause_seconds(test_pause);
+	test_pause_before_write();
 	if (store_write_run(store, run, &out->run_id, err) != 0)
 		goto fail;
 	return 0;

@@ -2,7 +2,9 @@
  * analysis.h - one text analysed and stored as one run: tokenize, run the
  * engine of oracle.h, make the run's records and write them with
  * store.h.  Shared by "duo run" and the browser's New run view, so that a
- * run made either way is the same run.
+ * run made either way is the same run: analysis_prepare() takes the
+ * model's identity and chooses the routers by one rule for both, then
+ * analysis_run() analyses and stores.
  *
  * Like every library module it neither prints nor exits; progress and
  * cancellation go through the oracle settings (progress, cancel).
@@ -16,6 +18,7 @@
 #include "error.h"
 #include "model.h"
 #include "oracle.h"
+#include "router.h"
 #include "sha256.h"
 #include "store.h"
 #include "text.h"
@@ -31,11 +34,18 @@ struct analysis_request {
 	 * count, say), taken over by the analysis and emptied; NULL: the
 	 * analysis tokenizes the text */
 	struct text_tokens *tokens;
-	const char *model_path;         /* as stored (a full path) */
-	char model_sha256[SHA256_HEX_SIZE];
-	/* space, context, context route, budgets, beam, seed, routers,
-	 * progress and cancel flag; n_threads 0 is OpenMP's number */
+	/* space, context, context route, budgets, beam, seed, router mode,
+	 * progress and cancel flag; n_threads 0 is OpenMP's number; the
+	 * routers are analysis_prepare()'s */
 	struct oracle_settings settings;
+
+	/* Made by analysis_prepare(), freed by analysis_request_free(). */
+	char *model_path;               /* the model file's full path, so
+					   that runs from other folders
+					   compare */
+	char model_sha256[SHA256_HEX_SIZE];
+	struct duo_router *routers;     /* settings.routers points here */
+	int n_routers;
 };
 
 /* What the analysis found, for a summary; free with analysis_free(). */
@@ -52,14 +62,30 @@ struct analysis {
 };
 
 /*
- * Analyse req->text with model and write the run to store.  On failure
- * (a bad text, cancellation, a store that refuses) nothing is written and
- * *out is left empty.  If test_pause is set, sleep that many seconds
- * between the analysis and the write (for tests that kill a run then).
+ * Give req the model's identity and the routers asked for, the one rule
+ * of "duo run --router" and the New run form alike: model is loaded from
+ * model_file, req->settings.space is the run's space.  Each of the
+ * n_names router names is a router of the model file, or "all" for every
+ * one of them in the file's order; the routers are evaluated in the
+ * order named, a repeated one once.  A name the file lacks, "all" on a
+ * file with no router, or a router that chooses in another space than
+ * the run's fails the request.  On failure req holds nothing to free.
+ */
+int analysis_prepare(struct analysis_request *req,
+    const struct duo_model *model, const char *model_file,
+    const char *const *router_names, int n_names, struct duo_error *err);
+/* Free what analysis_prepare() made; req may be prepared or zeroed. */
+void analysis_request_free(struct analysis_request *req);
+
+/*
+ * Analyse req->text with model and write the run to store; req comes
+ * from analysis_prepare().  On failure (a bad text, cancellation, a store
+ * that refuses) nothing is written and *out is left empty; a cancelled
+ * analysis fails with the code DUO_ERROR_CANCELLED.
  */
 int analysis_run(struct store *store, const struct duo_model *model,
-    const struct analysis_request *req, double test_pause,
-    struct analysis *out, struct duo_error *err);
+    const struct analysis_request *req, struct analysis *out,
+    struct duo_error *err);
 void analysis_free(struct analysis *a);
 
 /* Mean loss of a method over the run's tokens. */

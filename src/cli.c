@@ -1,5 +1,6 @@
 /* cli.c - what the subcommands share: errors, input, options, progress. */
 #include "cli.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -53,12 +54,12 @@ die_usage(const struct command *cmd, const char *fmt, ...)
 }
 
 void
-print_usage(FILE *out, const struct command *cmd, const char *options)
+print_usage(FILE *out, const struct command *cmd)
 {
 	fprintf(out, "usage: %s %s %s\n%s.\n", program_name, cmd->name,
 	    cmd->usage, cmd->summary);
-	if (options != NULL && *options != '\0')
-		fprintf(out, "\n%s", options);
+	if (cmd->options != NULL && *cmd->options != '\0')
+		fprintf(out, "\n%s", cmd->options);
 	fprintf(out, "\nSee duo(1) for details.\n");
 }
 
@@ -66,74 +67,6 @@ void
 print_version(void)
 {
 	printf("%s %s\n", program_name, PACKAGE_VERSION);
-}
-
-int
-read_input(const char *path, char **data, size_t *length,
-    struct duo_error *err)
-{
-	const char *name = path == NULL || strcmp(path, "-") == 0 ?
-	    "standard input" : path;
-	FILE *f = path == NULL || strcmp(path, "-") == 0 ? stdin :
-	    fopen(path, "rb");
-	size_t size = 0, capacity = 0, n;
-	char *buffer = NULL, *grown;
-
-	if (f == NULL)
-		return error_set(err, "%s: %s", name, strerror(errno));
-	for (;;) {
-		if (capacity - size < 65536 + 1) {
-			if (capacity > SIZE_MAX / 2 - 65536) {
-				free(buffer);
-				if (f != stdin)
-					fclose(f);
-				return error_set(err, "%s: too large", name);
-			}
-			capacity = capacity * 2 + 65536 + 1;
-			grown = realloc(buffer, capacity);
-			if (grown == NULL) {
-				free(buffer);
-				if (f != stdin)
-					fclose(f);
-				return error_set(err, "%s: out of memory",
-				    name);
-			}
-			buffer = grown;
-		}
-		n = fread(buffer + size, 1, capacity - size - 1, f);
-		size += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(f)) {
-		int saved = errno;
-
-		free(buffer);
-		if (f != stdin)
-			fclose(f);
-		/* Reading a directory fails here with EISDIR. */
-		return error_set(err, "%s: %s", name,
-		    saved != 0 ? strerror(saved) : "read error");
-	}
-	if (f != stdin)
-		fclose(f);
-	buffer[size] = '\0';
-	*data = buffer;
-	*length = size;
-	return 0;
-}
-
-const char *
-default_model_path(const char *from_option)
-{
-	const char *env;
-
-	if (from_option != NULL)
-		return from_option;
-	env = getenv("DUO_MODEL");
-	if (env != NULL && *env != '\0')
-		return env;
-	return DUO_DATADIR "/duo.gguf";
 }
 
 long
@@ -168,26 +101,6 @@ parse_double_option(const struct command *cmd, const char *option,
 		die_usage(cmd, "%s %g is out of range %g..%g", option, v, min,
 		    max);
 	return v;
-}
-
-double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-void
-format_duration(char *out, size_t size, double seconds)
-{
-	long s = seconds < 0 || !isfinite(seconds) ? 0 : (long)(seconds + 0.5);
-
-	if (s >= 3600)
-		snprintf(out, size, "%ldh%02ldm", s / 3600, s / 60 % 60);
-	else
-		snprintf(out, size, "%ldm%02lds", s / 60, s % 60);
 }
 
 void
@@ -230,36 +143,6 @@ progress_finish(struct progress *p)
 		fprintf(stderr, "\r\033[K");
 		fflush(stderr);
 	}
-}
-
-size_t
-utf8_sequence_length(const unsigned char *s, size_t n)
-{
-	size_t length, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		length = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		length = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		length = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (length > n)
-		return 0;
-	for (i = 1; i < length; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates and code points past U+10FFFF. */
-	if ((length == 3 && cp < 0x800) || (length == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return length;
 }
 
 void

@@ -1,7 +1,8 @@
 /*
  * cli.h - what the subcommands of the duo program share: the command
- * table entry, fatal errors, reading input, finding the default model,
- * and the progress line.
+ * table entry, fatal errors, option values, the progress line and TSV
+ * output.  It brings host.h along (the default model, reading input, the
+ * clock), which the browser takes from the library directly.
  *
  * Only the command line (duo.c, cmd_*.c) and the TUI print or exit.
  */
@@ -13,14 +14,17 @@
 #include <stdio.h>
 
 #include "error.h"
+#include "host.h"
 
 /* Exit statuses of every subcommand. */
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2 };
 
+/* One subcommand: a row that its cmd_NAME.c defines (commands.h). */
 struct command {
-	const char *name;      /* "score", or "router train" */
+	const char *name;      /* "score", or "router" */
 	const char *usage;     /* after "duo NAME " */
 	const char *summary;   /* one line for duo --help */
+	const char *options;   /* the option help of "duo NAME --help" */
 	int (*exec)(int argc, char **argv);  /* argv[0] is the command name */
 };
 
@@ -31,24 +35,11 @@ void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* Print "duo: message" and a pointer to --help, exit 2. */
 void die_usage(const struct command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));
-/* Print the usage of a command and its option help, exit 0. */
-void print_usage(FILE *out, const struct command *cmd, const char *options);
+/* Print the usage of a command and its option help. */
+void print_usage(FILE *out, const struct command *cmd);
 void print_version(void);
 /* Hook run by die() before printing, e.g. endwin() for the TUI. */
 extern void (*die_cleanup)(void);
-
-/*
- * Read a whole file ("-" or NULL is standard input) into a fresh buffer,
- * NUL-terminated; fails with a message naming the file.
- */
-int read_input(const char *path, char **data, size_t *length,
-    struct duo_error *err);
-
-/*
- * The model to use: the -m argument if given, else $DUO_MODEL, else the
- * installed default model (DUO_DATADIR/duo.gguf).
- */
-const char *default_model_path(const char *from_option);
 
 /* Parse integer / float option values, dying with a usage error. */
 long parse_long_option(const struct command *cmd, const char *option,
@@ -72,13 +63,6 @@ void progress_start(struct progress *p, const char *label, const char *unit,
     double total);
 void progress_update(struct progress *p, double done, const char *extra);
 void progress_finish(struct progress *p);
-double now_seconds(void);
-/* "1h05m" or "4m07s". */
-void format_duration(char *out, size_t size, double seconds);
-
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-size_t utf8_sequence_length(const unsigned char *s, size_t n);
 
 /*
  * Write bytes as one TSV field: tab, newline, carriage return and backslash

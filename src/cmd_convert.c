@@ -15,16 +15,27 @@ static const char convert_options[] =
     "are kept; OUT is written under a\n"
     "temporary name and renamed, so it is never left half-written.\n";
 
+static int cmd_convert_exec(int argc, char **argv);
+
+/* "duo convert": its row of the command table that duo.c lists. */
+const struct command cmd_convert_entry = {
+	.name = "convert",
+	.usage = "[--type f32|f16] IN OUT",
+	.summary = "Rewrite a model file with F32 or F16 tensors",
+	.options = convert_options,
+	.exec = cmd_convert_exec,
+};
+
 /* Read the model IN and write it to OUT with tensors of the chosen type. */
-int
-cmd_convert(int argc, char **argv)
+static int
+cmd_convert_exec(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 		{ "type", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const struct command *cmd = command_find("convert");
+	const struct command *cmd = &cmd_convert_entry;
 	enum gguf_tensor_type type = GGUF_TENSOR_F16;
 	struct duo_model model;
 	struct duo_router *routers;
@@ -43,7 +54,7 @@ cmd_convert(int argc, char **argv)
 				    optarg);
 			break;
 		case 'h':
-			print_usage(stdout, cmd, convert_options);
+			print_usage(stdout, cmd);
 			return EXIT_OK;
 		default:
 			die_usage(cmd, "unknown option");

@@ -23,9 +23,20 @@ static const char export_options[] =
     "\none row per token, method and budget, sorted by pos, method, budget."
     "\n";
 
+static int cmd_export_exec(int argc, char **argv);
+
+/* "duo export": its row of the command table that duo.c lists. */
+const struct command cmd_export_entry = {
+	.name = "export",
+	.usage = "[-d DB] [--format csv|json] RUN",
+	.summary = "Write a stored run's per-token results as CSV or JSON",
+	.options = export_options,
+	.exec = cmd_export_exec,
+};
+
 /* Write one stored run's results as CSV or JSON. */
-int
-cmd_export(int argc, char **argv)
+static int
+cmd_export_exec(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 		{ "db", required_argument, NULL, 'd' },
@@ -33,7 +44,7 @@ cmd_export(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const struct command *cmd = command_find("export");
+	const struct command *cmd = &cmd_export_entry;
 	const char *db_option = NULL, *format_name = "csv";
 	enum export_format format;
 	struct store *store;
@@ -52,7 +63,7 @@ cmd_export(int argc, char **argv)
 			format_name = optarg;
 			break;
 		case 'h':
-			print_usage(stdout, cmd, export_options);
+			print_usage(stdout, cmd);
 			return EXIT_OK;
 		default:
 			die_usage(cmd, "unknown option");

@@ -15,6 +15,18 @@ static const char info_options[] =
     "  -h, --help  show this help and exit\n"
     "\nMODEL defaults to $DUO_MODEL or the installed model.\n";
 
+static int cmd_info_exec(int argc, char **argv);
+
+/* "duo info": its row of the command table that duo.c lists. */
+const struct command cmd_info_entry = {
+	.name = "info",
+	.usage = "[MODEL]",
+	.summary = "Show a model's hyperparameters, tokenizer, tensors "
+	    "and routers",
+	.options = info_options,
+	.exec = cmd_info_exec,
+};
+
 static const char *
 tensor_type_name(enum gguf_tensor_type type)
 {
@@ -140,14 +152,14 @@ print_info(const char *path, const struct duo_model *model,
 }
 
 /* Show what the model file MODEL holds. */
-int
-cmd_info(int argc, char **argv)
+static int
+cmd_info_exec(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const struct command *cmd = command_find("info");
+	const struct command *cmd = &cmd_info_entry;
 	struct duo_model model;
 	struct gguf_file file;
 	struct duo_error err;
@@ -157,7 +169,7 @@ cmd_info(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'h':
-			print_usage(stdout, cmd, info_options);
+			print_usage(stdout, cmd);
 			return EXIT_OK;
 		default:
 			die_usage(cmd, "unknown option");

@@ -46,6 +46,18 @@ static const char router_options_help[] =
     "                           costs\n"
     "  -h, --help               show this help and exit\n";
 
+static int cmd_router_exec(int argc, char **argv);
+
+/* "duo router": its row of the command table that duo.c lists. */
+const struct command cmd_router_entry = {
+	.name = "router",
+	.usage = "train [-m MODEL] --budget K --name NAME --data FILE "
+	    "(--out FILE | --in-place) [OPTION]...",
+	.summary = "Train a learned router into a model file",
+	.options = router_options_help,
+	.exec = cmd_router_exec,
+};
+
 enum {
 	OPT_KIND = 256, OPT_DATA, OPT_IN_PLACE, OPT_REPLACE, OPT_STEPS, OPT_LR,
 	OPT_SEED, OPT_BATCH, OPT_ALPHA, OPT_SHARPNESS, OPT_LABEL_TOKENS,
@@ -176,7 +188,7 @@ parse_args(int argc, char **argv, const struct command *cmd,
 			a->weighted = 1;
 			break;
 		case 'h':
-			print_usage(stdout, cmd, router_options_help);
+			print_usage(stdout, cmd);
 			exit(EXIT_OK);
 		default:
 			die_usage(cmd, "unknown option");
@@ -253,7 +265,7 @@ file_tensor_type(const char *path)
 static int
 router_train_command(int argc, char **argv)
 {
-	const struct command *cmd = command_find("router");
+	const struct command *cmd = &cmd_router_entry;
 	struct router_args a;
 	struct duo_model model;
 	struct duo_router *routers, *grown, *router;
@@ -365,15 +377,16 @@ router_train_command(int argc, char **argv)
 	return EXIT_OK;
 }
 
-int
-cmd_router(int argc, char **argv)
+/* Run "duo router SUBCOMMAND": train is the only one. */
+static int
+cmd_router_exec(int argc, char **argv)
 {
-	const struct command *cmd = command_find("router");
+	const struct command *cmd = &cmd_router_entry;
 
 	if (argc < 2)
 		die_usage(cmd, "say what to do: duo router train ...");
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		print_usage(stdout, cmd, router_options_help);
+		print_usage(stdout, cmd);
 		return EXIT_OK;
 	}
 	if (strcmp(argv[1], "train") != 0)

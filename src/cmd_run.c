@@ -5,11 +5,9 @@
  * The database is opened before anything else, so that a file that cannot
  * be written (no permission, a missing folder, a newer schema) is reported
  * before the analysis.  The run is written in one transaction: a run
- * interrupted at any moment leaves nothing of itself behind.
- *
- * Test hook: DUO_TEST_PAUSE_BEFORE_WRITE=SECONDS sleeps between the end of
- * the analysis and the write, so that tests/run.sh can kill a run at that
- * moment on purpose.
+ * interrupted at any moment leaves nothing of itself behind.  The model's
+ * identity and the routers come from analysis_prepare(), as for the
+ * browser's New run form.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -62,6 +60,19 @@ static const char run_options[] =
     "\nThe text is FILE, or standard input for - or no FILE.  The run's id"
     "\nand a summary go to standard output; a progress line to standard"
     "\nerror when it is a terminal.\n";
+
+static int cmd_run_exec(int argc, char **argv);
+
+/* "duo run": its row of the command table that duo.c lists. */
+const struct command cmd_run_entry = {
+	.name = "run",
+	.usage = "[-m MODEL] [-d DB] [--space S] [--context C] "
+	    "[OPTION]... [FILE|-]",
+	.summary = "Analyse a text: every route's loss per token, stored "
+	    "as a run",
+	.options = run_options,
+	.exec = cmd_run_exec,
+};
 
 enum { OPTION_BEAM = 256, OPTION_SEED, OPTION_ROUTER_MODE };
 
@@ -160,7 +171,7 @@ parse_options(int argc, char **argv, const struct command *cmd,
 			o->router_mode = optarg;
 			break;
 		case 'h':
-			print_usage(stdout, cmd, run_options);
+			print_usage(stdout, cmd);
 			exit(EXIT_OK);
 		default:
 			die_usage(cmd, "unknown option");
@@ -223,15 +234,6 @@ show_progress(void *arg, double fraction, double route_tokens)
 	snprintf(extra, sizeof extra, "%.3g route-tokens/s", elapsed > 0 ?
 	    route_tokens / elapsed : 0.0);
 	progress_update(&s->line, fraction * s->n_tokens, extra);
-}
-
-/* The test hook's pause in seconds, 0 if unset. */
-static double
-test_pause(const char *name)
-{
-	const char *value = getenv(name);
-
-	return value == NULL || *value == '\0' ? 0.0 : atof(value);
 }
 
 /* A note when the model file has changed since runs made from its path:
@@ -371,67 +373,11 @@ print_summary(int64_t id, const struct oracle_result *result,
 	    big->losses[hardest]);
 }
 
-/*
- * The routers the options name, from the model file, in the order named
- * ("all": every router of the file, in file order).
- */
-static struct duo_router *
-select_routers(const struct run_options *o, const char *model_file,
-    const struct duo_model *model, int *n_selected)
-{
-	struct duo_router *all, *chosen;
-	struct duo_error err;
-	int n_all, i, j, n = 0;
-
-	*n_selected = 0;
-	if (o->n_routers == 0)
-		return NULL;
-	if (router_load_all(model_file, &model->config, &all, &n_all,
-	    &err) != 0)
-		die("%s", err.message);
-	chosen = calloc((size_t)(n_all > 0 ? n_all : 1), sizeof *chosen);
-	if (chosen == NULL)
-		die("out of memory");
-	for (i = 0; i < o->n_routers; i++) {
-		if (strcmp(o->routers[i], "all") == 0) {
-			if (n_all == 0)
-				die("--router all: %s has no learned routers "
-				    "(duo router train makes them)",
-				    model_file);
-			for (j = 0; j < n_all; j++)
-				if (router_find(chosen, n, all[j].name) ==
-				    NULL)
-					chosen[n++] = all[j];
-			continue;
-		}
-		for (j = 0; j < n_all && strcmp(all[j].name, o->routers[i]) != 0;
-		    j++)
-			;
-		if (j == n_all) {
-			fprintf(stderr, "%s: %s has no router named %s; it "
-			    "has", program_name, model_file, o->routers[i]);
-			for (j = 0; j < n_all; j++)
-				fprintf(stderr, " %s", all[j].name);
-			fprintf(stderr, "%s\n", n_all == 0 ? " none" : "");
-			exit(EXIT_ERROR);
-		}
-		if (router_find(chosen, n, all[j].name) == NULL)
-			chosen[n++] = all[j];
-	}
-	/* the chosen ones keep their weights; free the others */
-	for (j = 0; j < n_all; j++)
-		if (router_find(chosen, n, all[j].name) == NULL)
-			router_free(&all[j]);
-	free(all);
-	*n_selected = n;
-	return chosen;
-}
-
 /* Analyse FILE (or standard input) and store the run. */
-int
-cmd_run(int argc, char **argv)
+static int
+cmd_run_exec(int argc, char **argv)
 {
-	const struct command *cmd = command_find("run");
+	const struct command *cmd = &cmd_run_entry;
 	struct run_options o;
 	struct store *store;
 	struct duo_model model;
@@ -442,11 +388,9 @@ cmd_run(int argc, char **argv)
 	struct progress_state progress;
 	enum oracle_context context;
 	struct route_space space;
-	struct duo_router *routers;
 	enum router_mode router_mode;
-	int n_routers;
 	uint8_t *context_route = NULL;
-	char *text, *model_path, context_text[64 + 1];
+	char *text, context_text[64 + 1];
 	const char *name, *model_file;
 	int *budgets = NULL, n_budgets = 0, L, i;
 	size_t length;
@@ -472,15 +416,13 @@ cmd_run(int argc, char **argv)
 	if (model_load(&model, model_file, &err) != 0)
 		die("%s", err.message);
 	memset(&req, 0, sizeof req);
-	if (sha256_file(model_file, req.model_sha256, &err) != 0)
+	oracle_settings_default(&req.settings);
+	req.settings.space = space;
+	if (analysis_prepare(&req, &model, model_file, o.routers, o.n_routers,
+	    &err) != 0)
 		die("%s", err.message);
-	/* the full path, so that runs from other folders compare */
-	if ((model_path = realpath(model_file, NULL)) == NULL &&
-	    (model_path = strdup(model_file)) == NULL)
-		die("out of memory");
-	note_changed_model(store, model_path, req.model_sha256);
+	note_changed_model(store, req.model_path, req.model_sha256);
 	L = model.config.n_layer;
-	routers = select_routers(&o, model_file, &model, &n_routers);
 	if (o.context_route != NULL) {
 		if ((context_route = malloc((size_t)L)) == NULL)
 			die("out of memory");
@@ -506,17 +448,12 @@ cmd_run(int argc, char **argv)
 	req.input_name = name;
 	req.text = text;
 	req.length = length;
-	req.model_path = model_path;
-	oracle_settings_default(&req.settings);
-	req.settings.space = space;
 	req.settings.context = context;
 	req.settings.context_route = context_route;
 	req.settings.budgets = budgets;
 	req.settings.n_budgets = n_budgets;
 	req.settings.beam_width = (int)o.beam;
 	req.settings.seed = o.seed;
-	req.settings.routers = routers;
-	req.settings.n_routers = n_routers;
 	req.settings.router_mode = router_mode;
 	req.settings.progress = show_progress;
 	req.settings.progress_arg = &progress;
@@ -529,8 +466,7 @@ cmd_run(int argc, char **argv)
 	req.tokens = &tokens;
 	progress_start(&progress.line, "analysing", "tokens",
 	    progress.n_tokens);
-	if (analysis_run(store, &model, &req,
-	    test_pause("DUO_TEST_PAUSE_BEFORE_WRITE"), &analysis, &err) != 0) {
+	if (analysis_run(store, &model, &req, &analysis, &err) != 0) {
 		progress_finish(&progress.line);
 		die("%s", err.message);
 	}
@@ -540,11 +476,10 @@ cmd_run(int argc, char **argv)
 		die("standard output: write error");
 
 	analysis_free(&analysis);
-	router_free_all(routers, n_routers);
+	analysis_request_free(&req);
 	free(text);
 	free(budgets);
 	free(context_route);
-	free(model_path);
 	model_free(&model);
 	store_close(store);
 	return EXIT_OK;

@@ -28,6 +28,18 @@ static const char score_options[] =
     "  -h, --help             show this help and exit\n"
     "\nOutput columns: pos token_id piece loss (nats).\n";
 
+static int cmd_score_exec(int argc, char **argv);
+
+/* "duo score": its row of the command table that duo.c lists. */
+const struct command cmd_score_entry = {
+	.name = "score",
+	.usage = "[-q] [-m MODEL] (--route R [--context-route R] | "
+	    "--random P [--seed N]) [FILE|-]",
+	.summary = "Print every token's loss under one route, as TSV",
+	.options = score_options,
+	.exec = cmd_score_exec,
+};
+
 /*
  * Losses of one window in one batched pass: every position uses route, or
  * with route NULL draws its own (p_big, seeded by *rng).
@@ -81,8 +93,8 @@ score_window_context(const struct duo_model *model, struct kv_cache *cache,
 }
 
 /* Score FILE (or standard input) under one route and print every loss. */
-int
-cmd_score(int argc, char **argv)
+static int
+cmd_score_exec(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 		{ "model", required_argument, NULL, 'm' },
@@ -94,7 +106,7 @@ cmd_score(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const struct command *cmd = command_find("score");
+	const struct command *cmd = &cmd_score_entry;
 	const char *model_option = NULL, *route_text = NULL;
 	const char *context_text = NULL, *input, *name, *piece;
 	struct duo_model model;
@@ -137,7 +149,7 @@ cmd_score(int argc, char **argv)
 			quiet = 1;
 			break;
 		case 'h':
-			print_usage(stdout, cmd, score_options);
+			print_usage(stdout, cmd);
 			return EXIT_OK;
 		default:
 			die_usage(cmd, "unknown option");

@@ -15,16 +15,27 @@ static const char tokenize_options[] =
     "  -h, --help         show this help and exit\n"
     "\nOutput columns: pos token_id piece byte_start byte_end.\n";
 
+static int cmd_tokenize_exec(int argc, char **argv);
+
+/* "duo tokenize": its row of the command table that duo.c lists. */
+const struct command cmd_tokenize_entry = {
+	.name = "tokenize",
+	.usage = "[-m MODEL] [FILE|-]",
+	.summary = "Print the tokens of a text, one a line, as TSV",
+	.options = tokenize_options,
+	.exec = cmd_tokenize_exec,
+};
+
 /* Print the tokens of FILE (or standard input) with their byte ranges. */
-int
-cmd_tokenize(int argc, char **argv)
+static int
+cmd_tokenize_exec(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 		{ "model", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const struct command *cmd = command_find("tokenize");
+	const struct command *cmd = &cmd_tokenize_entry;
 	const char *model_option = NULL, *path, *input;
 	struct duo_model model;
 	struct text_tokens tokens;
@@ -40,7 +51,7 @@ cmd_tokenize(int argc, char **argv)
 			model_option = optarg;
 			break;
 		case 'h':
-			print_usage(stdout, cmd, tokenize_options);
+			print_usage(stdout, cmd);
 			return EXIT_OK;
 		default:
 			die_usage(cmd, "unknown option");

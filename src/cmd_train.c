@@ -72,6 +72,17 @@ static const char train_options_help[] =
     "all-big (B), all-small (S) and random (R) routes.  SIGINT or SIGTERM\n"
     "writes a checkpoint at the end of the current step and exits 1.\n";
 
+static int cmd_train_exec(int argc, char **argv);
+
+/* "duo train": its row of the command table that duo.c lists. */
+const struct command cmd_train_entry = {
+	.name = "train",
+	.usage = "--data FILE --out MODEL [OPTION]...",
+	.summary = "Train a Duo model with random big/small routing",
+	.options = train_options_help,
+	.exec = cmd_train_exec,
+};
+
 /* Options that fix the model or the run's trajectory: refused with
  * --resume, which takes them from the checkpoint. */
 enum {
@@ -176,7 +187,7 @@ parse_arguments(struct train_command *tc, const struct command *cmd,
 			tc->quiet = 1;
 			break;
 		case 'h':
-			print_usage(stdout, cmd, train_options_help);
+			print_usage(stdout, cmd);
 			exit(EXIT_OK);
 		case OPT_HELDOUT:
 			tc->heldout = optarg;
@@ -530,10 +541,10 @@ save_checkpoint(struct trainer *tr, const char *path)
 }
 
 /* Train a Duo model on a text corpus. */
-int
-cmd_train(int argc, char **argv)
+static int
+cmd_train_exec(int argc, char **argv)
 {
-	const struct command *cmd = command_find("train");
+	const struct command *cmd = &cmd_train_entry;
 	struct train_command tc;
 	struct duo_model model;
 	struct trainer tr;

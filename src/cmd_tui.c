@@ -11,9 +11,6 @@
 #include "commands.h"
 #include "tui/tui.h"
 
-#define TUI_USAGE "[-d DB] [--no-color] [--no-mouse] [--ascii]"
-#define TUI_SUMMARY "Browse the runs token by token in a curses interface"
-
 static const char options_help[] =
     "Options:\n"
     "  -d, --db FILE   database of runs (default: $DUO_DB, else\n"
@@ -24,8 +21,20 @@ static const char options_help[] =
     "      --list-keys print every key and command as TSV and exit\n"
     "  -h, --help      show this help and exit\n";
 
-int
-cmd_tui(int argc, char **argv)
+static int cmd_tui_exec(int argc, char **argv);
+
+/* "duo tui": its row of the command table that duo.c lists. */
+const struct command cmd_tui_entry = {
+	.name = "tui",
+	.usage = "[-d DB] [--no-color] [--no-mouse] [--ascii]",
+	.summary = "Browse the runs token by token in a curses interface",
+	.options = options_help,
+	.exec = cmd_tui_exec,
+};
+
+/* Open the browser on the database of runs. */
+static int
+cmd_tui_exec(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 		{ "db", required_argument, NULL, 'd' },
@@ -37,17 +46,11 @@ cmd_tui(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	/* Used when duo.c's table does not list "tui" (duo alone). */
-	static const struct command fallback = {
-		"tui", TUI_USAGE, TUI_SUMMARY, cmd_tui,
-	};
-	const struct command *cmd = command_find("tui");
+	const struct command *cmd = &cmd_tui_entry;
 	struct tui_options options;
 	char message[256];
 	int c;
 
-	if (cmd == NULL)
-		cmd = &fallback;
 	memset(&options, 0, sizeof options);
 	optind = 1;
 	opterr = 0;
@@ -72,7 +75,7 @@ cmd_tui(int argc, char **argv)
 			actions_print(stdout);
 			return EXIT_OK;
 		case 'h':
-			print_usage(stdout, cmd, options_help);
+			print_usage(stdout, cmd);
 			return EXIT_OK;
 		case ':':
 			die_usage(cmd, "%s needs a value", argv[optind - 1]);

@@ -1,23 +1,22 @@
 /*
- * commands.h - the subcommands of duo, one file each (cmd_NAME.c).
- * The table that registers them is in duo.c.
+ * commands.h - the subcommands of duo, one file each (cmd_NAME.c), each
+ * defining its own row of the command table: name, usage, summary,
+ * option help and the function that runs it.  duo.c only lists the rows;
+ * a command file never calls back into it.
  */
 #ifndef DUO_COMMANDS_H
 #define DUO_COMMANDS_H
 
 #include "cli.h"
 
-int cmd_convert(int argc, char **argv);
-int cmd_export(int argc, char **argv);
-int cmd_info(int argc, char **argv);
-int cmd_tokenize(int argc, char **argv);
-int cmd_router(int argc, char **argv);
-int cmd_run(int argc, char **argv);
-int cmd_score(int argc, char **argv);
-int cmd_train(int argc, char **argv);
-int cmd_tui(int argc, char **argv);
-
-/* Look a command up in duo.c's table (for usage messages). */
-const struct command *command_find(const char *name);
+extern const struct command cmd_convert_entry;
+extern const struct command cmd_export_entry;
+extern const struct command cmd_info_entry;
+extern const struct command cmd_router_entry;
+extern const struct command cmd_run_entry;
+extern const struct command cmd_score_entry;
+extern const struct command cmd_tokenize_entry;
+extern const struct command cmd_train_entry;
+extern const struct command cmd_tui_entry;
 
 #endif

@@ -1,5 +1,7 @@
 /*
- * duo.c - the duo program: finds the subcommand in one table and runs it.
+ * duo.c - the duo program: finds the subcommand in the list of the rows
+ * that the command files define (commands.h) and runs it; its --help
+ * lists them from the rows.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,41 +11,29 @@
 #include "cli.h"
 #include "commands.h"
 
-static const struct command commands[] = {
-	{ "tui", "[-d DB] [--no-color] [--no-mouse] [--ascii]",
-	  "Browse the runs token by token in a curses interface", cmd_tui },
-	{ "info", "[MODEL]",
-	  "Show a model's hyperparameters, tokenizer, tensors and routers",
-	  cmd_info },
-	{ "tokenize", "[-m MODEL] [FILE|-]",
-	  "Print the tokens of a text, one a line, as TSV", cmd_tokenize },
-	{ "score", "[-m MODEL] --route R [--context-route R] [FILE|-]",
-	  "Print every token's loss under one route, as TSV", cmd_score },
-	{ "convert", "[--type f32|f16] IN OUT",
-	  "Rewrite a model file with F32 or F16 tensors", cmd_convert },
-	{ "export", "[-d DB] [--format csv|json] RUN",
-	  "Write a stored run's per-token results as CSV or JSON",
-	  cmd_export },
-	{ "run",
-	  "[-m MODEL] [-d DB] [--space S] [--context C] [OPTION]... [FILE|-]",
-	  "Analyse a text: every route's loss per token, stored as a run",
-	  cmd_run },
-	{ "train", "--data FILE --out MODEL [OPTION]...",
-	  "Train a Duo model with random big/small routing", cmd_train },
-	{ "router",
-	  "train [-m MODEL] --budget K --name NAME --data FILE [OPTION]...",
-	  "Train a learned router into a model file", cmd_router },
+/* Every command, in the order duo --help lists them. */
+static const struct command *const commands[] = {
+	&cmd_tui_entry,
+	&cmd_info_entry,
+	&cmd_tokenize_entry,
+	&cmd_score_entry,
+	&cmd_convert_entry,
+	&cmd_export_entry,
+	&cmd_run_entry,
+	&cmd_train_entry,
+	&cmd_router_entry,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
-const struct command *
+/* Find the command named name, or NULL. */
+static const struct command *
 command_find(const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < N_COMMANDS; i++)
-		if (strcmp(commands[i].name, name) == 0)
-			return &commands[i];
+		if (strcmp(commands[i]->name, name) == 0)
+			return commands[i];
 	return NULL;
 }
 
@@ -66,6 +56,7 @@ prefer_passive_waiting(char **argv)
 	execv("/proc/self/exe", argv);
 }
 
+/* Print what duo does and its commands, one line each from their rows. */
 static void
 usage(FILE *out)
 {
@@ -76,8 +67,8 @@ usage(FILE *out)
 	    "With no command, open the browser (duo tui).\n\n"
 	    "Commands:\n", program_name);
 	for (i = 0; i < N_COMMANDS; i++)
-		fprintf(out, "  %-10s %s\n", commands[i].name,
-		    commands[i].summary);
+		fprintf(out, "  %-10s %s\n", commands[i]->name,
+		    commands[i]->summary);
 	fprintf(out, "\nOptions:\n"
 	    "  -h, --help     show this help and exit\n"
 	    "  -V, --version  show the version and exit\n"
@@ -95,7 +86,7 @@ main(int argc, char **argv)
 		/* duo alone opens the browser. */
 		static char *browse[] = { "tui", NULL };
 
-		return cmd_tui(1, browse);
+		return cmd_tui_entry.exec(1, browse);
 	}
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		usage(stdout);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Format a message into err, on one line, with the code DUO_ERROR_FAILED. */
 int
 error_set(struct duo_error *err, const char *fmt, ...)
 {
@@ -13,6 +14,7 @@ error_set(struct duo_error *err, const char *fmt, ...)
 
 	if (err == NULL)
 		return -1;
+	err->code = DUO_ERROR_FAILED;
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof err->message, fmt, ap);
 	va_end(ap);
@@ -23,6 +25,18 @@ error_set(struct duo_error *err, const char *fmt, ...)
 	return -1;
 }
 
+/* Mark err as a cancellation: a code the caller can test, and a message. */
+int
+error_cancelled(struct duo_error *err)
+{
+	if (err == NULL)
+		return -1;
+	err->code = DUO_ERROR_CANCELLED;
+	snprintf(err->message, sizeof err->message, "cancelled");
+	return -1;
+}
+
+/* Put prefix and ": " before err's message; the code stays. */
 int
 error_prefix(struct duo_error *err, const char *prefix)
 {

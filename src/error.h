@@ -3,7 +3,8 @@
  *
  * Library modules (gguf, tokenizer, model, train, ...) never print and never
  * exit: a failing call fills a struct duo_error with one line of text that
- * names the object and the fault, and returns -1.  Only the command line and
+ * names the object and the fault, and a code for the few conditions a
+ * caller treats differently, and returns -1.  Only the command line and
  * the TUI decide what a person sees.
  */
 #ifndef DUO_ERROR_H
@@ -11,15 +12,30 @@
 
 #include <stddef.h>
 
-struct duo_error {
-	char message[1024];
+/* What kind of failure; a code is added only when a caller branches on
+ * it, everything else is DUO_ERROR_FAILED and told by its message. */
+enum duo_error_code {
+	DUO_ERROR_FAILED = 0,   /* the work could not be done */
+	DUO_ERROR_CANCELLED,    /* the caller asked the work to stop */
 };
 
-/* Fill err (may be NULL) with a formatted one-line message; return -1. */
+/* The message first, so that { "" } still initialises one. */
+struct duo_error {
+	char message[1024];
+	enum duo_error_code code;
+};
+
+/* Fill err (may be NULL) with a formatted one-line message and the code
+ * DUO_ERROR_FAILED; return -1. */
 int error_set(struct duo_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Prefix the message already in err with "prefix: "; return -1. */
+/* Fill err (may be NULL) with the code DUO_ERROR_CANCELLED and the
+ * message "cancelled"; return -1. */
+int error_cancelled(struct duo_error *err);
+
+/* Prefix the message already in err with "prefix: ", keeping its code;
+ * return -1. */
 int error_prefix(struct duo_error *err, const char *prefix);
 
 #endif

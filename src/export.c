@@ -5,8 +5,8 @@
  */
 #include <string.h>
 
-#include "cli.h"
 #include "export.h"
+#include "utf8.h"
 
 /* A CSV field per RFC 4180: always quoted, quotes doubled. */
 static void

@@ -146,7 +146,7 @@ search_routers_pass(struct search *s)
 	}
 	for (w = 0; w < s->n_windows; w++) {
 		if (walk_cancelled(e)) {
-			error_set(s->err, "cancelled");
+			error_cancelled(s->err);
 			goto done;
 		}
 		search_load_window(s, w);
@@ -205,7 +205,7 @@ search_table_pass(struct search *s, const uint64_t *codes, size_t n,
 			ev.out = out + win->first * n;
 			walk_evaluate(&ev, 0, true);
 			if (walk_cancelled(&s->engine))
-				return error_set(s->err, "cancelled");
+				return error_cancelled(s->err);
 			routers_decide(s, &ev, win->first);
 			continue;
 		}
@@ -220,7 +220,7 @@ search_table_pass(struct search *s, const uint64_t *codes, size_t n,
 			ev.out = out + (win->first + (size_t)q0) * n;
 			walk_evaluate(&ev, 0, true);
 			if (walk_cancelled(&s->engine))
-				return error_set(s->err, "cancelled");
+				return error_cancelled(s->err);
 			routers_decide(s, &ev, win->first + (size_t)q0);
 		}
 	}
@@ -597,7 +597,7 @@ search_greedy_pass(struct search *s, int k, struct oracle_method *method)
 			}
 			if (walk_cancelled(&s->engine)) {
 				free(subset);
-				return error_set(s->err, "cancelled");
+				return error_cancelled(s->err);
 			}
 			derive_set_route(&s->space, s->L, method, token, code,
 			    loss);
@@ -628,7 +628,7 @@ search_beam_pass(struct search *s, bool fixed, struct oracle_method **oracle,
 
 	for (w = 0; w < s->n_windows; w++) {
 		if (walk_cancelled(&s->engine))
-			return error_set(s->err, "cancelled");
+			return error_cancelled(s->err);
 		search_load_window(s, w);
 		if (!fixed) {
 			struct walk_evaluation ev;
@@ -689,7 +689,7 @@ search_beam_pass(struct search *s, bool fixed, struct oracle_method **oracle,
 		}
 	}
 	if (walk_cancelled(&s->engine))
-		return error_set(s->err, "cancelled");
+		return error_cancelled(s->err);
 	return 0;
 }
 

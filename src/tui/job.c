@@ -2,10 +2,10 @@
  * job.c - a new run analysed in a thread of its own, so that the browser
  * keeps answering keys while the engine works.  The thread opens its own
  * writable connection to the database (the browser's are read-only),
- * loads the model, reads the text and calls analysis_run(), the same
- * analysis as "duo run"; it publishes its progress under a lock, and the
- * app may cancel it at any moment: the engine stops soon and nothing is
- * written.
+ * loads the model, reads the text and calls analysis_prepare() and
+ * analysis_run(), the same analysis as "duo run" with the same rule for
+ * routers; it publishes its progress under a lock, and the app may
+ * cancel it at any moment: the engine stops soon and nothing is written.
  *
  * Test hook: DUO_TEST_JOB_PAUSE=SECONDS sleeps that long at every
  * progress report, so that tests can see a run in progress and cancel
@@ -20,8 +20,11 @@
 #include <time.h>
 
 #include "analysis.h"
-#include "cli.h"
+#include "host.h"
 #include "router.h"
+
+/* Router names a New run may pass: more than the form's list holds. */
+#define MAX_JOB_ROUTERS 256
 
 struct job {
 	pthread_t thread;
@@ -100,10 +103,34 @@ set_state(struct job *job, enum job_state state, const char *message)
 		job->status.now = now;
 		if (state == JOB_ANALYSING)
 			job->status.analysis_start = now;
+		/* (a longer message is cut, as snprintf would) */
 		if (message != NULL)
 			snprintf(job->status.message,
-			    sizeof job->status.message, "%s", message);
+			    sizeof job->status.message, "%.*s",
+			    (int)sizeof job->status.message - 1, message);
 	});
+}
+
+/*
+ * The names of job->routers, split at ',' into names (at most max); the
+ * copy they point into goes to *copy_out, to free.
+ */
+static int
+router_names(const struct job *job, char **copy_out, const char **names,
+    int max, struct duo_error *err)
+{
+	char *save = NULL, *name;
+	int n = 0;
+
+	*copy_out = NULL;
+	if (job->routers == NULL)
+		return 0;
+	if ((*copy_out = strdup(job->routers)) == NULL)
+		return error_set(err, "out of memory");
+	for (name = strtok_r(*copy_out, ",", &save); name != NULL && n < max;
+	    name = strtok_r(NULL, ",", &save))
+		names[n++] = name;
+	return n;
 }
 
 /* Everything the analysis needs before it starts; -1 and err if not. */
@@ -112,8 +139,11 @@ prepare(struct job *job, struct store **store, struct duo_model *model,
     int *model_loaded, struct analysis_request *req, char **text,
     size_t *length, struct duo_error *err)
 {
+	const char *names[MAX_JOB_ROUTERS];
+	char *names_copy;
 	struct stat st;
 	size_t n;
+	int n_names, rc;
 
 	/* The database first, as "duo run" does: a file that cannot take
 	 * the run is reported before the work. */
@@ -131,11 +161,21 @@ prepare(struct job *job, struct store **store, struct duo_model *model,
 		job->text = NULL;
 	}
 	if (job->cancel)
-		return error_set(err, "cancelled");
+		return error_cancelled(err);
 	if (model_load(model, job->model_path, err) != 0)
 		return -1;
 	*model_loaded = 1;
-	if (sha256_file(job->model_path, req->model_sha256, err) != 0)
+	if (route_space_parse(&req->settings.space, job->space, err) != 0 ||
+	    oracle_context_parse(job->context, &req->settings.context,
+	    err) != 0)
+		return -1;
+	if ((n_names = router_names(job, &names_copy, names, MAX_JOB_ROUTERS,
+	    err)) < 0)
+		return -1;
+	rc = analysis_prepare(req, model, job->model_path, names, n_names,
+	    err);
+	free(names_copy);
+	if (rc != 0)
 		return -1;
 	if (text_tokenize(&job->tokens, model->tokenizer, *text, *length,
 	    req->input_name, err) != 0)
@@ -146,49 +186,7 @@ prepare(struct job *job, struct store **store, struct duo_model *model,
 		job->status.n_tokens = n;
 		job->status.n_layer = model->config.n_layer;
 	});
-	if (route_space_parse(&req->settings.space, job->space, err) != 0 ||
-	    oracle_context_parse(job->context, &req->settings.context,
-	    err) != 0)
-		return -1;
-	return job->cancel ? error_set(err, "cancelled") : 0;
-}
-
-/*
- * The model's routers named in job->routers, in that order, leaving out
- * those that choose in another space than the run's.
- */
-static int
-choose_routers(struct job *job, const struct duo_model *model,
-    struct duo_router **chosen, int *n_chosen, struct duo_error *err)
-{
-	struct duo_router *all;
-	char *names, *name, *save = NULL;
-	int n_all, i, n = 0;
-
-	*chosen = NULL;
-	*n_chosen = 0;
-	if (router_load_all(job->model_path, &model->config, &all, &n_all,
-	    err) != 0)
-		return -1;
-	if ((names = strdup(job->routers)) == NULL ||
-	    (*chosen = calloc((size_t)n_all + 1, sizeof **chosen)) == NULL) {
-		free(names);
-		router_free_all(all, n_all);
-		return error_set(err, "out of memory");
-	}
-	for (name = strtok_r(names, ",", &save); name != NULL;
-	    name = strtok_r(NULL, ",", &save))
-		for (i = 0; i < n_all; i++)
-			if (all[i].weight != NULL &&
-			    strcmp(all[i].name, name) == 0 &&
-			    strcmp(all[i].space.name, job->space) == 0) {
-				(*chosen)[n++] = all[i];
-				all[i].weight = NULL;   /* moved */
-			}
-	free(names);
-	router_free_all(all, n_all);
-	*n_chosen = n;
-	return 0;
+	return job->cancel ? error_cancelled(err) : 0;
 }
 
 static void *
@@ -200,39 +198,27 @@ job_main(void *arg)
 	struct duo_error err;
 	struct analysis_request req;
 	struct analysis analysis;
-	char *text = NULL, *model_path = NULL;
-	struct duo_router *routers = NULL;
+	char *text = NULL;
 	size_t length = 0;
-	int model_loaded = 0, n_routers = 0, rc;
+	int model_loaded = 0, rc;
 
 	memset(&req, 0, sizeof req);
 	memset(&model, 0, sizeof model);
-	err.message[0] = '\0';
+	memset(&err, 0, sizeof err);
 	oracle_settings_default(&req.settings);
 	req.label = job->label;
 	req.source = job->source;
 	req.input_name = job->path != NULL ? job->path : "the text";
 	rc = prepare(job, &store, &model, &model_loaded, &req, &text, &length,
 	    &err);
-	if (rc == 0 && (model_path = realpath(job->model_path, NULL)) == NULL &&
-	    (model_path = strdup(job->model_path)) == NULL)
-		rc = error_set(&err, "out of memory");
 	if (rc == 0) {
 		req.text = text;
 		req.length = length;
-		req.model_path = model_path;
 		req.settings.progress = on_progress;
 		req.settings.progress_arg = job;
 		req.settings.cancel = &job->cancel;
-		if (job->routers != NULL)
-			rc = choose_routers(job, &model, &routers, &n_routers,
-			    &err);
-		req.settings.routers = routers;
-		req.settings.n_routers = n_routers;
-	}
-	if (rc == 0) {
 		set_state(job, JOB_ANALYSING, NULL);
-		rc = analysis_run(store, &model, &req, 0.0, &analysis, &err);
+		rc = analysis_run(store, &model, &req, &analysis, &err);
 	}
 	if (rc == 0) {
 		int64_t id = analysis.run_id;
@@ -245,16 +231,14 @@ job_main(void *arg)
 		});
 		set_state(job, JOB_DONE, NULL);
 	} else
-		set_state(job, job->cancel && strstr(err.message,
-		    "cancelled") != NULL ? JOB_CANCELLED : JOB_FAILED,
-		    err.message);
-	router_free_all(routers, n_routers);
+		set_state(job, err.code == DUO_ERROR_CANCELLED ?
+		    JOB_CANCELLED : JOB_FAILED, err.message);
+	analysis_request_free(&req);
 	text_tokens_free(&job->tokens);
 	if (model_loaded)
 		model_free(&model);
 	if (store != NULL)
 		store_close(store);
-	free(model_path);
 	free(text);
 	return NULL;
 }

@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "host.h"
 #include "model.h"
 #include "names.h"
 #include "route.h"

@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "host.h"
 #include "model.h"
 #include "names.h"
 #include "router.h"
@@ -1109,34 +1109,6 @@ newrun_wait(struct app *app, double seconds, int until_progress)
 	return 0;
 }
 
-/* The shipped example text: in $DUO_EXAMPLES, else installed with duo,
- * else in the source tree duo was built from.  -1 and a message if none. */
-static int
-example_path(char *out, size_t size, char *message, size_t message_size)
-{
-	const char *env = getenv("DUO_EXAMPLES");
-	const char *dirs[3];
-	int n = 0, i;
-
-	if (env != NULL && *env != '\0')
-		dirs[n++] = env;
-	else {
-		dirs[n++] = DUO_DATADIR "/examples";
-#ifdef DUO_SRCDIR
-		dirs[n++] = DUO_SRCDIR "/examples";
-#endif
-	}
-	for (i = 0; i < n; i++) {
-		snprintf(out, size, "%s/letter.txt", dirs[i]);
-		if (access(out, R_OK) == 0)
-			return 0;
-	}
-	snprintf(message, message_size, "no example text: letter.txt is not "
-	    "in %s%s%s", dirs[0], n > 1 ? " nor in " : "", n > 1 ? dirs[1] :
-	    "");
-	return -1;
-}
-
 void
 newrun_open(struct app *app)
 {
@@ -1147,14 +1119,15 @@ void
 newrun_example(struct app *app)
 {
 	struct newrun_state *s = newrun_state(app);
-	char path[4096], message[512];
+	struct duo_error err;
+	char path[4096];
 
 	if (s->job != NULL) {
 		start_job(app, s);      /* says that one is running */
 		return;
 	}
-	if (example_path(path, sizeof path, message, sizeof message) != 0) {
-		app_error(app, "%s", message);
+	if (example_text_path(path, sizeof path, &err) != 0) {
+		app_error(app, "%s", err.message);
 		return;
 	}
 	s->source = SOURCE_FILE;
