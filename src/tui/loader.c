@@ -272,3 +272,75 @@ loader_finished(struct loader *loader, char *error, size_t size)
 	pthread_mutex_unlock(&loader->lock);
 	return finished;
 }
+
+/* ---- the loader as the app's worker ------------------------------------ */
+
+/* Start reading the app's database, if it has one. */
+static int
+worker_start(struct app *app, struct duo_error *err)
+{
+	app->loader_seen = 0;
+	app->runs = NULL;
+	app->n_runs = 0;
+	app->runs_read = app->db_missing;
+	if (!app->db_missing &&
+	    (app->loader = loader_start(app->db_path)) == NULL) {
+		app->runs_read = 1;
+		return error_set(err, "cannot start a thread to read %s",
+		    app->db_path);
+	}
+	return 0;
+}
+
+static void
+worker_stop(struct app *app)
+{
+	loader_release(app->loader);
+	app->loader = NULL;
+	app->runs = NULL;
+	app->n_runs = 0;
+}
+
+static void
+worker_reload(struct app *app)
+{
+	struct duo_error err;
+
+	worker_stop(app);
+	if (worker_start(app, &err) != 0)
+		app_error(app, "cannot start reading %s", app->db_path);
+}
+
+/* Busy until the loop has taken the end of the list. */
+static int
+worker_busy(struct app *app)
+{
+	return !app->runs_read;
+}
+
+/* Take what the thread published since the last poll. */
+static int
+worker_poll(struct app *app)
+{
+	if (!loader_poll(app->loader, &app->loader_seen))
+		return 0;
+	app->runs = loader_runs(app->loader, &app->n_runs);
+	app->runs_read = loader_finished(app->loader, NULL, 0);
+	return 1;
+}
+
+static void
+worker_settle(struct app *app)
+{
+	loader_wait(app->loader);
+}
+
+const struct worker_ops loader_worker = {
+	.name = "run list",
+	.start = worker_start,
+	.stop = worker_stop,
+	.reload = worker_reload,
+	.busy = worker_busy,
+	.poll = worker_poll,
+	.settle = worker_settle,
+};

@@ -599,3 +599,39 @@ predictor_wait(struct predictor *pr)
 		pthread_cond_wait(&pr->idle, &pr->lock);
 	pthread_mutex_unlock(&pr->lock);
 }
+
+/* ---- the predictor as the app's worker --------------------------------- */
+
+/* The detail pane makes the predictor on its first request. */
+static void
+worker_stop(struct app *app)
+{
+	predictor_free(app->predictor);
+	app->predictor = NULL;
+}
+
+static int
+worker_busy(struct app *app)
+{
+	return predictor_busy(app->predictor);
+}
+
+static int
+worker_poll(struct app *app)
+{
+	return predictor_poll(app->predictor);
+}
+
+static void
+worker_settle(struct app *app)
+{
+	predictor_wait(app->predictor);
+}
+
+const struct worker_ops predictor_worker = {
+	.name = "predictions",
+	.stop = worker_stop,
+	.busy = worker_busy,
+	.poll = worker_poll,
+	.settle = worker_settle,
+};

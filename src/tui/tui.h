@@ -126,6 +126,8 @@ struct tui_command {
 extern const struct tui_command tui_commands[];
 extern const size_t tui_n_commands;
 
+/* The view an action shows (1 .. 6, ?); -1 if it shows none. */
+int action_view(enum action_id action);
 /* The action bound to key in view; ACT_NONE when there is none. */
 enum action_id action_for_key(enum view_id view, int key);
 const struct action *action_find(enum action_id id);
@@ -311,11 +313,39 @@ int loader_finished(struct loader *loader, char *error, size_t size);
 
 struct view;
 
+/* What whoever shows a view asks of it besides (app_show, app_tell). */
+enum view_ask {
+	ASK_NOTHING,
+	ASK_EXAMPLE,                    /* the New run form: analyse the
+					   shipped example now */
+	ASK_SELECT_RUN,                 /* the run list: select run_id once
+					   it lists it */
+};
+
+struct view_arg {
+	enum view_ask ask;
+	int64_t run_id;                 /* ASK_SELECT_RUN */
+};
+
+/*
+ * A view, as the core sees it: every hook but layout, draw and request
+ * may be NULL.  The core calls a view only through these hooks, and
+ * views reach each other only through app_show() and app_tell().
+ */
 struct view_ops {
-	const char *name;               /* "runs": the title and :commands */
+	const char *name;               /* "runs": :commands */
+	const char *title;              /* "Runs": the title line */
 	enum view_id id;
+	int home;                       /* the first view, the run list: the
+					   title and status line name no run */
+	int makes_way;                  /* gives its place to the view it
+					   leads to (help) */
 	int (*init)(struct app *app, struct view *view);
 	void (*done)(struct app *app, struct view *view);
+	/* Take what the opener asks (arg, never NULL) before the view is
+	 * shown; -1 keeps it hidden, the view having said why. */
+	int (*open)(struct app *app, struct view *view,
+	    const struct view_arg *arg);
 	/* Place the panes in body; called only from app_layout(). */
 	void (*layout)(struct app *app, struct view *view,
 	    const struct rect *body);
@@ -331,9 +361,25 @@ struct view_ops {
 	    int twice);
 	/* The open run changed (opened, closed or another). */
 	void (*run_changed)(struct app *app, struct view *view);
+	/* The run list is being read again (app_reload). */
+	void (*list_changed)(struct app *app, struct view *view);
 	/* A key before the key table looks at it: 1 if the view took it
 	 * (a character typed into a field); may be NULL. */
 	int (*key)(struct app *app, struct view *view, int key);
+
+	/* Long work the view runs in the background (a new run's
+	 * analysis): */
+	/* Is it running (the loop then wakes every 100 ms)? */
+	int (*busy)(struct app *app, struct view *view);
+	/* Follow it: 1 if the screen should be drawn again. */
+	int (*poll)(struct app *app, struct view *view);
+	/* Wait up to seconds for it to end (until_progress: for its first
+	 * report of progress) and take its outcome; -1 on timeout. */
+	int (*wait)(struct app *app, struct view *view, double seconds,
+	    int until_progress);
+	/* Put its progress before the text of the status line's right. */
+	void (*status)(struct app *app, struct view *view, char *buf,
+	    size_t size);
 };
 
 struct view {
@@ -343,6 +389,33 @@ struct view {
 	int focus;                      /* pane with the keys */
 };
 
+/*
+ * Short work the app has done in the background, by a worker that is no
+ * view (the run list, the model's predictions): the loop follows it with
+ * the same hooks as a view's, and the headless mode waits for it before
+ * every step, as a person who waited a moment would see it.  Any hook
+ * may be NULL.
+ */
+struct worker_ops {
+	const char *name;
+	/* Start with the app, before the terminal; -1 and err. */
+	int (*start)(struct app *app, struct duo_error *err);
+	/* Let go of everything (quitting, or a failed start). */
+	void (*stop)(struct app *app);
+	/* The database changed: read it again (app_reload). */
+	void (*reload)(struct app *app);
+	int (*busy)(struct app *app);
+	int (*poll)(struct app *app);
+	/* Wait until the work in hand is done. */
+	void (*settle)(struct app *app);
+	void (*status)(struct app *app, char *buf, size_t size);
+};
+
+/* The one place views and workers are registered (registry.c). */
+extern const struct view_ops *const tui_views[N_VIEWS];
+extern const struct worker_ops *const tui_workers[];
+extern const size_t tui_n_workers;
+
 extern const struct view_ops runs_view_ops;
 extern const struct view_ops text_view_ops;
 extern const struct view_ops budget_view_ops;
@@ -351,6 +424,8 @@ extern const struct view_ops compare_view_ops;
 extern const struct view_ops whatif_view_ops;
 extern const struct view_ops newrun_view_ops;
 extern const struct view_ops help_view_ops;
+extern const struct worker_ops loader_worker;
+extern const struct worker_ops predictor_worker;
 
 /* The token detail pane of the text view (detail.c). */
 void detail_draw(struct app *app, const struct rect *r, int focused);
@@ -472,21 +547,6 @@ int job_wait(struct job *job, double seconds, int until_progress);
 /* Cancel if still running, wait for the thread, free. */
 void job_free(struct job *job);
 
-/* The New run view's part in the loop (view_newrun.c). */
-int newrun_busy(struct app *app);
-/* Follow the job: 1 if the screen should be drawn again. */
-int newrun_poll(struct app *app);
-/* Wait for the job to end and take its outcome (until_progress: only
- * for the engine's first report); -1 on timeout. */
-int newrun_wait(struct app *app, double seconds, int until_progress);
-/* Put the job's progress before the text of the status line's right. */
-void newrun_status(struct app *app, char *buf, size_t size);
-void newrun_open(struct app *app);
-/* Analyse the shipped example text at once (the first-run offer). */
-void newrun_example(struct app *app);
-/* Select run id in the runs view once the list has it (view_runs.c). */
-void runs_select(struct app *app, int64_t id);
-
 /* ---- the application (app.c) ---------------------------------------- */
 
 struct tui_options {
@@ -508,9 +568,14 @@ struct script;
 struct app {
 	struct tui_options options;
 	char *db_path;
+	int db_missing;                 /* the file does not exist */
+	/* The run list, read by a worker (loader.c): its handle, and what
+	 * the loop last took of it (app_poll). */
 	struct loader *loader;          /* NULL when there is no database */
 	unsigned loader_seen;
-	int db_missing;                 /* the file does not exist */
+	const struct run_info *runs;    /* NULL until listed */
+	size_t n_runs;
+	int runs_read;                  /* the worker is done, or none */
 
 	struct tui_run *run;            /* the open run, or NULL */
 	int64_t run_id;
@@ -554,8 +619,12 @@ struct app {
 /* The current view and its id. */
 struct view *app_view(struct app *app);
 enum view_id app_view_id(const struct app *app);
-/* Show view id, pushing it (or popping back to it). */
-void app_show(struct app *app, enum view_id id);
+/* Hand view id what arg asks (NULL: nothing) without showing it; -1 if
+ * the view refused, having said why. */
+int app_tell(struct app *app, enum view_id id, const struct view_arg *arg);
+/* Show view id, pushing it (or popping back to it), once it has taken
+ * arg (NULL: as it was). */
+void app_show(struct app *app, enum view_id id, const struct view_arg *arg);
 /* Go back one view; quit from the first. */
 void app_back(struct app *app);
 void app_message(struct app *app, const char *fmt, ...)
@@ -587,8 +656,16 @@ void app_reload(struct app *app);
 void app_key(struct app *app, int key);
 /* A click at a screen cell, as from the mouse. */
 void app_click(struct app *app, int y, int x, int twice);
-/* The runs as the loader has them (NULL until read). */
+/* The runs as the loop last took them (NULL until read). */
 const struct run_info *app_runs(struct app *app, size_t *n_runs);
+/* Follow the background work of every worker and view: 1 if the screen
+ * should be drawn again. */
+int app_poll(struct app *app);
+/* Wait for the workers' short work and take its news: 1 if any. */
+int app_settle(struct app *app);
+/* Wait up to seconds for the views' long work to end (until_progress:
+ * for its first progress), then for the workers'; -1 on timeout. */
+int app_wait(struct app *app, double seconds, int until_progress);
 
 /* "duo tui" and "duo" alone (cmd_tui.c). */
 int cmd_tui(int argc, char **argv);

@@ -303,6 +303,7 @@ budget_run_changed(struct app *app, struct view *view)
 
 const struct view_ops budget_view_ops = {
 	.name = "budget",
+	.title = "Budget",
 	.id = VIEW_BUDGET,
 	.init = budget_init,
 	.done = budget_done,

@@ -602,6 +602,7 @@ compare_run_changed(struct app *app, struct view *view)
 
 const struct view_ops compare_view_ops = {
 	.name = "compare",
+	.title = "Compare",
 	.id = VIEW_COMPARE,
 	.init = compare_init,
 	.done = compare_done,

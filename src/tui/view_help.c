@@ -187,7 +187,9 @@ help_run_changed(struct app *app, struct view *view)
 
 const struct view_ops help_view_ops = {
 	.name = "help",
+	.title = "Help",
 	.id = VIEW_HELP,
+	.makes_way = 1,
 	.init = help_init,
 	.done = help_done,
 	.layout = help_layout,

@@ -111,12 +111,6 @@ state_of(struct view *view)
 	return view->state;
 }
 
-static struct newrun_state *
-newrun_state(struct app *app)
-{
-	return app->views[VIEW_NEWRUN].state;
-}
-
 /* ---- the text being typed -------------------------------------------- */
 
 static int
@@ -1040,18 +1034,18 @@ out:
 	free(label);
 }
 
-int
-newrun_busy(struct app *app)
+static int
+newrun_busy(struct app *app, struct view *view)
 {
-	struct newrun_state *s = newrun_state(app);
+	struct newrun_state *s = state_of(view);
 
 	return s != NULL && s->job != NULL;
 }
 
-void
-newrun_status(struct app *app, char *buf, size_t size)
+static void
+newrun_status(struct app *app, struct view *view, char *buf, size_t size)
 {
-	struct newrun_state *s = newrun_state(app);
+	struct newrun_state *s = state_of(view);
 	char rest[256];
 
 	if (s == NULL || s->job == NULL)
@@ -1069,6 +1063,7 @@ static void
 job_ended(struct app *app, struct newrun_state *s)
 {
 	const struct job_status *st = &s->status;
+	struct view_arg select = { ASK_SELECT_RUN, st->run_id };
 
 	job_free(s->job);
 	s->job = NULL;
@@ -1076,9 +1071,11 @@ job_ended(struct app *app, struct newrun_state *s)
 	app_reload(app);
 	switch (st->state) {
 	case JOB_DONE:
-		runs_select(app, st->run_id);
+		/* The runs view selects it, and comes forward from here. */
 		if (app_view_id(app) == VIEW_NEWRUN)
-			app_show(app, VIEW_RUNS);
+			app_show(app, VIEW_RUNS, &select);
+		else
+			app_tell(app, VIEW_RUNS, &select);
 		app_message(app, "run %lld stored (%zu tokens, %.1f s): %s "
 		    "opens it", (long long)st->run_id, st->n_tokens,
 		    st->seconds, app_view_id(app) == VIEW_RUNS ? "Enter" :
@@ -1093,10 +1090,10 @@ job_ended(struct app *app, struct newrun_state *s)
 	}
 }
 
-int
-newrun_poll(struct app *app)
+static int
+newrun_poll(struct app *app, struct view *view)
 {
-	struct newrun_state *s = newrun_state(app);
+	struct newrun_state *s = state_of(view);
 
 	if (s == NULL || s->job == NULL)
 		return 0;
@@ -1109,16 +1106,17 @@ newrun_poll(struct app *app)
 	return 1;
 }
 
-int
-newrun_wait(struct app *app, double seconds, int until_progress)
+static int
+newrun_wait(struct app *app, struct view *view, double seconds,
+    int until_progress)
 {
-	struct newrun_state *s = newrun_state(app);
+	struct newrun_state *s = state_of(view);
 
 	if (s == NULL || s->job == NULL)
 		return 0;
 	if (!job_wait(s->job, seconds, until_progress))
 		return -1;
-	newrun_poll(app);
+	newrun_poll(app, view);
 	return 0;
 }
 
@@ -1150,25 +1148,23 @@ example_path(char *out, size_t size, char *message, size_t message_size)
 	return -1;
 }
 
-void
-newrun_open(struct app *app)
+/* Asked to analyse the shipped example text (the first-run offer): set
+ * the form to it and start at once; -1 if it cannot, with a message. */
+static int
+newrun_open(struct app *app, struct view *view, const struct view_arg *arg)
 {
-	app_show(app, VIEW_NEWRUN);
-}
-
-void
-newrun_example(struct app *app)
-{
-	struct newrun_state *s = newrun_state(app);
+	struct newrun_state *s = state_of(view);
 	char path[4096], message[512];
 
+	if (arg->ask != ASK_EXAMPLE)
+		return 0;
 	if (s->job != NULL) {
 		start_job(app, s);      /* says that one is running */
-		return;
+		return -1;
 	}
 	if (example_path(path, sizeof path, message, sizeof message) != 0) {
 		app_error(app, "%s", message);
-		return;
+		return -1;
 	}
 	s->source = SOURCE_FILE;
 	s->space = 0;
@@ -1177,10 +1173,10 @@ newrun_example(struct app *app)
 	clear_candidates(s);
 	if (edit_set(&s->path, path) != 0 || edit_set(&s->label, "") != 0) {
 		app_error(app, "out of memory");
-		return;
+		return -1;
 	}
-	app_show(app, VIEW_NEWRUN);
 	start_job(app, s);
+	return 0;
 }
 
 /* ---- keys ------------------------------------------------------------------ */
@@ -1394,12 +1390,18 @@ newrun_click(struct app *app, struct view *view, int y, int x, int twice)
 
 const struct view_ops newrun_view_ops = {
 	.name = "new run",
+	.title = "New run",
 	.id = VIEW_NEWRUN,
 	.init = newrun_init,
 	.done = newrun_done,
+	.open = newrun_open,
 	.layout = newrun_layout,
 	.draw = newrun_draw,
 	.request = newrun_request,
 	.click = newrun_click,
 	.key = newrun_key,
+	.busy = newrun_busy,
+	.poll = newrun_poll,
+	.wait = newrun_wait,
+	.status = newrun_status,
 };

@@ -257,6 +257,7 @@ routes_run_changed(struct app *app, struct view *view)
 
 const struct view_ops routes_view_ops = {
 	.name = "routes",
+	.title = "Route map",
 	.id = VIEW_ROUTES,
 	.init = routes_init,
 	.done = routes_done,

@@ -389,6 +389,7 @@ text_run_changed(struct app *app, struct view *view)
 
 const struct view_ops text_view_ops = {
 	.name = "text",
+	.title = "Text",
 	.id = VIEW_TEXT,
 	.init = text_init,
 	.done = text_done,

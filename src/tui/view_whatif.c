@@ -734,6 +734,7 @@ whatif_run_changed(struct app *app, struct view *view)
 
 const struct view_ops whatif_view_ops = {
 	.name = "what-if",
+	.title = "What-if",
 	.id = VIEW_WHATIF,
 	.init = whatif_init,
 	.done = whatif_done,
