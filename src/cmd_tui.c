@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "tui/actions.h"
 #include "tui/tui.h"
 
 #define TUI_USAGE "[-d DB] [--no-color] [--no-mouse] [--ascii]"

@@ -6,17 +6,21 @@
  * Dispatch, the help view and "duo tui --list-keys" (which the test of
  * the man page reads) all walk these tables, so they cannot disagree.
  */
-#include "tui.h"
+#include "actions.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "draw.h"
 #include "export.h"
+#include "run.h"
+#include "store.h"
 
 #define RUNS VIEW_BIT(VIEW_RUNS)
 #define TEXT VIEW_BIT(VIEW_TEXT)

@@ -17,7 +17,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "actions.h"
 #include "cli.h"
+#include "draw.h"
+#include "run.h"
+#include "script.h"
+#include "store.h"
+#include "view.h"
 
 /*
  * State the signal handler and die() reach: neither can be handed the

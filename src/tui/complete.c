@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "draw.h"
+
 /* Candidates of an ambiguous completion kept for the list. */
 #define MAX_CANDIDATES 512
 

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "draw.h"
+
 static int
 edit_reserve(struct edit *e, size_t more)
 {

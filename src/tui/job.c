@@ -11,9 +11,10 @@
  * progress report, so that tests can see a run in progress and cancel
  * it, even on a model that takes milliseconds.
  */
-#include "tui.h"
+#include "job.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,6 +23,7 @@
 #include "analysis.h"
 #include "cli.h"
 #include "router.h"
+#include "store.h"
 
 struct job {
 	pthread_t thread;

@@ -10,11 +10,15 @@
  * seen, under the lock, that it is there.  The app can give the loader up
  * at any time; whichever of the two is last frees it.
  */
-#include "tui.h"
+#include "loader.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "store.h"
+#include "view.h"
 
 struct loader {
 	pthread_t thread;

@@ -13,19 +13,24 @@
  * window's tokens and routes, copied from the run); only the thread
  * touches the model.  A newer request replaces one not yet started.
  */
-#include "tui.h"
+#include "predict.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "draw.h"
 #include "model.h"
 #include "route.h"
+#include "run.h"
 #include "sha256.h"
+#include "store.h"
 #include "tokenizer.h"
+#include "view.h"
 
 /* A file's hash, remembered with its size and time so as to hash once. */
 struct known_hash {

@@ -6,6 +6,8 @@
  */
 #include "tui.h"
 
+#include "view.h"
+
 const struct view_ops *const tui_views[N_VIEWS] = {
 	[VIEW_RUNS] = &runs_view_ops,
 	[VIEW_TEXT] = &text_view_ops,

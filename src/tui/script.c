@@ -21,10 +21,13 @@
  *
  * Any other line is typed as it is.
  */
-#include "tui.h"
+#include "script.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "actions.h"
+#include "draw.h"
 
 #define MAX_PENDING 1024
 

@@ -12,6 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "draw.h"
+#include "run.h"
+#include "view.h"
+
 struct budget_state {
 	struct rect chart, allocation;
 	int compare;                    /* method beside the oracle; -1 auto */

@@ -17,6 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detail.h"
+#include "draw.h"
+#include "run.h"
+#include "store.h"
+#include "view.h"
+#include "wrap.h"
+
 /* Losses this close are equal: two analyses of one route may differ in
  * float32's last bits (a ulp of a loss near 10 nats is about 1e-6). */
 #define EQUAL_NATS 1e-5

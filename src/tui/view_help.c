@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actions.h"
+#include "draw.h"
+#include "view.h"
+
 struct help_state {
 	struct rect area;
 	int top;

@@ -23,9 +23,12 @@
 
 #include "cli.h"
 #include "complete.h"
+#include "draw.h"
 #include "edit.h"
+#include "job.h"
 #include "model.h"
 #include "router.h"
+#include "view.h"
 
 enum source {
 	SOURCE_FILE,

@@ -11,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "draw.h"
+#include "run.h"
+#include "view.h"
+
 #define LABEL_W 5
 
 struct routes_state {

@@ -11,7 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actions.h"
 #include "cli.h"
+#include "draw.h"
+#include "loader.h"
+#include "search.h"
+#include "store.h"
+#include "view.h"
 
 struct runs_state {
 	size_t *order;                  /* indices into the list, shown */

@@ -12,6 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detail.h"
+#include "draw.h"
+#include "predict.h"
+#include "run.h"
+#include "search.h"
+#include "view.h"
+#include "wrap.h"
+
 struct text_state {
 	struct rect text, detail;
 	struct text_wrap wrap;          /* for one run and one width */

@@ -21,7 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "draw.h"
 #include "route.h"
+#include "run.h"
+#include "store.h"
+#include "view.h"
 
 /* Tables larger than this are not read: the view says so instead. */
 #define WHATIF_MAX_BYTES ((size_t)1 << 30)
