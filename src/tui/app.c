@@ -5,6 +5,10 @@
  * the action table, the bottom line (messages, ':' commands, '/'
  * prompts, y/n questions) and the state every view follows: the open
  * run, the budget, the method, the measure and the cursor.
+ *
+ * It names no view and no worker: it walks the lists of registry.c and
+ * calls their hooks (view.h), so that the background work of any of them
+ * wakes the loop, redraws the screen and shows on the status line alike.
  */
 #include "tui.h"
 

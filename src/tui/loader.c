@@ -8,7 +8,9 @@
  * The thread has its own read-only connection.  What it publishes is
  * never changed again, so the app reads it without the lock once it has
  * seen, under the lock, that it is there.  The app can give the loader up
- * at any time; whichever of the two is last frees it.
+ * at any time; whichever of the two is last frees it.  The app follows it
+ * as a worker (loader_worker), which hands the list to app_runs() when
+ * the loop polls it.
  */
 #include "loader.h"
 
@@ -296,6 +298,7 @@ worker_start(struct app *app, struct duo_error *err)
 	return 0;
 }
 
+/* Give the loader up, and the list the app took of it. */
 static void
 worker_stop(struct app *app)
 {
@@ -305,6 +308,7 @@ worker_stop(struct app *app)
 	app->n_runs = 0;
 }
 
+/* Read the list again from the start. */
 static void
 worker_reload(struct app *app)
 {
@@ -333,6 +337,7 @@ worker_poll(struct app *app)
 	return 1;
 }
 
+/* Wait until the whole list is read. */
 static void
 worker_settle(struct app *app)
 {

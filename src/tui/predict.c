@@ -607,7 +607,7 @@ predictor_wait(struct predictor *pr)
 
 /* ---- the predictor as the app's worker --------------------------------- */
 
-/* The detail pane makes the predictor on its first request. */
+/* Free the predictor; the detail pane makes it on its first request. */
 static void
 worker_stop(struct app *app)
 {
@@ -615,18 +615,21 @@ worker_stop(struct app *app)
 	app->predictor = NULL;
 }
 
+/* Is an answer being computed? */
 static int
 worker_busy(struct app *app)
 {
 	return predictor_busy(app->predictor);
 }
 
+/* Has an answer come since the last poll? */
 static int
 worker_poll(struct app *app)
 {
 	return predictor_poll(app->predictor);
 }
 
+/* Wait until every request is answered. */
 static void
 worker_settle(struct app *app)
 {

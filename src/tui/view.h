@@ -82,11 +82,12 @@ struct worker_ops {
 	void (*stop)(struct app *app);
 	/* The database changed: read it again (app_reload). */
 	void (*reload)(struct app *app);
+	/* As a view's busy, poll and status. */
 	int (*busy)(struct app *app);
 	int (*poll)(struct app *app);
+	void (*status)(struct app *app, char *buf, size_t size);
 	/* Wait until the work in hand is done. */
 	void (*settle)(struct app *app);
-	void (*status)(struct app *app, char *buf, size_t size);
 };
 
 /* The one place views and workers are registered (registry.c). */

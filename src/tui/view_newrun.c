@@ -6,12 +6,15 @@
  * the context mode, a label and, once the model has learned routers,
  * which of them to evaluate.  The work runs in the background (job.c)
  * with a progress bar here and a percentage on every view's status line;
- * Esc stops it.  When the run is stored the runs view lists it with the
- * cursor on it.
+ * Esc stops it; the loop follows it through the view's busy, poll, wait
+ * and status hooks.  When the run is stored the runs view, told through
+ * app_tell(), lists it with the cursor on it.
  *
- * Text fields take the characters typed before the key table does, so
- * that q or ? can be typed into a path; keys that type nothing (arrows,
- * Enter, Esc, Backspace) go through the key table like everywhere else.
+ * The text fields are line editors (edit.c); Tab completes the path
+ * (complete.c).  They take the characters typed before the key table
+ * does, so that q or ? can be typed into a path; keys that type nothing
+ * (arrows, Enter, Esc, Backspace) go through the key table like
+ * everywhere else.
  */
 #include "tui.h"
 
@@ -593,6 +596,7 @@ out:
 	free(label);
 }
 
+/* Is an analysis running? */
 static int
 newrun_busy(struct app *app, struct view *view)
 {
@@ -601,6 +605,7 @@ newrun_busy(struct app *app, struct view *view)
 	return s != NULL && s->job != NULL;
 }
 
+/* Put the analysis's progress before the status line's right. */
 static void
 newrun_status(struct app *app, struct view *view, char *buf, size_t size)
 {
@@ -649,6 +654,7 @@ job_ended(struct app *app, struct newrun_state *s)
 	}
 }
 
+/* Follow the analysis: 1 if the screen should be drawn again. */
 static int
 newrun_poll(struct app *app, struct view *view)
 {
@@ -665,6 +671,8 @@ newrun_poll(struct app *app, struct view *view)
 	return 1;
 }
 
+/* Wait for the analysis to end (or to report progress) and take its
+ * outcome; -1 on timeout. */
 static int
 newrun_wait(struct app *app, struct view *view, double seconds,
     int until_progress)
