@@ -258,8 +258,7 @@ time_predictions(struct app *app)
 		app_key(app, 'l');
 		app_draw(app);
 		redraw[i] = now() - t0;
-		predictor_wait(app->predictor);
-		predictor_poll(app->predictor);
+		app_settle(app);
 		app_draw(app);
 		shown[i] = now() - t0;
 	}
@@ -297,8 +296,7 @@ bench_tables(const char *path)
 		fprintf(stderr, "bench_tui: %s\n", err.message);
 		return -1;
 	}
-	loader_wait(app.loader);
-	loader_poll(app.loader, &app.loader_seen);
+	app_settle(&app);
 	app_draw(&app);
 	printf("bench_tui: one run of %d tokens with its loss tables (4096 "
 	    "routes) in %s\n", N_TOKENS, path);
@@ -316,8 +314,7 @@ bench_tables(const char *path)
 	t = now();
 	app_key(&app, 'p');
 	app_draw(&app);
-	predictor_wait(app.predictor);
-	predictor_poll(app.predictor);
+	app_settle(&app);
 	app_draw(&app);
 	printf("  predictions: first request (p)     %8.1f ms   (hash, load, "
 	    "one forward pass, shown)\n", 1e3 * (now() - t));
@@ -336,7 +333,6 @@ main(int argc, char **argv)
 	const struct run_info *runs;
 	size_t n;
 	double t0, t_frame, t_list, t_all, t_open;
-	unsigned seen = 0;
 	char tables[1024];
 
 	if (count_runs(path) != N_RUNS && make_database(path) != 0)
@@ -352,14 +348,11 @@ main(int argc, char **argv)
 	app_draw(&app);
 	t_frame = now() - t0;
 	/* The loop wakes every 100 ms while reading; here we wait exactly. */
-	while (app_runs(&app, &n) == NULL)
+	while (app_poll(&app), app_runs(&app, &n) == NULL)
 		usleep(1000);
-	loader_poll(app.loader, &seen);
-	app.loader_seen = seen;
 	app_draw(&app);
 	t_list = now() - t0;
-	loader_wait(app.loader);
-	loader_poll(app.loader, &app.loader_seen);
+	app_settle(&app);
 	app_draw(&app);
 	t_all = now() - t0;
 	runs = app_runs(&app, &n);

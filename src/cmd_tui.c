@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "tui/actions.h"
 #include "tui/tui.h"
 
 static const char options_help[] =

@@ -6,17 +6,21 @@
  * Dispatch, the help view and "duo tui --list-keys" (which the test of
  * the man page reads) all walk these tables, so they cannot disagree.
  */
-#include "tui.h"
+#include "actions.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "draw.h"
 #include "export.h"
+#include "run.h"
+#include "store.h"
 
 #define RUNS VIEW_BIT(VIEW_RUNS)
 #define TEXT VIEW_BIT(VIEW_TEXT)
@@ -360,6 +364,32 @@ binding_has_key(const struct action *a, int key)
 	return 0;
 }
 
+/* The view each action that shows one shows, wherever it is pressed
+ * (the runs view first opens the selected run for a view of a run). */
+static const struct {
+	enum action_id action;
+	enum view_id view;
+} view_actions[] = {
+	{ ACT_VIEW_RUNS, VIEW_RUNS },
+	{ ACT_VIEW_TEXT, VIEW_TEXT },
+	{ ACT_VIEW_BUDGET, VIEW_BUDGET },
+	{ ACT_VIEW_ROUTES, VIEW_ROUTES },
+	{ ACT_VIEW_COMPARE, VIEW_COMPARE },
+	{ ACT_VIEW_WHATIF, VIEW_WHATIF },
+	{ ACT_HELP, VIEW_HELP },
+};
+
+int
+action_view(enum action_id action)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof view_actions / sizeof view_actions[0]; i++)
+		if (view_actions[i].action == action)
+			return (int)view_actions[i].view;
+	return -1;
+}
+
 enum action_id
 action_for_key(enum view_id view, int key)
 {
@@ -571,7 +601,7 @@ command_open(struct app *app, const char *args)
 	store_close(store);
 	if (app_open_run(app, id) != 0)
 		return -1;
-	app_show(app, VIEW_TEXT);
+	app_show(app, VIEW_TEXT, NULL);
 	return 0;
 }
 
@@ -655,7 +685,7 @@ command_export_over(struct app *app, const char *args)
 static int
 command_help(struct app *app, const char *args)
 {
-	app_show(app, VIEW_HELP);
+	app_show(app, VIEW_HELP, NULL);
 	return 0;
 }
 

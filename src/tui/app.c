@@ -5,6 +5,10 @@
  * the action table, the bottom line (messages, ':' commands, '/'
  * prompts, y/n questions) and the state every view follows: the open
  * run, the budget, the method, the measure and the cursor.
+ *
+ * It names no view and no worker: it walks the lists of registry.c and
+ * calls their hooks (view.h), so that the background work of any of them
+ * wakes the loop, redraws the screen and shows on the status line alike.
  */
 #include "tui.h"
 
@@ -17,7 +21,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "actions.h"
 #include "cli.h"
+#include "draw.h"
+#include "run.h"
+#include "script.h"
+#include "store.h"
+#include "view.h"
 
 /*
  * State the signal handler and die() reach: neither can be handed the
@@ -28,17 +38,6 @@ static SCREEN *active_screen;
 /* Whether the terminal was asked to bracket pastes (undone on the way
  * out). */
 static int bracketed_paste;
-
-static const struct view_ops *const all_views[N_VIEWS] = {
-	[VIEW_RUNS] = &runs_view_ops,
-	[VIEW_TEXT] = &text_view_ops,
-	[VIEW_BUDGET] = &budget_view_ops,
-	[VIEW_ROUTES] = &routes_view_ops,
-	[VIEW_COMPARE] = &compare_view_ops,
-	[VIEW_WHATIF] = &whatif_view_ops,
-	[VIEW_NEWRUN] = &newrun_view_ops,
-	[VIEW_HELP] = &help_view_ops,
-};
 
 /* Give the terminal back as it was; safe to call twice. */
 static void
@@ -103,22 +102,34 @@ app_error(struct app *app, const char *fmt, ...)
 const struct run_info *
 app_runs(struct app *app, size_t *n_runs)
 {
-	return loader_runs(app->loader, n_runs);
+	*n_runs = app->runs != NULL ? app->n_runs : 0;
+	return app->runs;
+}
+
+int
+app_tell(struct app *app, enum view_id id, const struct view_arg *arg)
+{
+	struct view *view = &app->views[id];
+
+	if (arg == NULL || view->ops->open == NULL)
+		return 0;
+	return view->ops->open(app, view, arg);
 }
 
 void
-app_show(struct app *app, enum view_id id)
+app_show(struct app *app, enum view_id id, const struct view_arg *arg)
 {
 	int i;
 
-	if (id != VIEW_RUNS && id != VIEW_HELP && id != VIEW_NEWRUN &&
-	    app->run == NULL) {
+	if ((VIEW_BIT(id) & VIEWS_OF_RUN) && app->run == NULL) {
 		app_error(app, "no run is open: select one in the runs view "
 		    "and press Enter");
 		return;
 	}
+	if (app_tell(app, id, arg) != 0)
+		return;
 	/* The help makes way for the view it leads to. */
-	if (app_view_id(app) == VIEW_HELP && id != VIEW_HELP)
+	if (app_view(app)->ops->makes_way && id != app_view_id(app))
 		app->depth--;
 	for (i = 0; i < app->depth; i++)
 		if (app->stack[i] == id) {
@@ -309,16 +320,108 @@ app_move_cursor(struct app *app, enum action_id action)
 void
 app_reload(struct app *app)
 {
-	loader_release(app->loader);
-	app->loader = NULL;
-	app->loader_seen = 0;
+	size_t i;
+	int v;
+
 	app->db_missing = access(app->db_path, F_OK) != 0;
-	if (!app->db_missing &&
-	    (app->loader = loader_start(app->db_path)) == NULL)
-		app_error(app, "cannot start reading %s", app->db_path);
-	if (app->views[VIEW_RUNS].ops->run_changed != NULL)
-		app->views[VIEW_RUNS].ops->run_changed(app,
-		    &app->views[VIEW_RUNS]);
+	for (i = 0; i < tui_n_workers; i++)
+		if (tui_workers[i]->reload != NULL)
+			tui_workers[i]->reload(app);
+	for (v = 0; v < N_VIEWS; v++)
+		if (app->views[v].ops->list_changed != NULL)
+			app->views[v].ops->list_changed(app, &app->views[v]);
+}
+
+/* ---- background work --------------------------------------------------- */
+
+int
+app_poll(struct app *app)
+{
+	size_t i;
+	int v, news = 0;
+
+	for (i = 0; i < tui_n_workers; i++)
+		if (tui_workers[i]->poll != NULL && tui_workers[i]->poll(app))
+			news = 1;
+	for (v = 0; v < N_VIEWS; v++)
+		if (app->views[v].ops->poll != NULL &&
+		    app->views[v].ops->poll(app, &app->views[v]))
+			news = 1;
+	return news;
+}
+
+int
+app_settle(struct app *app)
+{
+	size_t i;
+	int news = 0;
+
+	for (i = 0; i < tui_n_workers; i++)
+		if (tui_workers[i]->settle != NULL)
+			tui_workers[i]->settle(app);
+	/* Every worker polled, so that each forgets its news. */
+	for (i = 0; i < tui_n_workers; i++)
+		if (tui_workers[i]->poll != NULL && tui_workers[i]->poll(app))
+			news = 1;
+	return news;
+}
+
+int
+app_wait(struct app *app, double seconds, int until_progress)
+{
+	int v;
+
+	for (v = 0; v < N_VIEWS; v++)
+		if (app->views[v].ops->wait != NULL &&
+		    app->views[v].ops->wait(app, &app->views[v], seconds,
+		    until_progress) != 0)
+			return -1;
+	app_settle(app);
+	return 0;
+}
+
+/* Is any work going on in the background? */
+static int
+app_busy(struct app *app)
+{
+	size_t i;
+	int v;
+
+	for (i = 0; i < tui_n_workers; i++)
+		if (tui_workers[i]->busy != NULL && tui_workers[i]->busy(app))
+			return 1;
+	for (v = 0; v < N_VIEWS; v++)
+		if (app->views[v].ops->busy != NULL &&
+		    app->views[v].ops->busy(app, &app->views[v]))
+			return 1;
+	return 0;
+}
+
+/* Let every worker put its progress before the status line's right. */
+static void
+background_status(struct app *app, char *buf, size_t size)
+{
+	size_t i;
+	int v;
+
+	for (i = 0; i < tui_n_workers; i++)
+		if (tui_workers[i]->status != NULL)
+			tui_workers[i]->status(app, buf, size);
+	for (v = 0; v < N_VIEWS; v++)
+		if (app->views[v].ops->status != NULL)
+			app->views[v].ops->status(app, &app->views[v], buf,
+			    size);
+}
+
+/* Give every worker up; safe on workers never started. */
+static void
+stop_workers(struct app *app)
+{
+	size_t i;
+
+	for (i = 0; i < tui_n_workers; i++)
+		if (tui_workers[i]->stop != NULL)
+			tui_workers[i]->stop(app);
 }
 
 /* ---- layout and drawing ------------------------------------------------ */
@@ -368,13 +471,6 @@ draw_too_small(struct app *app)
 static void
 draw_title(struct app *app)
 {
-	static const char *const view_names[N_VIEWS] = {
-		[VIEW_RUNS] = "Runs", [VIEW_TEXT] = "Text",
-		[VIEW_BUDGET] = "Budget", [VIEW_ROUTES] = "Route map",
-		[VIEW_COMPARE] = "Compare", [VIEW_WHATIF] = "What-if",
-		[VIEW_NEWRUN] = "New run",
-		[VIEW_HELP] = "Help",
-	};
 	const char *base = strrchr(app->db_path, '/');
 	const char *sep = app->glyphs.unicode ? " \xc2\xb7 " : " - ";
 	char line[512];
@@ -382,8 +478,8 @@ draw_title(struct app *app)
 
 	base = base != NULL ? base + 1 : app->db_path;
 	n = snprintf(line, sizeof line, " duo%s%s%s%s", sep, base, sep,
-	    view_names[app_view_id(app)]);
-	if (app->run != NULL && app_view_id(app) != VIEW_RUNS && n > 0 &&
+	    app_view(app)->ops->title);
+	if (app->run != NULL && !app_view(app)->ops->home && n > 0 &&
 	    (size_t)n < sizeof line) {
 		const struct run_info *info = &app->run->data.info;
 
@@ -437,7 +533,7 @@ draw_status(struct app *app)
 		move(y, used);
 		return;
 	}
-	if (app->run != NULL && app_view_id(app) != VIEW_RUNS)
+	if (app->run != NULL && !app_view(app)->ops->home)
 		snprintf(right, sizeof right, " k=%d/%d  %s  %s ",
 		    app_budget(app, app->run->L), app->run->L,
 		    app->run->methods[app->method].name,
@@ -445,7 +541,7 @@ draw_status(struct app *app)
 	else
 		snprintf(right, sizeof right, " k=%d ", app_budget(app,
 		    max_layers(app)));
-	newrun_status(app, right, sizeof right);
+	background_status(app, right, sizeof right);
 	rw = text_width(right);
 	if (app->message[0] != '\0')
 		draw_text(app, y, 0, COLS - rw - 1, app->message,
@@ -531,27 +627,13 @@ static void
 global_action(struct app *app, enum action_id action)
 {
 	struct view *view = app_view(app);
-	int L;
+	int L, shown = action_view(action);
 
+	if (shown >= 0) {
+		app_show(app, (enum view_id)shown, NULL);
+		return;
+	}
 	switch (action) {
-	case ACT_VIEW_RUNS:
-		app_show(app, VIEW_RUNS);
-		break;
-	case ACT_VIEW_TEXT:
-		app_show(app, VIEW_TEXT);
-		break;
-	case ACT_VIEW_BUDGET:
-		app_show(app, VIEW_BUDGET);
-		break;
-	case ACT_VIEW_ROUTES:
-		app_show(app, VIEW_ROUTES);
-		break;
-	case ACT_VIEW_COMPARE:
-		app_show(app, VIEW_COMPARE);
-		break;
-	case ACT_VIEW_WHATIF:
-		app_show(app, VIEW_WHATIF);
-		break;
 	case ACT_BUDGET_UP:
 	case ACT_BUDGET_DOWN:
 		L = max_layers(app);
@@ -576,9 +658,6 @@ global_action(struct app *app, enum action_id action)
 	case ACT_COMMAND:
 		app->prompt = PROMPT_COMMAND;
 		app->prompt_length = 0;
-		break;
-	case ACT_HELP:
-		app_show(app, VIEW_HELP);
 		break;
 	case ACT_REDRAW:
 		clearok(curscr, TRUE);
@@ -690,6 +769,7 @@ tui_start(struct app *app, const struct tui_options *options,
 	struct sigaction sa;
 	char number[16];
 	int is_default, v;
+	size_t i;
 
 	memset(app, 0, sizeof *app);
 	app->options = *options;
@@ -714,13 +794,13 @@ tui_start(struct app *app, const struct tui_options *options,
 	if (app->db_path == NULL)
 		return -1;
 	app->db_missing = access(app->db_path, F_OK) != 0;
-	if (!app->db_missing &&
-	    (app->loader = loader_start(app->db_path)) == NULL) {
-		error_set(err, "cannot start a thread to read %s",
-		    app->db_path);
-		free(app->db_path);
-		return -1;
-	}
+	for (i = 0; i < tui_n_workers; i++)
+		if (tui_workers[i]->start != NULL &&
+		    tui_workers[i]->start(app, err) != 0) {
+			stop_workers(app);
+			free(app->db_path);
+			return -1;
+		}
 
 	/* Signals: ours, installed before curses so that curses keeps them. */
 	memset(&sa, 0, sizeof sa);
@@ -748,8 +828,7 @@ tui_start(struct app *app, const struct tui_options *options,
 				fclose(out);
 			if (in != NULL)
 				fclose(in);
-			loader_release(app->loader);
-			app->loader = NULL;
+			stop_workers(app);
 			free(app->db_path);
 			app->db_path = NULL;
 			return error_set(err, "cannot start a virtual "
@@ -761,8 +840,7 @@ tui_start(struct app *app, const struct tui_options *options,
 	} else {
 		active_screen = newterm(NULL, stdout, stdin);
 		if (active_screen == NULL) {
-			loader_release(app->loader);
-			app->loader = NULL;
+			stop_workers(app);
 			free(app->db_path);
 			app->db_path = NULL;
 			return error_set(err, "cannot use this terminal "
@@ -791,13 +869,14 @@ tui_start(struct app *app, const struct tui_options *options,
 		    BUTTON5_PRESSED, NULL) != 0;
 
 	for (v = 0; v < N_VIEWS; v++) {
-		app->views[v].ops = all_views[v];
-		if (all_views[v]->init(app, &app->views[v]) != 0) {
+		app->views[v].ops = tui_views[v];
+		if (tui_views[v]->init(app, &app->views[v]) != 0) {
 			tui_stop(app);
 			return error_set(err, "out of memory");
 		}
+		if (tui_views[v]->home)
+			app->stack[0] = (enum view_id)v;
 	}
-	app->stack[0] = VIEW_RUNS;
 	app->depth = 1;
 	app_layout(app);
 	return 0;
@@ -818,23 +897,19 @@ tui_stop(struct app *app)
 		free(app->run);
 		app->run = NULL;
 	}
-	predictor_free(app->predictor);
-	app->predictor = NULL;
-	loader_release(app->loader);
-	app->loader = NULL;
+	stop_workers(app);
 	free(app->db_path);
 	app->db_path = NULL;
 }
 
-/* Wait for a key, waking for the loader's news and for signals. */
+/* Wait for a key, waking for the background's news and for signals. */
 static int
 read_key(struct app *app, int *key)
 {
 	wint_t wch;
 	int rc;
 
-	timeout(!loader_finished(app->loader, NULL, 0) || newrun_busy(app) ||
-	    predictor_busy(app->predictor) ? 100 : 1000);
+	timeout(app_busy(app) ? 100 : 1000);
 	rc = get_wch(&wch);
 	if (rc == ERR)
 		return 0;
@@ -869,11 +944,7 @@ tui_run(const struct tui_options *options)
 	}
 	app.script = script;
 	while (!app.quit && caught_signal == 0) {
-		if (loader_poll(app.loader, &app.loader_seen))
-			dirty = 1;
-		if (newrun_poll(&app))
-			dirty = 1;
-		if (predictor_poll(app.predictor))
+		if (app_poll(&app))
 			dirty = 1;
 		if (dirty)
 			app_draw(&app);
@@ -881,11 +952,7 @@ tui_run(const struct tui_options *options)
 		if (script != NULL) {
 			/* Every step sees the whole list, as a person who
 			 * waited a moment would. */
-			loader_wait(app.loader);
-			predictor_wait(app.predictor);
-			/* Both polled, so that each forgets its news. */
-			if (loader_poll(app.loader, &app.loader_seen) |
-			    predictor_poll(app.predictor))
+			if (app_settle(&app))
 				app_draw(&app);
 			rc = script_next_key(&app, script, &key);
 			if (rc <= 0) {

@@ -11,6 +11,8 @@
 
 #include <stdlib.h>
 
+#include "draw.h"
+
 struct look {
 	short fg, bg;
 	attr_t attr;

@@ -7,13 +7,16 @@
  * against the budget for the oracle and every learned router, big and
  * small drawn as levels.
  */
-#include "tui.h"
+#include "detail.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "draw.h"
 #include "names.h"
+#include "predict.h"
+#include "run.h"
 
 int
 draw_token(const struct app *app, int y, int x, int w, size_t p,

@@ -3,12 +3,14 @@
  * titles, bars, route strips, heat legends, and line charts in braille
  * dots (or ASCII when the terminal cannot show them).
  */
-#include "tui.h"
+#include "draw.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "run.h"
 
 void
 glyphs_init(struct glyph_set *g, int ascii)

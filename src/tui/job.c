@@ -11,9 +11,11 @@
  * progress report, so that tests can see a run in progress and cancel
  * it, even on a model that takes milliseconds.
  */
-#include "tui.h"
+#include "job.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,6 +24,7 @@
 #include "analysis.h"
 #include "host.h"
 #include "router.h"
+#include "store.h"
 
 /* Router names a New run may pass: more than the form's list holds. */
 #define MAX_JOB_ROUTERS 256

@@ -8,15 +8,20 @@
  * The thread has its own read-only connection.  What it publishes is
  * never changed again, so the app reads it without the lock once it has
  * seen, under the lock, that it is there.  The app can give the loader up
- * at any time; whichever of the two is last frees it.
+ * at any time; whichever of the two is last frees it.  The app follows it
+ * as a worker (loader_worker), which hands the list to app_runs() when
+ * the loop polls it.
  */
-#include "tui.h"
+#include "loader.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "names.h"
+#include "store.h"
+#include "view.h"
 
 struct loader {
 	pthread_t thread;
@@ -274,3 +279,78 @@ loader_finished(struct loader *loader, char *error, size_t size)
 	pthread_mutex_unlock(&loader->lock);
 	return finished;
 }
+
+/* ---- the loader as the app's worker ------------------------------------ */
+
+/* Start reading the app's database, if it has one. */
+static int
+worker_start(struct app *app, struct duo_error *err)
+{
+	app->loader_seen = 0;
+	app->runs = NULL;
+	app->n_runs = 0;
+	app->runs_read = app->db_missing;
+	if (!app->db_missing &&
+	    (app->loader = loader_start(app->db_path)) == NULL) {
+		app->runs_read = 1;
+		return error_set(err, "cannot start a thread to read %s",
+		    app->db_path);
+	}
+	return 0;
+}
+
+/* Give the loader up, and the list the app took of it. */
+static void
+worker_stop(struct app *app)
+{
+	loader_release(app->loader);
+	app->loader = NULL;
+	app->runs = NULL;
+	app->n_runs = 0;
+}
+
+/* Read the list again from the start. */
+static void
+worker_reload(struct app *app)
+{
+	struct duo_error err;
+
+	worker_stop(app);
+	if (worker_start(app, &err) != 0)
+		app_error(app, "cannot start reading %s", app->db_path);
+}
+
+/* Busy until the loop has taken the end of the list. */
+static int
+worker_busy(struct app *app)
+{
+	return !app->runs_read;
+}
+
+/* Take what the thread published since the last poll. */
+static int
+worker_poll(struct app *app)
+{
+	if (!loader_poll(app->loader, &app->loader_seen))
+		return 0;
+	app->runs = loader_runs(app->loader, &app->n_runs);
+	app->runs_read = loader_finished(app->loader, NULL, 0);
+	return 1;
+}
+
+/* Wait until the whole list is read. */
+static void
+worker_settle(struct app *app)
+{
+	loader_wait(app->loader);
+}
+
+const struct worker_ops loader_worker = {
+	.name = "run list",
+	.start = worker_start,
+	.stop = worker_stop,
+	.reload = worker_reload,
+	.busy = worker_busy,
+	.poll = worker_poll,
+	.settle = worker_settle,
+};

@@ -13,20 +13,25 @@
  * window's tokens and routes, copied from the run); only the thread
  * touches the model.  A newer request replaces one not yet started.
  */
-#include "tui.h"
+#include "predict.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "draw.h"
 #include "host.h"
 #include "model.h"
 #include "names.h"
 #include "route.h"
+#include "run.h"
 #include "sha256.h"
+#include "store.h"
 #include "tokenizer.h"
+#include "view.h"
 
 /* A file's hash, remembered with its size and time so as to hash once. */
 struct known_hash {
@@ -600,3 +605,42 @@ predictor_wait(struct predictor *pr)
 		pthread_cond_wait(&pr->idle, &pr->lock);
 	pthread_mutex_unlock(&pr->lock);
 }
+
+/* ---- the predictor as the app's worker --------------------------------- */
+
+/* Free the predictor; the detail pane makes it on its first request. */
+static void
+worker_stop(struct app *app)
+{
+	predictor_free(app->predictor);
+	app->predictor = NULL;
+}
+
+/* Is an answer being computed? */
+static int
+worker_busy(struct app *app)
+{
+	return predictor_busy(app->predictor);
+}
+
+/* Has an answer come since the last poll? */
+static int
+worker_poll(struct app *app)
+{
+	return predictor_poll(app->predictor);
+}
+
+/* Wait until every request is answered. */
+static void
+worker_settle(struct app *app)
+{
+	predictor_wait(app->predictor);
+}
+
+const struct worker_ops predictor_worker = {
+	.name = "predictions",
+	.stop = worker_stop,
+	.busy = worker_busy,
+	.poll = worker_poll,
+	.settle = worker_settle,
+};

@@ -5,14 +5,16 @@
  *
  * Legend: L layers, T scored tokens (positions 1..T), k a budget 0..L.
  */
-#include "tui.h"
+#include "run.h"
 
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "draw.h"
 #include "names.h"
+#include "store.h"
 
 const char *const measure_names[N_MEASURES] = {
 	"difficulty", "loss", "regret", "need",

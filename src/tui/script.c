@@ -21,10 +21,13 @@
  *
  * Any other line is typed as it is.
  */
-#include "tui.h"
+#include "script.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "actions.h"
+#include "draw.h"
 
 #define MAX_PENDING 1024
 
@@ -255,15 +258,14 @@ script_next_key(struct app *app, struct script *script, int *key)
 		}
 		if (strcmp(line, "wait") == 0 ||
 		    strcmp(line, "wait progress") == 0) {
-			if (newrun_wait(app, 120.0, line[4] != '\0') != 0) {
+			/* Then the list it went into, read as the loop
+			 * would. */
+			if (app_wait(app, 120.0, line[4] != '\0') != 0) {
 				fprintf(stderr, "duo: DUO_TUI_SCRIPT line %d: "
 				    "the analysis is still running after "
 				    "120 s\n", script->line_no);
 				return -1;
 			}
-			/* The list it went into, read as the loop would. */
-			loader_wait(app->loader);
-			loader_poll(app->loader, &app->loader_seen);
 			app_draw(app);
 			continue;
 		}

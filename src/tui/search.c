@@ -3,9 +3,10 @@
  * them: UTF-8 that tolerates invalid bytes in the subject, and "smart
  * case" (a pattern without capitals matches either case).
  */
-#include "tui.h"
+#include "search.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 pcre2_code *

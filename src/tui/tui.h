@@ -1,13 +1,20 @@
 /*
- * tui.h - the parts of the curses browser and what they share.
+ * tui.h - what every part of the curses browser shares: the keys, the
+ * screen's rectangles, the ids of views and actions, the look of screen
+ * elements, and the app (the state every view follows and the functions
+ * of the core, app.c).
  *
  * app.c owns the terminal, the main loop, the layout of the screen and
  * the view stack; actions.c the one table of keys, actions and commands
- * that both dispatch and the help screen read; colors.c the table of
- * screen elements times colour schemes; draw.c text, charts and strips;
- * run.c an opened run as tables the views index; loader.c the background
- * reader of the run list; script.c the headless screen-dump mode.  Each
- * view is one file (view_*.c) filling a struct view_ops.
+ * that both dispatch and the help screen read (actions.h); colors.c the
+ * table of screen elements times colour schemes, and draw.c text, charts
+ * and strips (draw.h); run.c an opened run as tables the views index
+ * (run.h); registry.c the list of views and of the workers that run in
+ * the background (view.h): loader.c reads the run list (loader.h),
+ * predict.c the model's predictions (predict.h), job.c a new run
+ * (job.h); script.c the headless screen-dump mode (script.h).  Each view
+ * is one file (view_*.c) filling a struct view_ops; the core reaches
+ * views and workers only through their hooks.
  *
  * Only these files call curses.  They read the database through store.h,
  * read-only, except to delete a run the user asked to delete.
@@ -19,18 +26,11 @@
 #define NCURSES_WIDECHAR 1
 #endif
 #include <curses.h>
-#include <pthread.h>
-#ifndef PCRE2_CODE_UNIT_WIDTH
-#define PCRE2_CODE_UNIT_WIDTH 8
-#endif
-#include <pcre2.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <wchar.h>
 
 #include "error.h"
-#include "store.h"
 
 /* The smallest window duo draws in; below it, a message says so. */
 #define TUI_MIN_COLS 60
@@ -66,7 +66,7 @@ enum view_id {
 	VIEW_BIT(VIEW_ROUTES) | VIEW_BIT(VIEW_COMPARE) | VIEW_BIT(VIEW_WHATIF))
 #define VIEWS_ALL ((1u << N_VIEWS) - 1)
 
-/* ---- actions (actions.c) -------------------------------------------- */
+/* ---- actions (actions.h binds them to keys) ------------------------ */
 
 enum action_id {
 	ACT_NONE,
@@ -99,50 +99,7 @@ enum action_id {
 	N_ACTIONS
 };
 
-#define ACTION_KEYS 3
-
-struct action {
-	enum action_id id;
-	const char *name;               /* for people: "move-down" */
-	int keys[ACTION_KEYS];          /* 0 ends the list */
-	unsigned views;                 /* VIEW_BIT()s it works in */
-	const char *help;               /* one line, for ? and duo(1) */
-};
-
-extern const struct action tui_actions[];
-extern const size_t tui_n_actions;
-
-struct app;
-
-/* A ':' command: the same table lists them in the help screen. */
-struct tui_command {
-	const char *name;
-	const char *args;               /* "N", "NAME", "" */
-	const char *help;
-	/* 0 done, -1 with a message in app's status line */
-	int (*exec)(struct app *app, const char *args);
-};
-
-extern const struct tui_command tui_commands[];
-extern const size_t tui_n_commands;
-
-/* The action bound to key in view; ACT_NONE when there is none. */
-enum action_id action_for_key(enum view_id view, int key);
-const struct action *action_find(enum action_id id);
-/* "j", "Down", "C-l"; into buf (at least 16 bytes). */
-const char *tui_key_name(int key, char *buf, size_t size);
-/* The key a name means ("Down", "j", "C-l"); -1 if none. */
-int tui_key_from_name(const char *name);
-/* The section a row belongs to, by its views: "Runs view", "Everywhere". */
-const char *action_section(const struct action *a);
-/* Check the table: no key bound twice in one view.  -1 and a message. */
-int actions_check(char *message, size_t size);
-/* Print every binding as TSV: section, keys, action, help. */
-void actions_print(FILE *out);
-/* Run a ':' command line (without the colon). */
-int command_run(struct app *app, const char *line);
-
-/* ---- colours (colors.c) --------------------------------------------- */
+/* ---- the look (colors.c, draw.c) ---------------------------------- */
 
 enum element {
 	EL_NORMAL,
@@ -189,14 +146,6 @@ struct palette {
 	short pair[N_ELEMENTS];
 };
 
-/* The scheme the terminal allows; mono when no_color. */
-enum scheme colors_choose(int no_color);
-/* Initialise colour pairs (after start_color) and fill the palette. */
-void colors_init(struct palette *palette, enum scheme scheme);
-const char *colors_scheme_name(enum scheme scheme);
-
-/* ---- the characters used to draw (draw.c) --------------------------- */
-
 struct glyph_set {
 	int unicode;                    /* braille, blocks, arrows */
 	wchar_t big, small, skip;       /* route choices */
@@ -205,7 +154,7 @@ struct glyph_set {
 	wchar_t ellipsis, newline, tab, replacement;
 };
 
-/* ---- an opened run (run.c) ------------------------------------------ */
+/* ---- what the views show of a run (run.h) ------------------------- */
 
 enum measure {
 	MEASURE_DIFFICULTY,             /* loss(small) - loss(best) */
@@ -215,125 +164,23 @@ enum measure {
 	N_MEASURES
 };
 
-struct run_method {
-	const char *name;               /* into data.methods */
-	int budgeted;                   /* a row per budget (oracle, fixed..) */
-	int has_routes;                 /* random_mean has none */
-	/* budgeted: (L + 1, T) by budget then position - 1; else (1, T);
-	 * NAN / NULL where the run has no result. */
-	float *loss;
-	const char **route;
-	double *mean;                   /* [L + 1] or [1]; NAN: absent */
-};
-
-/* One cell group of the text: a character and its combining marks. */
-struct glyph {
-	wchar_t wc[CCHARW_MAX];         /* NUL-terminated when shorter */
-	unsigned char width;            /* 1 or 2 cells */
-	unsigned char stand_in;         /* drawn dim: a newline, tab, bad byte */
-	unsigned char line_break;       /* the line ends after this glyph */
-};
-
-struct tui_run {
-	struct run_data data;
-	int L;                          /* layers */
-	size_t T;                       /* scored tokens, positions 1..T */
-	struct run_method *methods;     /* big, small, best, oracle, fixed,
-					   random_best, random_mean, routers */
-	size_t n_methods;
-	int big, small, best, oracle;   /* indices, -1 if absent */
-	float *difficulty;              /* [T] small - best; NAN absent */
-	signed char *need;              /* [T] least k, -1 unknown */
-	struct glyph *glyphs;
-	size_t n_glyphs;
-	size_t *first_glyph;            /* [T + 2]: glyphs of position p */
-	/* cached colour scale */
-	int scale_key[3];
-	double scale_lo, scale_hi;
-};
-
-int run_open(struct tui_run *run, struct store *store, int64_t id,
-    const struct glyph_set *glyphs, struct duo_error *err);
-void run_close(struct tui_run *run);
-int run_method_find(const struct tui_run *run, const char *name);
-/* Loss / route of method at budget k for position pos (1..T). */
-/* Does the token at p start a word (white space before it or in it)? */
-int run_starts_word(const struct tui_run *run, size_t p);
-double run_loss(const struct tui_run *run, int method, int k, size_t pos);
-const char *run_route(const struct tui_run *run, int method, int k,
-    size_t pos);
-double run_mean(const struct tui_run *run, int method, int k);
-/* share[layer * 3 + c]: share of tokens whose route has choice c there. */
-int run_allocation(const struct tui_run *run, int method, int k,
-    double *share);
-double run_measure(const struct tui_run *run, enum measure measure,
-    int method, int k, size_t pos);
-/* The colour scale of a measure: values lo..hi over N_HEAT levels. */
-void run_scale(struct tui_run *run, enum measure measure, int method, int k,
-    double *lo, double *hi);
-int run_level(double value, double lo, double hi);
-extern const char *const measure_names[N_MEASURES];
-
-/* ---- the run list, read in the background (loader.c) --------------- */
-
-/* What the run list shows that store_list_runs does not give. */
-struct run_summary {
-	char *text;                     /* for the filter */
-	size_t text_length;
-	double *oracle_mean;            /* [n_layer + 1], NAN where absent */
-	int n_layer;
-	int failed;
-};
-
-struct loader;
-
-/* Start reading the runs of the database at path; NULL if it cannot. */
-struct loader *loader_start(const char *path);
-/*
- * Give the loader up: the thread is told to stop and frees what it read
- * when it ends, so that neither quitting nor reading the list again waits
- * for a query to finish.  Nothing it returned may be used afterwards.
- */
-void loader_release(struct loader *loader);
-/* Has anything new been published since *seen?  Updates *seen. */
-int loader_poll(struct loader *loader, unsigned *seen);
-/* Wait until the thread has read everything. */
-void loader_wait(struct loader *loader);
-/* The runs, once listed (NULL before); they do not change afterwards. */
-const struct run_info *loader_runs(struct loader *loader, size_t *n_runs);
-/* Run i's summary once read, else NULL. */
-const struct run_summary *loader_summary(struct loader *loader, size_t i);
-size_t loader_summarised(struct loader *loader);
-/* 1 once the thread is done (or for no loader); its error into error. */
-int loader_finished(struct loader *loader, char *error, size_t size);
-
-/* ---- views ---------------------------------------------------------- */
+/* ---- views (view.h has their hooks) ------------------------------- */
 
 struct view;
+struct view_ops;
 
-struct view_ops {
-	const char *name;               /* "runs": the title and :commands */
-	enum view_id id;
-	int (*init)(struct app *app, struct view *view);
-	void (*done)(struct app *app, struct view *view);
-	/* Place the panes in body; called only from app_layout(). */
-	void (*layout)(struct app *app, struct view *view,
-	    const struct rect *body);
-	void (*draw)(struct app *app, struct view *view);
-	/* 1 if the view handled the action. */
-	int (*request)(struct app *app, struct view *view,
-	    enum action_id action);
-	/* The answer to a '/' prompt. */
-	void (*search)(struct app *app, struct view *view,
-	    const char *pattern);
-	/* A click at a screen cell; double is 1 for a double click. */
-	void (*click)(struct app *app, struct view *view, int y, int x,
-	    int twice);
-	/* The open run changed (opened, closed or another). */
-	void (*run_changed)(struct app *app, struct view *view);
-	/* A key before the key table looks at it: 1 if the view took it
-	 * (a character typed into a field); may be NULL. */
-	int (*key)(struct app *app, struct view *view, int key);
+/* What whoever shows a view asks of it besides (app_show, app_tell). */
+enum view_ask {
+	ASK_NOTHING,
+	ASK_EXAMPLE,                    /* the New run form: analyse the
+					   shipped example now */
+	ASK_SELECT_RUN,                 /* the run list: select run_id once
+					   it lists it */
+};
+
+struct view_arg {
+	enum view_ask ask;
+	int64_t run_id;                 /* ASK_SELECT_RUN */
 };
 
 struct view {
@@ -342,150 +189,6 @@ struct view {
 	int n_panes;                    /* set by layout */
 	int focus;                      /* pane with the keys */
 };
-
-extern const struct view_ops runs_view_ops;
-extern const struct view_ops text_view_ops;
-extern const struct view_ops budget_view_ops;
-extern const struct view_ops routes_view_ops;
-extern const struct view_ops compare_view_ops;
-extern const struct view_ops whatif_view_ops;
-extern const struct view_ops newrun_view_ops;
-extern const struct view_ops help_view_ops;
-
-/* The token detail pane of the text view (detail.c). */
-void detail_draw(struct app *app, const struct rect *r, int focused);
-/* Draw the glyphs of position p at (y, x), at most w cells; the cells. */
-int draw_token(const struct app *app, int y, int x, int w, size_t p,
-    enum element element);
-
-/* ---- the model's predictions for a token (predict.c) --------------- */
-
-#define PREDICT_TOP 5
-
-struct prediction {
-	int32_t token_id;
-	double probability;
-	char piece[64];                 /* for the screen, UTF-8 */
-};
-
-struct predictions {
-	int ok;                         /* 0: message says why not */
-	int pending;                    /* being computed: ask again */
-	char message[1024];
-	struct prediction top[PREDICT_TOP];
-	int n_top;
-	double actual_probability;      /* of the token at the position */
-	int actual_rank;                /* 1 = most likely */
-};
-
-struct predictor;
-
-struct predictor *predictor_new(void);
-void predictor_free(struct predictor *predictor);
-/*
- * The model's top predictions for position pos of run under method at
- * budget k, in the run's context mode, if they are known; else they are
- * asked of a thread, which finds and loads the model on the first
- * request, and the answer says they are pending.  Any predictor function
- * takes NULL as a predictor that never had a request.
- */
-const struct predictions *predictor_get(struct predictor *predictor,
-    const struct tui_run *run, int method, int k, size_t pos);
-/* Is an answer being computed?  Has one come since the last poll? */
-int predictor_busy(struct predictor *predictor);
-int predictor_poll(struct predictor *predictor);
-/* Wait until every request is answered (for the headless mode). */
-void predictor_wait(struct predictor *predictor);
-
-/* ---- the text laid out in lines (wrap.c) ---------------------------- */
-
-struct text_wrap {
-	const struct tui_run *run;      /* wrapped for; NULL: nothing */
-	int width;
-	int *glyph_line;                /* [n_glyphs] */
-	int *glyph_col;
-	size_t *glyph_token;            /* position of each glyph */
-	size_t *line_first;             /* [n_lines + 1] first glyph */
-	int n_lines;
-};
-
-/* Lay run out in lines of width cells unless it already is; -1 if not. */
-int wrap_ensure(struct text_wrap *w, const struct tui_run *run, int width);
-void wrap_free(struct text_wrap *w);
-int wrap_line_of(const struct text_wrap *w, size_t p);
-/* The token on line at the column nearest col. */
-size_t wrap_token_at(const struct text_wrap *w, int line, int col);
-/* The token delta lines from cursor, in the cursor's column. */
-size_t wrap_move_lines(const struct text_wrap *w, size_t cursor, int delta);
-/* The first line to show of rows so that the cursor's line is seen. */
-int wrap_scroll(const struct text_wrap *w, size_t cursor, int top, int rows);
-
-/* ---- a new run analysed in the background (job.c) ------------------ */
-
-enum job_state {
-	JOB_PREPARING,                  /* database, text, model */
-	JOB_ANALYSING,                  /* the engine works */
-	JOB_DONE,                       /* the run is stored */
-	JOB_FAILED,
-	JOB_CANCELLED,
-};
-
-struct job_request {
-	const char *model_path;
-	const char *db_option;          /* -d, or NULL for the default */
-	const char *path;               /* the text's file; NULL: text */
-	const char *text;               /* typed or pasted */
-	size_t length;
-	const char *label;              /* NULL or "": none */
-	const char *space;              /* "BS", "B." or "BS." */
-	const char *context;            /* "shared", "fixed" or "greedy" */
-	/* learned routers of the model to evaluate, names joined by ','
-	 * (NULL: none); those of another space than the run's are left
-	 * out */
-	const char *routers;
-};
-
-/* What the job has done so far; times are now_seconds(). */
-struct job_status {
-	enum job_state state;
-	double start, analysis_start, now;
-	double fraction;                /* of the engine's work, 0..1 */
-	double route_tokens;            /* losses computed so far */
-	size_t n_tokens;                /* once the text is read */
-	int n_layer;
-	int64_t run_id;                 /* JOB_DONE */
-	double seconds;                 /* the engine's, JOB_DONE */
-	char message[512];              /* JOB_FAILED, JOB_CANCELLED */
-};
-
-struct job;
-
-/* Start analysing in a thread; NULL and err if it cannot start. */
-struct job *job_start(const struct job_request *req, struct duo_error *err);
-/* Ask the engine to stop; the job then ends JOB_CANCELLED. */
-void job_cancel(struct job *job);
-/* The status now; 1 if it changed since *seen (updated). */
-int job_poll(struct job *job, unsigned *seen, struct job_status *status);
-/* Wait up to seconds for the job to end (or, until_progress, for the
- * engine's first report); 1 if it has. */
-int job_wait(struct job *job, double seconds, int until_progress);
-/* Cancel if still running, wait for the thread, free. */
-void job_free(struct job *job);
-
-/* The New run view's part in the loop (view_newrun.c). */
-int newrun_busy(struct app *app);
-/* Follow the job: 1 if the screen should be drawn again. */
-int newrun_poll(struct app *app);
-/* Wait for the job to end and take its outcome (until_progress: only
- * for the engine's first report); -1 on timeout. */
-int newrun_wait(struct app *app, double seconds, int until_progress);
-/* Put the job's progress before the text of the status line's right. */
-void newrun_status(struct app *app, char *buf, size_t size);
-void newrun_open(struct app *app);
-/* Analyse the shipped example text at once (the first-run offer). */
-void newrun_example(struct app *app);
-/* Select run id in the runs view once the list has it (view_runs.c). */
-void runs_select(struct app *app, int64_t id);
 
 /* ---- the application (app.c) ---------------------------------------- */
 
@@ -503,14 +206,23 @@ enum prompt_kind {
 	PROMPT_CONFIRM,                 /* y/n */
 };
 
+struct loader;
+struct predictor;
+struct run_info;
 struct script;
+struct tui_run;
 
 struct app {
 	struct tui_options options;
 	char *db_path;
+	int db_missing;                 /* the file does not exist */
+	/* The run list, read by a worker (loader.c): its handle, and what
+	 * the loop last took of it (app_poll). */
 	struct loader *loader;          /* NULL when there is no database */
 	unsigned loader_seen;
-	int db_missing;                 /* the file does not exist */
+	const struct run_info *runs;    /* NULL until listed */
+	size_t n_runs;
+	int runs_read;                  /* the worker is done, or none */
 
 	struct tui_run *run;            /* the open run, or NULL */
 	int64_t run_id;
@@ -554,8 +266,12 @@ struct app {
 /* The current view and its id. */
 struct view *app_view(struct app *app);
 enum view_id app_view_id(const struct app *app);
-/* Show view id, pushing it (or popping back to it). */
-void app_show(struct app *app, enum view_id id);
+/* Hand view id what arg asks (NULL: nothing) without showing it; -1 if
+ * the view refused, having said why. */
+int app_tell(struct app *app, enum view_id id, const struct view_arg *arg);
+/* Show view id, pushing it (or popping back to it), once it has taken
+ * arg (NULL: as it was). */
+void app_show(struct app *app, enum view_id id, const struct view_arg *arg);
 /* Go back one view; quit from the first. */
 void app_back(struct app *app);
 void app_message(struct app *app, const char *fmt, ...)
@@ -587,11 +303,16 @@ void app_reload(struct app *app);
 void app_key(struct app *app, int key);
 /* A click at a screen cell, as from the mouse. */
 void app_click(struct app *app, int y, int x, int twice);
-/* The runs as the loader has them (NULL until read). */
+/* The runs as the loop last took them (NULL until read). */
 const struct run_info *app_runs(struct app *app, size_t *n_runs);
-
-/* "duo tui" and "duo" alone (cmd_tui.c). */
-int cmd_tui(int argc, char **argv);
+/* Follow the background work of every worker and view: 1 if the screen
+ * should be drawn again. */
+int app_poll(struct app *app);
+/* Wait for the workers' short work and take its news: 1 if any. */
+int app_settle(struct app *app);
+/* Wait up to seconds for the views' long work to end (until_progress:
+ * for its first progress), then for the workers'; -1 on timeout. */
+int app_wait(struct app *app, double seconds, int until_progress);
 
 /* Run the browser; returns the exit status. */
 int tui_run(const struct tui_options *options);
@@ -600,88 +321,5 @@ int tui_run(const struct tui_options *options);
 int tui_start(struct app *app, const struct tui_options *options,
     int headless_cols, int headless_lines, struct duo_error *err);
 void tui_stop(struct app *app);
-
-/* ---- headless mode (script.c) --------------------------------------- */
-
-/* From DUO_TUI_SCRIPT, DUO_TUI_DUMP, DUO_TUI_SIZE; NULL if not asked. */
-struct script *script_open(struct duo_error *err);
-/* Close; -1 if the dump file could not be written. */
-int script_close(struct script *script);
-void script_size(const struct script *script, int *cols, int *lines);
-/* The next key; 0 at the end of the script; handles dump steps. */
-int script_next_key(struct app *app, struct script *script, int *key);
-/* Write the screen's text to out (and attributes, if asked). */
-void screen_dump(FILE *out, int attributes);
-
-/* ---- patterns (search.c) -------------------------------------------- */
-
-/* Compile a '/' pattern; NULL and a message naming the fault. */
-pcre2_code *pattern_compile(const char *pattern, char *message, size_t size);
-/* The first match at or after from: 1 and its bytes, 0 none, -1 error. */
-int pattern_find(const pcre2_code *code, const char *subject, size_t length,
-    size_t from, size_t *start, size_t *end);
-
-/* ---- drawing (draw.c) ----------------------------------------------- */
-
-void glyphs_init(struct glyph_set *g, int ascii);
-void draw_style(const struct app *app, enum element element);
-/* Decode one UTF-8 character at s[*i]; -1 (and one byte) if invalid. */
-int utf8_next(const char *s, size_t n, size_t *i, wchar_t *wc);
-/* Write c as UTF-8 into out (4 bytes at most); returns the length. */
-size_t utf8_put(uint32_t c, char *out);
-/* Cells a UTF-8 string needs. */
-int text_width(const char *s);
-/* Draw UTF-8 text at (y, x) in at most w cells; returns cells drawn. */
-int draw_text(const struct app *app, int y, int x, int w, const char *s,
-    enum element element);
-int draw_textf(const struct app *app, int y, int x, int w,
-    enum element element, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
-void draw_wchar(const struct app *app, int y, int x, wchar_t wc,
-    enum element element);
-void draw_wchar_attr(int y, int x, const wchar_t *wc, attr_t attr,
-    short pair);
-void draw_fill(const struct app *app, const struct rect *r,
-    enum element element);
-/* A pane's title line; the focused pane's stands out. */
-void draw_pane_title(const struct app *app, const struct rect *r,
-    const char *title, int focused);
-/* A horizontal bar of share 0..1 in w cells. */
-void draw_bar(const struct app *app, int y, int x, int w, double share,
-    enum element element);
-/* A route as one glyph per layer. */
-void draw_route(const struct app *app, int y, int x, const char *route,
-    int n_layer);
-enum element route_element(char choice);
-wchar_t route_glyph(const struct app *app, char choice);
-/* The colour legend of a scale: level swatches with numbers. */
-int draw_legend(const struct app *app, int y, int x, int w, double lo,
-    double hi, int integer);
-enum element heat_element(int level);
-wchar_t heat_glyph(const struct app *app, int level);
-
-/* A chart of y against x = 0..n-1 for a few series. */
-struct chart_series {
-	const char *name;
-	const double *y;                /* [n]; NAN: no point */
-	int level;                      /* a horizontal line at y[0] */
-	int highlight;
-};
-
-struct chart {
-	const struct chart_series *series;
-	int n_series;
-	int n;                          /* x = 0..n-1 */
-	int mark;                       /* x drawn as a marked column; -1 */
-	const char *x_label;
-	const char *y_label;
-	int legend;                     /* names with the value at mark */
-};
-
-void draw_chart(const struct app *app, const struct rect *r,
-    const struct chart *chart);
-
-/* "12.3" for a perplexity, "-" for NAN, in buf. */
-const char *format_number(double v, char *buf, size_t size);
 
 #endif

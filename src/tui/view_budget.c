@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "draw.h"
 #include "names.h"
+#include "run.h"
+#include "view.h"
 
 struct budget_state {
 	struct rect chart, allocation;
@@ -305,6 +308,7 @@ budget_run_changed(struct app *app, struct view *view)
 
 const struct view_ops budget_view_ops = {
 	.name = "budget",
+	.title = "Budget",
 	.id = VIEW_BUDGET,
 	.init = budget_init,
 	.done = budget_done,

@@ -17,7 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detail.h"
+#include "draw.h"
 #include "names.h"
+#include "run.h"
+#include "store.h"
+#include "view.h"
+#include "wrap.h"
 
 /* Losses this close are equal: two analyses of one route may differ in
  * float32's last bits (a ulp of a loss near 10 nats is about 1e-6). */
@@ -608,6 +614,7 @@ compare_run_changed(struct app *app, struct view *view)
 
 const struct view_ops compare_view_ops = {
 	.name = "compare",
+	.title = "Compare",
 	.id = VIEW_COMPARE,
 	.init = compare_init,
 	.done = compare_done,

@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actions.h"
+#include "draw.h"
+#include "view.h"
+
 struct help_state {
 	struct rect area;
 	int top;
@@ -187,7 +191,9 @@ help_run_changed(struct app *app, struct view *view)
 
 const struct view_ops help_view_ops = {
 	.name = "help",
+	.title = "Help",
 	.id = VIEW_HELP,
+	.makes_way = 1,
 	.init = help_init,
 	.done = help_done,
 	.layout = help_layout,

@@ -6,31 +6,33 @@
  * the context mode, a label and, once the model has learned routers,
  * which of them to evaluate.  The work runs in the background (job.c)
  * with a progress bar here and a percentage on every view's status line;
- * Esc stops it.  When the run is stored the runs view lists it with the
- * cursor on it.
+ * Esc stops it; the loop follows it through the view's busy, poll, wait
+ * and status hooks.  When the run is stored the runs view, told through
+ * app_tell(), lists it with the cursor on it.
  *
- * Text fields take the characters typed before the key table does, so
- * that q or ? can be typed into a path; keys that type nothing (arrows,
- * Enter, Esc, Backspace) go through the key table like everywhere else.
+ * The text fields are line editors (edit.c); Tab completes the path
+ * (complete.c).  They take the characters typed before the key table
+ * does, so that q or ? can be typed into a path; keys that type nothing
+ * (arrows, Enter, Esc, Backspace) go through the key table like
+ * everywhere else.
  */
 #include "tui.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "complete.h"
+#include "draw.h"
+#include "edit.h"
 #include "host.h"
+#include "job.h"
 #include "model.h"
 #include "names.h"
 #include "router.h"
-
-/* A paste or a typed text larger than this is cut, with a message. */
-#define EDIT_MAX (4u << 20)
-/* Candidates of an ambiguous completion kept for the list. */
-#define MAX_CANDIDATES 512
+#include "view.h"
 
 enum source {
 	SOURCE_FILE,
@@ -61,13 +63,6 @@ static const struct described_name *const spaces = route_space_names;
 #define N_SPACES N_ROUTE_SPACES
 static const struct described_name *const contexts = context_names;
 
-/* A line or an area of text being typed, as wide characters. */
-struct edit {
-	wchar_t *text;
-	size_t length, capacity;
-	size_t cursor;                  /* 0 .. length */
-};
-
 struct newrun_state {
 	enum field focus;
 	enum source source;
@@ -76,8 +71,7 @@ struct newrun_state {
 	int area_top;                   /* first row of the area shown */
 	int area_width, area_rows;      /* at the last draw */
 	/* After an ambiguous Tab: the names that could follow. */
-	char **candidates;
-	size_t n_candidates;
+	struct completion candidates;
 	/* the model's learned routers (see find_routers) */
 	char **routers;
 	int n_routers;
@@ -98,196 +92,6 @@ state_of(struct view *view)
 	return view->state;
 }
 
-static struct newrun_state *
-newrun_state(struct app *app)
-{
-	return app->views[VIEW_NEWRUN].state;
-}
-
-/* ---- the text being typed -------------------------------------------- */
-
-static int
-edit_reserve(struct edit *e, size_t more)
-{
-	wchar_t *grown;
-	size_t capacity;
-
-	if (e->length + more <= e->capacity)
-		return 0;
-	if (e->length + more > EDIT_MAX)
-		return -1;
-	capacity = e->capacity * 2 + more + 64;
-	if (capacity > EDIT_MAX)
-		capacity = EDIT_MAX;
-	grown = realloc(e->text, capacity * sizeof *grown);
-	if (grown == NULL)
-		return -1;
-	e->text = grown;
-	e->capacity = capacity;
-	return 0;
-}
-
-static int
-edit_insert(struct edit *e, wchar_t wc)
-{
-	if (edit_reserve(e, 1) != 0)
-		return -1;
-	memmove(e->text + e->cursor + 1, e->text + e->cursor,
-	    (e->length - e->cursor) * sizeof *e->text);
-	e->text[e->cursor++] = wc;
-	e->length++;
-	return 0;
-}
-
-static void
-edit_erase_back(struct edit *e)
-{
-	if (e->cursor == 0)
-		return;
-	memmove(e->text + e->cursor - 1, e->text + e->cursor,
-	    (e->length - e->cursor) * sizeof *e->text);
-	e->cursor--;
-	e->length--;
-}
-
-static void
-edit_erase(struct edit *e)
-{
-	if (e->cursor >= e->length)
-		return;
-	e->cursor++;
-	edit_erase_back(e);
-}
-
-static void
-edit_clear(struct edit *e)
-{
-	e->length = e->cursor = 0;
-}
-
-/* Replace the text by a UTF-8 string, the cursor at its end. */
-static int
-edit_set(struct edit *e, const char *s)
-{
-	size_t i = 0, n = strlen(s);
-	wchar_t wc;
-
-	edit_clear(e);
-	while (i < n) {
-		if (utf8_next(s, n, &i, &wc) != 0)
-			wc = 0xfffd;
-		if (edit_insert(e, wc) != 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* The text as UTF-8, in a fresh string; NULL when out of memory. */
-static char *
-edit_utf8(const struct edit *e, size_t *length)
-{
-	char *out = malloc(e->length * 4 + 1);
-	size_t i, used = 0;
-
-	if (out == NULL)
-		return NULL;
-	for (i = 0; i < e->length; i++)
-		used += utf8_put((uint32_t)e->text[i], out + used);
-	out[used] = '\0';
-	if (length != NULL)
-		*length = used;
-	return out;
-}
-
-static void
-edit_free(struct edit *e)
-{
-	free(e->text);
-	memset(e, 0, sizeof *e);
-}
-
-/* Cells a character takes in a field; what stands for it on screen. */
-static int
-cell_width(wchar_t wc)
-{
-	int w;
-
-	if (wc < 32 || wc == 127)
-		return 1;
-	w = wcwidth(wc);
-	return w < 1 ? 1 : w;
-}
-
-static wchar_t
-cell_glyph(const struct app *app, wchar_t wc)
-{
-	if (wc == '\t')
-		return app->glyphs.tab;
-	if (wc < 32 || wc == 127 || wcwidth(wc) < 1)
-		return app->glyphs.replacement;
-	return wc;
-}
-
-/*
- * The area's layout, one character at a time: the pen (*row, *col) is
- * where the next character would go; character k lands at (*at_row,
- * *at_col), on the next row when it does not fit (a newline at the edge
- * too), and the pen moves past it.  k == length places the cursor after
- * the last character.
- */
-static void
-area_place(const struct edit *e, int width, size_t k, int *row, int *col,
-    int *at_row, int *at_col)
-{
-	int w = k < e->length && e->text[k] != '\n' ?
-	    cell_width(e->text[k]) : 0;
-
-	if (*col + w > width || (w == 0 && *col >= width)) {
-		(*row)++;
-		*col = 0;
-	}
-	*at_row = *row;
-	*at_col = *col;
-	if (k < e->length && e->text[k] == '\n') {
-		(*row)++;
-		*col = 0;
-	} else
-		*col += w;
-}
-
-/* Where character i (or the cursor after the last, i == length) goes. */
-static void
-area_position(const struct edit *e, int width, size_t i, int *row, int *col)
-{
-	int r = 0, c = 0, at_r, at_c;
-	size_t k;
-
-	for (k = 0; k < i && k < e->length; k++)
-		area_place(e, width, k, &r, &c, &at_r, &at_c);
-	area_place(e, width, i, &r, &c, row, col);
-}
-
-/* The character at (row, column) of the area or the nearest before it on
- * that row; -1 if the area has no such row. */
-static long
-area_index_at(const struct edit *e, int width, int row, int col)
-{
-	int r = 0, c = 0, at_r, at_c;
-	long found = -1;
-	size_t k;
-
-	if (row < 0)
-		return -1;
-	for (k = 0; k <= e->length; k++) {
-		area_place(e, width, k, &r, &c, &at_r, &at_c);
-		if (at_r > row)
-			break;
-		if (at_r == row && (at_c <= col || found < 0))
-			found = (long)k;
-	}
-	return found;
-}
-
 /* ---- the form ------------------------------------------------------------ */
 
 static struct edit *
@@ -306,18 +110,6 @@ focused_edit(struct newrun_state *s)
 	if (s->focus == FIELD_LABEL)
 		return &s->label;
 	return NULL;
-}
-
-static void
-clear_candidates(struct newrun_state *s)
-{
-	size_t i;
-
-	for (i = 0; i < s->n_candidates; i++)
-		free(s->candidates[i]);
-	free(s->candidates);
-	s->candidates = NULL;
-	s->n_candidates = 0;
 }
 
 /*
@@ -383,7 +175,7 @@ newrun_done(struct app *app, struct view *view)
 	edit_free(&s->area);
 	edit_free(&s->line);
 	edit_free(&s->label);
-	clear_candidates(s);
+	completion_clear(&s->candidates);
 	for (i = 0; i < s->n_routers; i++)
 		free(s->routers[i]);
 	free(s->routers);
@@ -448,114 +240,6 @@ draw_choices(struct app *app, struct newrun_state *s, int y, enum field field,
 	if (x + 2 < right)
 		draw_text(app, y, x + 1, right - x - 1,
 		    choices[chosen].description, EL_DIM);
-}
-
-/* A one-line edit at (y, x) in w cells, scrolled to show its cursor. */
-static void
-draw_edit_line(struct app *app, int y, int x, int w, const struct edit *e,
-    int focused, const char *empty)
-{
-	size_t start = 0, i;
-	int cells = 0, used = 0;
-
-	if (w < 2)
-		return;
-	for (i = 0; i < e->cursor; i++)
-		cells += cell_width(e->text[i]);
-	while (cells > w - 1 && start < e->cursor)
-		cells -= cell_width(e->text[start++]);
-	if (e->length == 0 && !focused)
-		draw_text(app, y, x, w, empty, EL_DIM);
-	for (i = start; i < e->length; i++) {
-		int cw = cell_width(e->text[i]);
-
-		if (used + cw > w)
-			break;
-		draw_wchar(app, y, x + used, cell_glyph(app, e->text[i]),
-		    focused && i == e->cursor ? EL_SELECTED :
-		    e->text[i] < 32 ? EL_DIM : EL_NORMAL);
-		used += cw;
-	}
-	if (focused && e->cursor == e->length) {
-		if (e->length == 0)
-			draw_text(app, y, x + 1, w - 1, empty, EL_DIM);
-		draw_wchar(app, y, x + (used < w ? used : w - 1), ' ',
-		    EL_SELECTED);
-	}
-}
-
-/* The area of several lines, scrolled to keep its cursor in sight. */
-static void
-draw_area(struct app *app, struct newrun_state *s, int y, int x, int w,
-    int rows, int focused)
-{
-	const struct edit *e = &s->area;
-	int row = 0, col = 0, at_row, at_col;
-	enum element el;
-	wchar_t glyph;
-	size_t k;
-
-	s->area_width = w;
-	area_position(e, w, e->cursor, &at_row, &at_col);
-	if (at_row < s->area_top)
-		s->area_top = at_row;
-	if (at_row >= s->area_top + rows)
-		s->area_top = at_row - rows + 1;
-	if (e->length == 0 && !focused)
-		draw_text(app, y, x, w, "(nothing yet: paste a text here, or "
-		    "type one)", EL_DIM);
-	for (k = 0; k <= e->length; k++) {
-		area_place(e, w, k, &row, &col, &at_row, &at_col);
-		if (at_row < s->area_top)
-			continue;
-		if (at_row >= s->area_top + rows)
-			break;
-		if (k == e->length) {
-			glyph = ' ';    /* the cursor after the text */
-			if (!focused || e->cursor != k)
-				break;
-		} else
-			glyph = e->text[k] == '\n' ? app->glyphs.newline :
-			    cell_glyph(app, e->text[k]);
-		el = focused && k == e->cursor ? EL_SELECTED :
-		    k < e->length && e->text[k] < 32 ? EL_DIM : EL_NORMAL;
-		draw_wchar(app, y + at_row - s->area_top, x + at_col, glyph,
-		    el);
-	}
-}
-
-/* The names an ambiguous Tab found, in columns, over rows from y. */
-static void
-draw_candidates(struct app *app, struct newrun_state *s, int y, int rows)
-{
-	int w = s->form.w - EDIT_X - 1, width = 1, columns, per, r, c;
-	size_t i, shown;
-	char more[64];
-
-	for (i = 0; i < s->n_candidates; i++)
-		if (text_width(s->candidates[i]) + 2 > width)
-			width = text_width(s->candidates[i]) + 2;
-	if (width > w)
-		width = w;
-	columns = w / width > 0 ? w / width : 1;
-	per = rows;
-	shown = (size_t)columns * (size_t)per;
-	if (shown < s->n_candidates && shown > 0)
-		shown--;        /* room for "and N more" */
-	for (i = 0; i < s->n_candidates && i < shown; i++) {
-		c = (int)(i / (size_t)per);
-		r = (int)(i % (size_t)per);
-		draw_text(app, y + r, EDIT_X + c * width, width - 1,
-		    s->candidates[i], EL_NORMAL);
-	}
-	if (shown < s->n_candidates) {
-		snprintf(more, sizeof more, "and %zu more",
-		    s->n_candidates - shown);
-		c = (int)(shown / (size_t)per);
-		r = (int)(shown % (size_t)per);
-		draw_text(app, y + r, EDIT_X + c * width, width - 1, more,
-		    EL_DIM);
-	}
 }
 
 /* Text over at most rows lines of w cells, broken at spaces; the lines
@@ -719,7 +403,7 @@ draw_fields(struct app *app, struct newrun_state *s, int y)
 	    s->context);
 	y++;
 	draw_caption(app, s, y, FIELD_LABEL, "Label");
-	draw_edit_line(app, y, EDIT_X, w, &s->label, s->focus == FIELD_LABEL,
+	edit_draw_line(app, y, EDIT_X, w, &s->label, s->focus == FIELD_LABEL,
 	    "(none)");
 	y++;
 	draw_caption(app, s, y, FIELD_ROUTERS, "Routers");
@@ -756,7 +440,7 @@ newrun_draw(struct app *app, struct view *view)
 	switch (s->source) {
 	case SOURCE_FILE:
 		draw_caption(app, s, y, FIELD_INPUT, "File");
-		draw_edit_line(app, y, EDIT_X, w, &s->path,
+		edit_draw_line(app, y, EDIT_X, w, &s->path,
 		    s->focus == FIELD_INPUT, "(a path; Tab completes it)");
 		break;
 	case SOURCE_PASTE:
@@ -765,12 +449,14 @@ newrun_draw(struct app *app, struct view *view)
 		if (rows > 1)
 			draw_text(app, y + 1, LABEL_X, VALUE_X - LABEL_X - 1,
 			    buf, EL_DIM);
-		draw_area(app, s, y, EDIT_X, w, rows,
-		    s->focus == FIELD_INPUT);
+		s->area_width = w;
+		edit_draw_area(app, y, EDIT_X, w, rows, &s->area,
+		    &s->area_top, s->focus == FIELD_INPUT, "(nothing yet: "
+		    "paste a text here, or type one)");
 		break;
 	case SOURCE_LINE:
 		draw_caption(app, s, y, FIELD_INPUT, "Line");
-		draw_edit_line(app, y, EDIT_X, w, &s->line,
+		edit_draw_line(app, y, EDIT_X, w, &s->line,
 		    s->focus == FIELD_INPUT, "(a line of text)");
 		break;
 	default:
@@ -779,8 +465,9 @@ newrun_draw(struct app *app, struct view *view)
 	y += rows;
 	/* A list of names takes the rows of the fields below until the next
 	 * key. */
-	if (s->n_candidates > 0)
-		draw_candidates(app, s, y, r->y + r->h - 2 - y);
+	if (s->candidates.n > 0)
+		completion_draw(app, &s->candidates, y, EDIT_X, r->w - EDIT_X - 1,
+		    r->y + r->h - 2 - y);
 	else
 		draw_fields(app, s, y);
 	if (focused_edit(s) == &s->area)
@@ -792,137 +479,6 @@ newrun_draw(struct app *app, struct view *view)
 	draw_text(app, r->y + r->h - 1, LABEL_X, r->w - LABEL_X - 1, buf,
 	    EL_DIM);
 	draw_progress(app, s);
-}
-
-/* ---- completing a path ------------------------------------------------- */
-
-static int
-compare_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* "~/x" as $HOME/x, into buf; other paths as they are. */
-static const char *
-expand_home(const char *path, char *buf, size_t size)
-{
-	const char *home = getenv("HOME");
-
-	if (path[0] == '~' && (path[1] == '/' || path[1] == '\0') &&
-	    home != NULL) {
-		snprintf(buf, size, "%s%s", home, path + 1);
-		return buf;
-	}
-	return path;
-}
-
-/* Tab in the file field: complete the name before the cursor as far as
- * the folder's entries agree; list them when they do not. */
-static void
-complete_path(struct app *app, struct newrun_state *s)
-{
-	struct edit *e = &s->path;
-	struct edit head = { e->text, e->cursor, e->cursor, e->cursor };
-	char *typed, *slash, *base, dir[4096], full[4096], *grown;
-	char entry_path[8192 + 256];
-	const char *open_dir;
-	struct dirent *entry;
-	struct stat st;
-	size_t n_base, common = 0, i, n = 0;
-	char **names = NULL;
-	DIR *d;
-	int is_dir;
-
-	clear_candidates(s);
-	if ((typed = edit_utf8(&head, NULL)) == NULL)
-		return;
-	slash = strrchr(typed, '/');
-	if (slash != NULL) {
-		snprintf(dir, sizeof dir, "%.*s", (int)(slash - typed + 1),
-		    typed);
-		base = slash + 1;
-	} else {
-		dir[0] = '\0';
-		base = typed;
-	}
-	open_dir = dir[0] != '\0' ? expand_home(dir, full, sizeof full) : ".";
-	n_base = strlen(base);
-	if ((d = opendir(open_dir)) == NULL) {
-		app_error(app, "%s: %s", dir, strerror(errno));
-		free(typed);
-		return;
-	}
-	while ((entry = readdir(d)) != NULL) {
-		if (strcmp(entry->d_name, ".") == 0 ||
-		    strcmp(entry->d_name, "..") == 0 ||
-		    strncmp(entry->d_name, base, n_base) != 0 ||
-		    (entry->d_name[0] == '.' && base[0] != '.'))
-			continue;
-		if (n == MAX_CANDIDATES)
-			break;
-		if (n % 64 == 0) {
-			char **more = realloc(names, (n + 64) * sizeof *names);
-
-			if (more == NULL)
-				break;
-			names = more;
-		}
-		/* Folders end in '/', as a shell lists them. */
-		snprintf(entry_path, sizeof entry_path, "%s/%s", open_dir,
-		    entry->d_name);
-		is_dir = stat(entry_path, &st) == 0 && S_ISDIR(st.st_mode);
-		if ((grown = malloc(strlen(entry->d_name) + 2)) == NULL)
-			break;
-		sprintf(grown, "%s%s", entry->d_name, is_dir ? "/" : "");
-		names[n++] = grown;
-	}
-	closedir(d);
-	if (n == 0) {
-		app_error(app, "no file here starts with '%s'", typed);
-		free(names);
-		free(typed);
-		return;
-	}
-	qsort(names, n, sizeof *names, compare_names);
-	/* The longest prefix every name shares (whole UTF-8 characters:
-	 * the names share it byte by byte, so it ends where one does). */
-	common = strlen(names[0]);
-	for (i = 1; i < n; i++) {
-		size_t k = 0;
-
-		while (k < common && names[i][k] == names[0][k])
-			k++;
-		common = k;
-	}
-	while (common > 0 && ((unsigned char)names[0][common] & 0xc0) ==
-	    0x80)
-		common--;
-	for (i = n_base; i < common; i++) {
-		size_t j = i;
-		wchar_t wc;
-
-		if (utf8_next(names[0], common, &j, &wc) != 0)
-			wc = 0xfffd;
-		edit_insert(e, wc);
-		i = j - 1;
-	}
-	if (n > 1 && common == n_base) {
-		s->candidates = names;
-		s->n_candidates = n;
-		names = NULL;
-		app_message(app, "%zu%s names %s '%s'", n, n ==
-		    MAX_CANDIDATES ? " or more" : "", *base != '\0' ?
-		    "start with" : "in", *base != '\0' ? base : *dir != '\0' ?
-		    dir : ".");
-	} else if (n > 1)
-		app_message(app, "%zu names start with '%.*s'", n,
-		    (int)common, names[0]);
-	if (names != NULL) {
-		for (i = 0; i < n; i++)
-			free(names[i]);
-		free(names);
-	}
-	free(typed);
 }
 
 /* ---- starting, following and ending the analysis ----------------------- */
@@ -1016,7 +572,7 @@ start_job(struct app *app, struct newrun_state *s)
 	s->ran = 1;
 	memset(&s->status, 0, sizeof s->status);
 	job_poll(s->job, &s->seen, &s->status);
-	clear_candidates(s);
+	completion_clear(&s->candidates);
 	app_message(app, "analysing %s; Esc stops it", s->what);
 	goto out;
 nomem:
@@ -1027,18 +583,20 @@ out:
 	free(label);
 }
 
-int
-newrun_busy(struct app *app)
+/* Is an analysis running? */
+static int
+newrun_busy(struct app *app, struct view *view)
 {
-	struct newrun_state *s = newrun_state(app);
+	struct newrun_state *s = state_of(view);
 
 	return s != NULL && s->job != NULL;
 }
 
-void
-newrun_status(struct app *app, char *buf, size_t size)
+/* Put the analysis's progress before the status line's right. */
+static void
+newrun_status(struct app *app, struct view *view, char *buf, size_t size)
 {
-	struct newrun_state *s = newrun_state(app);
+	struct newrun_state *s = state_of(view);
 	char rest[256];
 
 	if (s == NULL || s->job == NULL)
@@ -1056,6 +614,7 @@ static void
 job_ended(struct app *app, struct newrun_state *s)
 {
 	const struct job_status *st = &s->status;
+	struct view_arg select = { ASK_SELECT_RUN, st->run_id };
 
 	job_free(s->job);
 	s->job = NULL;
@@ -1063,9 +622,11 @@ job_ended(struct app *app, struct newrun_state *s)
 	app_reload(app);
 	switch (st->state) {
 	case JOB_DONE:
-		runs_select(app, st->run_id);
+		/* The runs view selects it, and comes forward from here. */
 		if (app_view_id(app) == VIEW_NEWRUN)
-			app_show(app, VIEW_RUNS);
+			app_show(app, VIEW_RUNS, &select);
+		else
+			app_tell(app, VIEW_RUNS, &select);
 		app_message(app, "run %lld stored (%zu tokens, %.1f s): %s "
 		    "opens it", (long long)st->run_id, st->n_tokens,
 		    st->seconds, app_view_id(app) == VIEW_RUNS ? "Enter" :
@@ -1080,10 +641,11 @@ job_ended(struct app *app, struct newrun_state *s)
 	}
 }
 
-int
-newrun_poll(struct app *app)
+/* Follow the analysis: 1 if the screen should be drawn again. */
+static int
+newrun_poll(struct app *app, struct view *view)
 {
-	struct newrun_state *s = newrun_state(app);
+	struct newrun_state *s = state_of(view);
 
 	if (s == NULL || s->job == NULL)
 		return 0;
@@ -1096,51 +658,52 @@ newrun_poll(struct app *app)
 	return 1;
 }
 
-int
-newrun_wait(struct app *app, double seconds, int until_progress)
+/* Wait for the analysis to end (or to report progress) and take its
+ * outcome; -1 on timeout. */
+static int
+newrun_wait(struct app *app, struct view *view, double seconds,
+    int until_progress)
 {
-	struct newrun_state *s = newrun_state(app);
+	struct newrun_state *s = state_of(view);
 
 	if (s == NULL || s->job == NULL)
 		return 0;
 	if (!job_wait(s->job, seconds, until_progress))
 		return -1;
-	newrun_poll(app);
+	newrun_poll(app, view);
 	return 0;
 }
 
-void
-newrun_open(struct app *app)
+/* Asked to analyse the shipped example text (the first-run offer): set
+ * the form to it and start at once; -1 if it cannot, with a message. */
+static int
+newrun_open(struct app *app, struct view *view, const struct view_arg *arg)
 {
-	app_show(app, VIEW_NEWRUN);
-}
-
-void
-newrun_example(struct app *app)
-{
-	struct newrun_state *s = newrun_state(app);
+	struct newrun_state *s = state_of(view);
 	struct duo_error err;
 	char path[4096];
 
+	if (arg->ask != ASK_EXAMPLE)
+		return 0;
 	if (s->job != NULL) {
 		start_job(app, s);      /* says that one is running */
-		return;
+		return -1;
 	}
 	if (example_text_path(path, sizeof path, &err) != 0) {
 		app_error(app, "%s", err.message);
-		return;
+		return -1;
 	}
 	s->source = SOURCE_FILE;
 	s->space = 0;
 	s->context = 0;
 	s->focus = FIELD_INPUT;
-	clear_candidates(s);
+	completion_clear(&s->candidates);
 	if (edit_set(&s->path, path) != 0 || edit_set(&s->label, "") != 0) {
 		app_error(app, "out of memory");
-		return;
+		return -1;
 	}
-	app_show(app, VIEW_NEWRUN);
 	start_job(app, s);
+	return 0;
 }
 
 /* ---- keys ------------------------------------------------------------------ */
@@ -1157,37 +720,30 @@ move_field(struct newrun_state *s, int delta)
 	s->focus = (enum field)f;
 }
 
+/* The width the area was last drawn at (before any draw, a guess). */
+static int
+area_width(const struct newrun_state *s)
+{
+	return s->area_width > 0 ? s->area_width : 40;
+}
+
 /* Up or Down in the area: a row, leaving it at its first or last. */
 static void
 area_move(struct newrun_state *s, int delta)
 {
-	struct edit *e = &s->area;
-	int width = s->area_width > 0 ? s->area_width : 40, row, col;
-	long i;
-
-	area_position(e, width, e->cursor, &row, &col);
-	i = area_index_at(e, width, row + delta, col);
-	if (i < 0)
+	if (edit_area_move(&s->area, area_width(s), delta) != 0)
 		move_field(s, delta);
-	else
-		e->cursor = (size_t)i;
 }
 
 /* Home and End of the line the cursor is on (of the row in the area). */
 static void
 edit_line_end(struct newrun_state *s, struct edit *e, int end)
 {
-	int width = s->area_width > 0 ? s->area_width : 40, row, col;
-	long i;
-
 	if (e != &s->area) {
 		e->cursor = end ? e->length : 0;
 		return;
 	}
-	area_position(e, width, e->cursor, &row, &col);
-	i = area_index_at(e, width, row, end ? 1 << 30 : 0);
-	if (i >= 0)
-		e->cursor = (size_t)i;
+	edit_area_row_end(e, area_width(s), end);
 }
 
 static void
@@ -1229,7 +785,7 @@ newrun_key(struct app *app, struct view *view, int key)
 			s->source = SOURCE_PASTE;
 			s->focus = FIELD_INPUT;
 		}
-		clear_candidates(s);
+		completion_clear(&s->candidates);
 		return 1;
 	}
 	if (key == TUI_PASTE_END)
@@ -1249,7 +805,7 @@ newrun_key(struct app *app, struct view *view, int key)
 	}
 	if (key < 32 || key == 127 || key >= TUI_FN(0))
 		return 0;
-	clear_candidates(s);
+	completion_clear(&s->candidates);
 	if (edit_insert(e, (wchar_t)key) != 0)
 		app_error(app, "the text is too long to type here; save it "
 		    "to a file");
@@ -1263,7 +819,7 @@ newrun_request(struct app *app, struct view *view, enum action_id action)
 	struct edit *e = focused_edit(s);
 
 	if (action != ACT_COMPLETE)
-		clear_candidates(s);
+		completion_clear(&s->candidates);
 	switch (action) {
 	case ACT_UP:
 	case ACT_DOWN:
@@ -1303,7 +859,7 @@ newrun_request(struct app *app, struct view *view, enum action_id action)
 		return 1;
 	case ACT_COMPLETE:
 		if (s->focus == FIELD_INPUT && s->source == SOURCE_FILE)
-			complete_path(app, s);
+			complete_path(app, &s->path, &s->candidates);
 		else
 			move_field(s, 1);
 		return 1;
@@ -1354,12 +910,18 @@ newrun_click(struct app *app, struct view *view, int y, int x, int twice)
 
 const struct view_ops newrun_view_ops = {
 	.name = "new run",
+	.title = "New run",
 	.id = VIEW_NEWRUN,
 	.init = newrun_init,
 	.done = newrun_done,
+	.open = newrun_open,
 	.layout = newrun_layout,
 	.draw = newrun_draw,
 	.request = newrun_request,
 	.click = newrun_click,
 	.key = newrun_key,
+	.busy = newrun_busy,
+	.poll = newrun_poll,
+	.wait = newrun_wait,
+	.status = newrun_status,
 };

@@ -11,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "draw.h"
+#include "run.h"
+#include "view.h"
+
 #define LABEL_W 5
 
 struct routes_state {
@@ -257,6 +261,7 @@ routes_run_changed(struct app *app, struct view *view)
 
 const struct view_ops routes_view_ops = {
 	.name = "routes",
+	.title = "Route map",
 	.id = VIEW_ROUTES,
 	.init = routes_init,
 	.done = routes_done,

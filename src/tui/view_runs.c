@@ -11,7 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actions.h"
 #include "cli.h"
+#include "draw.h"
+#include "loader.h"
+#include "search.h"
+#include "store.h"
+#include "view.h"
 
 struct runs_state {
 	size_t *order;                  /* indices into the list, shown */
@@ -491,8 +497,7 @@ runs_draw(struct app *app, struct view *view)
 	struct cell cell;
 
 	runs = app_runs(app, &n);
-	if (runs == NULL && !app->db_missing &&
-	    !loader_finished(app->loader, NULL, 0)) {
+	if (runs == NULL && !app->db_missing && !app->runs_read) {
 		draw_textf(app, r->y + 1, 2, r->w - 4, EL_DIM,
 		    "Reading %s...", app->db_path);
 		return;
@@ -639,7 +644,7 @@ open_selected(struct app *app, struct view *view)
 		return;
 	}
 	if (app_open_run(app, info->id) == 0)
-		app_show(app, VIEW_TEXT);
+		app_show(app, VIEW_TEXT, NULL);
 }
 
 static int
@@ -648,7 +653,7 @@ runs_request(struct app *app, struct view *view, enum action_id action)
 	struct runs_state *s = state_of(view);
 	const struct run_info *info;
 	char question[512];
-	int page = s->list.h - 2 > 1 ? s->list.h - 2 : 1;
+	int page = s->list.h - 2 > 1 ? s->list.h - 2 : 1, shown;
 
 	if (view->focus == 1 && (action == ACT_DOWN || action == ACT_UP)) {
 		s->preview_top += action == ACT_DOWN ? 1 : -1;
@@ -710,10 +715,11 @@ runs_request(struct app *app, struct view *view, enum action_id action)
 		app_message(app, "reading %s again", app->db_path);
 		return 1;
 	case ACT_NEW_RUN:
-		newrun_open(app);
+		app_show(app, VIEW_NEWRUN, NULL);
 		return 1;
 	case ACT_EXAMPLE:
-		newrun_example(app);
+		app_show(app, VIEW_NEWRUN, &(struct view_arg){ ASK_EXAMPLE,
+		    0 });
 		return 1;
 	case ACT_MARK:
 		info = selected_run(app, view);
@@ -732,23 +738,18 @@ runs_request(struct app *app, struct view *view, enum action_id action)
 			    (long long)info->id);
 		}
 		return 1;
-	case ACT_VIEW_TEXT:
-	case ACT_VIEW_BUDGET:
-	case ACT_VIEW_ROUTES:
-	case ACT_VIEW_COMPARE:
-	case ACT_VIEW_WHATIF:
-		/* From the list, these open the selected run. */
+	default:
+		break;
+	}
+	shown = action_view(action);
+	if (shown >= 0 && (VIEW_BIT(shown) & VIEWS_OF_RUN)) {
+		/* From the list, the views of a run open the selected one. */
 		info = selected_run(app, view);
 		if (info != NULL && app_open_run(app, info->id) == 0)
-			app_show(app, action == ACT_VIEW_TEXT ? VIEW_TEXT :
-			    action == ACT_VIEW_BUDGET ? VIEW_BUDGET :
-			    action == ACT_VIEW_ROUTES ? VIEW_ROUTES :
-			    action == ACT_VIEW_COMPARE ? VIEW_COMPARE :
-			    VIEW_WHATIF);
+			app_show(app, (enum view_id)shown, NULL);
 		return info != NULL;
-	default:
-		return 0;
 	}
+	return 0;
 }
 
 static void
@@ -797,26 +798,34 @@ runs_changed(struct app *app, struct view *view)
 	state_of(view)->built = 0;
 }
 
-void
-runs_select(struct app *app, int64_t id)
+/* Select the run the opener names, once the list has it. */
+static int
+runs_open(struct app *app, struct view *view, const struct view_arg *arg)
 {
-	struct runs_state *s = state_of(&app->views[VIEW_RUNS]);
+	struct runs_state *s = state_of(view);
 
+	if (arg->ask != ASK_SELECT_RUN)
+		return 0;
 	/* Kept by the rebuild once the list holds the run. */
-	s->selected_id = id;
+	s->selected_id = arg->run_id;
 	s->preview_top = 0;
 	s->built = 0;
+	return 0;
 }
 
 const struct view_ops runs_view_ops = {
 	.name = "runs",
+	.title = "Runs",
 	.id = VIEW_RUNS,
+	.home = 1,
 	.init = runs_init,
 	.done = runs_done,
+	.open = runs_open,
 	.layout = runs_layout,
 	.draw = runs_draw,
 	.request = runs_request,
 	.search = runs_search,
 	.click = runs_click,
 	.run_changed = runs_changed,
+	.list_changed = runs_changed,
 };

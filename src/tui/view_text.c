@@ -12,6 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detail.h"
+#include "draw.h"
+#include "predict.h"
+#include "run.h"
+#include "search.h"
+#include "view.h"
+#include "wrap.h"
+
 struct text_state {
 	struct rect text, detail;
 	struct text_wrap wrap;          /* for one run and one width */
@@ -389,6 +397,7 @@ text_run_changed(struct app *app, struct view *view)
 
 const struct view_ops text_view_ops = {
 	.name = "text",
+	.title = "Text",
 	.id = VIEW_TEXT,
 	.init = text_init,
 	.done = text_done,

@@ -21,8 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "draw.h"
 #include "names.h"
 #include "route.h"
+#include "run.h"
+#include "store.h"
+#include "view.h"
 
 /* Tables larger than this are not read: the view says so instead. */
 #define WHATIF_MAX_BYTES ((size_t)1 << 30)
@@ -736,6 +740,7 @@ whatif_run_changed(struct app *app, struct view *view)
 
 const struct view_ops whatif_view_ops = {
 	.name = "what-if",
+	.title = "What-if",
 	.id = VIEW_WHATIF,
 	.init = whatif_init,
 	.done = whatif_done,

@@ -4,9 +4,11 @@
  * view): each glyph's line and column, each line's first glyph, and the
  * moves between lines that keep the cursor's column.
  */
-#include "tui.h"
+#include "wrap.h"
 
 #include <stdlib.h>
+
+#include "run.h"
 
 void
 wrap_free(struct text_wrap *w)
