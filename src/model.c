@@ -1,7 +1,7 @@
 /*
  * model.c - the Duo model: the parameter layout, random initialisation,
  * loading and saving as GGUF, and the forward pass with a route per token
- * and layer (DESIGN.md section 2).
+ * and layer (doc/design.md section 2).
  *
  * Shapes in comments use the letters of model.h's legend.  The pass is
  * assembled here, once: layer_forward() is the one layer step, with the

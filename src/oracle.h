@@ -1,6 +1,6 @@
 /*
  * oracle.h - the analysis engine: the loss of every route of a route space
- * for every token of a text in a context mode (DESIGN.md sections 3 and
+ * for every token of a text in a context mode (doc/design.md sections 3 and
  * 4), and the methods of section 5 derived from those losses.
  *
  * Routes that share their first l choices share layers 0 .. l-1, so the

@@ -5,7 +5,7 @@
  * '.' (skip).  A route space is the string of allowed choices: "BS", "B."
  * or "BS." (their table is names.h's).  A route's code is the route read as a number in base
  * |space|, layer 0 the most significant digit, each choice's digit its
- * index in the space's name (DESIGN.md section 7).
+ * index in the space's name (doc/design.md section 7).
  *
  * This module owns the route code and its arithmetic (budgets, uniform
  * routes, the routes of one budget, random routes); it must not touch a

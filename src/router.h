@@ -1,5 +1,5 @@
 /*
- * router.h - learned routers (DESIGN.md sections 1, 5 and 6): one linear
+ * router.h - learned routers (doc/design.md sections 1, 5 and 6): one linear
  * layer per FFN slot that reads the slot's input after its RMSNorm (the
  * rows the FFN modules see) and gives a logit for every choice of a route
  * space.  This module owns a router's weights and settings, reading and

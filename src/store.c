@@ -34,7 +34,7 @@ struct store {
 };
 
 /*
- * Version 1: the tables and views of DESIGN.md section 7.  Text columns
+ * Version 1: the tables and views of doc/design.md section 7.  Text columns
  * that hold bytes of the user's text (runs.text, tokens.piece) are TEXT
  * for valid UTF-8 and BLOB otherwise; see the header.
  */
@@ -199,7 +199,7 @@ static const char schema_v2[] =
     "FROM run_means;\n";
 
 /*
- * Version 3: the learned routers' metrics of DESIGN.md section 5 as
+ * Version 3: the learned routers' metrics of doc/design.md section 5 as
  * views.  router_regret pairs each router row with the oracle's at the
  * same budget (a soft-mode router's rows hold the budget it was trained
  * for); router_metrics gives per run, router and budget the perplexities
@@ -1160,7 +1160,8 @@ write_tokens(struct store *store, const struct run_record *run,
 	    "INSERT INTO tokens (run_id, pos, token_id, piece, byte_start,"
 	    " byte_end, window_index, window_pos)"
 	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
-	/* DESIGN.md section 4: windows of BOS and n_ctx - 1 text tokens. */
+	/* doc/design.md section 4: windows of BOS and n_ctx - 1 text
+	 * tokens. */
 	size_t per_window = (size_t)run->model.n_ctx - 1, pos;
 	const struct token_record *t;
 	sqlite3_stmt *stmt;

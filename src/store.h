@@ -1,5 +1,5 @@
 /*
- * store.h - runs kept in SQLite: the schema of DESIGN.md section 7 and
+ * store.h - runs kept in SQLite: the schema of doc/design.md section 7 and
  * duo-db(5), its creation and migration (PRAGMA user_version), writing a
  * whole run in one transaction, and reading runs back for the TUI and
  * "duo export".

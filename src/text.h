@@ -1,7 +1,7 @@
 /*
  * text.h - a text as the model scores it: its tokens and its windows.
  *
- * DESIGN.md section 4: a text longer than n_ctx is cut into consecutive
+ * doc/design.md section 4: a text longer than n_ctx is cut into consecutive
  * windows, each BOS followed by up to n_ctx - 1 text tokens, so that every
  * text token is scored exactly once.  Text token i (0-based) is position
  * i + 1 of the run; position 0 is the run's BOS.

@@ -1,6 +1,6 @@
 /*
  * train.h - stage 1 of the Duo method: training a model from scratch with
- * random big/small routing (DESIGN.md sections 1 and 2).
+ * random big/small routing (doc/design.md sections 1 and 2).
  *
  * The trainer reads like llm.c: the forward and backward kernels of
  * layers.h over flat float arrays, assembled here with the activations

@@ -5,7 +5,7 @@
  * A run's tokens are the words of a text; each token gets a loss table over
  * the whole route space from a simple formula (a base loss, a benefit per
  * layer lost when that layer is small or skipped, and noise per route), and
- * every method of DESIGN.md section 5 is computed from those tables here,
+ * every method of doc/design.md section 5 is computed from those tables here,
  * as the real analysis would: big, small, best, oracle, fixed, random_best,
  * random_mean and routers.  No model is involved.
  */

@@ -1,7 +1,7 @@
 /*
  * test_forward.c - the forward pass of model.c against a naive reference.
  *
- * The reference here is written from DESIGN.md section 2 alone: plain
+ * The reference here is written from doc/design.md section 2 alone: plain
  * loops, double accumulation, no BLAS and no cache; every call recomputes
  * every position from the token embeddings.  It is compared with
  * model_forward() and model_window_losses() on random small models of

@@ -5,7 +5,7 @@
  * The reference runs one full forward per route with model.c's plain
  * entry points (model_window_losses for the shared context; single
  * model_forward steps over a cache for the fixed and greedy contexts, as
- * "duo score" does), and derives every method of DESIGN.md section 5 from
+ * "duo score" does), and derives every method of doc/design.md section 5 from
  * its own tables with plain loops.  Cases: small random models of several
  * shapes (one to three windows per text, one to three heads, tied and
  * untied output, L from 3 to 5), every route space (BS, B., BS.) and

@@ -608,7 +608,7 @@ test_round_trip(const char *path)
 	expect(file_int(path, "SELECT count(*) FROM tokens WHERE run_id = 1 "
 	    "AND pos = 16 AND window_index = 1 AND window_pos = 1") == 1 &&
 	    file_int(path, "SELECT max(window_pos) FROM tokens") == 15,
-	    "windows of n_ctx - 1 text tokens (DESIGN.md section 4)");
+	    "windows of n_ctx - 1 text tokens (doc/design.md section 4)");
 	expect(file_int(path, "SELECT count(*) FROM runs WHERE "
 	    "created_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T"
 	    "[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z'") == 3 &&

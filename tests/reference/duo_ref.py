@@ -2,7 +2,7 @@
 """duo_ref.py - an independent reference of the Duo model, for the tests.
 
 Reads a duo GGUF file with its own parser (struct and NumPy only; nothing
-from the C code), rebuilds the model of DESIGN.md section 2 in float64,
+from the C code), rebuilds the model of doc/design.md section 2 in float64,
 scores the tokens listed in the TSV that `duo score` printed, and compares
 every loss with the one in the TSV.
 
@@ -11,7 +11,7 @@ every loss with the one in the TSV.
 
 The TSV has the header "pos<TAB>token_id<TAB>piece<TAB>loss" and one row
 per text token, pos counting from 1; BOS is not a row.  Windows follow
-DESIGN.md section 4: BOS and up to n_ctx - 1 text tokens each.  The route
+doc/design.md section 4: BOS and up to n_ctx - 1 text tokens each.  The route
 that scores token p is applied at input position p - 1: in the shared mode
 every position of the window uses it (one pass per window); with a
 context route, position p - 1 uses the route and the earlier positions the
