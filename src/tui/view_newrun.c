@@ -19,6 +19,8 @@
 #include "tui.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -74,6 +76,7 @@ struct newrun_state {
 	struct completion candidates;
 	/* the model's learned routers (see find_routers) */
 	char **routers;
+	char (*router_space)[4];        /* the space each chooses in */
 	int n_routers;
 	unsigned char *router_on;
 	int router_cursor;
@@ -114,7 +117,9 @@ focused_edit(struct newrun_state *s)
 
 /*
  * The learned routers the model offers, for the routers line, all of them
- * on; start_job() passes the chosen ones in job_request.  A model whose
+ * on; start_job() passes the chosen ones in job_request, those of the
+ * form's route space only (analysis_prepare() refuses a router of another
+ * space, and the form never asks it to).  A model whose
  * routers cannot be read offers none (the analysis then says why if the
  * model itself is bad).
  */
@@ -137,16 +142,28 @@ find_routers(struct newrun_state *s)
 	model_free(&model);
 	s->routers = calloc((size_t)n_all + 1, sizeof *s->routers);
 	s->router_on = calloc((size_t)n_all + 1, 1);
-	if (s->routers == NULL || s->router_on == NULL) {
+	s->router_space = calloc((size_t)n_all + 1, sizeof *s->router_space);
+	if (s->routers == NULL || s->router_on == NULL ||
+	    s->router_space == NULL) {
 		router_free_all(all, n_all);
 		return;
 	}
 	for (i = 0; i < n_all; i++) {
 		if ((s->routers[s->n_routers] = strdup(all[i].name)) == NULL)
 			break;
+		snprintf(s->router_space[s->n_routers],
+		    sizeof s->router_space[s->n_routers], "%s",
+		    all[i].space.name);
 		s->router_on[s->n_routers++] = 1;
 	}
 	router_free_all(all, n_all);
+}
+
+/* Whether router i chooses in the route space the form has chosen. */
+static bool
+router_fits_space(const struct newrun_state *s, int i)
+{
+	return strcmp(s->router_space[i], spaces[s->space].name) == 0;
 }
 
 static int
@@ -180,6 +197,7 @@ newrun_done(struct app *app, struct view *view)
 		free(s->routers[i]);
 	free(s->routers);
 	free(s->router_on);
+	free(s->router_space);
 	free(s);
 	view->state = NULL;
 }
@@ -410,11 +428,14 @@ draw_fields(struct app *app, struct newrun_state *s, int y)
 	if (s->n_routers == 0)
 		draw_text(app, y, EDIT_X, w, "none in this model", EL_DIM);
 	for (i = 0, x = EDIT_X; i < s->n_routers && x < r->w - 1; i++) {
-		snprintf(buf, sizeof buf, "[%c] %s", s->router_on[i] ? 'x' :
+		/* a router of another space is shown, not offered */
+		snprintf(buf, sizeof buf, "[%c] %s",
+		    !router_fits_space(s, i) ? '-' : s->router_on[i] ? 'x' :
 		    ' ', s->routers[i]);
 		x += draw_text(app, y, x, r->w - 1 - x, buf,
 		    s->focus == FIELD_ROUTERS && i == s->router_cursor ?
-		    EL_SELECTED : EL_NORMAL) + 2;
+		    EL_SELECTED : router_fits_space(s, i) ? EL_NORMAL :
+		    EL_DIM) + 2;
 	}
 	y++;
 	draw_text(app, y, LABEL_X, VALUE_X - LABEL_X - 1, "Model", EL_HEADER);
@@ -559,7 +580,7 @@ start_job(struct app *app, struct newrun_state *s)
 	/* names are at most ROUTER_NAME_MAX bytes, so each fits */
 	for (i = 0, n = 0; i < (size_t)s->n_routers &&
 	    n + ROUTER_NAME_MAX + 2 < sizeof routers; i++)
-		if (s->router_on[i])
+		if (s->router_on[i] && router_fits_space(s, (int)i))
 			n += (size_t)snprintf(routers + n, sizeof routers - n,
 			    "%s%s", n > 0 ? "," : "", s->routers[i]);
 	req.routers = n > 0 ? routers : NULL;
@@ -868,6 +889,11 @@ newrun_request(struct app *app, struct view *view, enum action_id action)
 			return 1;
 		if (s->n_routers == 0)
 			app_message(app, "this model has no learned routers");
+		else if (!router_fits_space(s, s->router_cursor))
+			app_message(app, "router %s chooses in the space %s, "
+			    "not in %s", s->routers[s->router_cursor],
+			    s->router_space[s->router_cursor],
+			    spaces[s->space].name);
 		else
 			s->router_on[s->router_cursor] =
 			    !s->router_on[s->router_cursor];

@@ -86,4 +86,28 @@ if [ "$n" != $((L + 1)) ]; then
 	echo "FAIL the run from the form has router:probe at $n budgets, not $((L + 1))"
 	ui_failures=$((ui_failures + 1))
 fi
+
+# A router of another space is shown as [-], Space on it says why, and
+# the run in that space goes ahead without it.
+DUO_DB=space.db
+ui_test newrun-router-space 80x24 <<'KEYS'
+n
+type examples/letter.txt
+Down
+Right
+Down
+Down
+Down
+Space
+dump
+C-r
+wait
+dump
+KEYS
+got=$(sqlite3 space.db "SELECT space || ' ' || (SELECT count(*) FROM results
+    WHERE method LIKE 'router:%') FROM runs" 2>&1)
+if [ "$got" != "B. 0" ]; then
+	echo "FAIL the run in B. from a model whose router chooses in BS: '$got', not 'B. 0'"
+	ui_failures=$((ui_failures + 1))
+fi
 ui_done
