@@ -7,9 +7,13 @@
  * routers; it publishes its progress under a lock, and the app may
  * cancel it at any moment: the engine stops soon and nothing is written.
  *
- * Test hook: DUO_TEST_JOB_PAUSE=SECONDS sleeps that long at every
+ * Test hooks: DUO_TEST_JOB_PAUSE=SECONDS sleeps that long at every
  * progress report, so that tests can see a run in progress and cancel
- * it, even on a model that takes milliseconds.
+ * it, even on a model that takes milliseconds; DUO_TEST_JOB_HOLD=FILE
+ * holds the job, once it shows its progress and before the engine
+ * starts, for as long as FILE exists (a cancel still stops it), so that
+ * a test decides when the analysis may go on instead of hoping that it
+ * is still running.
  */
 #include "job.h"
 
@@ -20,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "analysis.h"
 #include "host.h"
@@ -47,6 +52,7 @@ struct job {
 	struct text_tokens tokens;      /* the thread's, until the analysis
 					   takes them over */
 	double pause;                   /* DUO_TEST_JOB_PAUSE */
+	char *hold;                     /* DUO_TEST_JOB_HOLD, or NULL */
 	/* Set by the app, read by the engine: the oracle's cancel flag. */
 	volatile int cancel;
 	/* Under lock. */
@@ -94,6 +100,16 @@ on_progress(void *arg, double fraction, double route_tokens)
 		job->status.now = now;
 	});
 	pause_seconds(job->pause);
+}
+
+/* The test hook DUO_TEST_JOB_HOLD: wait while its file exists, unless
+ * the job is cancelled meanwhile. */
+static void
+hold_for_test(const struct job *job)
+{
+	while (job->hold != NULL && !job->cancel &&
+	    access(job->hold, F_OK) == 0)
+		pause_seconds(0.01);
 }
 
 static void
@@ -221,7 +237,9 @@ job_main(void *arg)
 		req.settings.progress_arg = job;
 		req.settings.cancel = &job->cancel;
 		set_state(job, JOB_ANALYSING, NULL);
-		rc = analysis_run(store, &model, &req, &analysis, &err);
+		hold_for_test(job);
+		rc = job->cancel ? error_cancelled(&err) :
+		    analysis_run(store, &model, &req, &analysis, &err);
 	}
 	if (rc == 0) {
 		int64_t id = analysis.run_id;
@@ -253,6 +271,7 @@ job_free_request(struct job *job)
 	free(job->routers);
 	free(job->db_option);
 	free(job->path);
+	free(job->hold);
 	free(job->text);
 	free(job->label);
 	free(job->source);
@@ -292,6 +311,7 @@ job_start(const struct job_request *r, struct duo_error *err)
 	snprintf(job->space, sizeof job->space, "%s", r->space);
 	snprintf(job->context, sizeof job->context, "%s", r->context);
 	job->pause = pause != NULL ? atof(pause) : 0.0;
+	job->hold = copy(getenv("DUO_TEST_JOB_HOLD"));
 	job->status.state = JOB_PREPARING;
 	job->status.start = job->status.now = now_seconds();
 	if (job->model_path == NULL || job->source == NULL ||
