@@ -122,7 +122,7 @@ struct oracle_settings {
 	oracle_progress_fn progress;    /* may be NULL */
 	void *progress_arg;
 	/* when another thread sets *cancel non-zero, the run stops soon
-	 * and fails with "cancelled"; may be NULL */
+	 * and fails with the code DUO_ERROR_CANCELLED; may be NULL */
 	const volatile int *cancel;
 	/* learned routers evaluated as methods router:NAME (their space
 	 * must be the run's): in exact mode at every budget of the run, in

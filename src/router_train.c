@@ -694,7 +694,8 @@ train_oracle(const struct duo_model *model, struct duo_router *router,
 		    "label exhaustively", space->name, L);
 		goto done;
 	}
-	if ((oracle = oracle_result_method(&result, "oracle", k)) == NULL) {
+	if ((oracle = oracle_result_method(&result,
+	    method_table[METHOD_ORACLE].name, k)) == NULL) {
 		error_set(err, "the oracle gave no routes at budget %d", k);
 		goto done;
 	}

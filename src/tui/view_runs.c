@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "actions.h"
-#include "cli.h"
 #include "draw.h"
 #include "loader.h"
 #include "search.h"
