@@ -1607,6 +1607,16 @@ sync_directory(const char *path)
 	free(dir);
 }
 
+/* Whether path is absent or a regular file (not a link to one). */
+static bool
+replaceable(const char *path)
+{
+	struct stat st;
+
+	/* a path that cannot be looked at is left to open() to report */
+	return lstat(path, &st) != 0 || S_ISREG(st.st_mode);
+}
+
 int
 gguf_writer_save(struct gguf_writer *w, const char *path,
     struct duo_error *err)
@@ -1627,8 +1637,19 @@ gguf_writer_save(struct gguf_writer *w, const char *path,
 		return error_set(err, "%s: out of memory", path);
 	strcpy(tmp, path);
 	strcat(tmp, ".tmp");
+	/* The rename below would replace whatever path is, a device or a
+	 * link included: only a regular file, or nothing, is written over,
+	 * and the temporary name is never followed through a link. */
+	if (!replaceable(path) || !replaceable(tmp)) {
+		error_set(err, "%s: %s exists and is not a regular file; a "
+		    "model is written only over a regular file", path,
+		    replaceable(path) ? tmp : path);
+		free(tmp);
+		return -1;
+	}
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0666);
 	if (fd < 0) {
 		error_set(err, "%s: cannot create %s: %s", path, tmp,
 		    strerror(errno));

@@ -542,12 +542,23 @@ check_path(const char *path, int flags, struct duo_error *err)
 	char *folder;
 	int rc = 0;
 
-	if (strcmp(path, ":memory:") == 0)
-		return 0;
+	/* SQLite would keep these in memory, and the run would be lost
+	 * when duo exits (with URIs on, any "file:" name is one). */
+	if (*path == '\0')
+		return error_set(err, "the database name is empty");
+	if (strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0)
+		return error_set(err, "%s: an in-memory or URI database name; "
+		    "runs are kept in a file (write ./%s for a file of that "
+		    "name)", path, path);
 	if (stat(path, &st) == 0) {
 		if (S_ISDIR(st.st_mode))
 			return error_set(err, "%s: is a folder, not a database",
 			    path);
+		/* SQLite would leave its journal beside a device or a
+		 * pipe, and could write nothing to it */
+		if (!S_ISREG(st.st_mode))
+			return error_set(err, "%s: is not a regular file, "
+			    "so it cannot hold a database", path);
 		return 0;
 	}
 	if (errno != ENOENT)

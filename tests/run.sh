@@ -349,6 +349,35 @@ ok
 	WHERE id >= $old_id")" -eq 2 ] ||
 	fail "the changed model did not get its own row, or the old one changed"
 
+# Database names that SQLite would keep in memory, or files that cannot
+# hold a database: refused before the analysis, nothing left beside them.
+expect 1 'database name is empty' "-d ''" -- \
+	"$DUO" run -m "$fixture" -d '' "$tmp/text.txt"
+expect 1 'in-memory or URI database name' "-d :memory:" -- \
+	"$DUO" run -m "$fixture" -d :memory: "$tmp/text.txt"
+expect 1 'in-memory or URI database name' "-d file::memory:" -- \
+	"$DUO" run -m "$fixture" -d file::memory: "$tmp/text.txt"
+mkfifo "$tmp/pipe" || exit 99
+expect 1 'pipe: is not a regular file' "-d on a pipe" -- \
+	"$DUO" run -m "$fixture" -d "$tmp/pipe" "$tmp/text.txt"
+ok
+[ ! -e "$tmp/pipe-journal" ] && [ ! -e "$tmp/pipe-wal" ] ||
+	fail "a journal was left beside the pipe"
+expect 1 'is not a regular file' "-d /dev/null" -- \
+	"$DUO" run -m "$fixture" -d /dev/null "$tmp/text.txt"
+ok
+[ ! -e /dev/null-journal ] || fail "/dev/null-journal was left"
+
+# A model is written only over a regular file: a pipe or a link stays.
+expect 1 'exists and is not a regular file' "convert over a pipe" -- \
+	"$DUO" convert "$fixture" "$tmp/pipe"
+ln -s "$tmp/text.txt" "$tmp/link.gguf" || exit 99
+expect 1 'exists and is not a regular file' "convert over a link" -- \
+	"$DUO" convert "$fixture" "$tmp/link.gguf"
+ok
+[ -p "$tmp/pipe" ] && [ -L "$tmp/link.gguf" ] && cmp -s "$tmp/text.txt" "$tmp/link.gguf" ||
+	fail "convert replaced a pipe or a link"
+
 ok
 [ "$(sqlite3 "$db" 'PRAGMA integrity_check')" = ok ] ||
 	fail "integrity_check at the end"

@@ -1449,13 +1449,34 @@ test_writer_failures(void)
 	check_save_fails(w, "no-such-dir/w11.gguf", "cannot create",
 	    "missing directory");
 
-	/* The target is a directory: rename fails, the tmp file goes. */
+	/* A target that is not a regular file (a directory, a pipe, a
+	 * link, a device such as /dev/null) is refused before anything is
+	 * written, so that the rename never replaces it. */
 	temp_path(path, sizeof path, "w12.gguf");
 	if (mkdir(path, 0700) != 0)
 		hard_error("mkdir %s: %s", path, strerror(errno));
 	w = gguf_writer_new();
 	gguf_writer_add_tensor(w, "x", GGUF_TENSOR_F32, 1, ne4, one);
-	check_save_fails(w, "w12.gguf", "cannot rename", "target a directory");
+	check_save_fails(w, "w12.gguf", "exists and is not a regular file",
+	    "target a directory");
+	temp_path(path, sizeof path, "w13.gguf");
+	if (mkfifo(path, 0600) != 0)
+		hard_error("mkfifo %s: %s", path, strerror(errno));
+	w = gguf_writer_new();
+	check_save_fails(w, "w13.gguf", "exists and is not a regular file",
+	    "target a pipe");
+	temp_path(path, sizeof path, "w14.gguf");
+	if (symlink("w10.gguf", path) != 0)
+		hard_error("symlink %s: %s", path, strerror(errno));
+	w = gguf_writer_new();
+	check_save_fails(w, "w14.gguf", "exists and is not a regular file",
+	    "target a symbolic link");
+	{
+		struct stat st;
+
+		check(lstat(path, &st) == 0 && S_ISLNK(st.st_mode),
+		    "the link w14.gguf is left a link");
+	}
 
 	check(gguf_writer_save(NULL, "nowhere.gguf", &err) == -1 &&
 	    strcmp(err.message, "nowhere.gguf: out of memory") == 0,
