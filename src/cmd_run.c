@@ -390,7 +390,7 @@ cmd_run_exec(int argc, char **argv)
 	struct route_space space;
 	enum router_mode router_mode;
 	uint8_t *context_route = NULL;
-	char *text, context_text[64 + 1];
+	char *text, context_text[DUO_MAX_LAYERS + 1];
 	const char *name, *model_file;
 	int *budgets = NULL, n_budgets = 0, L, i;
 	size_t length;

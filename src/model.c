@@ -26,7 +26,6 @@
 
 /* Bounds of config_validate: large enough for any model this tool trains
  * or reads, small enough that no product of sizes overflows size_t. */
-#define MAX_LAYERS 1024
 #define MAX_WIDTH 65536
 #define MAX_FFN (1 << 20)
 #define MAX_VOCAB (1 << 24)
@@ -222,7 +221,7 @@ static const struct {
 	size_t field;        /* an int of struct duo_config */
 	int max;
 } config_limits[] = {
-	{ "n_layer", offsetof(struct duo_config, n_layer), MAX_LAYERS },
+	{ "n_layer", offsetof(struct duo_config, n_layer), DUO_MAX_LAYERS },
 	{ "d_model", offsetof(struct duo_config, d_model), MAX_WIDTH },
 	{ "n_head", offsetof(struct duo_config, n_head), MAX_WIDTH },
 	{ "d_ff", offsetof(struct duo_config, d_ff), MAX_FFN },

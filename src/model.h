@@ -33,6 +33,14 @@ enum route_choice {
 	CHOICE_SKIP = 2,   /* '.' */
 };
 
+/*
+ * The most layers a model may have, checked when a configuration is
+ * validated (so on every load): a route code is a route read as a 64-bit
+ * number, and every buffer of a route's letters or choices is sized from
+ * this bound.
+ */
+#define DUO_MAX_LAYERS 64
+
 struct duo_config {
 	int n_layer;       /* L */
 	int d_model;       /* C */

@@ -279,7 +279,8 @@ route_random_codes(const struct route_space *space, int n_layer, int k,
 {
 	uint64_t state = seed, code;
 	size_t found = 0, i;
-	int layers[64], big[64], l, j, t, swap, other;
+	int layers[DUO_MAX_LAYERS], big[DUO_MAX_LAYERS], l, j, t, swap;
+	int other;
 
 	*n_codes = 0;
 	if (k < 0 || k > n_layer || n < 0)
@@ -296,7 +297,7 @@ route_random_codes(const struct route_space *space, int n_layer, int k,
 		    (size_t)n);
 		return 0;
 	}
-	if (n_layer > 64 || route_space_size(space, n_layer) == 0)
+	if (n_layer > DUO_MAX_LAYERS || route_space_size(space, n_layer) == 0)
 		return error_set(err, "random routes: %d layers are too many",
 		    n_layer);
 	while (found < (size_t)n) {

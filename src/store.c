@@ -904,7 +904,7 @@ check_model(const struct model_facts *m, struct duo_error *err)
 		return error_set(err, "model path is missing");
 	/* Routes are strings of n_layer characters; 64 is far beyond any
 	 * enumerable space and keeps every count in an int. */
-	if (m->n_layer < 1 || m->n_layer > 64 || m->d_model < 1 ||
+	if (m->n_layer < 1 || m->n_layer > DUO_MAX_LAYERS || m->d_model < 1 ||
 	    m->n_head < 1 || m->d_ff < 1 || m->d_ff_small < 1 ||
 	    m->n_vocab < 1 || m->n_ctx < 2)
 		return error_set(err, "model %s: hyperparameters out of range "

@@ -712,6 +712,18 @@ change_layers(struct gguf_writer *w)
 }
 
 static void
+change_layers_past_bound(struct gguf_writer *w)
+{
+	gguf_writer_set_u32(w, "duo.block_count", DUO_MAX_LAYERS + 1);
+}
+
+static void
+change_layers_thousand(struct gguf_writer *w)
+{
+	gguf_writer_set_u32(w, "duo.block_count", 1000);
+}
+
+static void
 change_ffn(struct gguf_writer *w)
 {
 	gguf_writer_set_u32(w, "duo.feed_forward_length", 48);
@@ -838,6 +850,13 @@ test_save_load(void)
 	if (save_changed(&m, path, change_layers, &err) == 0)
 		check_load_fails("a missing tensor is named", path,
 		    "'blk.2.attn_norm.weight' is missing");
+	/* one bound on layers, checked before anything is sized from it */
+	if (save_changed(&m, path, change_layers_past_bound, &err) == 0)
+		check_load_fails("65 layers are refused", path,
+		    "n_layer is 65; it must be between 1 and 64");
+	if (save_changed(&m, path, change_layers_thousand, &err) == 0)
+		check_load_fails("1000 layers are refused", path,
+		    "n_layer is 1000; it must be between 1 and 64");
 	if (save_changed(&m, path, change_ffn, &err) == 0)
 		check_load_fails("a mis-shaped tensor is named", path,
 		    "'blk.0.ffn_gate.weight' has shape [16, 32]; expected "

@@ -19,6 +19,7 @@
 
 #include "draw.h"
 #include "export.h"
+#include "model.h"
 #include "run.h"
 #include "store.h"
 
@@ -508,7 +509,7 @@ command_budget(struct app *app, const char *args)
 
 	errno = 0;
 	k = strtol(args, &end, 10);
-	if (*args == '\0' || *end != '\0' || errno != 0 || k < 0 || k > 64) {
+	if (*args == '\0' || *end != '\0' || errno != 0 || k < 0 || k > DUO_MAX_LAYERS) {
 		app_error(app, ":budget wants a whole number of big modules, "
 		    "not '%s'", args);
 		return -1;

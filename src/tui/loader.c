@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model.h"
 #include "names.h"
 #include "store.h"
 #include "view.h"
@@ -72,7 +73,7 @@ summarise(struct store *store, const struct run_info *info,
 	int k, L = info->n_layer;
 
 	memset(summary, 0, sizeof *summary);
-	if (L < 1 || L > 64)
+	if (L < 1 || L > DUO_MAX_LAYERS)
 		return error_set(err, "run %lld: %d layers",
 		    (long long)info->id, L);
 	if (store_load_run(store, info->id, &data, err) != 0)

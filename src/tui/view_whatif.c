@@ -57,7 +57,7 @@ struct whatif_state {
 	struct rect area;
 	struct whatif_tables tables;
 	/* the constraints */
-	char must[64];                  /* per layer: 0 free, 'B', 'S', '.' */
+	char must[DUO_MAX_LAYERS];                  /* per layer: 0 free, 'B', 'S', '.' */
 	int max_skips;                  /* ANY_SKIPS: no limit */
 	int layer;                      /* the cursor */
 	/* the answer, for one budget and one set of constraints */
@@ -142,7 +142,7 @@ route_mean(const struct whatif_tables *t, size_t T, uint64_t code)
 static int
 index_routes(struct whatif_tables *t, int L, size_t T)
 {
-	uint8_t choices[64];
+	uint8_t choices[DUO_MAX_LAYERS];
 	size_t *fill, c, i;
 	int l, b;
 
@@ -496,8 +496,8 @@ static void
 draw_routes(struct app *app, struct whatif_state *s, const struct rect *r)
 {
 	const struct whatif_tables *t = &s->tables;
-	uint8_t choices[64];
-	char route[65];
+	uint8_t choices[DUO_MAX_LAYERS];
+	char route[DUO_MAX_LAYERS + 1];
 	int i, L = app->run->L;
 
 	draw_pane_title(app, r, r->w >= 26 ? "Most frequent routes" :
