@@ -1812,6 +1812,10 @@ load_tokens(struct store *store, struct run_data *run, struct duo_error *err)
 	return 0;
 }
 
+/* The most results the first allocation of load_results() trusts the
+ * run row for. */
+#define RESULTS_HINT_MAX ((size_t)1 << 22)
+
 static int
 load_results(struct store *store, struct run_data *run, struct duo_error *err)
 {
@@ -1822,7 +1826,11 @@ load_results(struct store *store, struct run_data *run, struct duo_error *err)
 	const unsigned char *text;
 	int rc, pos, bad = 0;
 
-	capacity = run->info.n_results > 0 ? (size_t)run->info.n_results : 16;
+	/* n_results is a hint for the first allocation, no more: the rows
+	 * themselves are counted, and the arrays grow with them */
+	capacity = run->info.n_results > 0 &&
+	    (size_t)run->info.n_results <= RESULTS_HINT_MAX ?
+	    (size_t)run->info.n_results : 16;
 	run->results = malloc(capacity * sizeof *run->results);
 	method_of = malloc(capacity * sizeof *method_of);
 	/* One slot of L + 1 bytes per result; an empty slot is no route. */
@@ -1843,6 +1851,11 @@ load_results(struct store *store, struct run_data *run, struct duo_error *err)
 	sqlite3_bind_int64(stmt, 1, run->info.id);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		if (i == capacity) {
+			if (capacity > SIZE_MAX / 2 / (slot +
+			    sizeof *run->results + sizeof *method_of)) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
 			capacity *= 2;
 			grown[0] = realloc(run->results,
 			    capacity * sizeof *run->results);
@@ -1896,12 +1909,45 @@ load_results(struct store *store, struct run_data *run, struct duo_error *err)
 		    "outside the run's tokens", store->path, run->info.id);
 	if (rc != SQLITE_DONE)
 		return store_fail(store, err, "reading the results");
+	if ((int64_t)i != run->info.n_results)
+		return error_set(err, "%s: run %" PRId64 ": n_results is %"
+		    PRId64 ", but it has %zu results", store->path,
+		    run->info.id, run->info.n_results, i);
 	run->n_results = i;
 	/* Positions without results start where the previous one ended. */
 	for (p = 1; p <= run->n_tokens + 1; p++)
 		if (run->first_result[p] < run->first_result[p - 1])
 			run->first_result[p] = run->first_result[p - 1];
 	return 0;
+}
+
+/*
+ * Refuse a run whose counts could not size its arrays.  A database is a
+ * file that people share, so the numbers of its rows are checked before
+ * anything is allocated or indexed from them, whatever the schema's CHECK
+ * constraints say (a file may have been written with them off).
+ */
+static int
+check_run_info(const struct store *store, const struct run_info *info,
+    struct duo_error *err)
+{
+	const char *field = NULL;
+	int64_t value = 0;
+
+	if (info->n_tokens < 1 || info->n_tokens >= INT_MAX) {
+		field = "n_tokens";
+		value = info->n_tokens;
+	} else if (info->n_results < 0) {
+		field = "n_results";
+		value = info->n_results;
+	} else if (info->n_layer < 1 || info->n_layer > DUO_MAX_LAYERS) {
+		field = "its model's n_layer";
+		value = info->n_layer;
+	}
+	if (field == NULL)
+		return 0;
+	return error_set(err, "%s: run %" PRId64 ": %s is %" PRId64,
+	    store->path, info->id, field, value);
 }
 
 int
@@ -1922,7 +1968,8 @@ store_load_run(struct store *store, int64_t run_id, struct run_data *run,
 			    store->path, run_id);
 		return -1;
 	}
-	if (load_text(store, run, err) != 0 ||
+	if (check_run_info(store, &run->info, err) != 0 ||
+	    load_text(store, run, err) != 0 ||
 	    load_tokens(store, run, err) != 0 ||
 	    load_results(store, run, err) != 0) {
 		sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);

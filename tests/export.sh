@@ -126,5 +126,37 @@ sys.exit(1 if bad else 0)
 PYEOF
 fi
 
+# A database is untrusted input: rows written with the schema's checks
+# off are refused run by run, each with one line naming the run and the
+# field, and the browser opening that database shows the line instead of
+# crashing.
+bad="$tmp/hostile.db"
+"$TESTS_BUILDDIR/make_test_db" "$srcdir/tests/texts/store.txt" "$bad" odd \
+    >/dev/null || exit 99
+sqlite3 "$bad" "PRAGMA ignore_check_constraints = 1;
+	PRAGMA foreign_keys = 0;
+	UPDATE runs SET n_tokens = -1 WHERE id = 1;
+	DELETE FROM tokens WHERE run_id = 1;
+	UPDATE runs SET n_results = 2305843009213693952 WHERE id = 2;
+	UPDATE models SET n_layer = -1
+	    WHERE id = (SELECT model_id FROM runs WHERE id = 3);" || exit 99
+expect 1 'run 1: n_tokens is -1' "a run of -1 tokens" -- \
+	"$DUO" export -d "$bad" 1
+expect 1 'run 2: n_results is 2305843009213693952, but it has' \
+	"a run whose n_results overflows a size" -- "$DUO" export -d "$bad" 2
+expect 1 "run 3: its model's n_layer is -1" "a model of -1 layers" -- \
+	"$DUO" export -d "$bad" 3 --format json
+expect 0 '' "the rest of a hostile database" -- "$DUO" export -d "$bad" 4
+printf 'Enter\ndump\nj\nEnter\ndump\n' >"$tmp/keys"
+checks=$((checks + 1))
+if DUO_DB="$bad" DUO_TUI_SCRIPT="$tmp/keys" DUO_TUI_DUMP="$tmp/dump" \
+    DUO_TUI_TERM=xterm-256color LC_ALL=C.UTF-8 "$DUO" tui 2>"$tmp/err"; then
+	grep -q 'run 1: n_tokens is -1' "$tmp/dump" &&
+	    grep -q 'run 2: n_results is' "$tmp/dump" ||
+		fail "the browser does not say why runs 1 and 2 cannot open: $(cat "$tmp/dump")"
+else
+	fail "the browser failed on a hostile database: $(cat "$tmp/err")"
+fi
+
 echo "export: $((checks - failures)) of $checks checks passed"
 [ "$failures" -eq 0 ]
