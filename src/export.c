@@ -32,6 +32,25 @@ csv_write_string(FILE *out, const char *bytes, size_t length)
 	fputc('"', out);
 }
 
+/* A CSV field that is written as it is when it needs no quotes (a
+ * method or a route, as duo stores them), else as csv_write_string()
+ * writes it: the database may hold anything. */
+static void
+csv_write_field(FILE *out, const char *text)
+{
+	const unsigned char *s = (const unsigned char *)(text != NULL ? text :
+	    "");
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] == ',' || s[i] == '"' || s[i] < 0x20 || s[i] >= 0x7f)
+			break;
+	if (s[i] == '\0')
+		fputs((const char *)s, out);
+	else
+		csv_write_string(out, (const char *)s, strlen((const char *)s));
+}
+
 /* A JSON string (RFC 8259): quotes, backslashes and control characters
  * escaped. */
 static void
@@ -95,10 +114,13 @@ export_csv(FILE *out, const struct run_data *run)
 		fprintf(out, "%lld,%d,%d,", (long long)run->info.id, r->pos,
 		    (int)t->token_id);
 		csv_write_string(out, t->piece, t->piece_length);
-		/* Method names are letters, digits, '_', '.', '-' and one
-		 * ':' (the store checks), routes B, S and '.'. */
-		fprintf(out, ",%s,%d,%s,%.9g\n", r->method, r->budget,
-		    r->route != NULL ? r->route : "", r->loss);
+		/* duo stores plain methods and routes, which stay bare;
+		 * anything else a database holds is quoted */
+		fputc(',', out);
+		csv_write_field(out, r->method);
+		fprintf(out, ",%d,", r->budget);
+		csv_write_field(out, r->route);
+		fprintf(out, ",%.9g\n", r->loss);
 	}
 }
 
@@ -117,9 +139,12 @@ export_json(FILE *out, const struct run_data *run)
 	json_write_text(out, info->created_at);
 	fputs(", \"source\": ", out);
 	json_write_text(out, info->source);
-	fprintf(out, ", \"n_tokens\": %lld, \"space\": \"%s\", "
-	    "\"context\": \"%s\", \"context_route\": ",
-	    (long long)info->n_tokens, info->space, info->context);
+	fprintf(out, ", \"n_tokens\": %lld, \"space\": ",
+	    (long long)info->n_tokens);
+	json_write_text(out, info->space);
+	fputs(", \"context\": ", out);
+	json_write_text(out, info->context);
+	fputs(", \"context_route\": ", out);
 	json_write_text(out, info->context_route);
 	fprintf(out, ", \"approximate\": %s, \"beam_width\": ",
 	    info->approximate ? "true" : "false");
@@ -130,8 +155,10 @@ export_json(FILE *out, const struct run_data *run)
 	fprintf(out, ", \"seconds\": %.9g, \"duo_version\": ", info->seconds);
 	json_write_text(out, info->duo_version);
 	/* The schema keeps settings valid JSON (json_valid), minified. */
-	fprintf(out, ", \"settings\": %s,\n\"model\": {\"sha256\": \"%s\", "
-	    "\"name\": ", info->settings, info->model_sha256);
+	fprintf(out, ", \"settings\": %s,\n\"model\": {\"sha256\": ",
+	    info->settings);
+	json_write_text(out, info->model_sha256);
+	fputs(", \"name\": ", out);
 	json_write_text(out, info->model_name);
 	fputs(", \"path\": ", out);
 	json_write_text(out, info->model_path);
@@ -147,8 +174,9 @@ export_json(FILE *out, const struct run_data *run)
 		    "\"token_id\": %d, \"piece\": ", i > 0 ? "," : "",
 		    (long long)info->id, r->pos, (int)t->token_id);
 		json_write_string(out, t->piece, t->piece_length);
-		fprintf(out, ", \"method\": \"%s\", \"budget\": %d, "
-		    "\"route\": ", r->method, r->budget);
+		fputs(", \"method\": ", out);
+		json_write_text(out, r->method);
+		fprintf(out, ", \"budget\": %d, \"route\": ", r->budget);
 		json_write_text(out, r->route);
 		fprintf(out, ", \"loss\": %.9g}", r->loss);
 	}

@@ -147,6 +147,23 @@ expect 1 'run 2: n_results is 2305843009213693952, but it has' \
 expect 1 "run 3: its model's n_layer is -1" "a model of -1 layers" -- \
 	"$DUO" export -d "$bad" 3 --format json
 expect 0 '' "the rest of a hostile database" -- "$DUO" export -d "$bad" 4
+# Strings from the database are escaped whatever they hold.
+sqlite3 "$bad" "PRAGMA ignore_check_constraints = 1;
+	UPDATE results SET method = 'a\"b,c' WHERE run_id = 4 AND method = 'big';
+	UPDATE runs SET space = 'B\"', context = 'x\\y' WHERE id = 4;" || exit 99
+expect 0 '' "CSV of strange method names" -- "$DUO" export -d "$bad" 4
+checks=$((checks + 1))
+awk -F '"' 'NR > 1 && /a""b,c/ { found = 1 } END { exit !found }' "$tmp/out" ||
+	fail "the method a\"b,c is not quoted in CSV: $(grep 'a"' "$tmp/out" | head -n 1)"
+expect 0 '' "JSON of strange names" -- "$DUO" export -d "$bad" 4 -f json
+if command -v "$PYTHON" >/dev/null 2>&1; then
+	checks=$((checks + 1))
+	"$PYTHON" -c 'import json, sys
+d = json.load(sys.stdin)
+assert d["run"]["space"] == "B\"" and d["run"]["context"] == "x\\y"
+assert any(r["method"] == "a\"b,c" for r in d["rows"])' <"$tmp/out" ||
+		fail "the JSON of strange names does not parse back to them"
+fi
 printf 'Enter\ndump\nj\nEnter\ndump\n' >"$tmp/keys"
 checks=$((checks + 1))
 if DUO_DB="$bad" DUO_TUI_SCRIPT="$tmp/keys" DUO_TUI_DUMP="$tmp/dump" \
