@@ -50,7 +50,10 @@ command_find(const char *name)
 static void
 prefer_passive_waiting(char **argv)
 {
-	if (getenv("OMP_WAIT_POLICY") != NULL ||
+	/* DUO_NO_REEXEC: for tools that cannot follow the exec, such as
+	 * valgrind, which would run itself as the program */
+	if (getenv("DUO_NO_REEXEC") != NULL ||
+	    getenv("OMP_WAIT_POLICY") != NULL ||
 	    setenv("OMP_WAIT_POLICY", "passive", 1) != 0)
 		return;
 	execv("/proc/self/exe", argv);
