@@ -301,19 +301,24 @@ int
 model_alloc(struct duo_model *model, const struct duo_config *config,
     int tied_output, struct duo_error *err)
 {
+	size_t n_params;
+
 	memset(model, 0, sizeof *model);
 	if (config_validate(config, err) != 0)
 		return -1;
 	model->config = *config;
 	model->tied_output = tied_output != 0;
-	model->n_params = model_param_count(config, model->tied_output);
-	model->params = calloc(model->n_params, sizeof *model->params);
+	n_params = model_param_count(config, model->tied_output);
+	model->n_params = n_params;
+	model->params = calloc(n_params, sizeof *model->params);
 	model->layers = calloc((size_t)config->n_layer,
 	    sizeof *model->layers);
 	if (model->params == NULL || model->layers == NULL) {
+		/* model_free clears the count: report the one asked for. */
 		model_free(model);
-		return error_set(err, "out of memory for %zu parameters",
-		    model->n_params);
+		return error_set(err, "out of memory for %zu parameters "
+		    "(%.3g GB)", n_params, (double)n_params *
+		    sizeof(float) / 1e9);
 	}
 	model_point(model);
 	return 0;
@@ -504,17 +509,19 @@ format_shape(char *out, size_t size, const uint64_t *ne, uint32_t n_dims)
 		snprintf(out + used, size - used, "]");
 }
 
-/* Check one tensor of the layout against the file and copy it to dst. */
+/* Check one tensor of the layout against the file: present, of its
+ * shape and of a type duo reads.  Every tensor is checked before the
+ * parameters are allocated, so a small file that declares huge sizes is
+ * refused by its shapes instead of by an allocation the size of its claim
+ * (the reader has already checked that each tensor's data lies in the
+ * file). */
 static int
-load_tensor(const struct gguf_file *file,
-    const struct model_tensor_info *info, float *dst, struct duo_error *err)
+check_tensor(const struct gguf_file *file,
+    const struct model_tensor_info *info, struct duo_error *err)
 {
 	const struct gguf_tensor *t = gguf_find_tensor(file, info->name);
 	char expected[64], found[128];
-	const unsigned char *src;
-	uint16_t h;
 	uint32_t d;
-	size_t i;
 	bool same;
 
 	format_shape(expected, sizeof expected, info->ne, info->n_dims);
@@ -531,20 +538,31 @@ load_tensor(const struct gguf_file *file,
 		return error_set(err, "%s: tensor '%s' has shape %s; expected "
 		    "%s", file->path, info->name, found, expected);
 	}
-	src = t->data;
-	if (t->type == GGUF_TENSOR_F32) {
-		memcpy(dst, src, info->n_elements * sizeof *dst);
-	} else if (t->type == GGUF_TENSOR_F16) {
-		for (i = 0; i < info->n_elements; i++) {
-			memcpy(&h, src + 2 * i, sizeof h);
-			dst[i] = gguf_f16_to_f32(h);
-		}
-	} else {
+	if (t->type != GGUF_TENSOR_F32 && t->type != GGUF_TENSOR_F16)
 		return error_set(err, "%s: tensor '%s' has type %d; duo reads "
 		    "F32 and F16 tensors", file->path, info->name,
 		    (int)t->type);
-	}
 	return 0;
+}
+
+/* Copy a tensor that check_tensor accepted to dst, as floats. */
+static void
+copy_tensor(const struct gguf_file *file,
+    const struct model_tensor_info *info, float *dst)
+{
+	const struct gguf_tensor *t = gguf_find_tensor(file, info->name);
+	const unsigned char *src = t->data;
+	uint16_t h;
+	size_t i;
+
+	if (t->type == GGUF_TENSOR_F32) {
+		memcpy(dst, src, info->n_elements * sizeof *dst);
+		return;
+	}
+	for (i = 0; i < info->n_elements; i++) {
+		memcpy(&h, src + 2 * i, sizeof h);
+		dst[i] = gguf_f16_to_f32(h);
+	}
 }
 
 /* Whether a tensor name not in the layout is one duo knows to skip:
@@ -637,16 +655,19 @@ model_load(struct duo_model *model, const char *path, struct duo_error *err)
 	}
 
 	tied = gguf_find_tensor(&file, "output.weight") == NULL;
+	n = model_tensor_count(&config, tied);
+	for (i = 0; i < n; i++) {
+		model_tensor_info(&config, tied, i, &info);
+		if (check_tensor(&file, &info, err) != 0)
+			goto fail;
+	}
 	if (model_alloc(model, &config, tied, err) != 0) {
 		error_prefix(err, path);
 		goto fail;
 	}
-	n = model_tensor_count(&config, tied);
 	for (i = 0; i < n; i++) {
 		model_tensor_info(&config, tied, i, &info);
-		if (load_tensor(&file, &info, model->params + info.offset,
-		    err) != 0)
-			goto fail;
+		copy_tensor(&file, &info, model->params + info.offset);
 	}
 	if (check_unknown_tensors(&file, model, err) != 0)
 		goto fail;

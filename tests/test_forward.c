@@ -31,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 
 #include "error.h"
 #include "gguf.h"
@@ -729,6 +731,13 @@ change_ffn(struct gguf_writer *w)
 	gguf_writer_set_u32(w, "duo.feed_forward_length", 48);
 }
 
+/* 11264 = 2^10 * 11: divisible by the head count, each head even. */
+static void
+change_width(struct gguf_writer *w)
+{
+	gguf_writer_set_u32(w, "duo.embedding_length", 11264);
+}
+
 static const float router_weight[16];
 
 static void
@@ -880,6 +889,70 @@ test_save_load(void)
 	remove(path);
 }
 
+/*
+ * A small file that declares a huge width is refused by its shapes, before
+ * anything is allocated: in a child under a 1 GiB address-space limit (the
+ * declared model would need about 8 GB), the message must be the shape,
+ * not "out of memory".  An allocation that does fail must report the
+ * count it asked for.  Sanitizers reserve terabytes of address space, so
+ * under them the limit is not set and only the messages are checked.
+ */
+static void
+test_huge_declared_width(void)
+{
+	struct duo_model m, loaded;
+	struct duo_config huge = { 64, 65536, 64, 1 << 20, 1 << 16, 1 << 20,
+	    1024, 10000.0f, 1e-5f };
+	struct duo_error err;
+	char path[4096];
+	const char *dir = getenv("TMPDIR");
+	pid_t pid;
+	int status, bad = 0;
+
+	snprintf(path, sizeof path, "%s/test_forward-wide-%ld.gguf",
+	    dir != NULL && dir[0] != '\0' ? dir : "/tmp", (long)getpid());
+	make_model_with_tokenizer(&m, 1, 0);
+	status = save_changed(&m, path, change_width, &err);
+	model_free(&m);
+	if (status != 0) {
+		check_true("write the wide model", 0);
+		return;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_UNDEFINED__)
+		struct rlimit limit = { 1UL << 30, 1UL << 30 };
+
+		setrlimit(RLIMIT_AS, &limit);
+#endif
+		err.message[0] = '\0';
+		status = model_load(&loaded, path, &err);
+		printf("     a declared width of 11264: %s\n", err.message);
+		bad |= status != -1 || strstr(err.message, "tensor "
+		    "'token_embd.weight' has shape [16, ") == NULL ||
+		    strstr(err.message, "expected [11264, ") == NULL;
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_UNDEFINED__)
+		/* About 2^44 floats (64 TB): no machine gives that. */
+		err.message[0] = '\0';
+		status = model_alloc(&loaded, &huge, 1, &err);
+		printf("     a model past memory: %s\n", err.message);
+		bad |= status != -1 || strstr(err.message, "out of memory for "
+		    "0 ") != NULL || strstr(err.message, "out of memory for ")
+		    == NULL;
+#else
+		(void)huge;
+#endif
+		fflush(stdout);
+		_exit(bad);
+	}
+	check_true("a declared width past the file is refused by its shape; "
+	    "a failed allocation names its size", pid > 0 &&
+	    waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0);
+	remove(path);
+}
+
 int
 main(void)
 {
@@ -912,6 +985,7 @@ main(void)
 		test_parts();
 	}
 	test_save_load();
+	test_huge_declared_width();
 	if (failures > 0) {
 		printf("%d checks failed\n", failures);
 		return 1;
