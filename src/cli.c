@@ -1,5 +1,6 @@
 /* cli.c - what the subcommands share: errors, input, options, progress. */
 #include "cli.h"
+#include "options.h"
 #include "utf8.h"
 
 #include <errno.h>
@@ -73,16 +74,11 @@ long
 parse_long_option(const struct command *cmd, const char *option,
     const char *value, long min, long max)
 {
-	char *end;
+	struct duo_error err;
 	long v;
 
-	errno = 0;
-	v = strtol(value, &end, 10);
-	if (errno != 0 || end == value || *end != '\0')
-		die_usage(cmd, "%s '%s' is not a whole number", option, value);
-	if (v < min || v > max)
-		die_usage(cmd, "%s %ld is out of range %ld..%ld", option, v,
-		    min, max);
+	if (option_long(option, value, min, max, &v, &err) != 0)
+		die_usage(cmd, "%s", err.message);
 	return v;
 }
 
@@ -90,16 +86,11 @@ double
 parse_double_option(const struct command *cmd, const char *option,
     const char *value, double min, double max)
 {
-	char *end;
+	struct duo_error err;
 	double v;
 
-	errno = 0;
-	v = strtod(value, &end);
-	if (errno != 0 || end == value || *end != '\0' || !isfinite(v))
-		die_usage(cmd, "%s '%s' is not a number", option, value);
-	if (v < min || v > max)
-		die_usage(cmd, "%s %g is out of range %g..%g", option, v, min,
-		    max);
+	if (option_double(option, value, min, max, &v, &err) != 0)
+		die_usage(cmd, "%s", err.message);
 	return v;
 }
 

@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "gguf.h"
 #include "model.h"
+#include "options.h"
 #include "router.h"
 #include "router_train.h"
 #include "text.h"
@@ -79,18 +80,11 @@ static void
 parse_sharpness(const struct command *cmd, const char *text,
     struct router_args *a)
 {
-	char *end;
+	struct duo_error err;
 
-	a->sharp_a = strtod(text, &end);
-	if (end == text || *end != ',')
-		die_usage(cmd, "--sharpness '%s' is not two numbers A,B",
-		    text);
-	text = end + 1;
-	a->sharp_b = strtod(text, &end);
-	if (end == text || *end != '\0' || !(a->sharp_a > 0) ||
-	    !(a->sharp_b > 0) || !isfinite(a->sharp_a) ||
-	    !isfinite(a->sharp_b))
-		die_usage(cmd, "--sharpness needs two positive numbers A,B");
+	if (option_positive_pair("--sharpness", text, &a->sharp_a,
+	    &a->sharp_b, &err) != 0)
+		die_usage(cmd, "%s", err.message);
 }
 
 static void

@@ -25,6 +25,7 @@
 #include "commands.h"
 #include "model.h"
 #include "names.h"
+#include "options.h"
 #include "oracle.h"
 #include "route.h"
 #include "router.h"
@@ -186,37 +187,13 @@ parse_options(int argc, char **argv, const struct command *cmd,
 static int
 parse_budgets(const struct command *cmd, const char *text, int **budgets)
 {
-	const char *p = text;
-	char *end;
-	long value;
-	int n = 0, cap = 8, *list = malloc((size_t)cap * sizeof *list), *grown;
+	struct duo_error err;
+	size_t n;
 
-	if (list == NULL)
-		die("out of memory");
-	for (;;) {
-		if (*p < '0' || *p > '9')
-			die_usage(cmd, "--budgets '%s' is not a list of whole "
-			    "numbers like 2,4,6", text);
-		value = strtol(p, &end, 10);
-		if (value > INT_MAX)
-			value = INT_MAX;
-		if (n == cap) {
-			cap *= 2;
-			grown = realloc(list, (size_t)cap * sizeof *list);
-			if (grown == NULL)
-				die("out of memory");
-			list = grown;
-		}
-		list[n++] = (int)value;
-		if (*end == '\0')
-			break;
-		if (*end != ',')
-			die_usage(cmd, "--budgets '%s' is not a list of whole "
-			    "numbers like 2,4,6", text);
-		p = end + 1;
-	}
-	*budgets = list;
-	return n;
+	if (option_budgets("--budgets", text, INT_MAX, budgets, &n,
+	    &err) != 0)
+		die_usage(cmd, "%s", err.message);
+	return (int)n;
 }
 
 struct progress_state {

@@ -5,12 +5,23 @@
 #include <stdio.h>
 #include <string.h>
 
+/* One line, always: a message quoting file content or a path must not
+ * break it. */
+static void
+one_line(char *message)
+{
+	char *p;
+
+	for (p = message; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+}
+
 /* Format a message into err, on one line, with the code DUO_ERROR_FAILED. */
 int
 error_set(struct duo_error *err, const char *fmt, ...)
 {
 	va_list ap;
-	char *p;
 
 	if (err == NULL)
 		return -1;
@@ -18,10 +29,7 @@ error_set(struct duo_error *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof err->message, fmt, ap);
 	va_end(ap);
-	/* One line, always: a message quoting file content must not break it. */
-	for (p = err->message; *p != '\0'; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
+	one_line(err->message);
 	return -1;
 }
 
@@ -48,5 +56,6 @@ error_prefix(struct duo_error *err, const char *prefix)
 	/* Truncate rather than overflow: the message stays one line. */
 	snprintf(err->message, sizeof err->message, "%.200s: %.800s", prefix,
 	    old);
+	one_line(err->message);
 	return -1;
 }
