@@ -67,7 +67,8 @@ usage(FILE *out)
 
 	fprintf(out, "usage: %s [COMMAND [ARGS]]\n"
 	    "Study where a Duo language model's computation pays off.\n"
-	    "With no command, open the browser (duo tui).\n\n"
+	    "With no command, open the browser (duo tui); options without a\n"
+	    "command are the browser's: duo -d DB is duo tui -d DB.\n\n"
 	    "Commands:\n", program_name);
 	for (i = 0; i < N_COMMANDS; i++)
 		fprintf(out, "  %-10s %s\n", commands[i]->name,
@@ -98,6 +99,12 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
 		print_version();
 		return EXIT_OK;
+	}
+	if (argv[1][0] == '-' && argv[1][1] != '\0') {
+		/* Options without a command are the browser's, as duo alone
+		 * is the browser: "duo -d DB" is "duo tui -d DB". */
+		argv[0] = "tui";
+		return cmd_tui_entry.exec(argc, argv);
 	}
 	cmd = command_find(argv[1]);
 	if (cmd == NULL)
