@@ -5,7 +5,7 @@
 # the progress bar and the status line's percentage while the fixture
 # model works (held by DUO_TEST_JOB_HOLD for as long as the test keeps
 # its hold file, so that no check depends on how fast the machine is),
-# keys answered meanwhile,
+# keys answered meanwhile and never typed into the form,
 # the run listed and opened; a text pasted as a bracketed paste (its q
 # and Enter typed, not obeyed); and Esc stopping an analysis.
 #
@@ -87,6 +87,26 @@ T send-keys -t main Down
 wait_for '▸ Space' "Down moves to the next field while the engine works"
 T send-keys -t main C-r
 wait_for 'an analysis is running' "a second analysis is refused"
+# Keys typed while it runs are the key table's, never the form's: 1
+# shows the runs view, and the label stays empty.
+T send-keys -t main Down Down
+wait_for '▸ Label' "Down reaches the label while the engine works"
+T send-keys -t main 1
+wait_for ' duo · runs.db · Runs' "1 shows the runs view while it works"
+T send-keys -t main 3 7
+T send-keys -t main n
+wait_for 'New run: analyse a text' "n shows the form again"
+checks=$((checks + 1))
+grep -q 'Label  *[0-9]' "$tmp/screen" &&
+    fail "keys typed elsewhere reached the label: $(grep Label "$tmp/screen")"
+T send-keys -t main 1
+wait_for ' duo · runs.db · Runs' "1 in the form shows the runs view"
+T send-keys -t main n
+wait_for 'New run: analyse a text' "n shows the form once more"
+T send-keys -t main BSpace
+wait_for 'the form is kept as analysed' "the form is not edited meanwhile"
+T send-keys -t main Up Up
+wait_for '▸ Space' "Up goes back to the space"
 rm -f "$tmp/hold"
 wait_for 'Runs: 1, by id' "the run is listed when stored" &&
     wait_for 'run 1 stored' "and the message says so"

@@ -811,7 +811,10 @@ newrun_key(struct app *app, struct view *view, int key)
 	}
 	if (key == TUI_PASTE_END)
 		return 1;
-	e = focused_edit(s);
+	/* While the analysis runs the form shows what it analyses: what
+	 * is typed then is keys for the key table (1 shows the runs), never
+	 * text for a field. */
+	e = s->job == NULL ? focused_edit(s) : NULL;
 	if (e == NULL)
 		return 0;
 	if (app->pasting || e == &s->area) {
@@ -833,6 +836,23 @@ newrun_key(struct app *app, struct view *view, int key)
 	return 1;
 }
 
+/* Does the action change the form (and not only where its keys are)? */
+static int
+form_changes(enum action_id action)
+{
+	switch (action) {
+	case ACT_LEFT:
+	case ACT_RIGHT:
+	case ACT_ERASE_BACK:
+	case ACT_ERASE:
+	case ACT_CLEAR:
+	case ACT_TOGGLE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static int
 newrun_request(struct app *app, struct view *view, enum action_id action)
 {
@@ -841,6 +861,11 @@ newrun_request(struct app *app, struct view *view, enum action_id action)
 
 	if (action != ACT_COMPLETE)
 		completion_clear(&s->candidates);
+	if (s->job != NULL && form_changes(action)) {
+		app_message(app, "the form is kept as analysed until the "
+		    "analysis ends; Esc stops it");
+		return 1;
+	}
 	switch (action) {
 	case ACT_UP:
 	case ACT_DOWN:
@@ -879,7 +904,8 @@ newrun_request(struct app *app, struct view *view, enum action_id action)
 			edit_clear(e);
 		return 1;
 	case ACT_COMPLETE:
-		if (s->focus == FIELD_INPUT && s->source == SOURCE_FILE)
+		if (s->focus == FIELD_INPUT && s->source == SOURCE_FILE &&
+		    s->job == NULL)
 			complete_path(app, &s->path, &s->candidates);
 		else
 			move_field(s, 1);
