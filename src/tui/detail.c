@@ -92,17 +92,26 @@ draw_loss_chart(const struct app *app, const struct rect *r)
 	double *values;
 	struct chart chart;
 	size_t m;
-	int n = 0, k, L = run->L;
+	int n = 0, k, L = run->L, routers = 0, crowded;
 
 	values = malloc((size_t)N_SERIES * ((size_t)L + 1) * sizeof *values);
 	if (values == NULL)
 		return;
+	for (m = 0; m < run->n_methods; m++)
+		if (method_find(run->methods[m].name) == METHOD_ROUTER)
+			routers++;
+	crowded = r->h < 10 && routers > 1;
 	for (m = 0; m < run->n_methods && n < N_SERIES; m++) {
 		const struct run_method *rm = &run->methods[m];
 		int is_level = (int)m == run->big || (int)m == run->small;
 
 		if (!is_level && (int)m != run->oracle &&
 		    method_find(rm->name) != METHOD_ROUTER)
+			continue;
+		/* In a low pane (80x24) a legend of several routers would
+		 * leave the plot no room: only the chosen one is drawn. */
+		if (crowded && method_find(rm->name) == METHOD_ROUTER &&
+		    (int)m != app->method)
 			continue;
 		for (k = 0; k <= L; k++)
 			values[n * (L + 1) + k] = run_loss(run, (int)m, k,
@@ -124,15 +133,46 @@ draw_loss_chart(const struct app *app, const struct rect *r)
 	free(values);
 }
 
-/* The loss of every method at k, and its route, from line y of r. */
+/*
+ * The first method row shown when only rows of the n fit: *top moved as
+ * little as keeps the chosen method in sight.
+ */
+static size_t
+methods_scroll(const struct app *app, size_t n, int rows, int *top)
+{
+	int method = app->method;
+
+	if (rows < 1)
+		rows = 1;
+	if ((size_t)rows >= n) {
+		*top = 0;
+		return 0;
+	}
+	if (method < *top)
+		*top = method;
+	if (method >= *top + rows)
+		*top = method - rows + 1;
+	if (*top > (int)n - rows)
+		*top = (int)n - rows;
+	if (*top < 0)
+		*top = 0;
+	return (size_t)*top;
+}
+
+/*
+ * The loss of every method at k, and its route, from line y of r;
+ * scrolled (*top, the first row shown) to keep the chosen method in
+ * sight, the header counting the rows out of sight.
+ */
 static int
-draw_methods(struct app *app, const struct rect *r, int y, int focused)
+draw_methods(struct app *app, const struct rect *r, int y, int focused,
+    int *top)
 {
 	const struct tui_run *run = app->run;
 	int k = app_budget(app, run->L), x = r->x + 1, w = r->w - 2;
-	int name_w, longest = 15, strip, bottom = r->y + r->h;
-	char name[64], number[32];
-	size_t m;
+	int name_w, longest = 15, strip, bottom = r->y + r->h, rows;
+	char name[64], number[32], hidden[32];
+	size_t m, first, shown;
 
 	/* as wide as the longest "name@k", as far as the route still fits;
 	 * where that is too narrow, "router:NAME" becomes "r:NAME" */
@@ -149,7 +189,19 @@ draw_methods(struct app *app, const struct rect *r, int y, int focused)
 	strip = longest > name_w;
 	draw_textf(app, y, x, w, EL_HEADER, "%-*s %7s  %s", name_w, "method",
 	    "loss", "route");
-	for (m = 0; m < run->n_methods; m++) {
+	rows = bottom - y - 1;
+	first = methods_scroll(app, run->n_methods, rows, top);
+	shown = rows > 0 && (size_t)rows < run->n_methods - first ?
+	    (size_t)rows : run->n_methods - first;
+	if (first > 0 || first + shown < run->n_methods) {
+		snprintf(hidden, sizeof hidden, "%s%zu %s%zu",
+		    app->glyphs.unicode ? "\xe2\x86\x91" : "^", first,
+		    app->glyphs.unicode ? "\xe2\x86\x93" : "v",
+		    run->n_methods - first - shown);
+		draw_text(app, y, x + w - text_width(hidden),
+		    text_width(hidden), hidden, EL_DIM);
+	}
+	for (m = first; m < run->n_methods; m++) {
 		const struct run_method *rm = &run->methods[m];
 		const char *route = run_route(run, (int)m, k, app->cursor);
 		enum element el = (int)m == app->method ? (focused ?
@@ -305,7 +357,8 @@ draw_extras(struct app *app, const struct rect *r, int y)
 }
 
 void
-detail_draw(struct app *app, const struct rect *r, int focused)
+detail_draw(struct app *app, const struct rect *r, int focused,
+    int *methods_top)
 {
 	const struct tui_run *run = app->run;
 	const struct token_record *t = &run->data.tokens[app->cursor];
@@ -332,12 +385,12 @@ detail_draw(struct app *app, const struct rect *r, int focused)
 		struct rect right = { y, r->x + split + 1, r->y + r->h - y,
 		    r->w - split - 1 };
 
-		draw_methods(app, &left, y, focused);
+		draw_methods(app, &left, y, focused, methods_top);
 		draw_extras(app, &right, y);
 		return;
 	}
 	if (y >= r->y + r->h)
 		return;
-	y = draw_methods(app, r, y, focused);
+	y = draw_methods(app, r, y, focused, methods_top);
 	draw_extras(app, r, y);
 }

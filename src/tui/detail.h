@@ -10,8 +10,10 @@
 
 #include "tui.h"
 
-/* The token detail pane of the text view. */
-void detail_draw(struct app *app, const struct rect *r, int focused);
+/* The token detail pane of the text view; *methods_top, the first row
+ * of its table of methods, follows the chosen method. */
+void detail_draw(struct app *app, const struct rect *r, int focused,
+    int *methods_top);
 /* Draw the glyphs of position p at (y, x), at most w cells; the cells. */
 int draw_token(const struct app *app, int y, int x, int w, size_t p,
     enum element element);

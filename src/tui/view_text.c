@@ -24,6 +24,7 @@ struct text_state {
 	struct rect text, detail;
 	struct text_wrap wrap;          /* for one run and one width */
 	int top;                        /* first line shown */
+	int methods_top;                /* the detail pane's first method */
 	/* The last search. */
 	pcre2_code *search;
 	char search_text[256];
@@ -164,7 +165,7 @@ text_draw(struct app *app, struct view *view)
 		}
 	}
 	draw_legend_line(app, s, lo, hi);
-	detail_draw(app, &s->detail, view->focus == 1);
+	detail_draw(app, &s->detail, view->focus == 1, &s->methods_top);
 }
 
 /* Move to the next (dir 1) or previous (-1) token where want() holds. */

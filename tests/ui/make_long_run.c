@@ -3,8 +3,9 @@
  * length and layer count to a database, for the screen tests that need
  * a text longer than a window: scrolling the text and the route map.
  *
- * usage: make_long_run TEXT DB TOKENS LAYERS LABEL   (the run is added
- * to DB, which is made if missing; exit 0, or 1 on error)
+ * usage: make_long_run TEXT DB TOKENS LAYERS LABEL [ROUTERS]   (the run
+ * is added to DB, which is made if missing, with ROUTERS learned routers,
+ * 2 by default; exit 0, or 1 on error)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,11 +27,13 @@ main(int argc, char **argv)
 	char *text;
 	int64_t id;
 
-	if (argc != 6) {
+	if (argc != 6 && argc != 7) {
 		fprintf(stderr, "usage: make_long_run TEXT DB TOKENS LAYERS "
-		    "LABEL\n");
+		    "LABEL [ROUTERS]\n");
 		return 1;
 	}
+	if (argc == 7)
+		options.n_routers = atoi(argv[6]);
 	options.n_tokens = (size_t)strtoul(argv[3], NULL, 10);
 	options.n_layer = atoi(argv[4]);
 	text = synthetic_read_file(argv[1], &length);

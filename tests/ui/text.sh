@@ -5,7 +5,8 @@
 # pane, the ':' commands and their errors; and a run whose pieces are
 # hard to show (a NUL, a tab, bytes that are not UTF-8, a wide emoji, a
 # control character), with the detail pane below the text; and a text of
-# 300 tokens that pages up and down.
+# 300 tokens that pages up and down; and the detail pane at 80x24
+# scrolled to the chosen method of many.
 . "${srcdir:-.}/tests/ui/lib.sh"
 make_db
 ui_test text 100x30 <<'KEYS'
@@ -79,6 +80,35 @@ dump
 G
 dump
 PgUp
+k
+dump
+KEYS
+# At 80x24 the detail pane's methods scroll to keep the chosen one in
+# sight (a run of seven routers), the header counting those out of sight.
+rm -f runs.db
+"$TESTS_BUILDDIR/ui/make_long_run" "$srcdir/tests/texts/harbour.txt" \
+    runs.db 300 12 "many routers" 7 >/dev/null || exit 99
+ui_test text-detail 80x24 <<'KEYS'
+Enter
+Tab
+j
+j
+j
+j
+j
+j
+j
+j
+j
+j
+dump
+k
+k
+k
+k
+k
+k
+k
 k
 dump
 KEYS
