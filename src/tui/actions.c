@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "complete.h"
 #include "draw.h"
 #include "export.h"
 #include "model.h"
@@ -620,7 +621,7 @@ export_run(struct app *app, const char *args, int overwrite)
 	const char *usage = ":export wants csv or json and a file, as in "
 	    ":export csv run.csv";
 	enum export_format format;
-	char format_name[8];
+	char format_name[8], path[4096];
 	const char *file;
 	FILE *out;
 	size_t n;
@@ -645,7 +646,7 @@ export_run(struct app *app, const char *args, int overwrite)
 		return -1;
 	}
 	/* O_EXCL: a file that appears meanwhile is not overwritten either. */
-	fd = open(file, O_WRONLY | O_CREAT | (overwrite ? O_TRUNC : O_EXCL),
+	fd = open(expand_home(file, path, sizeof path), O_WRONLY | O_CREAT | (overwrite ? O_TRUNC : O_EXCL),
 	    0666);
 	if (fd < 0 && errno == EEXIST) {
 		app_error(app, "%s exists; :export! %s %s writes over it",
@@ -703,8 +704,8 @@ const struct tui_command tui_commands[] = {
 	  "scale)", command_threshold },
 	{ "open", "RUN", "Open a run by id, label, or last", command_open },
 	{ "export", "FORMAT FILE",
-	  "Write the open run to a new FILE as duo export does "
-	  "(FORMAT csv or json)", command_export },
+	  "Write the open run to a new FILE (~ and $HOME expanded) as "
+	  "duo export does (FORMAT csv or json)", command_export },
 	{ "export!", "FORMAT FILE",
 	  "The same, over FILE if it exists", command_export_over },
 	{ "help", "", "Show this help", command_help },

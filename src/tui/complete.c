@@ -6,6 +6,7 @@
  */
 #include "complete.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -35,17 +36,48 @@ compare_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/*
+ * A path as a shell would expand it for a file: a leading "~" or "~/",
+ * and "$HOME" or "${HOME}" anywhere, become $HOME.  A path whose
+ * expansion does not fit in buf is left as it is (opening it then says
+ * what is wrong with it).
+ */
 const char *
 expand_home(const char *path, char *buf, size_t size)
 {
-	const char *home = getenv("HOME");
+	const char *home = getenv("HOME"), *p = path;
+	size_t used = 0, n;
 
-	if (path[0] == '~' && (path[1] == '/' || path[1] == '\0') &&
-	    home != NULL) {
-		snprintf(buf, size, "%s%s", home, path + 1);
-		return buf;
+	if (home == NULL || size == 0 || (strchr(path, '$') == NULL &&
+	    !(path[0] == '~' && (path[1] == '/' || path[1] == '\0'))))
+		return path;
+	while (*p != '\0') {
+		const char *piece = p;
+
+		if (p == path && p[0] == '~' && (p[1] == '/' || p[1] == '\0')) {
+			piece = home;
+			n = strlen(home);
+			p += 1;
+		} else if (strncmp(p, "$HOME", 5) == 0 &&
+		    !(isalnum((unsigned char)p[5]) || p[5] == '_')) {
+			piece = home;
+			n = strlen(home);
+			p += 5;
+		} else if (strncmp(p, "${HOME}", 7) == 0) {
+			piece = home;
+			n = strlen(home);
+			p += 7;
+		} else {
+			n = 1;
+			p++;
+		}
+		if (used + n >= size)
+			return path;
+		memcpy(buf + used, piece, n);
+		used += n;
 	}
-	return path;
+	buf[used] = '\0';
+	return buf;
 }
 
 void

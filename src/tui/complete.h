@@ -24,7 +24,8 @@ void completion_clear(struct completion *list);
 /* The names in columns, over rows lines of w cells from (y, x). */
 void completion_draw(struct app *app, const struct completion *list, int y,
     int x, int w, int rows);
-/* "~/x" as $HOME/x, into buf; other paths as they are. */
+/* "~/x", "$HOME/x" and "${HOME}/x" as $HOME/x, into buf; other paths
+ * as they are. */
 const char *expand_home(const char *path, char *buf, size_t size);
 
 #endif

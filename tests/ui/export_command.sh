@@ -3,7 +3,8 @@
 # run byte for byte as "duo export" does, in CSV and in JSON (the run of
 # odd bytes too); it refuses to write over a file, which ":export!" does;
 # a bad format, a missing file name, a folder that does not exist and no
-# open run each get one line in the status line.
+# open run each get one line in the status line; ~, $HOME and ${HOME}
+# in the file's path are the home folder.
 . "${srcdir:-.}/tests/ui/lib.sh"
 make_db
 mkdir sub || exit 99
@@ -47,4 +48,25 @@ file=sub/odd.json check "sub/odd.json is duo export -f json 4" \
     same -f json 4
 check "no file for a refused export" test ! -e early.csv -a ! -e x.xml \
     -a ! -e nowhere
+
+# Paths expand ~ and $HOME as a shell would.
+mkdir home || exit 99
+cat >"$tmp/home.keys" <<'KEYS'
+Enter
+:export csv ~/tilde.csv
+:export json $HOME/dollar.json
+:export csv ${HOME}/brace.csv
+:export csv ~/tilde.csv
+dump
+KEYS
+HOME="$tmp/home" DUO_TUI_SCRIPT="$tmp/home.keys" DUO_TUI_DUMP="$tmp/home.out" \
+    "$DUO" tui 2>/dev/null || exit 99
+file=home/tilde.csv check "~/tilde.csv is written in \$HOME" same 1
+file=home/dollar.json check "\$HOME/dollar.json is written in \$HOME" \
+    same -f json 1
+file=home/brace.csv check "\${HOME}/brace.csv is written in \$HOME" same 1
+check "a file named as typed: $(grep 'exists' "$tmp/home.out")" \
+    grep -q '~/tilde.csv exists; :export! csv ~/tilde.csv' "$tmp/home.out"
+check "no folder named ~ or \$HOME" test ! -e '~' -a ! -e '$HOME' \
+    -a ! -e '${HOME}'
 ui_done
