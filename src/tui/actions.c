@@ -516,6 +516,9 @@ command_budget(struct app *app, const char *args)
 		return -1;
 	}
 	app_set_budget(app, (int)k);
+	if (app->budget != k)
+		app_message(app, "budget k = %d, the most there is: %ld is "
+		    "more than the %d layers", app->budget, k, app->budget);
 	return 0;
 }
 
@@ -579,6 +582,9 @@ command_threshold(struct app *app, const char *args)
 		return -1;
 	}
 	app->threshold = x;
+	app_message(app, "threshold %s: ] and [ go to tokens whose %s is "
+	    "%s %s", args, measure_names[app->measure], app->glyphs.unicode ?
+	    "\xe2\x89\xa5" : ">=", args);
 	return 0;
 }
 

@@ -53,6 +53,14 @@ dump
 click 4 10
 dump
 KEYS
+# :budget past the layers and :threshold say what they did.
+ui_test text-commands 100x30 <<'KEYS'
+Enter
+:budget 20
+dump
+:threshold 2.5
+dump
+KEYS
 ui_test text-odd 80x24 <<'KEYS'
 G
 Enter
