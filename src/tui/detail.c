@@ -274,7 +274,7 @@ draw_predictions(struct app *app, const struct rect *r, int y)
 	const struct predictions *a;
 	int x = r->x + 1, w = r->w - 2, bottom = r->y + r->h, t, used;
 	int k = app_budget(app, run->L);
-	char name[64], number[32];
+	char name[64], number[32], piece[4 * 64 + 1];
 	enum element el;
 
 	if (app->predictor == NULL &&
@@ -306,7 +306,8 @@ draw_predictions(struct app *app, const struct rect *r, int y)
 		used += draw_text(app, y, x + 2 + used, w - 2 - used, "\"",
 		    EL_DIM);
 		used += draw_text(app, y, x + 2 + used, w - 3 - used,
-		    a->top[t].piece, el);
+		    piece_escape(&app->glyphs, a->top[t].piece,
+		    a->top[t].piece_length, piece, sizeof piece), el);
 		draw_text(app, y, x + 2 + used, w - 2 - used, "\"", EL_DIM);
 	}
 	if (y >= bottom)

@@ -618,3 +618,46 @@ draw_chart(const struct app *app, const struct rect *r,
 	free(canvas.owner);
 	draw_style(app, EL_NORMAL);
 }
+
+const char *
+piece_escape(const struct glyph_set *g, const char *bytes, size_t n,
+    char *out, size_t size)
+{
+	size_t i = 0, used = 0;
+	char one[8];
+	wchar_t wc;
+	uint32_t c;
+	int w;
+
+	while (i < n) {
+		if (utf8_next(bytes, n, &i, &wc) != 0) {
+			/* A byte of a character split between tokens. */
+			snprintf(one, sizeof one, "\\x%02x",
+			    (unsigned)(unsigned char)bytes[i - 1]);
+		} else if (wc == '"' || wc == '\\') {
+			one[0] = '\\';
+			one[1] = (char)wc;
+			one[2] = '\0';
+		} else {
+			if (wc == '\n')
+				c = (uint32_t)g->newline;
+			else if (wc == '\t')
+				c = (uint32_t)g->tab;
+			else if (wc < 32 || wc == 127)
+				c = !g->unicode ? '^' : wc == 127 ? 0x2421 :
+				    0x2400 + (uint32_t)wc;
+			else if ((w = wcwidth(wc)) < 0)
+				c = (uint32_t)g->replacement;
+			else
+				c = (uint32_t)wc;
+			one[utf8_put(c, one)] = '\0';
+		}
+		if (used + strlen(one) + 1 > size)
+			break;
+		memcpy(out + used, one, strlen(one));
+		used += strlen(one);
+	}
+	if (size > 0)
+		out[used < size ? used : size - 1] = '\0';
+	return out;
+}

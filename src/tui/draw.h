@@ -76,6 +76,15 @@ struct chart {
 void draw_chart(const struct app *app, const struct rect *r,
     const struct chart *chart);
 
+/*
+ * A token's piece as every view shows it, between quotes: the text
+ * view's stand-ins for a newline, a tab and a control character, \" and
+ * \\ for a quote and a backslash, \xHH for a byte that is no UTF-8 by
+ * itself; into out (cut short to fit), which it returns.
+ */
+const char *piece_escape(const struct glyph_set *g, const char *bytes,
+    size_t n, char *out, size_t size);
+
 /* "12.3" for a perplexity, "-" for NAN, in buf. */
 const char *format_number(double v, char *buf, size_t size);
 

@@ -274,34 +274,6 @@ find_model(struct predictor *pr, const struct request *r,
 	return -1;
 }
 
-/* Bytes of a piece as screen text: stand-ins for what cannot be shown,
- * \xHH for a byte that is not UTF-8 by itself. */
-static void
-piece_text(const char *bytes, size_t n, char *out, size_t size)
-{
-	size_t i = 0, used = 0;
-	wchar_t wc;
-	uint32_t c;
-
-	while (i < n && used + 5 < size) {
-		if (utf8_next(bytes, n, &i, &wc) != 0) {
-			/* A byte of a character split between tokens. */
-			used += (size_t)snprintf(out + used, size - used,
-			    "\\x%02x", (unsigned)(unsigned char)bytes[i - 1]);
-			continue;
-		} else if (wc == '\n')
-			c = 0x21b5;
-		else if (wc == '\t')
-			c = 0x2192;
-		else if (wc < 32 || wc == 127)
-			c = 0xfffd;
-		else
-			c = (uint32_t)wc;
-		used += utf8_put(c, out + used);
-	}
-	out[used] = '\0';
-}
-
 /* Route of position q (1..T) under method at k, parsed into choices. */
 static int
 route_of(const struct tui_run *run, int method, int k, size_t q,
@@ -417,8 +389,14 @@ rank(struct predictor *pr, int32_t actual, struct predictions *a)
 		a->top[t].token_id = top[t];
 		a->top[t].probability = exp(z[top[t]] - max) / sum;
 		bytes = tokenizer_piece(pr->model.tokenizer, top[t], &length);
-		piece_text(bytes != NULL ? bytes : "", bytes != NULL ? length :
-		    0, a->top[t].piece, sizeof a->top[t].piece);
+		/* The bytes as they are: the screen escapes them as it
+		 * escapes every piece (piece_escape). */
+		if (bytes == NULL)
+			length = 0;
+		if (length > sizeof a->top[t].piece)
+			length = sizeof a->top[t].piece;
+		memcpy(a->top[t].piece, bytes != NULL ? bytes : "", length);
+		a->top[t].piece_length = length;
 	}
 	a->actual_probability = actual >= 0 && actual < V ?
 	    exp(z[actual] - max) / sum : NAN;

@@ -16,7 +16,8 @@
 struct prediction {
 	int32_t token_id;
 	double probability;
-	char piece[64];                 /* for the screen, UTF-8 */
+	char piece[64];                 /* its bytes, not terminated */
+	size_t piece_length;
 };
 
 struct predictions {
