@@ -533,16 +533,8 @@ command_method(struct app *app, const char *args)
 	}
 	m = run_method_find(app->run, args);
 	if (m < 0) {
-		char names[256] = "";
-		size_t i, used = 0;
-
-		for (i = 0; i < app->run->n_methods && used < sizeof names;
-		    i++)
-			used += (size_t)snprintf(names + used,
-			    sizeof names - used, "%s%s", i > 0 ? ", " : "",
-			    app->run->methods[i].name);
-		app_error(app, "this run has no method '%s' (it has %s)",
-		    args, names);
+		app_error(app, "this run has no method '%s'; :methods lists "
+		    "its %zu", args, app->run->n_methods);
 		return -1;
 	}
 	app_set_method(app, m);
@@ -693,7 +685,31 @@ command_export_over(struct app *app, const char *args)
 static int
 command_help(struct app *app, const char *args)
 {
-	app_show(app, VIEW_HELP, NULL);
+	struct view_arg keys = { ASK_KEYS, 0 };
+
+	app_show(app, VIEW_HELP, &keys);
+	return 0;
+}
+
+static int
+command_messages(struct app *app, const char *args)
+{
+	struct view_arg messages = { ASK_MESSAGES, 0 };
+
+	app_show(app, VIEW_HELP, &messages);
+	return 0;
+}
+
+static int
+command_methods(struct app *app, const char *args)
+{
+	struct view_arg methods = { ASK_METHODS, 0 };
+
+	if (app->run == NULL) {
+		app_error(app, "no run is open; open one first (Enter)");
+		return -1;
+	}
+	app_show(app, VIEW_HELP, &methods);
 	return 0;
 }
 
@@ -715,6 +731,9 @@ const struct tui_command tui_commands[] = {
 	{ "export!", "FORMAT FILE",
 	  "The same, over FILE if it exists", command_export_over },
 	{ "help", "", "Show this help", command_help },
+	{ "messages", "", "Show the recent messages whole, newest last",
+	  command_messages },
+	{ "methods", "", "List the open run's methods", command_methods },
 	{ "quit", "", "Quit (also :q)", command_quit },
 };
 const size_t tui_n_commands = sizeof tui_commands / sizeof tui_commands[0];

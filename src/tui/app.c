@@ -75,6 +75,20 @@ app_view_id(const struct app *app)
 	return app->stack[app->depth - 1];
 }
 
+/* Keep the message just set for :messages. */
+static void
+remember_message(struct app *app)
+{
+	int i = app->history_next;
+
+	snprintf(app->history[i], sizeof app->history[i], "%s",
+	    app->message);
+	app->history_is_error[i] = (unsigned char)app->message_is_error;
+	app->history_next = (i + 1) % APP_HISTORY;
+	if (app->n_history < APP_HISTORY)
+		app->n_history++;
+}
+
 void
 app_message(struct app *app, const char *fmt, ...)
 {
@@ -84,6 +98,7 @@ app_message(struct app *app, const char *fmt, ...)
 	vsnprintf(app->message, sizeof app->message, fmt, ap);
 	va_end(ap);
 	app->message_is_error = 0;
+	remember_message(app);
 }
 
 void
@@ -95,6 +110,7 @@ app_error(struct app *app, const char *fmt, ...)
 	vsnprintf(app->message, sizeof app->message, fmt, ap);
 	va_end(ap);
 	app->message_is_error = 1;
+	remember_message(app);
 	if (app->script == NULL)
 		beep();
 }
@@ -505,6 +521,25 @@ to_utf8(const wchar_t *w, size_t n, char *out, size_t size)
 	out[used] = '\0';
 }
 
+/* The hint of the status line: as many of its items as fit whole. */
+static void
+draw_hint(struct app *app, int y, int w)
+{
+	static const char *const items[] = {
+		" ? help", "  q back", "  : command", "  Tab pane",
+		"  +/- budget",
+	};
+	size_t i;
+	int used = 0;
+
+	for (i = 0; i < sizeof items / sizeof items[0]; i++) {
+		if (used + text_width(items[i]) > w)
+			break;
+		used += draw_text(app, y, used, w - used, items[i],
+		    EL_STATUS);
+	}
+}
+
 static void
 draw_status(struct app *app)
 {
@@ -527,8 +562,8 @@ draw_status(struct app *app)
 	}
 	if (app->prompt == PROMPT_CONFIRM) {
 		/* The answer's keys stay in sight however long the question. */
-		used = draw_text(app, y, 0, COLS - 8, app->prompt_question,
-		    EL_ERROR);
+		used = draw_text_cut(app, y, 0, COLS - 8,
+		    app->prompt_question, EL_ERROR);
 		used += draw_text(app, y, used, 7, " [y/N] ", EL_ERROR);
 		move(y, used);
 		return;
@@ -544,12 +579,10 @@ draw_status(struct app *app)
 	background_status(app, right, sizeof right);
 	rw = text_width(right);
 	if (app->message[0] != '\0')
-		draw_text(app, y, 0, COLS - rw - 1, app->message,
+		draw_text_cut(app, y, 0, COLS - rw - 1, app->message,
 		    app->message_is_error ? EL_ERROR : EL_STATUS);
 	else
-		draw_text(app, y, 0, COLS - rw - 1,
-		    " ? help  q back  : command  Tab pane  +/- budget",
-		    EL_STATUS);
+		draw_hint(app, y, COLS - rw - 1);
 	draw_text(app, y, COLS - rw, rw, right, EL_STATUS);
 }
 
@@ -630,7 +663,12 @@ global_action(struct app *app, enum action_id action)
 	int L, shown = action_view(action);
 
 	if (shown >= 0) {
-		app_show(app, (enum view_id)shown, NULL);
+		/* The help opened by its key shows keys, whatever it
+		 * showed last (:messages, :methods). */
+		struct view_arg keys = { ASK_KEYS, 0 };
+
+		app_show(app, (enum view_id)shown, shown == VIEW_HELP ? &keys :
+		    NULL);
 		return;
 	}
 	switch (action) {

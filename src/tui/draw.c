@@ -198,6 +198,19 @@ draw_text(const struct app *app, int y, int x, int w, const char *s,
 }
 
 int
+draw_text_cut(const struct app *app, int y, int x, int w, const char *s,
+    enum element element)
+{
+	int used;
+
+	if (w < 2 || text_width(s) <= w)
+		return draw_text(app, y, x, w, s, element);
+	used = draw_text(app, y, x, w - 1, s, element);
+	draw_wchar(app, y, x + used, app->glyphs.ellipsis, element);
+	return used + 1;
+}
+
+int
 draw_textf(const struct app *app, int y, int x, int w, enum element element,
     const char *fmt, ...)
 {

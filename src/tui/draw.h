@@ -29,6 +29,9 @@ int text_width(const char *s);
 /* Draw UTF-8 text at (y, x) in at most w cells; returns cells drawn. */
 int draw_text(const struct app *app, int y, int x, int w, const char *s,
     enum element element);
+/* The same, ending in an ellipsis when s does not fit in w cells. */
+int draw_text_cut(const struct app *app, int y, int x, int w, const char *s,
+    enum element element);
 int draw_textf(const struct app *app, int y, int x, int w,
     enum element element, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));

@@ -176,6 +176,10 @@ enum view_ask {
 					   shipped example now */
 	ASK_SELECT_RUN,                 /* the run list: select run_id once
 					   it lists it */
+	ASK_KEYS,                       /* the help: the keys of the view
+					   it was opened from */
+	ASK_MESSAGES,                   /* the help: the recent messages */
+	ASK_METHODS,                    /* the help: the open run's methods */
 };
 
 struct view_arg {
@@ -211,6 +215,9 @@ struct predictor;
 struct run_info;
 struct script;
 struct tui_run;
+
+/* How many recent messages :messages keeps. */
+#define APP_HISTORY 32
 
 struct app {
 	struct tui_options options;
@@ -251,6 +258,11 @@ struct app {
 	/* the bottom line */
 	char message[512];
 	int message_is_error;
+	/* The recent messages, whole (:messages): a ring, oldest first
+	 * from history_next once full. */
+	char history[APP_HISTORY][512];
+	unsigned char history_is_error[APP_HISTORY];
+	int n_history, history_next;
 	enum prompt_kind prompt;
 	wchar_t prompt_text[256];
 	size_t prompt_length;

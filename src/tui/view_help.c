@@ -1,7 +1,9 @@
 /*
  * view_help.c - the help view: the keys of the view it was opened from,
  * the keys that work everywhere, and the ':' commands, all read from the
- * tables in actions.c, so that what it says is what the keys do.
+ * tables in actions.c, so that what it says is what the keys do.  The
+ * same pane shows, on :messages, the recent messages whole (the status
+ * line cuts a long one short) and, on :methods, the open run's methods.
  */
 #include "tui.h"
 
@@ -10,12 +12,14 @@
 
 #include "actions.h"
 #include "draw.h"
+#include "run.h"
 #include "view.h"
 
 struct help_state {
 	struct rect area;
 	int top;
 	int n_lines;                    /* at the last draw */
+	enum view_ask shows;            /* ASK_KEYS, _MESSAGES, _METHODS */
 };
 
 static struct help_state *
@@ -27,8 +31,13 @@ state_of(struct view *view)
 static int
 help_init(struct app *app, struct view *view)
 {
-	view->state = calloc(1, sizeof(struct help_state));
-	return view->state == NULL ? -1 : 0;
+	struct help_state *s = calloc(1, sizeof *s);
+
+	if (s == NULL)
+		return -1;
+	s->shows = ASK_KEYS;
+	view->state = s;
+	return 0;
 }
 
 static void
@@ -67,6 +76,15 @@ help_line(struct app *app, struct help_state *s, int n, const char *keys,
 
 	if (width < 10)
 		width = 10;
+	/* Keys too long for their column: the text goes under them. */
+	if (text_width(keys) > 18) {
+		y = r->y + 1 + n - s->top;
+		if (n >= s->top && y < r->y + r->h)
+			draw_text(app, y, r->x + 2, r->w - 3, keys,
+			    key_element);
+		lines++;
+		keys = "";
+	}
 	do {
 		length = strlen(text);
 		cut = length;
@@ -93,6 +111,68 @@ help_line(struct app *app, struct help_state *s, int n, const char *keys,
 	return lines;
 }
 
+/* The recent messages, oldest first, errors marked. */
+static void
+draw_messages(struct app *app, struct help_state *s)
+{
+	int i, n = 0;
+
+	draw_pane_title(app, &s->area, "Recent messages, newest last", 1);
+	if (app->n_history == 0)
+		n += help_line(app, s, n, "", "no message yet", EL_KEY);
+	for (i = 0; i < app->n_history; i++) {
+		int slot = (app->history_next - app->n_history + i +
+		    APP_HISTORY) % APP_HISTORY;
+
+		n += help_line(app, s, n, app->history_is_error[slot] ?
+		    "error" : "", app->history[slot], EL_ERROR);
+	}
+	s->n_lines = n;
+}
+
+/* The open run's methods, as :method takes them. */
+static void
+draw_methods(struct app *app, struct help_state *s)
+{
+	const struct tui_run *run = app->run;
+	char title[128];
+	size_t m;
+	int n = 0;
+
+	if (run == NULL) {
+		draw_pane_title(app, &s->area, "Methods", 1);
+		help_line(app, s, 0, "", "no run is open", EL_KEY);
+		s->n_lines = 1;
+		return;
+	}
+	snprintf(title, sizeof title, "Methods of run %lld (:method NAME "
+	    "chooses one)", (long long)run->data.info.id);
+	draw_pane_title(app, &s->area, title, 1);
+	for (m = 0; m < run->n_methods; m++)
+		n += help_line(app, s, n, run->methods[m].name,
+		    !run->methods[m].has_routes ? "a mean over random routes "
+		    "at each budget, no route of its own" :
+		    run->methods[m].budgeted ? "a route for each budget k" :
+		    "the same route at every budget", (int)m == app->method ?
+		    EL_SELECTED : EL_KEY);
+	s->n_lines = n;
+}
+
+/* What :messages, :methods or the help key asks the pane to show. */
+static int
+help_open(struct app *app, struct view *view, const struct view_arg *arg)
+{
+	struct help_state *s = state_of(view);
+
+	if (arg->ask == ASK_KEYS || arg->ask == ASK_MESSAGES ||
+	    arg->ask == ASK_METHODS) {
+		if (s->shows != arg->ask)
+			s->top = 0;
+		s->shows = arg->ask;
+	}
+	return 0;
+}
+
 static void
 help_draw(struct app *app, struct view *view)
 {
@@ -109,6 +189,14 @@ help_draw(struct app *app, struct view *view)
 	size_t i;
 	int n = 0, pass, k;
 
+	if (s->shows == ASK_MESSAGES) {
+		draw_messages(app, s);
+		return;
+	}
+	if (s->shows == ASK_METHODS) {
+		draw_methods(app, s);
+		return;
+	}
 	snprintf(title, sizeof title, "Keys of the %s", names[from]);
 	draw_pane_title(app, &s->area, title, 1);
 	/* Pass 0: the view's own keys; pass 1: the keys of every view. */
@@ -172,7 +260,12 @@ help_request(struct app *app, struct view *view, enum action_id action)
 		s->top -= page;
 		break;
 	case ACT_HELP:
-		return 1;               /* already here */
+		/* Here already: the keys, if it showed something else. */
+		if (s->shows != ASK_KEYS) {
+			s->shows = ASK_KEYS;
+			s->top = 0;
+		}
+		return 1;
 	default:
 		return 0;
 	}
@@ -196,6 +289,7 @@ const struct view_ops help_view_ops = {
 	.makes_way = 1,
 	.init = help_init,
 	.done = help_done,
+	.open = help_open,
 	.layout = help_layout,
 	.draw = help_draw,
 	.request = help_request,
