@@ -30,6 +30,7 @@
 #define ROUTES VIEW_BIT(VIEW_ROUTES)
 #define COMPARE VIEW_BIT(VIEW_COMPARE)
 #define WHATIF VIEW_BIT(VIEW_WHATIF)
+#define TOKENS VIEW_BIT(VIEW_TOKENS)
 #define NEWRUN VIEW_BIT(VIEW_NEWRUN)
 #define HELP VIEW_BIT(VIEW_HELP)
 
@@ -197,6 +198,29 @@ const struct action tui_actions[] = {
 	{ ACT_SKIPS_FEWER, "fewer-skips", { '<' }, WHATIF,
 	  "Allow one skip fewer" },
 
+	/* Tokens view */
+	{ ACT_DOWN, "next-row", { 'j', TUI_FN(KEY_DOWN) }, TOKENS,
+	  "Select the next row" },
+	{ ACT_UP, "previous-row", { 'k', TUI_FN(KEY_UP) }, TOKENS,
+	  "Select the previous row" },
+	{ ACT_PAGE_DOWN, "page-down", { TUI_FN(KEY_NPAGE), ' ' }, TOKENS,
+	  "Down a page" },
+	{ ACT_PAGE_UP, "page-up", { TUI_FN(KEY_PPAGE) }, TOKENS,
+	  "Up a page" },
+	{ ACT_FIRST, "first-row", { 'g', TUI_FN(KEY_HOME) }, TOKENS,
+	  "Select the first row" },
+	{ ACT_LAST, "last-row", { 'G', TUI_FN(KEY_END) }, TOKENS,
+	  "Select the last row" },
+	{ ACT_JUMP, "jump", { '\n' }, TOKENS,
+	  "Show the selected token in the text view, with its detail pane" },
+	{ ACT_SORT_NEXT, "sort", { 's' }, TOKENS,
+	  "Sort by the next column (numbers largest first)" },
+	{ ACT_SORT_PREV, "sort-back", { 'S' }, TOKENS,
+	  "Sort by the previous column" },
+	{ ACT_FILTER, "filter", { '/' }, TOKENS,
+	  "Show only tokens whose piece matches a PCRE2 pattern (empty: "
+	  "all)" },
+
 	/* New run */
 	{ ACT_DOWN, "field-down", { TUI_FN(KEY_DOWN) }, NEWRUN,
 	  "Next field (in the text: a line down)" },
@@ -252,6 +276,8 @@ const struct action tui_actions[] = {
 	  "Compare view: two methods, or two runs, token by token" },
 	{ ACT_VIEW_WHATIF, "what-if", { '6' }, VIEWS_ALL,
 	  "What-if view: the oracle held to constraints on its layers" },
+	{ ACT_VIEW_TOKENS, "tokens", { '7' }, VIEWS_ALL,
+	  "Tokens view: the run's tokens as a table to sort and filter" },
 	{ ACT_BUDGET_UP, "budget-up", { '+', '=' }, VIEWS_ALL,
 	  "Raise the budget k (big modules per token) by one" },
 	{ ACT_BUDGET_DOWN, "budget-down", { '-', '_' }, VIEWS_ALL,
@@ -378,6 +404,7 @@ static const struct {
 	{ ACT_VIEW_ROUTES, VIEW_ROUTES },
 	{ ACT_VIEW_COMPARE, VIEW_COMPARE },
 	{ ACT_VIEW_WHATIF, VIEW_WHATIF },
+	{ ACT_VIEW_TOKENS, VIEW_TOKENS },
 	{ ACT_HELP, VIEW_HELP },
 };
 
@@ -413,6 +440,7 @@ action_section(const struct action *a)
 		[VIEW_BUDGET] = "Budget view", [VIEW_ROUTES] = "Route map",
 		[VIEW_COMPARE] = "Compare view",
 		[VIEW_WHATIF] = "What-if view", [VIEW_NEWRUN] = "New run",
+		[VIEW_TOKENS] = "Tokens view",
 		[VIEW_HELP] = "Help",
 	};
 	int v;
@@ -713,6 +741,32 @@ command_methods(struct app *app, const char *args)
 	return 0;
 }
 
+/* Hand :sort or :where to the tokens view, and show it. */
+static int
+tokens_command(struct app *app, const char *name, const char *args)
+{
+	if (app->run == NULL) {
+		app_error(app, "no run is open; open one first (Enter)");
+		return -1;
+	}
+	if (app_command(app, VIEW_TOKENS, name, args) != 0)
+		return -1;
+	app_show(app, VIEW_TOKENS, NULL);
+	return 0;
+}
+
+static int
+command_sort(struct app *app, const char *args)
+{
+	return tokens_command(app, "sort", args);
+}
+
+static int
+command_where(struct app *app, const char *args)
+{
+	return tokens_command(app, "where", args);
+}
+
 const struct tui_command tui_commands[] = {
 	{ "budget", "N", "Set the budget to N big modules", command_budget },
 	{ "method", "NAME",
@@ -734,6 +788,12 @@ const struct tui_command tui_commands[] = {
 	{ "messages", "", "Show the recent messages whole, newest last",
 	  command_messages },
 	{ "methods", "", "List the open run's methods", command_methods },
+	{ "sort", "NAME [asc]",
+	  "Sort the tokens view by the column NAME, largest first (asc: "
+	  "smallest first)", command_sort },
+	{ "where", "[COLUMN OP X]",
+	  "Show only tokens whose COLUMN is OP X (OP < <= > >= = !=; none: "
+	  "all)", command_where },
 	{ "quit", "", "Quit (also :q)", command_quit },
 };
 const size_t tui_n_commands = sizeof tui_commands / sizeof tui_commands[0];

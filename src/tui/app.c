@@ -132,6 +132,20 @@ app_tell(struct app *app, enum view_id id, const struct view_arg *arg)
 	return view->ops->open(app, view, arg);
 }
 
+int
+app_command(struct app *app, enum view_id id, const char *name,
+    const char *args)
+{
+	struct view *view = &app->views[id];
+
+	if (view->ops->command == NULL) {
+		app_error(app, ":%s is not for the %s view", name,
+		    view->ops->name);
+		return -1;
+	}
+	return view->ops->command(app, view, name, args);
+}
+
 void
 app_show(struct app *app, enum view_id id, const struct view_arg *arg)
 {

@@ -57,13 +57,15 @@ enum view_id {
 	VIEW_ROUTES,
 	VIEW_COMPARE,
 	VIEW_WHATIF,
+	VIEW_TOKENS,
 	VIEW_NEWRUN,
 	VIEW_HELP,
 	N_VIEWS
 };
 #define VIEW_BIT(v) (1u << (v))
 #define VIEWS_OF_RUN (VIEW_BIT(VIEW_TEXT) | VIEW_BIT(VIEW_BUDGET) | \
-	VIEW_BIT(VIEW_ROUTES) | VIEW_BIT(VIEW_COMPARE) | VIEW_BIT(VIEW_WHATIF))
+	VIEW_BIT(VIEW_ROUTES) | VIEW_BIT(VIEW_COMPARE) | VIEW_BIT(VIEW_WHATIF) | \
+	VIEW_BIT(VIEW_TOKENS))
 #define VIEWS_ALL ((1u << N_VIEWS) - 1)
 
 /* ---- actions (actions.h binds them to keys) ------------------------ */
@@ -88,12 +90,14 @@ enum action_id {
 	/* what-if view */
 	ACT_CONSTRAINT_NEXT, ACT_MUST_BIG, ACT_MUST_SMALL, ACT_MUST_SKIP,
 	ACT_MUST_ANY, ACT_CONSTRAINTS_CLEAR, ACT_SKIPS_MORE, ACT_SKIPS_FEWER,
+	/* tokens view */
+	ACT_SORT_PREV, ACT_JUMP,
 	/* new run: from the runs view, and in the form */
 	ACT_NEW_RUN, ACT_EXAMPLE, ACT_FIELD_PREV, ACT_COMPLETE, ACT_TOGGLE,
 	ACT_ERASE_BACK, ACT_ERASE, ACT_CLEAR, ACT_START, ACT_CANCEL,
 	/* every view */
 	ACT_VIEW_RUNS, ACT_VIEW_TEXT, ACT_VIEW_BUDGET, ACT_VIEW_ROUTES,
-	ACT_VIEW_COMPARE, ACT_VIEW_WHATIF,
+	ACT_VIEW_COMPARE, ACT_VIEW_WHATIF, ACT_VIEW_TOKENS,
 	ACT_METHOD_NEXT, ACT_METHOD_PREV, ACT_BUDGET_UP, ACT_BUDGET_DOWN,
 	ACT_NEXT_PANE, ACT_COMMAND, ACT_HELP, ACT_REDRAW, ACT_BACK, ACT_QUIT,
 	N_ACTIONS
@@ -284,6 +288,10 @@ int app_tell(struct app *app, enum view_id id, const struct view_arg *arg);
 /* Show view id, pushing it (or popping back to it), once it has taken
  * arg (NULL: as it was). */
 void app_show(struct app *app, enum view_id id, const struct view_arg *arg);
+/* Hand view id the ':' command name with its args (the view's
+ * command hook); -1 with a message if it refused. */
+int app_command(struct app *app, enum view_id id, const char *name,
+    const char *args);
 /* Go back one view; quit from the first. */
 void app_back(struct app *app);
 void app_message(struct app *app, const char *fmt, ...)

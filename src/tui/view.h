@@ -48,6 +48,10 @@ struct view_ops {
 	void (*run_changed)(struct app *app, struct view *view);
 	/* The run list is being read again (app_reload). */
 	void (*list_changed)(struct app *app, struct view *view);
+	/* A ':' command meant for this view (app_command): 0 done, -1
+	 * with a message; may be NULL. */
+	int (*command)(struct app *app, struct view *view, const char *name,
+	    const char *args);
 	/* A key before the key table looks at it: 1 if the view took it
 	 * (a character typed into a field); may be NULL. */
 	int (*key)(struct app *app, struct view *view, int key);
@@ -101,6 +105,7 @@ extern const struct view_ops budget_view_ops;
 extern const struct view_ops routes_view_ops;
 extern const struct view_ops compare_view_ops;
 extern const struct view_ops whatif_view_ops;
+extern const struct view_ops tokens_view_ops;
 extern const struct view_ops newrun_view_ops;
 extern const struct view_ops help_view_ops;
 extern const struct worker_ops loader_worker;

@@ -181,6 +181,7 @@ help_draw(struct app *app, struct view *view)
 		[VIEW_BUDGET] = "budget view", [VIEW_ROUTES] = "route map",
 		[VIEW_COMPARE] = "compare view",
 		[VIEW_WHATIF] = "what-if view", [VIEW_NEWRUN] = "new run view",
+		[VIEW_TOKENS] = "tokens view",
 		[VIEW_HELP] = "help",
 	};
 	struct help_state *s = state_of(view);
