@@ -247,7 +247,7 @@ build_rows(struct app *app, struct tokens_state *s)
 	if (value == NULL)
 		return -1;
 	if (s->rows == NULL &&
-	    (s->rows = malloc(run->T * sizeof *s->rows)) == NULL) {
+	    (s->rows = malloc((run->T + 1) * sizeof *s->rows)) == NULL) {
 		free(value);
 		return -1;
 	}
@@ -347,6 +347,8 @@ choose_columns(const struct app *app, struct tokens_state *s, int w)
 	unsigned char take[64] = { 0 };
 	int c, used = 0, n = n_columns(run), x;
 
+	/* A run of more methods than that shows the first ones' losses
+	 * (regret, gain and need are then among those left out). */
 	if (n > 64)
 		n = 64;
 	for (c = 0; c < n; c++)
@@ -354,7 +356,7 @@ choose_columns(const struct app *app, struct tokens_state *s, int w)
 			take[c] = 1;
 			used += column_width(run, c) + 1;
 		}
-	if (s->sort >= COL_LOSS && s->sort < col_regret(run) &&
+	if (s->sort >= COL_LOSS && s->sort < col_regret(run) && s->sort < n &&
 	    used + column_width(run, s->sort) + 1 <= w) {
 		take[s->sort] = 1;
 		used += column_width(run, s->sort) + 1;
