@@ -17,6 +17,8 @@
 enum duo_error_code {
 	DUO_ERROR_FAILED = 0,   /* the work could not be done */
 	DUO_ERROR_CANCELLED,    /* the caller asked the work to stop */
+	DUO_ERROR_DAMAGED,      /* a stored run fails a check: the browser
+				   lists it as damaged instead */
 };
 
 /* The message first, so that { "" } still initialises one. */

@@ -154,9 +154,15 @@ export_json(FILE *out, const struct run_data *run)
 		fputs("null", out);
 	fprintf(out, ", \"seconds\": %.9g, \"duo_version\": ", info->seconds);
 	json_write_text(out, info->duo_version);
-	/* The schema keeps settings valid JSON (json_valid), minified. */
-	fprintf(out, ", \"settings\": %s,\n\"model\": {\"sha256\": ",
-	    info->settings);
+	/* duo writes settings as a JSON object, which goes out as it is;
+	 * anything else a shared database holds there goes out as a JSON
+	 * string of its text, so that the document stays JSON (duo-db(5)) */
+	fputs(", \"settings\": ", out);
+	if (info->settings_is_object)
+		fputs(info->settings, out);
+	else
+		json_write_string(out, info->settings, info->settings_length);
+	fputs(",\n\"model\": {\"sha256\": ", out);
 	json_write_text(out, info->model_sha256);
 	fputs(", \"name\": ", out);
 	json_write_text(out, info->model_name);

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <math.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,6 +326,27 @@ store_fail(const struct store *store, struct duo_error *err,
 		return error_set(err, "%s: %s: %s", store->path, doing, detail);
 	return error_set(err, "%s: %s: %s%s", store->path, doing, meaning,
 	    extra);
+}
+
+/* A run that fails a check: "PATH: " and the fault, with the code that
+ * lets the browser list the run as damaged. */
+static int store_damaged(const struct store *store, struct duo_error *err,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int
+store_damaged(const struct store *store, struct duo_error *err,
+    const char *fmt, ...)
+{
+	char fault[sizeof err->message];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(fault, sizeof fault, fmt, ap);
+	va_end(ap);
+	error_set(err, "%s: %s", store->path, fault);
+	if (err != NULL)
+		err->code = DUO_ERROR_DAMAGED;
+	return -1;
 }
 
 /* Run SQL with no result rows. */
@@ -1479,8 +1501,11 @@ store_write_run(struct store *store, const struct run_record *run,
     " coalesce(r.beam_width, 0), r.n_results," \
     " " RUN_MEAN("big") "," \
     " " RUN_MEAN("small") "," \
-    " " RUN_MEAN("best") \
-    " FROM runs AS r JOIN models AS m ON m.id = r.model_id"
+    " " RUN_MEAN("best") "," \
+    " m.id IS NOT NULL," \
+    " CASE WHEN typeof(r.settings) = 'text' AND json_valid(r.settings)" \
+    "  THEN json_type(r.settings) = 'object' ELSE 0 END" \
+    " FROM runs AS r LEFT JOIN models AS m ON m.id = r.model_id"
 
 /* A column as a fresh string, NULL for SQL NULL; *failed on no memory. */
 static char *
@@ -1519,6 +1544,84 @@ free_info(struct run_info *info)
 	memset(info, 0, sizeof *info);
 }
 
+/* A column's bytes as a fresh string (a NUL added, NULs inside kept),
+ * NULL for SQL NULL; *failed on no memory. */
+static char *
+column_bytes(sqlite3_stmt *stmt, int column, size_t *length, int *failed)
+{
+	const void *bytes = sqlite3_column_blob(stmt, column);
+	int n = sqlite3_column_bytes(stmt, column);
+	char *copy;
+
+	*length = 0;
+	if (sqlite3_column_type(stmt, column) == SQLITE_NULL)
+		return NULL;
+	if ((copy = malloc((size_t)n + 1)) == NULL) {
+		*failed = 1;
+		return NULL;
+	}
+	if (n > 0)
+		memcpy(copy, bytes, (size_t)n);
+	copy[n] = '\0';
+	*length = (size_t)n;
+	return copy;
+}
+
+/*
+ * Why a run's row cannot be read, into info->damage.  A database is a
+ * file that people share, so the numbers of its rows are checked before
+ * anything is allocated or indexed from them, whatever the schema's CHECK
+ * and NOT NULL constraints say (a file may have been written with them
+ * off, or by another program).  store_list_runs() and store_load_run()
+ * both judge a run by this one function.
+ */
+static void
+check_run_info(struct run_info *info, int model_found)
+{
+	const char *field = NULL;
+	int64_t value = 0;
+
+	if (!model_found) {
+		snprintf(info->damage, sizeof info->damage, "run %" PRId64
+		    ": its model %" PRId64 " is not in the models table",
+		    info->id, info->model_id);
+		return;
+	}
+	if (info->n_tokens < 1 || info->n_tokens >= INT_MAX) {
+		field = "n_tokens";
+		value = info->n_tokens;
+	} else if (info->n_results < 0) {
+		field = "n_results";
+		value = info->n_results;
+	} else if (info->n_layer < 1 || info->n_layer > DUO_MAX_LAYERS) {
+		field = "its model's n_layer";
+		value = info->n_layer;
+	}
+	if (field != NULL) {
+		snprintf(info->damage, sizeof info->damage, "run %" PRId64
+		    ": %s is %" PRId64, info->id, field, value);
+		return;
+	}
+	field = info->created_at == NULL ? "created_at" :
+	    info->source == NULL ? "source" :
+	    info->settings == NULL ? "settings" :
+	    info->model_path == NULL ? "its model's path" : NULL;
+	if (field != NULL)
+		snprintf(info->damage, sizeof info->damage, "run %" PRId64
+		    ": %s is NULL", info->id, field);
+}
+
+/* An empty string where a damaged row has none; -1 on no memory. */
+static int
+fill_missing(char **text)
+{
+	if (*text == NULL && (*text = string_copy("")) == NULL)
+		return -1;
+	return 0;
+}
+
+/* Read one row of RUN_INFO_COLUMNS; -1 only on no memory (a bad row is
+ * read with its damage said). */
 static int
 fill_info(sqlite3_stmt *stmt, struct run_info *info)
 {
@@ -1550,7 +1653,8 @@ fill_info(sqlite3_stmt *stmt, struct run_info *info)
 	snprintf(info->context, sizeof info->context, "%s",
 	    text != NULL ? (const char *)text : "");
 	info->context_route = column_string(stmt, 17, &failed);
-	info->settings = column_string(stmt, 18, &failed);
+	info->settings = column_bytes(stmt, 18, &info->settings_length,
+	    &failed);
 	info->duo_version = column_string(stmt, 19, &failed);
 	info->n_tokens = sqlite3_column_int64(stmt, 20);
 	info->seconds = sqlite3_column_double(stmt, 21);
@@ -1560,8 +1664,16 @@ fill_info(sqlite3_stmt *stmt, struct run_info *info)
 	info->mean_loss_big = column_mean(stmt, 25);
 	info->mean_loss_small = column_mean(stmt, 26);
 	info->mean_loss_best = column_mean(stmt, 27);
-	if (failed || info->created_at == NULL || info->source == NULL ||
-	    info->settings == NULL || info->model_path == NULL) {
+	/* SQLite's json_type reads up to a NUL: the C side checks the rest. */
+	info->settings_is_object = sqlite3_column_int(stmt, 29) &&
+	    info->settings != NULL &&
+	    is_text(info->settings, info->settings_length);
+	if (!failed)
+		check_run_info(info, sqlite3_column_int(stmt, 28));
+	if (failed || fill_missing(&info->created_at) != 0 ||
+	    fill_missing(&info->source) != 0 ||
+	    fill_missing(&info->settings) != 0 ||
+	    fill_missing(&info->model_path) != 0) {
 		free_info(info);
 		return -1;
 	}
@@ -1803,8 +1915,8 @@ load_tokens(struct store *store, struct run_data *run, struct duo_error *err)
 	if (rc == SQLITE_NOMEM)
 		return error_set(err, "out of memory");
 	if (rc == SQLITE_CORRUPT || (rc == SQLITE_DONE && i != n))
-		return error_set(err, "%s: run %" PRId64 ": the tokens do not "
-		    "run from 0 to %" PRId64, store->path, run->info.id,
+		return store_damaged(store, err, "run %" PRId64 ": the tokens "
+		    "do not run from 0 to %" PRId64, run->info.id,
 		    run->info.n_tokens);
 	if (rc != SQLITE_DONE)
 		return store_fail(store, err, "reading the tokens");
@@ -1905,49 +2017,20 @@ load_results(struct store *store, struct run_data *run, struct duo_error *err)
 	if (rc == SQLITE_NOMEM)
 		return error_set(err, "out of memory");
 	if (bad)
-		return error_set(err, "%s: run %" PRId64 ": a result lies "
-		    "outside the run's tokens", store->path, run->info.id);
+		return store_damaged(store, err, "run %" PRId64 ": a result "
+		    "lies outside the run's tokens", run->info.id);
 	if (rc != SQLITE_DONE)
 		return store_fail(store, err, "reading the results");
 	if ((int64_t)i != run->info.n_results)
-		return error_set(err, "%s: run %" PRId64 ": n_results is %"
-		    PRId64 ", but it has %zu results", store->path,
-		    run->info.id, run->info.n_results, i);
+		return store_damaged(store, err, "run %" PRId64 ": n_results "
+		    "is %" PRId64 ", but it has %zu results", run->info.id,
+		    run->info.n_results, i);
 	run->n_results = i;
 	/* Positions without results start where the previous one ended. */
 	for (p = 1; p <= run->n_tokens + 1; p++)
 		if (run->first_result[p] < run->first_result[p - 1])
 			run->first_result[p] = run->first_result[p - 1];
 	return 0;
-}
-
-/*
- * Refuse a run whose counts could not size its arrays.  A database is a
- * file that people share, so the numbers of its rows are checked before
- * anything is allocated or indexed from them, whatever the schema's CHECK
- * constraints say (a file may have been written with them off).
- */
-static int
-check_run_info(const struct store *store, const struct run_info *info,
-    struct duo_error *err)
-{
-	const char *field = NULL;
-	int64_t value = 0;
-
-	if (info->n_tokens < 1 || info->n_tokens >= INT_MAX) {
-		field = "n_tokens";
-		value = info->n_tokens;
-	} else if (info->n_results < 0) {
-		field = "n_results";
-		value = info->n_results;
-	} else if (info->n_layer < 1 || info->n_layer > DUO_MAX_LAYERS) {
-		field = "its model's n_layer";
-		value = info->n_layer;
-	}
-	if (field == NULL)
-		return 0;
-	return error_set(err, "%s: run %" PRId64 ": %s is %" PRId64,
-	    store->path, info->id, field, value);
 }
 
 int
@@ -1968,8 +2051,9 @@ store_load_run(struct store *store, int64_t run_id, struct run_data *run,
 			    store->path, run_id);
 		return -1;
 	}
-	if (check_run_info(store, &run->info, err) != 0 ||
-	    load_text(store, run, err) != 0 ||
+	if (run->info.damage[0] != '\0')
+		rc = store_damaged(store, err, "%s", run->info.damage);
+	if (rc != 0 || load_text(store, run, err) != 0 ||
 	    load_tokens(store, run, err) != 0 ||
 	    load_results(store, run, err) != 0) {
 		sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);

@@ -148,7 +148,12 @@ struct run_info {
 	char space[4];
 	char context[8];
 	char *context_route;            /* may be NULL */
-	char *settings;                 /* JSON text */
+	/* The settings column: a JSON object as duo writes it, but a shared
+	 * database may hold anything there, NUL bytes included. */
+	char *settings;                 /* settings_length bytes and a NUL */
+	size_t settings_length;
+	int settings_is_object;         /* 1: UTF-8 without NUL, and a JSON
+					   object by SQLite's json_type */
 	char *duo_version;
 	int64_t n_tokens;
 	double seconds;
@@ -156,9 +161,23 @@ struct run_info {
 	int64_t n_results;
 	/* Mean losses over the run's tokens; NAN where the method is absent. */
 	double mean_loss_big, mean_loss_small, mean_loss_best;
+	/*
+	 * Why the run cannot be read, on one line without the database's
+	 * path ("run 3: n_tokens is -1"), or "" when its row passes the
+	 * checks that store_load_run() makes before it reads anything:
+	 * counts that could not size an array, a missing model row, a
+	 * required text that is NULL.  Faults in the token and result rows
+	 * show only when the run is read (store_load_run() fails with the
+	 * code DUO_ERROR_DAMAGED).  Strings of a damaged run are never NULL
+	 * where the struct promises text; they may be empty.
+	 */
+	char damage[160];
 };
 
-/* Every run, oldest first.  Free with store_free_runs(). */
+/*
+ * Every run, oldest first, damaged ones included (see damage): one bad
+ * run never hides the others.  Free with store_free_runs().
+ */
 int store_list_runs(struct store *store, struct run_info **runs,
     size_t *n_runs, struct duo_error *err);
 void store_free_runs(struct run_info *runs, size_t n_runs);
@@ -190,6 +209,12 @@ struct run_data {
 	char *routes;
 };
 
+/*
+ * Read a run whole.  A run that fails a check (its info's damage, or token
+ * and result rows that disagree with its counts) is refused with one line
+ * naming the database, the run and the fault, and the error code
+ * DUO_ERROR_DAMAGED; the rest of the database stays readable.
+ */
 int store_load_run(struct store *store, int64_t run_id, struct run_data *run,
     struct duo_error *err);
 void store_free_run(struct run_data *run);

@@ -175,5 +175,71 @@ else
 	fail "the browser failed on a hostile database: $(cat "$tmp/err")"
 fi
 
+
+# Damage found in a run's row: a model row that is missing (the run used
+# to vanish from the list and read as "no run 2") and a text that the
+# schema says is NOT NULL (the whole list failed with "out of memory");
+# each run is refused alone, the browser lists all four.
+bad="$tmp/missing.db"
+"$TESTS_BUILDDIR/make_test_db" "$srcdir/tests/texts/store.txt" "$bad" odd \
+    >/dev/null || exit 99
+sqlite3 "$bad" "PRAGMA writable_schema = ON;
+	UPDATE sqlite_schema SET sql = replace(sql,
+	    'source        TEXT NOT NULL', 'source        TEXT')
+	WHERE name = 'runs';" >/dev/null || exit 99
+sqlite3 "$bad" "PRAGMA foreign_keys = 0;
+	UPDATE runs SET model_id = 99 WHERE id = 2;
+	UPDATE runs SET source = NULL WHERE id = 3;" || exit 99
+expect 1 'missing.db: run 2: its model 99 is not in the models table$' \
+	"a run whose model row is missing" -- "$DUO" export -d "$bad" 2
+expect 1 'missing.db: run 3: source is NULL$' "a run without a source" -- \
+	"$DUO" export -d "$bad" 3 -f json
+expect 0 '' "a sound run beside them" -- "$DUO" export -d "$bad" 1
+printf 'dump\n' >"$tmp/keys"
+checks=$((checks + 1))
+if DUO_DB="$bad" DUO_TUI_SCRIPT="$tmp/keys" DUO_TUI_DUMP="$tmp/dump" \
+    DUO_TUI_TERM=xterm-256color LC_ALL=C.UTF-8 "$DUO" tui 2>"$tmp/err"; then
+	[ "$(grep -c ' damaged$' "$tmp/dump")" -eq 2 ] &&
+	    grep -q 'Runs: 4,' "$tmp/dump" ||
+		fail "the browser does not list runs 2 and 3 as damaged: $(cat "$tmp/dump")"
+else
+	fail "the browser failed on missing rows: $(cat "$tmp/err")"
+fi
+
+# The settings column is a JSON object as duo writes it; whatever else a
+# database holds there is exported as a JSON string of its text, and the
+# document stays JSON.
+bad="$tmp/settings.db"
+"$TESTS_BUILDDIR/make_test_db" "$srcdir/tests/texts/store.txt" "$bad" odd \
+    >/dev/null || exit 99
+sqlite3 "$bad" "PRAGMA ignore_check_constraints = 1;
+	UPDATE runs SET settings = '{\"a\":' WHERE id = 1;
+	UPDATE runs SET settings = '{\"a\": \"x' || char(1) || 'y\"}'
+	    WHERE id = 2;
+	UPDATE runs SET settings = '{\"a\": 1}' || char(0) || '\"]'
+	    WHERE id = 3;
+	UPDATE runs SET settings = x'7b2261223a2022ff227d' WHERE id = 4;" ||
+	exit 99
+for run in 1 2 3 4; do
+	expect 0 '' "JSON of run $run with odd settings" -- \
+		"$DUO" export -d "$bad" "$run" -f json
+	cp "$tmp/out" "$tmp/settings$run.json"
+done
+if command -v "$PYTHON" >/dev/null 2>&1; then
+	checks=$((checks + 1))
+	"$PYTHON" - "$tmp" <<'PYEOF' || fail "odd settings do not export as JSON strings"
+import json, sys
+want = {1: '{"a":', 2: '{"a": "x\x01y"}', 3: '{"a": 1}\ufffd"]',
+        4: '{"a": "\ufffd"}'}
+bad = 0
+for run, text in want.items():
+    got = json.load(open("%s/settings%d.json" % (sys.argv[1], run)))["run"]["settings"]
+    if got != text:
+        print("  run %d: settings %r, expected %r" % (run, got, text))
+        bad = 1
+sys.exit(bad)
+PYEOF
+fi
+
 echo "export: $((checks - failures)) of $checks checks passed"
 [ "$failures" -eq 0 ]

@@ -52,6 +52,7 @@ loader_free(struct loader *loader)
 		for (i = 0; i < loader->n_runs; i++) {
 			free(loader->summaries[i].text);
 			free(loader->summaries[i].oracle_mean);
+			free(loader->summaries[i].damage);
 		}
 	free(loader->summaries);
 	if (loader->runs != NULL)
@@ -72,10 +73,6 @@ summarise(struct store *store, const struct run_info *info,
 	double *sum;
 	int k, L = info->n_layer;
 
-	memset(summary, 0, sizeof *summary);
-	if (L < 1 || L > DUO_MAX_LAYERS)
-		return error_set(err, "run %lld: %d layers",
-		    (long long)info->id, L);
 	if (store_load_run(store, info->id, &data, err) != 0)
 		return -1;
 	sum = calloc((size_t)L + 1, sizeof *sum);
@@ -112,6 +109,45 @@ summarise(struct store *store, const struct run_info *info,
 	return 0;
 }
 
+/*
+ * Summarise run info, or say why it is damaged: a run whose row fails
+ * the store's checks is not read (store_list_runs said why); one whose
+ * rows fail them as they are read gets the store's line, without the
+ * database's path that the list does not repeat on every row.
+ */
+static void
+summarise_or_judge(struct store *store, const struct run_info *info,
+    struct run_summary *summary)
+{
+	struct duo_error err;
+	const char *fault;
+	size_t n = strlen(store_path(store));
+
+	memset(summary, 0, sizeof *summary);
+	if (info->damage[0] != '\0') {
+		summary->failed = 1;
+		return;
+	}
+	if (summarise(store, info, summary, &err) == 0)
+		return;
+	summary->failed = 1;
+	if (err.code != DUO_ERROR_DAMAGED)
+		return;
+	fault = err.message;
+	if (strncmp(fault, store_path(store), n) == 0 &&
+	    strncmp(fault + n, ": ", 2) == 0)
+		fault += n + 2;
+	summary->damage = strdup(fault);
+}
+
+const char *
+run_damage(const struct run_info *info, const struct run_summary *summary)
+{
+	if (info->damage[0] != '\0')
+		return info->damage;
+	return summary != NULL ? summary->damage : NULL;
+}
+
 /* Publish under the lock: the change itself, then wake the waiters. */
 #define PUBLISH(loader, change) do {                                   \
 		pthread_mutex_lock(&(loader)->lock);                     \
@@ -145,8 +181,7 @@ loader_main(void *arg)
 		    cancel = loader->cancel));
 	}
 	for (i = 0; i < n && summaries != NULL && !cancel; i++) {
-		if (summarise(store, &runs[i], &summaries[i], &err) != 0)
-			summaries[i].failed = 1;
+		summarise_or_judge(store, &runs[i], &summaries[i]);
 		PUBLISH(loader, (loader->n_summarised = i + 1,
 		    cancel = loader->cancel));
 	}

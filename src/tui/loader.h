@@ -18,7 +18,16 @@ struct run_summary {
 	double *oracle_mean;            /* [n_layer + 1], NAN where absent */
 	int n_layer;
 	int failed;
+	/* Why the run cannot be read, found only by reading it (token or
+	 * result rows that disagree with its counts), as store_list_runs
+	 * words a damage; NULL if none was found. */
+	char *damage;
 };
+
+/* Why run info cannot be opened, or NULL: its row's damage from the list,
+ * else what the loader found reading it (summary may be NULL). */
+const char *run_damage(const struct run_info *info,
+    const struct run_summary *summary);
 
 struct loader;
 

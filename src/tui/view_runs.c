@@ -3,6 +3,8 @@
  * columns come from one table (title, width, how to sort, which to drop
  * first when the window is narrow), a PCRE2 filter over label and text,
  * deletion after a question, and a preview pane of the selected run.
+ * A damaged run (store.h) is listed like the others, marked "damaged"
+ * in its oracle column, with the reason in the preview.
  * With no database or no run in it, it tells how to make the first run.
  */
 #include "tui.h"
@@ -159,8 +161,10 @@ fill_oracle(const struct run_info *info, const struct run_summary *s, int k,
     struct cell *c)
 {
 	if (s == NULL || s->oracle_mean == NULL) {
-		snprintf(c->text, sizeof c->text, "%s", s == NULL ? "..." :
-		    "-");
+		/* A damaged run says so where its numbers would be. */
+		snprintf(c->text, sizeof c->text, "%s",
+		    run_damage(info, s) != NULL ? "damaged" : s == NULL ?
+		    "..." : "-");
 		c->number = NAN;
 		return;
 	}
@@ -431,6 +435,7 @@ draw_preview(struct app *app, struct view *view)
 	const struct run_info *info = selected_run(app, view);
 	const struct run_summary *summary;
 	const struct rect *r = &s->preview;
+	const char *damage;
 	char line[1024];
 	size_t i, n, k, summarised = loader_summarised(app->loader);
 	int y = r->y + 1, x = r->x + 1, line_no = 0, w;
@@ -453,6 +458,11 @@ draw_preview(struct app *app, struct view *view)
 	draw_text(app, y++, x, r->w - 2, line, EL_DIM);
 	i = s->order[s->selected];
 	summary = summary_of(app, i, summarised);
+	if ((damage = run_damage(info, summary)) != NULL) {
+		snprintf(line, sizeof line, "damaged: %s", damage);
+		draw_text(app, y, x, r->w - 2, line, EL_ERROR);
+		return;
+	}
 	if (summary == NULL || summary->text == NULL) {
 		draw_text(app, y, x, r->w - 2, summary == NULL ?
 		    "(reading the text...)" : "(the text cannot be read)",
