@@ -17,6 +17,8 @@
 enum duo_error_code {
 	DUO_ERROR_FAILED = 0,   /* the work could not be done */
 	DUO_ERROR_CANCELLED,    /* the caller asked the work to stop */
+	DUO_ERROR_KEPT,         /* not stored, but kept elsewhere (the
+				   message says where and how to store it) */
 };
 
 /* The message first, so that { "" } still initialises one. */

@@ -249,7 +249,7 @@ struct app {
 	struct rect title, body, status;
 
 	/* the bottom line */
-	char message[512];
+	char message[1024];
 	int message_is_error;
 	enum prompt_kind prompt;
 	wchar_t prompt_text[256];
