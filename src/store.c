@@ -1618,9 +1618,12 @@ side_file_name(const char *folder, const char *base)
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
 	n = strlen(folder) + strlen(base) + strlen(stamp) + 48;
+	/* "" is the current folder: the name stays relative, as the
+	 * database's was */
 	if ((name = malloc(n)) != NULL)
 		snprintf(name, n, "%s%s%s.kept-%s-%ld.db", folder,
-		    folder[0] != '\0' ? "/" : "", base, stamp, (long)getpid());
+		    folder[0] != '\0' && folder[strlen(folder) - 1] != '/' ?
+		    "/" : "", base, stamp, (long)getpid());
 	return name;
 }
 
@@ -1637,8 +1640,7 @@ store_keep_run(const char *db_path, const struct run_record *run,
 	/* beside the database: "runs.db" keeps "runs.db.kept-...db" */
 	if ((folder = slash != NULL ? parent_folder(db_path) :
 	    string_copy("")) == NULL ||
-	    (path = side_file_name(strcmp(folder, "/") == 0 ? "" : folder,
-	    base)) == NULL) {
+	    (path = side_file_name(folder, base)) == NULL) {
 		free(folder);
 		return error_set(err, "out of memory");
 	}
@@ -1652,8 +1654,7 @@ store_keep_run(const char *db_path, const struct run_record *run,
 	tmpdir = getenv("TMPDIR");
 	if (tmpdir == NULL || tmpdir[0] != '/')
 		tmpdir = "/tmp";
-	if ((path = side_file_name(strcmp(tmpdir, "/") == 0 ? "" : tmpdir,
-	    base)) == NULL)
+	if ((path = side_file_name(tmpdir, base)) == NULL)
 		return error_set(err, "out of memory");
 	if (write_side_file(path, run, &second) == 0) {
 		*side_path = path;
