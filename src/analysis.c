@@ -1,11 +1,14 @@
 /*
  * analysis.c - one text analysed and stored as one run (analysis.h).
  *
- * Test hook: DUO_TEST_PAUSE_BEFORE_WRITE=SECONDS sleeps between the end of
- * the analysis and the write, so that tests/run.sh can kill a run at that
- * moment on purpose.  It is an environment variable of the program under
- * test rather than a parameter, so that no caller carries it; it exists
- * for the tests only and duo(1) does not mention it.
+ * Test hooks: DUO_TEST_PAUSE_BEFORE_WRITE=SECONDS sleeps between the end
+ * of the analysis and the write, so that tests/run.sh can kill a run at
+ * that moment on purpose; DUO_TEST_HOLD_BEFORE_WRITE=FILE, at the same
+ * moment, creates FILE and waits (up to a minute) until it is removed, so
+ * that tests/fulldisk.sh fills the disk exactly between the check for
+ * room and the write.  They are environment variables of the program
+ * under test rather than parameters, so that no caller carries them; they
+ * exist for the tests only and duo(1) does not mention them.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -13,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -199,20 +203,117 @@ analysis_mean_loss(const struct oracle_method *m, size_t n)
 	return n > 0 ? sum / (double)n : 0.0;
 }
 
-/* Sleep as long as the test hook DUO_TEST_PAUSE_BEFORE_WRITE asks, if
- * it is set (see the top of this file). */
+static void
+sleep_seconds(double seconds)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)seconds;
+	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+	nanosleep(&ts, NULL);
+}
+
+/* Sleep or wait as the test hooks DUO_TEST_PAUSE_BEFORE_WRITE and
+ * DUO_TEST_HOLD_BEFORE_WRITE ask, if they are set (see the top of this
+ * file). */
 static void
 test_pause_before_write(void)
 {
 	const char *value = getenv("DUO_TEST_PAUSE_BEFORE_WRITE");
+	const char *hold = getenv("DUO_TEST_HOLD_BEFORE_WRITE");
 	double seconds = value == NULL || *value == '\0' ? 0.0 : atof(value);
-	struct timespec ts;
+	FILE *f;
+	int i;
 
-	if (!(seconds > 0))
+	if (seconds > 0)
+		sleep_seconds(seconds);
+	if (hold == NULL || *hold == '\0' || (f = fopen(hold, "w")) == NULL)
 		return;
-	ts.tv_sec = (time_t)seconds;
-	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
-	nanosleep(&ts, NULL);
+	fclose(f);
+	for (i = 0; i < 6000 && access(hold, F_OK) == 0; i++)
+		sleep_seconds(0.01);
+}
+
+/*
+ * Refuse, before any work, a run that the database has no room for: its
+ * size from the text, the tokens and what oracle_run() will make of them
+ * (store.h has the formula).  The settings JSON lists up to n_random
+ * routes of L + 3 characters per budget.
+ */
+static int
+check_room(struct store *store, const struct duo_model *model,
+    const struct analysis_request *req, size_t n_tokens,
+    struct duo_error *err)
+{
+	const struct oracle_settings *settings = &req->settings;
+	struct oracle_plan plan;
+	struct run_size size;
+	int L = model->config.n_layer;
+	size_t n_random = settings->n_random > 0 ?
+	    (size_t)settings->n_random : ORACLE_RANDOM_ROUTES;
+
+	if (oracle_plan(model, settings, &plan, err) != 0)
+		return -1;
+	memset(&size, 0, sizeof size);
+	size.text_bytes = req->length;
+	size.settings_bytes = 512 + (size_t)plan.n_budgets * n_random *
+	    ((size_t)L + 3) + (size_t)settings->n_routers * 96;
+	size.n_tokens = n_tokens;
+	size.n_results = n_tokens * plan.n_methods;
+	size.n_methods = plan.n_methods;
+	size.n_layer = L;
+	size.n_tables = plan.keeps_tables ? n_tokens : 0;
+	size.table_bytes = (size_t)plan.n_routes * sizeof(float);
+	return store_check_room(store, &size, err);
+}
+
+/* path as one word of a shell command: quoted when it must be. */
+static const char *
+shell_word(const char *path, char *out, size_t size)
+{
+	size_t n = 0;
+
+	if (path[strspn(path, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-+:@%,=")] == '\0')
+		return path;
+	out[n++] = '\'';
+	for (; *path != '\0' && n + 5 < size; path++) {
+		if (*path == '\'') {
+			memcpy(out + n, "'\\''", 4);
+			n += 4;
+		} else
+			out[n++] = *path;
+	}
+	out[n++] = '\'';
+	out[n] = '\0';
+	return out;
+}
+
+/*
+ * The write failed (why is in err): keep the run in a side file and say
+ * where and how to store it, or say that it is lost and why.  Never
+ * silently: minutes or hours of analysis are at stake.
+ */
+static void
+keep_unstored_run(struct store *store, const struct run_record *run,
+    struct duo_error *err)
+{
+	struct duo_error why = *err, keeping;
+	const char *db = store_path(store);
+	char *side, db_word[512], side_word[512];
+
+	if (store_keep_run(db, run, &side, &keeping) != 0) {
+		error_set(err, "the run was not stored: %s; its results are "
+		    "lost, no side file could be written: %s", why.message,
+		    keeping.message);
+		return;
+	}
+	error_set(err, "the run was not stored: %s; its results are kept in "
+	    "%s; store them with: duo merge %s %s", why.message, side,
+	    shell_word(db, db_word, sizeof db_word),
+	    shell_word(side, side_word, sizeof side_word));
+	err->code = DUO_ERROR_KEPT;
+	free(side);
 }
 
 void
@@ -359,6 +460,8 @@ analysis_run(struct store *store, const struct duo_model *model,
 	} else if (text_tokenize(&out->tokens, model->tokenizer, req->text,
 	    req->length, req->input_name, err) != 0)
 		return -1;
+	if (check_room(store, model, req, out->tokens.n, err) != 0)
+		goto fail;
 	if (oracle_run(model, out->tokens.ids, out->tokens.n,
 	    tokenizer_bos(model->tokenizer), settings, &out->result,
 	    err) != 0)
@@ -420,8 +523,10 @@ analysis_run(struct store *store, const struct duo_model *model,
 	    settings->router_mode == ROUTER_SOFT;
 
 	test_pause_before_write();
-	if (store_write_run(store, run, &out->run_id, err) != 0)
+	if (store_write_run(store, run, &out->run_id, err) != 0) {
+		keep_unstored_run(store, run, err);
 		goto fail;
+	}
 	return 0;
 fail:
 	analysis_free(out);

@@ -79,9 +79,15 @@ void analysis_request_free(struct analysis_request *req);
 
 /*
  * Analyse req->text with model and write the run to store; req comes
- * from analysis_prepare().  On failure (a bad text, cancellation, a store
- * that refuses) nothing is written and *out is left empty; a cancelled
- * analysis fails with the code DUO_ERROR_CANCELLED.
+ * from analysis_prepare().  Before the analysis the store must have room
+ * for the run (store_check_room()).  On failure (a bad text, no room,
+ * cancellation, a store that refuses) nothing is written to store and
+ * *out is left empty; a cancelled analysis fails with the code
+ * DUO_ERROR_CANCELLED.  When the final write fails (a lock held longer
+ * than the busy timeout, a disk filled meanwhile), the run is kept in a
+ * side file (store_keep_run()) and the failure has the code
+ * DUO_ERROR_KEPT and a message saying where and how to store it, or, if
+ * even that failed, a message saying that the results are lost and why.
  */
 int analysis_run(struct store *store, const struct duo_model *model,
     const struct analysis_request *req, struct analysis *out,

@@ -57,10 +57,16 @@ static const char run_options[] =
     "                           NAME (repeatable; 'all' for every one)\n"
     "      --router-mode M      exact (default): each router held to\n"
     "                           every budget; soft: its own choices\n"
+    "      --busy-timeout MS    wait up to MS milliseconds for a lock\n"
+    "                           that another process holds on the\n"
+    "                           database (default 5000)\n"
     "  -h, --help               show this help and exit\n"
     "\nThe text is FILE, or standard input for - or no FILE.  The run's id"
     "\nand a summary go to standard output; a progress line to standard"
-    "\nerror when it is a terminal.\n";
+    "\nerror when it is a terminal.  A run the database cannot take at the"
+    "\nend (a lock held too long, a disk filled meanwhile) is kept in a side"
+    "\nfile, a database of its own beside it (else in $TMPDIR), which"
+    "\n'duo merge DB SIDE' stores; duo then exits with status 1.\n";
 
 static int cmd_run_exec(int argc, char **argv);
 
@@ -75,7 +81,8 @@ const struct command cmd_run_entry = {
 	.exec = cmd_run_exec,
 };
 
-enum { OPTION_BEAM = 256, OPTION_SEED, OPTION_ROUTER_MODE };
+enum { OPTION_BEAM = 256, OPTION_SEED, OPTION_ROUTER_MODE,
+	OPTION_BUSY_TIMEOUT };
 
 /* Routers named with --router, at most this many. */
 #define MAX_ROUTER_OPTIONS 64
@@ -94,6 +101,7 @@ struct run_options {
 	const char *routers[MAX_ROUTER_OPTIONS];
 	int n_routers;
 	const char *router_mode;
+	long busy_timeout;              /* milliseconds */
 	const char *input;
 };
 
@@ -113,6 +121,8 @@ parse_options(int argc, char **argv, const struct command *cmd,
 		{ "seed", required_argument, NULL, OPTION_SEED },
 		{ "router", required_argument, NULL, 'R' },
 		{ "router-mode", required_argument, NULL, OPTION_ROUTER_MODE },
+		{ "busy-timeout", required_argument, NULL,
+		    OPTION_BUSY_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -124,6 +134,7 @@ parse_options(int argc, char **argv, const struct command *cmd,
 	o->context = context_names[ORACLE_SHARED].name;
 	o->seed = ORACLE_DEFAULT_SEED;
 	o->router_mode = "exact";
+	o->busy_timeout = STORE_BUSY_TIMEOUT_MS;
 	while ((c = getopt_long(argc, argv, "m:d:s:c:r:b:l:R:h", long_options,
 	    NULL)) != -1) {
 		switch (c) {
@@ -170,6 +181,10 @@ parse_options(int argc, char **argv, const struct command *cmd,
 			break;
 		case OPTION_ROUTER_MODE:
 			o->router_mode = optarg;
+			break;
+		case OPTION_BUSY_TIMEOUT:
+			o->busy_timeout = parse_long_option(cmd,
+			    "--busy-timeout", optarg, 0, INT_MAX);
 			break;
 		case 'h':
 			print_usage(stdout, cmd);
@@ -389,6 +404,7 @@ cmd_run_exec(int argc, char **argv)
 	 * before the work. */
 	if (store_open_default(&store, o.db, 0, &err) != 0)
 		die("%s", err.message);
+	store_set_busy_timeout(store, (int)o.busy_timeout);
 	model_file = default_model_path(o.model);
 	if (model_load(&model, model_file, &err) != 0)
 		die("%s", err.message);

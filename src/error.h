@@ -19,6 +19,8 @@ enum duo_error_code {
 	DUO_ERROR_CANCELLED,    /* the caller asked the work to stop */
 	DUO_ERROR_DAMAGED,      /* a stored run fails a check: the browser
 				   lists it as damaged instead */
+	DUO_ERROR_KEPT,         /* not stored, but kept elsewhere (the
+				   message says where and how to store it) */
 };
 
 /* The message first, so that { "" } still initialises one. */

@@ -330,6 +330,39 @@ score_router_routes(struct search *s)
 }
 
 int
+oracle_plan(const struct duo_model *model,
+    const struct oracle_settings *settings, struct oracle_plan *plan,
+    struct duo_error *err)
+{
+	struct search s;
+	uint64_t max_routes = settings->max_routes > 0 ?
+	    settings->max_routes : ORACLE_MAX_ROUTES;
+	size_t router_budgets;
+	int status;
+
+	memset(plan, 0, sizeof *plan);
+	memset(&s, 0, sizeof s);
+	s.model = model;
+	s.L = model->config.n_layer;
+	s.N = model->config.n_ctx;
+	status = check_oracle_settings(&s, settings, err);
+	if (status == 0) {
+		/* as oracle_run() counts them: big, small, best, four
+		 * methods per budget, then the routers' */
+		router_budgets = settings->router_mode == ROUTER_EXACT ?
+		    (size_t)s.n_budgets : 1;
+		plan->n_methods = 3 + 4 * (size_t)s.n_budgets +
+		    (size_t)settings->n_routers * router_budgets;
+		plan->n_budgets = s.n_budgets;
+		plan->n_routes = route_space_size(&s.space, s.L);
+		plan->keeps_tables = settings->beam_width == 0 &&
+		    plan->n_routes != 0 && plan->n_routes <= max_routes;
+	}
+	free(s.budgets);
+	return status;
+}
+
+int
 oracle_run(const struct duo_model *model, const int32_t *tokens,
     size_t n_tokens, int32_t bos, const struct oracle_settings *settings,
     struct oracle_result *result, struct duo_error *err)

@@ -181,6 +181,23 @@ int oracle_run(const struct duo_model *model, const int32_t *tokens,
     size_t n_tokens, int32_t bos, const struct oracle_settings *settings,
     struct oracle_result *result, struct duo_error *err);
 void oracle_result_free(struct oracle_result *result);
+
+/* What a run of these settings will produce, known before any work: for
+ * the store to see that the run will fit (analysis.c). */
+struct oracle_plan {
+	size_t n_methods;               /* at most this many methods */
+	int n_budgets;                  /* budgets evaluated */
+	uint64_t n_routes;              /* routes in the space */
+	int keeps_tables;               /* 1: exhaustive, the loss tables
+					   of n_routes floats per token are
+					   kept (result.tables) */
+};
+
+/* The plan of oracle_run() with these settings; fails as oracle_run()
+ * would on settings that do not fit the model. */
+int oracle_plan(const struct duo_model *model,
+    const struct oracle_settings *settings, struct oracle_plan *plan,
+    struct duo_error *err);
 /* The method of that name and budget (-1 for big, small, best), or NULL. */
 const struct oracle_method *oracle_result_method(
     const struct oracle_result *result, const char *name, int budget);

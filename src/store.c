@@ -8,6 +8,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -18,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "names.h"
 #include "route.h"
@@ -525,7 +528,7 @@ parent_folder(const char *path)
 
 /* mkdir -p, private to the user as XDG asks for data folders. */
 static int
-make_folders(char *folder, struct duo_error *err)
+make_folders(const char *path, char *folder, struct duo_error *err)
 {
 	struct stat st;
 	char *p, saved;
@@ -537,13 +540,14 @@ make_folders(char *folder, struct duo_error *err)
 		*p = '\0';
 		if (stat(folder, &st) != 0) {
 			if (errno != ENOENT || mkdir(folder, 0700) != 0) {
-				error_set(err, "cannot create folder %s: %s",
-				    folder, strerror(errno));
+				error_set(err, "%s: cannot create folder %s: %s",
+				    path, folder, strerror(errno));
 				*p = saved;
 				return -1;
 			}
 		} else if (!S_ISDIR(st.st_mode)) {
-			error_set(err, "%s is not a folder", folder);
+			error_set(err, "%s: cannot create the database: %s is "
+			    "not a folder", path, folder);
 			*p = saved;
 			return -1;
 		}
@@ -553,16 +557,108 @@ make_folders(char *folder, struct duo_error *err)
 	}
 }
 
+/* The first folder of path's folders that is a file (what ENOTDIR
+ * means), cut in place; folder itself when none is found. */
+static const char *
+first_file_among(char *folder)
+{
+	struct stat st;
+	char *p, saved;
+
+	for (p = folder + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		saved = *p;
+		*p = '\0';
+		if (stat(folder, &st) == 0 && !S_ISDIR(st.st_mode))
+			return folder;
+		*p = saved;
+	}
+	return folder;
+}
+
+/* May this process make files in folder?  With its effective ids, so
+ * that the answer is the one open() would give; 0 or an errno. */
+static int
+folder_writable(const char *folder)
+{
+	return faccessat(AT_FDCWD, folder, W_OK | X_OK, AT_EACCESS) == 0 ?
+	    0 : errno;
+}
+
+/*
+ * An existing database whose folder cannot take new files: SQLite must
+ * make its -wal and -shm files there (or a journal) to write, and would
+ * report only "unable to open" or "readonly" without saying why.
+ */
+static int
+check_folder_of_existing(const char *path, struct duo_error *err)
+{
+	char *folder = parent_folder(path), *wal, *shm;
+	struct stat st;
+	int errnum, missing;
+
+	if (folder == NULL)
+		return error_set(err, "out of memory");
+	errnum = folder_writable(folder);
+	wal = string_join(path, "-wal");
+	shm = string_join(path, "-shm");
+	missing = wal == NULL || shm == NULL || stat(wal, &st) != 0 ||
+	    stat(shm, &st) != 0;
+	free(wal);
+	free(shm);
+	if (errnum != 0 && missing)
+		error_set(err, "%s: cannot write the database: its folder %s "
+		    "does not let new files be made (%s), and SQLite keeps "
+		    "its log beside the database", path, folder,
+		    strerror(errnum));
+	free(folder);
+	return errnum != 0 && missing ? -1 : 0;
+}
+
+/* The folder of a database to be made: it must exist, be a folder and
+ * let this process make a file there. */
+static int
+check_new_folder(const char *path, char *folder, int flags,
+    struct duo_error *err)
+{
+	struct stat st;
+	int errnum;
+
+	if (stat(folder, &st) != 0) {
+		errnum = errno;
+		if (errnum == ENOENT && (flags & STORE_MAKE_FOLDER))
+			return make_folders(path, folder, err);
+		if (errnum == ENOENT)
+			return error_set(err, "%s: cannot create the database: "
+			    "folder %s does not exist", path, folder);
+		if (errnum == ENOTDIR)
+			return error_set(err, "%s: cannot create the database: "
+			    "%s is not a folder", path,
+			    first_file_among(folder));
+		return error_set(err, "%s: cannot create the database: %s: %s",
+		    path, folder, strerror(errnum));
+	}
+	if (!S_ISDIR(st.st_mode))
+		return error_set(err, "%s: cannot create the database: %s is "
+		    "not a folder", path, folder);
+	if ((errnum = folder_writable(folder)) != 0)
+		return error_set(err, "%s: cannot create the database: %s",
+		    path, strerror(errnum));
+	return 0;
+}
+
 /*
  * Check the file and its folder before SQLite sees them, so a typing
- * mistake gets a message that names what is missing.
+ * mistake or a folder that cannot be written gets a message that says
+ * what is wrong (SQLite says "unable to open database file" for all).
  */
 static int
 check_path(const char *path, int flags, struct duo_error *err)
 {
 	struct stat st;
 	char *folder;
-	int rc = 0;
+	int rc;
 
 	/* SQLite would keep these in memory, and the run would be lost
 	 * when duo exits (with URIs on, any "file:" name is one). */
@@ -581,27 +677,20 @@ check_path(const char *path, int flags, struct duo_error *err)
 		if (!S_ISREG(st.st_mode))
 			return error_set(err, "%s: is not a regular file, "
 			    "so it cannot hold a database", path);
-		return 0;
+		if (flags & STORE_READONLY)
+			return 0;
+		return check_folder_of_existing(path, err);
 	}
-	if (errno != ENOENT)
+	if (errno != ENOENT && errno != ENOTDIR)
 		return error_set(err, "%s: %s", path, strerror(errno));
 	if (flags & STORE_READONLY)
-		return error_set(err, "%s: no such database (no run has been "
-		    "stored there yet)", path);
+		return error_set(err, errno == ENOTDIR ? "%s: no such database "
+		    "(a folder of its path is a file)" : "%s: no such database "
+		    "(no run has been stored there yet)", path);
 	folder = parent_folder(path);
 	if (folder == NULL)
 		return error_set(err, "out of memory");
-	if (stat(folder, &st) != 0) {
-		if (errno == ENOENT && (flags & STORE_MAKE_FOLDER))
-			rc = make_folders(folder, err);
-		else if (errno == ENOENT)
-			rc = error_set(err, "%s: folder %s does not exist",
-			    path, folder);
-		else
-			rc = error_set(err, "%s: %s: %s", path, folder,
-			    strerror(errno));
-	} else if (!S_ISDIR(st.st_mode))
-		rc = error_set(err, "%s: %s is not a folder", path, folder);
+	rc = check_new_folder(path, folder, flags, err);
 	free(folder);
 	return rc;
 }
@@ -797,10 +886,10 @@ store_open(struct store **out, const char *path, int flags,
 		    "to write it)", path);
 		goto fail;
 	}
-	if (store_exec(store, "PRAGMA journal_mode = WAL", "opening",
-	    err) != 0 ||
-	    store_exec(store, "PRAGMA synchronous = NORMAL", "opening",
-	    err) != 0)
+	if (store_exec(store, (flags & STORE_ONE_FILE) ?
+	    "PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL" :
+	    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL",
+	    "opening", err) != 0)
 		goto fail;
 	if (version < STORE_SCHEMA_VERSION && migrate(store, err) != 0)
 		goto fail;
@@ -1479,9 +1568,208 @@ store_write_run(struct store *store, const struct run_record *run,
 			sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}
+	/* Copy the log into the database and empty it now, so that no
+	 * -wal file as big as the run stays behind when another connection
+	 * (the browser) keeps SQLite from doing it at close.  The run is
+	 * stored either way: a reader that keeps the log busy only delays
+	 * this to the next write. */
+	sqlite3_wal_checkpoint_v2(store->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+	    NULL, NULL);
 	if (run_id != NULL)
 		*run_id = id;
 	return 0;
+}
+
+/* ---- a run kept in a side file ------------------------------------------ */
+
+/* Remove a side file that could not be made whole, and whatever SQLite
+ * left beside it. */
+static void
+remove_side_file(const char *path)
+{
+	static const char *const suffixes[] = { "", "-journal", "-wal",
+	    "-shm" };
+	char *name;
+	size_t i;
+
+	for (i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
+		if ((name = string_join(path, suffixes[i])) != NULL) {
+			unlink(name);
+			free(name);
+		}
+}
+
+/* Write run as the only run of a new database at path, a name nobody
+ * has taken (O_EXCL); on failure nothing is left there. */
+static int
+write_side_file(const char *path, const struct run_record *run,
+    struct duo_error *err)
+{
+	struct store *side;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return error_set(err, "%s: %s", path, strerror(errno));
+	close(fd);
+	/* an empty file is an empty database: store_open() makes the
+	 * schema in it */
+	if (store_open(&side, path, STORE_ONE_FILE, err) != 0) {
+		remove_side_file(path);
+		return -1;
+	}
+	if (store_write_run(side, run, NULL, err) != 0) {
+		store_close(side);
+		remove_side_file(path);
+		return -1;
+	}
+	/* with a rollback journal the commit is in the file already */
+	store_close(side);
+	return 0;
+}
+
+/* "FOLDER/BASE.kept-20261203T071500Z-1234.db"; a fresh string. */
+static char *
+side_file_name(const char *folder, const char *base)
+{
+	char stamp[32], *name;
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+	n = strlen(folder) + strlen(base) + strlen(stamp) + 48;
+	/* "" is the current folder: the name stays relative, as the
+	 * database's was */
+	if ((name = malloc(n)) != NULL)
+		snprintf(name, n, "%s%s%s.kept-%s-%ld.db", folder,
+		    folder[0] != '\0' && folder[strlen(folder) - 1] != '/' ?
+		    "/" : "", base, stamp, (long)getpid());
+	return name;
+}
+
+int
+store_keep_run(const char *db_path, const struct run_record *run,
+    char **side_path, struct duo_error *err)
+{
+	const char *slash = strrchr(db_path, '/'), *base, *tmpdir;
+	struct duo_error first, second;
+	char *folder, *path;
+
+	*side_path = NULL;
+	base = slash != NULL ? slash + 1 : db_path;
+	/* beside the database: "runs.db" keeps "runs.db.kept-...db" */
+	if ((folder = slash != NULL ? parent_folder(db_path) :
+	    string_copy("")) == NULL ||
+	    (path = side_file_name(folder, base)) == NULL) {
+		free(folder);
+		return error_set(err, "out of memory");
+	}
+	free(folder);
+	if (write_side_file(path, run, &first) == 0) {
+		*side_path = path;
+		return 0;
+	}
+	free(path);
+	/* that folder's disk may be the full one: the temporary folder */
+	tmpdir = getenv("TMPDIR");
+	if (tmpdir == NULL || tmpdir[0] != '/')
+		tmpdir = "/tmp";
+	if ((path = side_file_name(tmpdir, base)) == NULL)
+		return error_set(err, "out of memory");
+	if (write_side_file(path, run, &second) == 0) {
+		*side_path = path;
+		return 0;
+	}
+	free(path);
+	return error_set(err, "%s; %s", first.message, second.message);
+}
+
+/* ---- room for a run ------------------------------------------------------ */
+
+/*
+ * Bytes per row, measured with dbstat on runs of tests/fixture.gguf (4
+ * layers) and data/duo.gguf (12 layers, 4096 routes): a results row took
+ * 32.5 + L bytes, a tokens row 27 bytes and its piece, a route_losses row
+ * its blob and 4% (overflow pages, its key's index).  The estimate rounds
+ * each up and adds 5% for the B-trees' inner pages and partly filled
+ * pages, and 8 pages for a first model row and the tables' first pages:
+ *
+ *   E = 1.05 * (2 T + S + 256 + 28 (n + 1) + (34 + L) R + 48 M
+ *               + K (1.04 B + 48)) + 8 P
+ *
+ * T the text's bytes (in runs and again as the tokens' pieces), S the
+ * settings, n the tokens, R the results rows, M the run_means rows, K the
+ * route_losses rows of B bytes each, P the page size.  On eight runs of
+ * the two models (spaces BS and BS., greedy, beam, one budget or all) it
+ * was 5 to 17% above the pages the runs took.
+ */
+double
+store_estimate_run_bytes(const struct run_size *size, int64_t page_size)
+{
+	double rows = 2.0 * (double)size->text_bytes +
+	    (double)size->settings_bytes + 256.0 +
+	    28.0 * ((double)size->n_tokens + 1.0) +
+	    (34.0 + size->n_layer) * (double)size->n_results +
+	    48.0 * (double)size->n_methods +
+	    (double)size->n_tables * (1.04 * (double)size->table_bytes + 48.0);
+
+	return 1.05 * rows + 8.0 * (double)page_size;
+}
+
+/* A size for people: "812 KiB", "3.4 MiB". */
+static const char *
+format_bytes(double bytes, char out[32])
+{
+	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB",
+	    "TiB" };
+	int i = 0;
+
+	while (bytes >= 1024.0 && i < 4) {
+		bytes /= 1024.0;
+		i++;
+	}
+	snprintf(out, 32, i == 0 ? "%.0f %s" : bytes < 10 ? "%.1f %s" :
+	    "%.0f %s", bytes, units[i]);
+	return out;
+}
+
+int
+store_check_room(struct store *store, const struct run_size *size,
+    struct duo_error *err)
+{
+	struct statvfs fs;
+	int64_t page_size, free_pages;
+	double run_bytes, log_bytes, disk_free, pages_free, need;
+	char a[32], b[32], c[32], d[32];
+
+	if (store_query_int(store, "PRAGMA page_size", &page_size,
+	    "reading the free space", err) != 0 ||
+	    store_query_int(store, "PRAGMA freelist_count", &free_pages,
+	    "reading the free space", err) != 0)
+		return -1;
+	if (statvfs(store->path, &fs) != 0)
+		return error_set(err, "%s: reading the free space: %s",
+		    store->path, strerror(errno));
+	/* root may use the blocks kept back for it; others may not */
+	disk_free = (double)(geteuid() == 0 ? fs.f_bfree : fs.f_bavail) *
+	    (double)fs.f_frsize;
+	pages_free = (double)free_pages * (double)page_size;
+	run_bytes = store_estimate_run_bytes(size, page_size);
+	/* each page goes to the log with a 24-byte frame header, then the
+	 * database grows by what its free pages cannot take */
+	log_bytes = run_bytes * (1.0 + 24.0 / (double)page_size);
+	need = log_bytes + (run_bytes > pages_free ? run_bytes - pages_free :
+	    0.0);
+	if (need <= disk_free)
+		return 0;
+	return error_set(err, "%s: not enough free space for this run: "
+	    "storing it needs about %s (a run of about %s in the database, "
+	    "written first to its -wal log), and there is %s free on the "
+	    "file system and %s of free pages in the database",
+	    store->path, format_bytes(need, a), format_bytes(run_bytes, b),
+	    format_bytes(disk_free, c), format_bytes(pages_free, d));
 }
 
 /* ---- reading runs -------------------------------------------------------- */

@@ -39,6 +39,9 @@ enum store_flags {
 	 * folder named on the command line that does not exist is an error,
 	 * since it is more often a typing mistake than a wish. */
 	STORE_MAKE_FOLDER = 1 << 1,
+	/* One file, with a rollback journal instead of the -wal log: a
+	 * side file (store_keep_run()), which people move and send. */
+	STORE_ONE_FILE = 1 << 2,
 };
 
 struct store;
@@ -133,6 +136,47 @@ struct run_record {
  */
 int store_write_run(struct store *store, const struct run_record *run,
     int64_t *run_id, struct duo_error *err);
+
+/*
+ * Keep a run that the database at db_path refused (a lock held too long,
+ * a full disk) in a side file: a new duo database holding only that run,
+ * "DB.kept-YYYYMMDDTHHMMSSZ-PID.db" beside the database, else in $TMPDIR
+ * (or /tmp) when that folder cannot take it.  "duo merge DB SIDE" stores
+ * it.  *side_path is the file's name (free it); on failure nothing is
+ * left, and err says why for both places.
+ */
+int store_keep_run(const char *db_path, const struct run_record *run,
+    char **side_path, struct duo_error *err);
+
+/* A run's size, known before its analysis: what it will store. */
+struct run_size {
+	size_t text_bytes;              /* the text */
+	size_t settings_bytes;          /* its settings JSON, about */
+	size_t n_tokens;                /* scored tokens */
+	size_t n_results;               /* rows of results, at most */
+	size_t n_methods;               /* rows of run_means, at most */
+	int n_layer;                    /* characters of a route */
+	size_t n_tables;                /* rows of route_losses */
+	size_t table_bytes;             /* bytes of each */
+};
+
+/*
+ * Bytes that a run of this size takes in a database of pages of
+ * page_size bytes, about and rather more than less (the formula is in
+ * store.c and duo-db(5)).
+ */
+double store_estimate_run_bytes(const struct run_size *size,
+    int64_t page_size);
+
+/*
+ * Refuse a run that the database could not take now: writing it puts
+ * every new page in the -wal log first, then into the database, which
+ * grows by what its free pages cannot hold.  The message says what is
+ * needed and what is free.  Run it before the analysis, so that a full
+ * disk costs seconds, not the analysis.
+ */
+int store_check_room(struct store *store, const struct run_size *size,
+    struct duo_error *err);
 
 /* A run as listed, with its model and a summary of its results. */
 struct run_info {

@@ -251,9 +251,11 @@ job_main(void *arg)
 			job->status.seconds = seconds;
 		});
 		set_state(job, JOB_DONE, NULL);
-	} else
+	} else {
+		PUBLISH(job, job->status.kept = err.code == DUO_ERROR_KEPT);
 		set_state(job, err.code == DUO_ERROR_CANCELLED ?
 		    JOB_CANCELLED : JOB_FAILED, err.message);
+	}
 	analysis_request_free(&req);
 	text_tokens_free(&job->tokens);
 	if (model_loaded)

@@ -43,7 +43,12 @@ struct job_status {
 	int n_layer;
 	int64_t run_id;                 /* JOB_DONE */
 	double seconds;                 /* the engine's, JOB_DONE */
-	char message[512];              /* JOB_FAILED, JOB_CANCELLED */
+	/* JOB_FAILED, JOB_CANCELLED: why; as long as a struct duo_error's,
+	 * since a run kept in a side file is told with two paths */
+	char message[1024];
+	int kept;                       /* JOB_FAILED: the run is kept in a
+					   side file (the message says
+					   where) */
 };
 
 struct job;

@@ -260,7 +260,7 @@ struct app {
 	struct rect title, body, status;
 
 	/* the bottom line */
-	char message[512];
+	char message[1024];
 	int message_is_error;
 	/* The recent messages, whole (:messages): a ring, oldest first
 	 * from history_next once full. */

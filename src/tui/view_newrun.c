@@ -377,8 +377,9 @@ draw_progress(struct app *app, struct newrun_state *s)
 	case JOB_FAILED:
 		y += draw_wrapped(app, y, x, w, r->h - 2, st->message,
 		    EL_ERROR);
-		draw_textf(app, y, x, w, EL_DIM, "Nothing was stored of %s.",
-		    s->what);
+		if (!st->kept)
+			draw_textf(app, y, x, w, EL_DIM, "Nothing was stored "
+			    "of %s.", s->what);
 		break;
 	case JOB_CANCELLED:
 		draw_textf(app, y, x, w, EL_NORMAL, "Stopped after %.1f s: "
