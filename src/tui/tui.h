@@ -264,7 +264,7 @@ struct app {
 	int message_is_error;
 	/* The recent messages, whole (:messages): a ring, oldest first
 	 * from history_next once full. */
-	char history[APP_HISTORY][512];
+	char history[APP_HISTORY][1024];
 	unsigned char history_is_error[APP_HISTORY];
 	int n_history, history_next;
 	enum prompt_kind prompt;
