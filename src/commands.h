@@ -12,6 +12,7 @@
 extern const struct command cmd_convert_entry;
 extern const struct command cmd_export_entry;
 extern const struct command cmd_info_entry;
+extern const struct command cmd_merge_entry;
 extern const struct command cmd_router_entry;
 extern const struct command cmd_run_entry;
 extern const struct command cmd_score_entry;

@@ -3,7 +3,8 @@
  * with the right pragmas, writing a run in one transaction, reading runs
  * back.  duo-db(5) documents every table, column and view defined here;
  * a change to the schema is a new entry in migrations[] and a new
- * STORE_SCHEMA_VERSION, never an edit of an old entry.
+ * STORE_SCHEMA_VERSION, never an edit of an old entry (and a new table or
+ * column goes into merged_tables[] of store_merge.c).
  */
 #include "store.h"
 
@@ -25,17 +26,11 @@
 
 #include "names.h"
 #include "route.h"
+#include "store_internal.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
 #endif
-
-struct store {
-	sqlite3 *db;
-	char *path;
-	int readonly;
-	int busy_timeout_ms;
-};
 
 /*
  * Version 1: the tables and views of doc/design.md section 7.  Text columns
@@ -303,7 +298,7 @@ static const struct {
 };
 
 /* Fill err with "PATH: doing: what went wrong", in words where possible. */
-static int
+int
 store_fail(const struct store *store, struct duo_error *err,
     const char *doing)
 {
@@ -353,7 +348,7 @@ store_damaged(const struct store *store, struct duo_error *err,
 }
 
 /* Run SQL with no result rows. */
-static int
+int
 store_exec(struct store *store, const char *sql, const char *doing,
     struct duo_error *err)
 {
@@ -362,7 +357,7 @@ store_exec(struct store *store, const char *sql, const char *doing,
 	return 0;
 }
 
-static int
+int
 store_prepare(struct store *store, sqlite3_stmt **stmt, const char *sql,
     struct duo_error *err)
 {
@@ -2319,6 +2314,17 @@ load_results(struct store *store, struct run_data *run, struct duo_error *err)
 		if (run->first_result[p] < run->first_result[p - 1])
 			run->first_result[p] = run->first_result[p - 1];
 	return 0;
+}
+
+/* A run that store_list_runs() found damaged is refused, with the code
+ * that marks it (for duo merge, which copies only whole runs). */
+int
+store_refuse_damaged(const struct store *store, const struct run_info *info,
+    struct duo_error *err)
+{
+	if (info->damage[0] == '\0')
+		return 0;
+	return store_damaged(store, err, "%s", info->damage);
 }
 
 int

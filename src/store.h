@@ -1,8 +1,9 @@
 /*
  * store.h - runs kept in SQLite: the schema of doc/design.md section 7 and
  * duo-db(5), its creation and migration (PRAGMA user_version), writing a
- * whole run in one transaction, and reading runs back for the TUI and
- * "duo export".
+ * whole run in one transaction, reading runs back for the TUI and
+ * "duo export", and copying runs from one database into another ("duo
+ * merge", in store_merge.c).
  *
  * This module owns the database file and every SQL statement of duo; no
  * other module talks to SQLite.  It knows nothing of weights, tokenizers or
@@ -281,5 +282,44 @@ int store_delete_run(struct store *store, int64_t run_id,
  */
 int store_check_model(struct store *store, int64_t run_id,
     const char *sha256_hex, struct duo_error *err);
+
+/* ---- merging databases (store_merge.c) ---------------------------------- */
+
+enum store_merge_flags {
+	/* Leave out a run the output already has, instead of refusing the
+	 * input. */
+	STORE_MERGE_SKIP_DUPLICATES = 1 << 0,
+};
+
+/* A run left out as a duplicate: its id in the input, and the output's
+ * run that it repeats. */
+struct store_merge_skip {
+	int64_t run_id;
+	int64_t duplicate_of;
+};
+
+/* What store_merge() did with one input. */
+struct store_merge_report {
+	size_t n_merged;                /* runs copied */
+	int64_t first_id, last_id;      /* their new ids, consecutive; 0 if none */
+	size_t n_models_added;          /* model rows the output lacked */
+	struct store_merge_skip *skipped;       /* [n_skipped], input order */
+	size_t n_skipped;
+};
+
+/*
+ * Copy every run of the database at in_path into out, in one transaction:
+ * models found by their hash or added, every id renumbered, every row of
+ * the run copied value for value (TEXT stays TEXT, a BLOB a BLOB).  The
+ * input is opened read-only and must be a duo database of this schema
+ * version and another file than out.  Each run is checked as
+ * store_load_run() checks it, and a run that out already has (the same
+ * model hash, text, space, context and settings but for "threads") is an
+ * error unless STORE_MERGE_SKIP_DUPLICATES; on any error nothing is
+ * written.  Free the report with store_merge_report_free().
+ */
+int store_merge(struct store *out, const char *in_path, int flags,
+    struct store_merge_report *report, struct duo_error *err);
+void store_merge_report_free(struct store_merge_report *report);
 
 #endif
