@@ -377,7 +377,7 @@ oracle_run(const struct duo_model *model, const int32_t *tokens,
 	double start = 0.0;
 	bool greedy = settings->context == ORACLE_GREEDY;
 	bool fixed = settings->context == ORACLE_FIXED;
-	int b, status = -1;
+	int b, status = -1, blas_held = 0;
 
 	memset(result, 0, sizeof *result);
 	memset(&s, 0, sizeof s);
@@ -466,8 +466,9 @@ oracle_run(const struct duo_model *model, const int32_t *tokens,
 	s.engine.progress_arg = settings->progress_arg;
 	s.engine.cancel = settings->cancel;
 	s.engine.work_total = expected_work(&s, result, greedy);
-	if (s.engine.n_workers > 1)
-		linalg_set_threads(1);
+	/* The workers' products run on one BLAS thread each. */
+	if ((blas_held = s.engine.n_workers > 1))
+		linalg_workers_begin();
 	start = wall_seconds();
 
 	best = derive_add_method(result, METHOD_BEST, NULL, -1);
@@ -535,11 +536,11 @@ done:
 			result->route_tokens +=
 			    s.engine.workers[b].route_tokens;
 		}
-		if (s.engine.n_workers > 1)
-			linalg_set_threads(s.engine.n_workers);
 		if (start > 0.0)
 			result->seconds = wall_seconds() - start;
 	}
+	if (blas_held)
+		linalg_workers_end();
 	free(columns);
 	free(columns_codes);
 	free(oracle);

@@ -24,6 +24,7 @@
 #include "actions.h"
 #include "cli.h"
 #include "draw.h"
+#include "linalg.h"
 #include "run.h"
 #include "script.h"
 #include "store.h"
@@ -354,6 +355,15 @@ app_reload(struct app *app)
 	int v;
 
 	app->db_missing = access(app->db_path, F_OK) != 0;
+	/*
+	 * The model may run on two threads here at once, top-5 predictions
+	 * beside an analysis (doc/design.md section 13).  Each product runs
+	 * on one BLAS thread, whatever else runs: parallel work comes from
+	 * those threads and the analysis's workers, and a prediction's
+	 * numbers do not depend on whether an analysis is running (OpenBLAS
+	 * splits a product differently on one thread and on two).
+	 */
+	linalg_set_threads(1);
 	for (i = 0; i < tui_n_workers; i++)
 		if (tui_workers[i]->reload != NULL)
 			tui_workers[i]->reload(app);
@@ -846,6 +856,15 @@ tui_start(struct app *app, const struct tui_options *options,
 	if (app->db_path == NULL)
 		return -1;
 	app->db_missing = access(app->db_path, F_OK) != 0;
+	/*
+	 * The model may run on two threads here at once, top-5 predictions
+	 * beside an analysis (doc/design.md section 13).  Each product runs
+	 * on one BLAS thread, whatever else runs: parallel work comes from
+	 * those threads and the analysis's workers, and a prediction's
+	 * numbers do not depend on whether an analysis is running (OpenBLAS
+	 * splits a product differently on one thread and on two).
+	 */
+	linalg_set_threads(1);
 	for (i = 0; i < tui_n_workers; i++)
 		if (tui_workers[i]->start != NULL &&
 		    tui_workers[i]->start(app, err) != 0) {
