@@ -2211,6 +2211,44 @@ load_tokens(struct store *store, struct run_data *run, struct duo_error *err)
  * run row for. */
 #define RESULTS_HINT_MAX ((size_t)1 << 22)
 
+/*
+ * What is wrong with a result row, or NULL: every view indexes by its
+ * budget and reads its route layer by layer, so the budget must be 0..L,
+ * a route exactly L characters of the run's space, and the loss a finite
+ * number (a stored NaN would reach colour scales as an index).
+ */
+static const char *
+result_fault(const struct run_data *run, sqlite3_stmt *stmt,
+    const unsigned char *route)
+{
+	sqlite3_int64 budget = sqlite3_column_int64(stmt, 2);
+	size_t l, L = (size_t)run->info.n_layer;
+	/* A space that is none of duo's is the run's own oddity (export
+	 * still writes it out, escaped); its routes are then held to the
+	 * three choices that any route may use. */
+	const char *choices = strcmp(run->info.space, "BS") == 0 ||
+	    strcmp(run->info.space, "B.") == 0 ||
+	    strcmp(run->info.space, "BS.") == 0 ? run->info.space : "BS.";
+
+	if (sqlite3_column_type(stmt, 2) != SQLITE_INTEGER || budget < 0 ||
+	    budget > (sqlite3_int64)L)
+		return "a result's budget is not between 0 and the layers";
+	if (sqlite3_column_type(stmt, 4) != SQLITE_INTEGER &&
+	    sqlite3_column_type(stmt, 4) != SQLITE_FLOAT)
+		return "a result's loss is not a number";
+	if (!isfinite(sqlite3_column_double(stmt, 4)))
+		return "a result's loss is not finite";
+	if (route == NULL)
+		return NULL;
+	if ((size_t)sqlite3_column_bytes(stmt, 3) != L)
+		return "a result's route is not one character a layer";
+	for (l = 0; l < L; l++)
+		if (route[l] == '\0' || strchr(choices, route[l]) == NULL)
+			return "a result's route has a choice outside its "
+			    "space";
+	return NULL;
+}
+
 static int
 load_results(struct store *store, struct run_data *run, struct duo_error *err)
 {
@@ -2219,7 +2257,8 @@ load_results(struct store *store, struct run_data *run, struct duo_error *err)
 	void *grown[3];
 	sqlite3_stmt *stmt;
 	const unsigned char *text;
-	int rc, pos, bad = 0;
+	const char *fault = NULL;
+	int rc, pos, bad = 0, bad_pos = 0;
 
 	/* n_results is a hint for the first allocation, no more: the rows
 	 * themselves are counted, and the arrays grow with them */
@@ -2284,6 +2323,11 @@ load_results(struct store *store, struct run_data *run, struct duo_error *err)
 		run->results[i].budget = sqlite3_column_int(stmt, 2);
 		run->results[i].loss = sqlite3_column_double(stmt, 4);
 		text = sqlite3_column_text(stmt, 3);
+		fault = result_fault(run, stmt, text);
+		if (fault != NULL) {
+			bad_pos = pos;
+			break;
+		}
 		snprintf(run->routes + i * slot, slot, "%s",
 		    text != NULL ? (const char *)text : "");
 		i++;
@@ -2302,6 +2346,9 @@ load_results(struct store *store, struct run_data *run, struct duo_error *err)
 	if (bad)
 		return store_damaged(store, err, "run %" PRId64 ": a result "
 		    "lies outside the run's tokens", run->info.id);
+	if (fault != NULL)
+		return store_damaged(store, err, "run %" PRId64 ", position "
+		    "%d: %s", run->info.id, bad_pos, fault);
 	if (rc != SQLITE_DONE)
 		return store_fail(store, err, "reading the results");
 	if ((int64_t)i != run->info.n_results)

@@ -147,6 +147,16 @@ expect 1 'run 2: n_results is 2305843009213693952, but it has' \
 expect 1 "run 3: its model's n_layer is -1" "a model of -1 layers" -- \
 	"$DUO" export -d "$bad" 3 --format json
 expect 0 '' "the rest of a hostile database" -- "$DUO" export -d "$bad" 4
+# Result rows that views index by: a budget past the layers, a route of
+# the wrong length or with a choice outside the space, a loss not finite.
+for damage in "budget = 99" "route = 'BB'" "route = 'B.S'" "loss = 'NaN'"; do
+	cp "$bad" "$tmp/result.db" || exit 99
+	sqlite3 "$tmp/result.db" "PRAGMA ignore_check_constraints = 1;
+	    UPDATE results SET $damage WHERE run_id = 4 AND pos = 2 AND
+	    method = 'oracle' AND budget = 1;" || exit 99
+	expect 1 'result.db: run 4, position 2: a result.s ' \
+	    "a result with $damage" -- "$DUO" export -d "$tmp/result.db" 4
+done
 # Strings from the database are escaped whatever they hold.
 sqlite3 "$bad" "PRAGMA ignore_check_constraints = 1;
 	UPDATE results SET method = 'a\"b,c' WHERE run_id = 4 AND method = 'big';
