@@ -1362,12 +1362,35 @@ void
 model_head_losses(const struct duo_model *model, const float *x, int n,
     const int32_t *targets, float *losses, float *scratch)
 {
+	model_head_scores(model, x, n, targets, NULL, NULL, losses, NULL,
+	    scratch);
+}
+
+/* sum_v p[v] z[v] over a slice, in double: the one extra pass the
+ * label-free comparison costs per row. */
+static double
+slice_dot(const float *p, const float *z, int n)
+{
+	double sum = 0.0;
+	int v;
+
+	SIMD_SUM(sum)
+	for (v = 0; v < n; v++)
+		sum += (double)p[v] * (double)z[v];
+	return sum;
+}
+
+void
+model_head_scores(const struct duo_model *model, const float *x, int n,
+    const int32_t *targets, const float *const *reference,
+    const double *reference_plogp, float *losses, float *kl, float *scratch)
+{
 	const struct duo_config *c = &model->config;
 	int C = c->d_model, V = c->n_vocab, i0, rows, v0, cols, i;
 	float *xn = scratch, *logits = scratch + (size_t)HEAD_ROWS * C;
 	float *max = logits + (size_t)HEAD_ROWS * HEAD_COLUMNS;
 	float *target_logit = max + HEAD_ROWS, *row, m;
-	double sums[HEAD_ROWS];
+	double sums[HEAD_ROWS], dots[HEAD_ROWS], log_sum;
 
 	for (i0 = 0; i0 < n; i0 += rows) {
 		rows = n - i0 < HEAD_ROWS ? n - i0 : HEAD_ROWS;
@@ -1385,6 +1408,11 @@ model_head_losses(const struct duo_model *model, const float *x, int n,
 				row = logits + (size_t)i * cols;
 				if (t >= v0 && t < v0 + cols)
 					target_logit[i] = row[t - v0];
+				/* before exp_shifted overwrites the row */
+				if (reference != NULL)
+					dots[i] = (v0 == 0 ? 0.0 : dots[i]) +
+					    slice_dot(reference[i0 + i] + v0,
+					    row, cols);
 				m = row_max(row, cols);
 				if (v0 == 0) {
 					max[i] = m;
@@ -1401,8 +1429,32 @@ model_head_losses(const struct duo_model *model, const float *x, int n,
 				sums[i] += exp_shifted(row, row, max[i], cols);
 			}
 		}
-		for (i = 0; i < rows; i++)
-			losses[i0 + i] = (float)(log(sums[i]) +
-			    (double)max[i] - (double)target_logit[i]);
+		for (i = 0; i < rows; i++) {
+			log_sum = log(sums[i]) + (double)max[i];
+			losses[i0 + i] = (float)(log_sum -
+			    (double)target_logit[i]);
+			/* KL = sum p ln p - sum p z + ln sum exp z, as p
+			 * sums to 1; never below 0 but for rounding */
+			if (reference != NULL)
+				kl[i0 + i] = (float)fmax(0.0,
+				    reference_plogp[i0 + i] - dots[i] +
+				    log_sum);
+		}
+	}
+}
+
+void
+model_head_logits(const struct duo_model *model, const float *x, int n,
+    float *logits, float *scratch)
+{
+	const struct duo_config *c = &model->config;
+	int C = c->d_model, V = c->n_vocab, i0, rows;
+
+	for (i0 = 0; i0 < n; i0 += rows) {
+		rows = n - i0 < HEAD_ROWS ? n - i0 : HEAD_ROWS;
+		rmsnorm_forward(scratch, NULL, x + (size_t)i0 * C,
+		    model->output_norm, rows, C, c->norm_eps, false);
+		gemm(false, true, rows, V, C, 1.0f, scratch, C, model->output,
+		    C, 0.0f, logits + (size_t)i0 * V, V);
 	}
 }
