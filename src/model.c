@@ -1366,17 +1366,16 @@ model_head_losses(const struct duo_model *model, const float *x, int n,
 	    scratch);
 }
 
-/* sum_v p[v] z[v] over a slice, in double: the one extra pass the
- * label-free comparison costs per row. */
+/* sum_c a[c] b[c] in double. */
 static double
-slice_dot(const float *p, const float *z, int n)
+dot_double(const float *a, const float *b, int n)
 {
 	double sum = 0.0;
-	int v;
+	int c;
 
 	SIMD_SUM(sum)
-	for (v = 0; v < n; v++)
-		sum += (double)p[v] * (double)z[v];
+	for (c = 0; c < n; c++)
+		sum += (double)a[c] * (double)b[c];
 	return sum;
 }
 
@@ -1396,6 +1395,10 @@ model_head_scores(const struct duo_model *model, const float *x, int n,
 		rows = n - i0 < HEAD_ROWS ? n - i0 : HEAD_ROWS;
 		rmsnorm_forward(xn, NULL, x + (size_t)i0 * C,
 		    model->output_norm, rows, C, c->norm_eps, false);
+		/* sum_v p z = sum_v p (xn E_v) = xn (sum_v p E_v) */
+		for (i = 0; reference != NULL && i < rows; i++)
+			dots[i] = dot_double(xn + (size_t)i * C,
+			    reference[i0 + i], C);
 		for (v0 = 0; v0 < V; v0 += cols) {
 			cols = V - v0 < HEAD_COLUMNS ? V - v0 : HEAD_COLUMNS;
 			/* logits (rows, cols) = xn E[v0 .. v0 + cols)^T */
@@ -1408,11 +1411,6 @@ model_head_scores(const struct duo_model *model, const float *x, int n,
 				row = logits + (size_t)i * cols;
 				if (t >= v0 && t < v0 + cols)
 					target_logit[i] = row[t - v0];
-				/* before exp_shifted overwrites the row */
-				if (reference != NULL)
-					dots[i] = (v0 == 0 ? 0.0 : dots[i]) +
-					    slice_dot(reference[i0 + i] + v0,
-					    row, cols);
 				m = row_max(row, cols);
 				if (v0 == 0) {
 					max[i] = m;
@@ -1441,6 +1439,16 @@ model_head_scores(const struct duo_model *model, const float *x, int n,
 				    log_sum);
 		}
 	}
+}
+
+void
+model_head_expectation(const struct duo_model *model, const float *p, int n,
+    float *out)
+{
+	const struct duo_config *c = &model->config;
+
+	gemm(false, false, n, c->d_model, c->n_vocab, 1.0f, p, c->n_vocab,
+	    model->output, c->d_model, 0.0f, out, c->d_model);
 }
 
 void

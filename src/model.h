@@ -239,10 +239,16 @@ float model_row_loss(const float *logits, int V, int32_t target);
  *
  * model_head_scores: the same losses, and when reference is not NULL
  * also kl[i] = KL(p_i || q_i) in nats, where q_i is row i's next-token
- * distribution and p_i = reference[i] (V probabilities) a reference
- * distribution whose sum_v p ln p is reference_plogp[i].  As KL =
- * sum p ln p - sum p z + ln sum exp z for the logits z, it costs one
- * more pass of length V per row over the logits the losses need anyway.
+ * distribution and p_i a reference distribution given by its sum_v p ln p,
+ * reference_plogp[i], and its expected output embedding reference[i] =
+ * sum_v p[v] E_v (C floats; E the head, model_head_expectation()).  As
+ * KL = sum p ln p - sum p z + ln sum exp z for the logits z = xn E^T, and
+ * sum p z = xn . sum p E_v, it costs a dot product of length C per row
+ * beside the log-sum-exp the loss needs anyway.
+ *
+ * model_head_expectation: out (n, C) = p (n, V) E, the expected output
+ * embedding of each row's distribution p (the reference of
+ * model_head_scores()).
  *
  * model_head_logits: logits (n, V) of the rows of x (n, C), final norm
  * and head; scratch holds model_head_scratch_size() floats.
@@ -266,5 +272,7 @@ void model_head_scores(const struct duo_model *model, const float *x, int n,
     const double *reference_plogp, float *losses, float *kl, float *scratch);
 void model_head_logits(const struct duo_model *model, const float *x, int n,
     float *logits, float *scratch);
+void model_head_expectation(const struct duo_model *model, const float *p,
+    int n, float *out);
 
 #endif

@@ -44,8 +44,9 @@
  *     (the big method's: all-B everywhere in shared and greedy runs, the
  *     context route before the token in fixed ones), chosen without the
  *     token, then scored by its loss: the label-free oracle.  The head
- *     has every leaf's logits, so the divergence is one more pass of
- *     length V per leaf and row (model_head_scores()); the reference is
+ *     computes every leaf's log-sum-exp anyway, so the divergence costs
+ *     one dot product of length C per leaf and row with the reference's
+ *     expected output embedding (model_head_scores()); the reference is
  *     computed once per window before the walk.  Greedy: earlier
  *     positions take oracle_free's own choices at the same budget.  Beam:
  *     a second beam, guided by the divergence alone.

@@ -182,7 +182,9 @@ done:
 /*
  * The all-B route's logits at every row of the window by the walk itself
  * (code 0 is all-B in every space), then each row's log-softmax in
- * double: the probabilities and their sum p ln p.
+ * double: the probabilities and their sum p ln p; and the probabilities'
+ * expected output embedding, which is what the head's KL reads
+ * (model_head_scores()).
  */
 void
 search_reference(struct search *s, bool fixed)
@@ -208,10 +210,10 @@ search_reference(struct search *s, bool fixed)
 	ev.n_codes = 1;
 	ev.out = s->reference_losses;
 	ev.ld = 1;
-	ev.logits_out = s->reference;
+	ev.logits_out = s->reference_p;
 	walk_evaluate(&ev, 0, false);
 	for (r = 0; r < ev.rows; r++) {
-		z = s->reference + (size_t)r * V;
+		z = s->reference_p + (size_t)r * V;
 		max = z[0];
 		for (v = 1; v < V; v++)
 			max = z[v] > max ? z[v] : max;
@@ -228,6 +230,8 @@ search_reference(struct search *s, bool fixed)
 		}
 		s->reference_plogp[r] = plogp;
 	}
+	model_head_expectation(s->model, s->reference_p, ev.rows,
+	    s->reference);
 }
 
 /* Walk every window (shared) or block of positions (fixed) with the
@@ -238,7 +242,7 @@ search_table_pass(struct search *s, const uint64_t *codes, size_t n,
 {
 	struct walk_evaluation ev;
 	struct window *win = &s->window;
-	size_t w, V = (size_t)s->model->config.n_vocab;
+	size_t w, C = (size_t)s->model->config.d_model;
 	int q0, R;
 
 	memset(&ev, 0, sizeof ev);
@@ -281,7 +285,7 @@ search_table_pass(struct search *s, const uint64_t *codes, size_t n,
 			ev.out = out + (win->first + (size_t)q0) * n;
 			if (kl != NULL) {
 				ev.kl_out = kl + (win->first + (size_t)q0) * n;
-				ev.reference = s->reference + (size_t)q0 * V;
+				ev.reference = s->reference + (size_t)q0 * C;
 				ev.reference_plogp = s->reference_plogp + q0;
 			}
 			walk_evaluate(&ev, 0, true);
@@ -643,7 +647,7 @@ search_greedy_pass(struct search *s, int k, bool label_free,
 	const float *criterion = label_free ? s->row_kl : s->row_losses;
 	uint64_t *subset = NULL, code = 0;
 	size_t n_codes = (size_t)s->n_routes, w, i, token, chosen;
-	size_t V = (size_t)s->model->config.n_vocab;
+	size_t C = (size_t)s->model->config.d_model;
 	uint8_t *route;
 	float loss;
 	int q;
@@ -671,7 +675,7 @@ search_greedy_pass(struct search *s, int k, bool label_free,
 			ev.targets = win->ids + q + 1;
 			ev.positions = win->positions + q;
 			if (label_free) {
-				ev.reference = s->reference + (size_t)q * V;
+				ev.reference = s->reference + (size_t)q * C;
 				ev.reference_plogp = s->reference_plogp + q;
 			}
 			token = win->first + (size_t)q;
@@ -763,7 +767,7 @@ beam_window_fixed(struct search *s, bool label_free,
     struct oracle_method **oracle, struct oracle_method *best)
 {
 	struct window *win = &s->window;
-	size_t V = (size_t)s->model->config.n_vocab;
+	size_t C = (size_t)s->model->config.d_model;
 
 	if (label_free)
 		search_reference(s, true);
@@ -786,7 +790,7 @@ beam_window_fixed(struct search *s, bool label_free,
 		ev.positions = win->positions + q;
 		ev.cache = &s->cache;
 		if (label_free) {
-			ev.reference = s->reference + (size_t)q * V;
+			ev.reference = s->reference + (size_t)q * C;
 			ev.reference_plogp = s->reference_plogp + q;
 		}
 		beam_unit(s, &ev, t, false, b, 0, s->L, label_free);
@@ -909,6 +913,7 @@ search_free(struct search *s)
 	free(s->row_losses);
 	free(s->row_kl);
 	free(s->reference);
+	free(s->reference_p);
 	free(s->reference_plogp);
 	free(s->reference_losses);
 	for (i = 0; i < s->n_router_logits; i++)
@@ -944,13 +949,16 @@ search_init(struct search *s, const struct duo_model *model,
 	    kv_cache_init(&s->cache, c, NULL) != 0)
 		return error_set(err, "out of memory");
 	if (s->label_free) {
-		s->reference = array_new((size_t)s->N * (size_t)c->n_vocab,
+		s->reference_p = array_new((size_t)s->N * (size_t)c->n_vocab,
+		    sizeof *s->reference_p);
+		s->reference = array_new((size_t)s->N * (size_t)c->d_model,
 		    sizeof *s->reference);
 		s->reference_plogp = array_new((size_t)s->N,
 		    sizeof *s->reference_plogp);
 		s->reference_losses = array_new((size_t)s->N,
 		    sizeof *s->reference_losses);
-		if (s->reference == NULL || s->reference_plogp == NULL ||
+		if (s->reference_p == NULL || s->reference == NULL ||
+		    s->reference_plogp == NULL ||
 		    s->reference_losses == NULL)
 			return error_set(err, "out of memory for the label-free "
 			    "reference");

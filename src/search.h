@@ -66,7 +66,8 @@ struct search {
 	 * next-token distribution at each row, in the shared context or
 	 * against the fixed context's cache (search_reference()) */
 	bool label_free;
-	float *reference;               /* (N, V) probabilities */
+	float *reference_p;             /* (N, V) its probabilities */
+	float *reference;               /* (N, C) sum_v p[v] E_v per row */
 	double *reference_plogp;        /* (N) sum p ln p of each row */
 	float *reference_losses;        /* (N) scratch */
 	float *row_kl;                  /* [n_routes] one greedy position */

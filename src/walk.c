@@ -13,8 +13,8 @@
  * per thread.  At depth L the chunk's rows go through the final norm, the
  * head and the log-softmax in blocks, and each leaf's losses land in the
  * output at its code's column; when the caller gives a reference
- * distribution per row, the same pass over the logits gives each leaf's
- * KL divergence from it (model_head_scores()), in a second output.
+ * distribution per row, the head gives each leaf's KL divergence from it
+ * too (model_head_scores()), in a second output.
  *
  * Threads.  The first batch with enough children and work below is cut
  * into small chunks handed to the threads, each walking its subtrees with
@@ -233,7 +233,7 @@ worker_prepare(struct walk_worker *w, const struct walk_evaluation *ev)
 			w->positions[i] = ev->positions[i % R];
 		if (ev->kl_out != NULL) {
 			w->reference[i] = ev->reference + (i % R) *
-			    (size_t)ev->engine->model->config.n_vocab;
+			    (size_t)ev->engine->C;
 			w->reference_plogp[i] = ev->reference_plogp[i % R];
 		}
 	}
@@ -265,7 +265,7 @@ walk_leaves(struct walk_evaluation *ev, struct walk_worker *w,
 		}
 	w->flops += (double)rows * model_flops_head(&e->model->config);
 	if (ev->kl_out != NULL)
-		w->flops += (double)rows * 2.0 * e->model->config.n_vocab;
+		w->flops += (double)rows * 2.0 * e->C;
 	w->route_tokens += (double)rows;
 	walk_tick(e, (double)rows);
 }

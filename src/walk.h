@@ -101,9 +101,10 @@ struct walk_evaluation {
 	float *capture;
 	const uint64_t *row_codes;
 	/* when not NULL: kl_out[row * ld + i] gets KL(p_row || q) of
-	 * codes[i]'s next-token distribution q at the row from the
-	 * reference distribution p_row = reference[row * V ..] (R, V),
-	 * whose sum p ln p is reference_plogp[row] (model_head_scores) */
+	 * codes[i]'s next-token distribution q at the row from a reference
+	 * distribution p_row given by its expected output embedding
+	 * reference[row * C ..] (R, C) and its sum p ln p,
+	 * reference_plogp[row] (model_head_scores) */
 	float *kl_out;
 	const float *reference;
 	const double *reference_plogp;
