@@ -92,8 +92,9 @@ settings_json(const struct oracle_settings *settings,
 	append(&b, ",\"budgets\":[");
 	for (i = 0; i < result->n_budgets; i++)
 		append(&b, "%s%d", i > 0 ? "," : "", result->budgets[i]);
-	append(&b, "],\"seed\":%llu,\"n_random\":%d",
-	    (unsigned long long)settings->seed, result->n_random);
+	append(&b, "],\"seed\":%llu,\"n_random\":%d,\"shuffle_seed\":%llu",
+	    (unsigned long long)settings->seed, result->n_random,
+	    (unsigned long long)settings->shuffle_seed);
 	if (settings->context == ORACLE_GREEDY)
 		append(&b, ",\"route_losses_context\":\"shared\"");
 	if (settings->n_routers > 0) {
@@ -519,6 +520,7 @@ analysis_run(struct store *store, const struct duo_model *model,
 	run->results = out->results;
 	run->n_results = n_results;
 	run->route_losses = out->result.tables;
+	run->route_kl = out->result.kl_tables;
 	run->routers_soft = settings->n_routers > 0 &&
 	    settings->router_mode == ROUTER_SOFT;
 

@@ -53,6 +53,9 @@ static const char run_options[] =
     "                           itself on spaces of more than 65536\n"
     "                           routes); the run is marked approximate\n"
     "      --seed N             seed of the random routes (default 1)\n"
+    "      --shuffle-seed N     seed of the order in which the shuffled\n"
+    "                           method lends each token another's oracle\n"
+    "                           route (default 1)\n"
     "  -R, --router NAME        also evaluate the model's learned router\n"
     "                           NAME (repeatable; 'all' for every one)\n"
     "      --router-mode M      exact (default): each router held to\n"
@@ -81,8 +84,8 @@ const struct command cmd_run_entry = {
 	.exec = cmd_run_exec,
 };
 
-enum { OPTION_BEAM = 256, OPTION_SEED, OPTION_ROUTER_MODE,
-	OPTION_BUSY_TIMEOUT };
+enum { OPTION_BEAM = 256, OPTION_SEED, OPTION_SHUFFLE_SEED,
+    OPTION_ROUTER_MODE, OPTION_BUSY_TIMEOUT };
 
 /* Routers named with --router, at most this many. */
 #define MAX_ROUTER_OPTIONS 64
@@ -97,13 +100,29 @@ struct run_options {
 	const char *budgets;
 	const char *label;
 	long beam;
-	unsigned long long seed;
+	unsigned long long seed, shuffle_seed;
 	const char *routers[MAX_ROUTER_OPTIONS];
 	int n_routers;
 	const char *router_mode;
 	long busy_timeout;              /* milliseconds */
 	const char *input;
 };
+
+/* A seed: a whole number that fits 64 bits, no sign. */
+static unsigned long long
+parse_seed(const struct command *cmd, const char *option, const char *text)
+{
+	unsigned long long seed;
+	char *end;
+
+	if (*text == '\0' || *text == '-')
+		die_usage(cmd, "%s '%s' is not a whole number", option, text);
+	errno = 0;
+	seed = strtoull(text, &end, 10);
+	if (*end != '\0' || errno != 0)
+		die_usage(cmd, "%s '%s' is not a whole number", option, text);
+	return seed;
+}
 
 static void
 parse_options(int argc, char **argv, const struct command *cmd,
@@ -119,6 +138,8 @@ parse_options(int argc, char **argv, const struct command *cmd,
 		{ "label", required_argument, NULL, 'l' },
 		{ "beam", required_argument, NULL, OPTION_BEAM },
 		{ "seed", required_argument, NULL, OPTION_SEED },
+		{ "shuffle-seed", required_argument, NULL,
+		    OPTION_SHUFFLE_SEED },
 		{ "router", required_argument, NULL, 'R' },
 		{ "router-mode", required_argument, NULL, OPTION_ROUTER_MODE },
 		{ "busy-timeout", required_argument, NULL,
@@ -126,13 +147,13 @@ parse_options(int argc, char **argv, const struct command *cmd,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *end;
 	int c;
 
 	memset(o, 0, sizeof *o);
 	o->space = "BS";
 	o->context = context_names[ORACLE_SHARED].name;
 	o->seed = ORACLE_DEFAULT_SEED;
+	o->shuffle_seed = ORACLE_DEFAULT_SHUFFLE_SEED;
 	o->router_mode = "exact";
 	o->busy_timeout = STORE_BUSY_TIMEOUT_MS;
 	while ((c = getopt_long(argc, argv, "m:d:s:c:r:b:l:R:h", long_options,
@@ -164,14 +185,11 @@ parse_options(int argc, char **argv, const struct command *cmd,
 			    1000000);
 			break;
 		case OPTION_SEED:
-			if (*optarg == '\0' || *optarg == '-')
-				die_usage(cmd, "--seed '%s' is not a whole "
-				    "number", optarg);
-			errno = 0;
-			o->seed = strtoull(optarg, &end, 10);
-			if (*end != '\0' || errno != 0)
-				die_usage(cmd, "--seed '%s' is not a whole "
-				    "number", optarg);
+			o->seed = parse_seed(cmd, "--seed", optarg);
+			break;
+		case OPTION_SHUFFLE_SEED:
+			o->shuffle_seed = parse_seed(cmd, "--shuffle-seed",
+			    optarg);
 			break;
 		case 'R':
 			if (o->n_routers == MAX_ROUTER_OPTIONS)
@@ -447,6 +465,7 @@ cmd_run_exec(int argc, char **argv)
 	req.settings.n_budgets = n_budgets;
 	req.settings.beam_width = (int)o.beam;
 	req.settings.seed = o.seed;
+	req.settings.shuffle_seed = o.shuffle_seed;
 	req.settings.router_mode = router_mode;
 	req.settings.progress = show_progress;
 	req.settings.progress_arg = &progress;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "array.h"
+#include "rng.h"
 
 struct oracle_method *
 derive_add_method(struct oracle_result *result, enum method_id id,
@@ -91,6 +92,97 @@ derive_from_tables(const struct oracle_result *result,
 	free(lowest);
 	free(argmin);
 	return 0;
+}
+
+int
+derive_label_free(const struct oracle_result *result,
+    const struct route_space *space, const uint8_t *route_budget,
+    const float *tables, const float *kl_tables,
+    struct oracle_method **oracle_free, struct duo_error *err)
+{
+	int L = result->n_layer;
+	float *lowest = array_new((size_t)L + 1, sizeof *lowest);
+	uint64_t *argmin = array_new((size_t)L + 1, sizeof *argmin);
+	const float *row;
+	uint64_t c;
+	size_t p;
+	int k, i;
+
+	if (lowest == NULL || argmin == NULL) {
+		free(lowest);
+		free(argmin);
+		return error_set(err, "out of memory");
+	}
+	for (p = 0; p < result->n_tokens; p++) {
+		row = kl_tables + p * result->n_routes;
+		for (k = 0; k <= L; k++)
+			argmin[k] = UINT64_MAX;
+		/* codes ascend: the first of equal divergences is kept */
+		for (c = 0; c < result->n_routes; c++) {
+			k = route_budget[c];
+			if (argmin[k] == UINT64_MAX || row[c] < lowest[k]) {
+				lowest[k] = row[c];
+				argmin[k] = c;
+			}
+		}
+		for (i = 0; i < result->n_budgets; i++) {
+			c = argmin[result->budgets[i]];
+			derive_set_route(space, L, oracle_free[i], p, c,
+			    tables[p * result->n_routes + c]);
+		}
+	}
+	free(lowest);
+	free(argmin);
+	return 0;
+}
+
+void
+derive_shuffle_order(size_t n, uint64_t seed, size_t *order)
+{
+	uint64_t state = seed;
+	size_t i, j, swap;
+	bool derangement;
+
+	/* a stream of its own, apart from the random routes' of the same
+	 * seed */
+	state = rng_next(&state) ^ 0x73687566666c6564ULL;
+	do {
+		for (i = 0; i < n; i++)
+			order[i] = i;
+		for (i = n; i > 1; i--) {
+			j = (size_t)rng_below(&state, (uint64_t)i);
+			swap = order[i - 1];
+			order[i - 1] = order[j];
+			order[j] = swap;
+		}
+		derangement = true;
+		for (i = 0; n > 1 && i < n; i++)
+			if (order[i] == i)
+				derangement = false;
+	} while (!derangement);
+}
+
+void
+derive_shuffled(const struct oracle_result *result,
+    const struct route_space *space, struct oracle_method **oracle,
+    const size_t *order, const float *tables,
+    struct oracle_method **shuffled)
+{
+	size_t L = (size_t)result->n_layer, p;
+	uint8_t *route;
+	uint64_t code;
+	int b;
+
+	for (b = 0; b < result->n_budgets; b++)
+		for (p = 0; p < result->n_tokens; p++) {
+			route = shuffled[b]->routes + p * L;
+			memcpy(route, oracle[b]->routes + order[p] * L, L);
+			if (tables == NULL)
+				continue;
+			code = route_encode(space, route, (int)L);
+			shuffled[b]->losses[p] = tables[p * result->n_routes +
+			    code];
+		}
 }
 
 int

@@ -1362,17 +1362,43 @@ void
 model_head_losses(const struct duo_model *model, const float *x, int n,
     const int32_t *targets, float *losses, float *scratch)
 {
+	model_head_scores(model, x, n, targets, NULL, NULL, losses, NULL,
+	    scratch);
+}
+
+/* sum_c a[c] b[c] in double. */
+static double
+dot_double(const float *a, const float *b, int n)
+{
+	double sum = 0.0;
+	int c;
+
+	SIMD_SUM(sum)
+	for (c = 0; c < n; c++)
+		sum += (double)a[c] * (double)b[c];
+	return sum;
+}
+
+void
+model_head_scores(const struct duo_model *model, const float *x, int n,
+    const int32_t *targets, const float *const *reference,
+    const double *reference_plogp, float *losses, float *kl, float *scratch)
+{
 	const struct duo_config *c = &model->config;
 	int C = c->d_model, V = c->n_vocab, i0, rows, v0, cols, i;
 	float *xn = scratch, *logits = scratch + (size_t)HEAD_ROWS * C;
 	float *max = logits + (size_t)HEAD_ROWS * HEAD_COLUMNS;
 	float *target_logit = max + HEAD_ROWS, *row, m;
-	double sums[HEAD_ROWS];
+	double sums[HEAD_ROWS], dots[HEAD_ROWS], log_sum;
 
 	for (i0 = 0; i0 < n; i0 += rows) {
 		rows = n - i0 < HEAD_ROWS ? n - i0 : HEAD_ROWS;
 		rmsnorm_forward(xn, NULL, x + (size_t)i0 * C,
 		    model->output_norm, rows, C, c->norm_eps, false);
+		/* sum_v p z = sum_v p (xn E_v) = xn (sum_v p E_v) */
+		for (i = 0; reference != NULL && i < rows; i++)
+			dots[i] = dot_double(xn + (size_t)i * C,
+			    reference[i0 + i], C);
 		for (v0 = 0; v0 < V; v0 += cols) {
 			cols = V - v0 < HEAD_COLUMNS ? V - v0 : HEAD_COLUMNS;
 			/* logits (rows, cols) = xn E[v0 .. v0 + cols)^T */
@@ -1401,8 +1427,42 @@ model_head_losses(const struct duo_model *model, const float *x, int n,
 				sums[i] += exp_shifted(row, row, max[i], cols);
 			}
 		}
-		for (i = 0; i < rows; i++)
-			losses[i0 + i] = (float)(log(sums[i]) +
-			    (double)max[i] - (double)target_logit[i]);
+		for (i = 0; i < rows; i++) {
+			log_sum = log(sums[i]) + (double)max[i];
+			losses[i0 + i] = (float)(log_sum -
+			    (double)target_logit[i]);
+			/* KL = sum p ln p - sum p z + ln sum exp z, as p
+			 * sums to 1; never below 0 but for rounding */
+			if (reference != NULL)
+				kl[i0 + i] = (float)fmax(0.0,
+				    reference_plogp[i0 + i] - dots[i] +
+				    log_sum);
+		}
+	}
+}
+
+void
+model_head_expectation(const struct duo_model *model, const float *p, int n,
+    float *out)
+{
+	const struct duo_config *c = &model->config;
+
+	gemm(false, false, n, c->d_model, c->n_vocab, 1.0f, p, c->n_vocab,
+	    model->output, c->d_model, 0.0f, out, c->d_model);
+}
+
+void
+model_head_logits(const struct duo_model *model, const float *x, int n,
+    float *logits, float *scratch)
+{
+	const struct duo_config *c = &model->config;
+	int C = c->d_model, V = c->n_vocab, i0, rows;
+
+	for (i0 = 0; i0 < n; i0 += rows) {
+		rows = n - i0 < HEAD_ROWS ? n - i0 : HEAD_ROWS;
+		rmsnorm_forward(scratch, NULL, x + (size_t)i0 * C,
+		    model->output_norm, rows, C, c->norm_eps, false);
+		gemm(false, true, rows, V, C, 1.0f, scratch, C, model->output,
+		    C, 0.0f, logits + (size_t)i0 * V, V);
 	}
 }

@@ -236,6 +236,22 @@ float model_row_loss(const float *logits, int V, int32_t target);
  * model_head_losses: losses[i] = -ln P(targets[i]) from the final norm,
  * the head and a log-softmax of row i of x (n, C), in blocks of rows;
  * scratch holds model_head_scratch_size() floats.
+ *
+ * model_head_scores: the same losses, and when reference is not NULL
+ * also kl[i] = KL(p_i || q_i) in nats, where q_i is row i's next-token
+ * distribution and p_i a reference distribution given by its sum_v p ln p,
+ * reference_plogp[i], and its expected output embedding reference[i] =
+ * sum_v p[v] E_v (C floats; E the head, model_head_expectation()).  As
+ * KL = sum p ln p - sum p z + ln sum exp z for the logits z = xn E^T, and
+ * sum p z = xn . sum p E_v, it costs a dot product of length C per row
+ * beside the log-sum-exp the loss needs anyway.
+ *
+ * model_head_expectation: out (n, C) = p (n, V) E, the expected output
+ * embedding of each row's distribution p (the reference of
+ * model_head_scores()).
+ *
+ * model_head_logits: logits (n, V) of the rows of x (n, C), final norm
+ * and head; scratch holds model_head_scratch_size() floats.
  */
 size_t model_attention_scratch_size(const struct duo_config *config,
     int n_rows, int n_keys);
@@ -251,5 +267,12 @@ void model_ffn_add(const struct duo_model *model, int layer,
 size_t model_head_scratch_size(const struct duo_config *config);
 void model_head_losses(const struct duo_model *model, const float *x, int n,
     const int32_t *targets, float *losses, float *scratch);
+void model_head_scores(const struct duo_model *model, const float *x, int n,
+    const int32_t *targets, const float *const *reference,
+    const double *reference_plogp, float *losses, float *kl, float *scratch);
+void model_head_logits(const struct duo_model *model, const float *x, int n,
+    float *logits, float *scratch);
+void model_head_expectation(const struct duo_model *model, const float *p,
+    int n, float *out);
 
 #endif

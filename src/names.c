@@ -20,6 +20,12 @@ const struct method_info method_table[N_METHODS] = {
 	    "loss" },
 	[METHOD_RANDOM_MEAN] = { "random_mean", true, false, false,
 	    "the mean loss of those 100 random routes, which has no route" },
+	[METHOD_ORACLE_FREE] = { "oracle_free", true, true, false,
+	    "per token, the route with k big modules closest to all-big (KL), "
+	    "label-free" },
+	[METHOD_SHUFFLED] = { "shuffled", true, true, false,
+	    "the oracle route of another token (a seeded permutation), scored "
+	    "on this one" },
 	[METHOD_ROUTER] = { "router:", true, true, true,
 	    "the route learned router NAME chooses, layer by layer" },
 };

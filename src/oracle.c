@@ -62,6 +62,7 @@ oracle_settings_default(struct oracle_settings *settings)
 	route_space_parse(&settings->space, "BS", NULL);
 	settings->context = ORACLE_SHARED;
 	settings->seed = ORACLE_DEFAULT_SEED;
+	settings->shuffle_seed = ORACLE_DEFAULT_SHUFFLE_SEED;
 }
 
 const struct oracle_method *
@@ -88,6 +89,7 @@ oracle_result_free(struct oracle_result *result)
 	}
 	free(result->methods);
 	free(result->tables);
+	free(result->kl_tables);
 	free(result->budgets);
 	free(result->random_codes);
 	free(result->n_random_per_budget);
@@ -198,9 +200,10 @@ expected_work(const struct search *s, const struct oracle_result *result,
 		work = (double)s->n_routes * tokens;
 		if (greedy) {
 			work += ((double)s->n_routes + position) * tokens;
+			/* oracle and oracle_free */
 			for (b = 0; b < s->n_budgets; b++)
-				work += (route_budget_count(&s->space, s->L,
-				    s->budgets[b]) + position) * tokens;
+				work += 2.0 * (route_budget_count(&s->space,
+				    s->L, s->budgets[b]) + position) * tokens;
 		}
 		return work;
 	}
@@ -209,10 +212,10 @@ expected_work(const struct search *s, const struct oracle_result *result,
 		level *= s->m;
 		beam += fmin(level, 2.0 * s->width * (l + 1) * s->m);
 	}
-	/* in greedy runs a pass per budget (narrower, counted whole) and the
-	 * best pass */
-	work = (greedy ? (beam + position) * (s->n_budgets + 1) : beam) *
-	    tokens;
+	/* in greedy runs two passes per budget (narrower, counted whole) and
+	 * the best pass; else the beam and the label-free beam */
+	work = (greedy ? (beam + position) * (2 * s->n_budgets + 1) :
+	    2.0 * beam) * tokens;
 	work += tokens * (2.0 + (double)s->n_budgets *
 	    (result->n_random + s->width));
 	return work;
@@ -329,6 +332,51 @@ score_router_routes(struct search *s)
 	return 0;
 }
 
+/*
+ * shuffled@k: oracle@k's routes in the seeded order, their losses from the
+ * tables of an exhaustive shared or fixed run, else scored in the run's
+ * context like the routers' routes.
+ */
+static int
+shuffled_methods(struct search *s, struct oracle_result *result,
+    struct oracle_method **oracle, bool from_tables)
+{
+	struct oracle_method **shuffled;
+	size_t *order;
+	int b, status = -1;
+
+	shuffled = calloc((size_t)s->n_budgets, sizeof *shuffled);
+	order = array_new(s->n_tokens, sizeof *order);
+	if (shuffled == NULL || order == NULL) {
+		error_set(s->err, "out of memory");
+		goto done;
+	}
+	for (b = 0; b < s->n_budgets; b++)
+		if ((shuffled[b] = derive_add_method(result, METHOD_SHUFFLED,
+		    NULL, s->budgets[b])) == NULL) {
+			error_set(s->err, "out of memory for the results");
+			goto done;
+		}
+	derive_shuffle_order(s->n_tokens, s->settings->shuffle_seed, order);
+	derive_shuffled(result, &s->space, oracle, order, from_tables ?
+	    result->tables : NULL, shuffled);
+	for (b = 0; !from_tables && b < s->n_budgets; b++) {
+		if (walk_cancelled(&s->engine)) {
+			error_cancelled(s->err);
+			goto done;
+		}
+		if (oracle_score_routes(s->model, s->tokens, s->n_tokens,
+		    s->bos, s->settings->context, s->settings->context_route,
+		    shuffled[b]->routes, shuffled[b]->losses, s->err) != 0)
+			goto done;
+	}
+	status = 0;
+done:
+	free(shuffled);
+	free(order);
+	return status;
+}
+
 int
 oracle_plan(const struct duo_model *model,
     const struct oracle_settings *settings, struct oracle_plan *plan,
@@ -368,7 +416,8 @@ oracle_run(const struct duo_model *model, const int32_t *tokens,
     struct oracle_result *result, struct duo_error *err)
 {
 	struct search s;
-	struct oracle_method **oracle = NULL, *best = NULL;
+	struct oracle_method **oracle = NULL, **oracle_free = NULL;
+	struct oracle_method *best = NULL;
 	uint64_t max_routes = settings->max_routes > 0 ?
 	    settings->max_routes : ORACLE_MAX_ROUTES, *columns_codes = NULL;
 	size_t max_bytes = settings->max_table_bytes > 0 ?
@@ -406,13 +455,14 @@ oracle_run(const struct duo_model *model, const int32_t *tokens,
 	    s.n_routes <= max_routes;
 	s.width = settings->beam_width > 0 ? settings->beam_width :
 	    ORACLE_DEFAULT_BEAM;
-	if (s.exhaustive && (n_tokens > max_bytes / sizeof(float) /
+	/* a loss table and a KL table per token */
+	if (s.exhaustive && (n_tokens > max_bytes / (2 * sizeof(float)) /
 	    s.n_routes)) {
-		error_set(err, "the loss tables of %zu tokens over %llu routes "
-		    "would take %.1f GiB, more than %.1f GiB; use a shorter "
-		    "text, a smaller space or --beam", n_tokens,
+		error_set(err, "the loss and KL tables of %zu tokens over %llu "
+		    "routes would take %.1f GiB, more than %.1f GiB; use a "
+		    "shorter text, a smaller space or --beam", n_tokens,
 		    (unsigned long long)s.n_routes, (double)n_tokens *
-		    (double)s.n_routes * 4.0 / 1073741824.0,
+		    (double)s.n_routes * 8.0 / 1073741824.0,
 		    (double)max_bytes / 1073741824.0);
 		goto done;
 	}
@@ -437,15 +487,16 @@ oracle_run(const struct duo_model *model, const int32_t *tokens,
 		goto done;
 	result->budgets = array_new((size_t)s.n_budgets,
 	    sizeof *result->budgets);
-	/* big, small, best, four methods per budget, then the routers' */
+	/* big, small, best, six methods per budget, then the routers' */
 	s.n_router_budgets = settings->router_mode == ROUTER_EXACT ?
 	    s.n_budgets : 1;
-	result->methods = calloc(3 + 4 * (size_t)s.n_budgets +
+	result->methods = calloc(3 + 6 * (size_t)s.n_budgets +
 	    (size_t)settings->n_routers * (size_t)s.n_router_budgets,
 	    sizeof *result->methods);
 	oracle = calloc((size_t)s.n_budgets, sizeof *oracle);
+	oracle_free = calloc((size_t)s.n_budgets, sizeof *oracle_free);
 	if (result->budgets == NULL || result->methods == NULL ||
-	    oracle == NULL) {
+	    oracle == NULL || oracle_free == NULL) {
 		error_set(err, "out of memory");
 		goto done;
 	}
@@ -455,11 +506,14 @@ oracle_run(const struct duo_model *model, const int32_t *tokens,
 	if (s.exhaustive) {
 		result->tables = array_new(n_tokens * (size_t)s.n_routes,
 		    sizeof *result->tables);
-		if (result->tables == NULL) {
+		result->kl_tables = array_new(n_tokens * (size_t)s.n_routes,
+		    sizeof *result->kl_tables);
+		if (result->tables == NULL || result->kl_tables == NULL) {
 			error_set(err, "out of memory for the loss tables");
 			goto done;
 		}
 	}
+	s.label_free = true;
 	if (search_init(&s, model, settings, err) != 0)
 		goto done;
 	s.engine.progress = settings->progress;
@@ -474,7 +528,9 @@ oracle_run(const struct duo_model *model, const int32_t *tokens,
 	best = derive_add_method(result, METHOD_BEST, NULL, -1);
 	for (b = 0; b < s.n_budgets; b++)
 		if (best == NULL || (oracle[b] = derive_add_method(result,
-		    METHOD_ORACLE, NULL, s.budgets[b])) == NULL) {
+		    METHOD_ORACLE, NULL, s.budgets[b])) == NULL ||
+		    (oracle_free[b] = derive_add_method(result,
+		    METHOD_ORACLE_FREE, NULL, s.budgets[b])) == NULL) {
 			error_set(err, "out of memory for the results");
 			goto done;
 		}
@@ -483,28 +539,35 @@ oracle_run(const struct duo_model *model, const int32_t *tokens,
 
 	if (s.exhaustive) {
 		if (search_table_pass(&s, s.all_codes, (size_t)s.n_routes,
-		    fixed, result->tables) != 0)
+		    fixed, result->tables, result->kl_tables) != 0)
 			goto done;
 		/* the walk's logits are no longer needed */
 		for (b = 0; b < s.n_router_logits; b++) {
 			free(s.router_logits[b]);
 			s.router_logits[b] = NULL;
 		}
-		if (!greedy && derive_from_tables(result, &s.space,
-		    s.route_budget, result->tables, oracle, best, err) != 0)
+		if (!greedy && (derive_from_tables(result, &s.space,
+		    s.route_budget, result->tables, oracle, best, err) != 0 ||
+		    derive_label_free(result, &s.space, s.route_budget,
+		    result->tables, result->kl_tables, oracle_free, err) != 0))
 			goto done;
 	} else if (!greedy) {
-		if (search_beam_pass(&s, fixed, oracle, best) != 0)
+		if (search_beam_pass(&s, fixed, oracle, best,
+		    oracle_free) != 0)
 			goto done;
 	}
 	if (greedy) {
 		for (b = 0; b < s.n_budgets; b++)
-			if (search_greedy_pass(&s, s.budgets[b],
-			    oracle[b]) != 0)
+			if (search_greedy_pass(&s, s.budgets[b], false,
+			    oracle[b]) != 0 ||
+			    search_greedy_pass(&s, s.budgets[b], true,
+			    oracle_free[b]) != 0)
 				goto done;
-		if (search_greedy_pass(&s, -1, best) != 0)
+		if (search_greedy_pass(&s, -1, false, best) != 0)
 			goto done;
 	}
+	if (shuffled_methods(&s, result, oracle, s.exhaustive && !greedy) != 0)
+		goto done;
 	if (settings->n_routers > 0 && s.router_logits == NULL) {
 		if (search_routers_pass(&s) != 0)
 			goto done;
@@ -524,7 +587,7 @@ oracle_run(const struct duo_model *model, const int32_t *tokens,
 			goto done;
 		}
 		if (search_table_pass(&s, columns_codes, n_columns, fixed,
-		    columns) != 0)
+		    columns, NULL) != 0)
 			goto done;
 		status = derive_from_columns(result, &s.space, columns_codes,
 		    n_columns, columns, err);
@@ -544,6 +607,7 @@ done:
 	free(columns);
 	free(columns_codes);
 	free(oracle);
+	free(oracle_free);
 	search_free(&s);
 	if (status != 0)
 		oracle_result_free(result);

@@ -38,6 +38,23 @@
  *     uniform over such routes and distinct; where fewer exist (k = 0 or
  *     k = L, say) all of them.  Drawn from the seed, per budget, the same
  *     routes for every token.
+ *   oracle_free@k: per token, the route with exactly k B's whose
+ *     next-token distribution is the least KL divergence KL(p_big ||
+ *     p_route) from the all-B route's distribution in the same context
+ *     (the big method's: all-B everywhere in shared and greedy runs, the
+ *     context route before the token in fixed ones), chosen without the
+ *     token, then scored by its loss: the label-free oracle.  The head
+ *     computes every leaf's log-sum-exp anyway, so the divergence costs
+ *     one dot product of length C per leaf and row with the reference's
+ *     expected output embedding (model_head_scores()); the reference is
+ *     computed once per window before the walk.  Greedy: earlier
+ *     positions take oracle_free's own choices at the same budget.  Beam:
+ *     a second beam, guided by the divergence alone.
+ *   shuffled@k: token p takes oracle@k's route of token order[p], a
+ *     seeded derangement of the run's tokens (derive_shuffle_order(),
+ *     shuffle_seed), scored on token p: from its loss table in an
+ *     exhaustive shared or fixed run, else by oracle_score_routes() in
+ *     the run's context (greedy: its own routes before the token).
  *   router:NAME@k: the route learned router NAME takes, choosing layer
  *     by layer from the FFN inputs it sees (router.h), in exact mode
  *     held to k (soft mode: one method at the router's own budget, its
@@ -50,7 +67,8 @@
  *     by the router itself, one plain pass (the deployable reading).  In
  *     a beam run, whose tree is pruned, the router chooses as in greedy
  *     and its routes are then scored in the run's context.
- * Ties go to the lowest route code.
+ * Ties go to the lowest route code (of equal losses for oracle and best,
+ * of equal divergences for oracle_free).
  *
  * The engine is five files, bottom up: route.h (the route code and its
  * arithmetic), walk.h (the walk of the tree: codes in, loss columns out),
@@ -81,7 +99,9 @@
 #define ORACLE_DEFAULT_BEAM 16
 #define ORACLE_RANDOM_ROUTES 100
 #define ORACLE_DEFAULT_SEED 1
-/* Loss tables larger than this are refused before any work. */
+#define ORACLE_DEFAULT_SHUFFLE_SEED 1
+/* Loss and KL tables larger than this together are refused before any
+ * work. */
 #define ORACLE_MAX_TABLE_BYTES ((size_t)2 << 30)
 
 /* "shared", "fixed", "greedy" <-> enum oracle_context (names.h); parse
@@ -108,6 +128,7 @@ struct oracle_settings {
 	uint64_t max_routes;            /* 0: ORACLE_MAX_ROUTES */
 	int n_random;                   /* 0: ORACLE_RANDOM_ROUTES */
 	uint64_t seed;
+	uint64_t shuffle_seed;          /* the shuffled method's order */
 	int n_threads;                  /* 0: OpenMP's number */
 	size_t max_table_bytes;         /* 0: ORACLE_MAX_TABLE_BYTES */
 	int chunk_rows;                 /* rows of prefixes walked together;
@@ -153,6 +174,11 @@ struct oracle_result {
 	 * route, by route code; NULL in a beam run.  In greedy mode these
 	 * are the shared-mode tables. */
 	float *tables;
+	/* (n_tokens, n_routes), as tables: KL(p_big || p_route) in nats,
+	 * the divergence of each route's next-token distribution from the
+	 * all-B route's in the same context (oracle_free's criterion);
+	 * NULL in a beam run */
+	float *kl_tables;
 	struct oracle_method *methods;
 	size_t n_methods;
 	int approximate;                /* 1 in a beam run */

@@ -35,9 +35,10 @@ struct ranked {
  * row of the unit) and prefixes. */
 struct beam_state {
 	int R, width;
-	/* candidate routes evaluated: codes, losses (capacity, R) */
+	/* candidate routes evaluated: codes, losses and, in a label-free
+	 * beam, KL divergences from all-B (capacity, R) */
 	uint64_t *codes;
-	float *losses;
+	float *losses, *kls;
 	size_t n, capacity;
 	size_t *slots;          /* hash: index + 1, 0 empty */
 	size_t n_slots;
@@ -49,6 +50,7 @@ struct beam_state {
 				   child to evaluate, then the children's
 				   two completions */
 	float *fresh_losses;    /* (R, 2 max_prefixes) */
+	float *fresh_kl;        /* (R, 2 max_prefixes) */
 	float *scores;          /* (max_prefixes, R) */
 	int *order;             /* (R, max_prefixes) */
 	int *votes;             /* (max_prefixes) */
@@ -177,15 +179,70 @@ done:
 	return status;
 }
 
+/*
+ * The all-B route's logits at every row of the window by the walk itself
+ * (code 0 is all-B in every space), then each row's log-softmax in
+ * double: the probabilities and their sum p ln p; and the probabilities'
+ * expected output embedding, which is what the head's KL reads
+ * (model_head_scores()).
+ */
+void
+search_reference(struct search *s, bool fixed)
+{
+	struct walk_evaluation ev;
+	struct window *win = &s->window;
+	uint64_t all_big = 0;
+	size_t V = (size_t)s->model->config.n_vocab, v;
+	double sum, log_sum, plogp, log_p;
+	float *z, max;
+	int r;
+
+	memset(&ev, 0, sizeof ev);
+	ev.engine = &s->engine;
+	ev.rows = win->T - 1;
+	ev.inputs = win->ids;
+	ev.targets = win->ids + 1;
+	if (fixed) {
+		ev.positions = win->positions;
+		ev.cache = &s->cache;
+	}
+	ev.codes = &all_big;
+	ev.n_codes = 1;
+	ev.out = s->reference_losses;
+	ev.ld = 1;
+	ev.logits_out = s->reference_p;
+	walk_evaluate(&ev, 0, false);
+	for (r = 0; r < ev.rows; r++) {
+		z = s->reference_p + (size_t)r * V;
+		max = z[0];
+		for (v = 1; v < V; v++)
+			max = z[v] > max ? z[v] : max;
+		sum = 0.0;
+		for (v = 0; v < V; v++)
+			sum += exp((double)z[v] - (double)max);
+		log_sum = log(sum) + (double)max;
+		plogp = 0.0;
+		for (v = 0; v < V; v++) {
+			log_p = (double)z[v] - log_sum;
+			z[v] = (float)exp(log_p);
+			/* the probability as stored, which the KL reads */
+			plogp += (double)z[v] * log_p;
+		}
+		s->reference_plogp[r] = plogp;
+	}
+	model_head_expectation(s->model, s->reference_p, ev.rows,
+	    s->reference);
+}
+
 /* Walk every window (shared) or block of positions (fixed) with the
  * codes. */
 int
 search_table_pass(struct search *s, const uint64_t *codes, size_t n,
-    bool fixed, float *out)
+    bool fixed, float *out, float *kl)
 {
 	struct walk_evaluation ev;
 	struct window *win = &s->window;
-	size_t w;
+	size_t w, C = (size_t)s->model->config.d_model;
 	int q0, R;
 
 	memset(&ev, 0, sizeof ev);
@@ -198,6 +255,12 @@ search_table_pass(struct search *s, const uint64_t *codes, size_t n,
 		search_load_window(s, w);
 		R = win->T - 1;
 		if (!fixed) {
+			if (kl != NULL) {
+				search_reference(s, false);
+				ev.kl_out = kl + win->first * n;
+				ev.reference = s->reference;
+				ev.reference_plogp = s->reference_plogp;
+			}
 			ev.rows = R;
 			ev.inputs = win->ids;
 			ev.targets = win->ids + 1;
@@ -211,6 +274,8 @@ search_table_pass(struct search *s, const uint64_t *codes, size_t n,
 		}
 		if (search_cache_context(s) != 0)
 			return -1;
+		if (kl != NULL)
+			search_reference(s, true);
 		for (q0 = 0; q0 < R; q0 += FIXED_BLOCK) {
 			ev.rows = R - q0 < FIXED_BLOCK ? R - q0 : FIXED_BLOCK;
 			ev.inputs = win->ids + q0;
@@ -218,6 +283,11 @@ search_table_pass(struct search *s, const uint64_t *codes, size_t n,
 			ev.positions = win->positions + q0;
 			ev.cache = &s->cache;
 			ev.out = out + (win->first + (size_t)q0) * n;
+			if (kl != NULL) {
+				ev.kl_out = kl + (win->first + (size_t)q0) * n;
+				ev.reference = s->reference + (size_t)q0 * C;
+				ev.reference_plogp = s->reference_plogp + q0;
+			}
 			walk_evaluate(&ev, 0, true);
 			if (walk_cancelled(&s->engine))
 				return error_cancelled(s->err);
@@ -234,6 +304,8 @@ beam_free(struct beam_state *b)
 {
 	free(b->codes);
 	free(b->losses);
+	free(b->kls);
+	free(b->fresh_kl);
 	free(b->slots);
 	free(b->kept);
 	free(b->children);
@@ -276,6 +348,7 @@ beam_init(struct beam_state *b, int L, int m, int width, int R)
 		;
 	b->codes = array_new(b->capacity, sizeof *b->codes);
 	b->losses = array_new(b->capacity * (size_t)R, sizeof *b->losses);
+	b->kls = array_new(b->capacity * (size_t)R, sizeof *b->kls);
 	b->slots = calloc(b->n_slots, sizeof *b->slots);
 	b->kept = array_new(max_prefixes, sizeof *b->kept);
 	b->children = array_new(max_prefixes, sizeof *b->children);
@@ -284,13 +357,15 @@ beam_init(struct beam_state *b, int L, int m, int width, int R)
 	b->fresh = array_new(4 * max_prefixes, sizeof *b->fresh);
 	b->fresh_losses = array_new(2 * max_prefixes * (size_t)R,
 	    sizeof *b->fresh_losses);
+	b->fresh_kl = array_new(2 * max_prefixes * (size_t)R,
+	    sizeof *b->fresh_kl);
 	b->scores = array_new(max_prefixes * (size_t)R, sizeof *b->scores);
 	b->order = array_new(max_prefixes * (size_t)R, sizeof *b->order);
 	b->votes = array_new(max_prefixes, sizeof *b->votes);
 	b->chosen = array_new(max_prefixes, sizeof *b->chosen);
 	b->group = array_new(max_prefixes, sizeof *b->group);
 	b->ranked = array_new(max_prefixes, sizeof *b->ranked);
-	if (b->ranked == NULL ||
+	if (b->ranked == NULL || b->kls == NULL || b->fresh_kl == NULL ||
 	    b->codes == NULL || b->losses == NULL || b->slots == NULL ||
 	    b->kept == NULL || b->children == NULL || b->kept_budget == NULL ||
 	    b->child_budget == NULL || b->fresh == NULL ||
@@ -324,9 +399,11 @@ beam_find(const struct beam_state *b, uint64_t code)
 	return SIZE_MAX;
 }
 
+/* Add a candidate with its losses and, if kls is not NULL, its KL
+ * divergences, each a column of stride. */
 static void
 beam_add(struct beam_state *b, uint64_t code, const float *losses,
-    size_t stride)
+    const float *kls, size_t stride)
 {
 	size_t i = beam_slot(b, code);
 	int r;
@@ -335,9 +412,13 @@ beam_add(struct beam_state *b, uint64_t code, const float *losses,
 		i = (i + 1) & (b->n_slots - 1);
 	b->slots[i] = b->n + 1;
 	b->codes[b->n] = code;
-	for (r = 0; r < b->R; r++)
+	for (r = 0; r < b->R; r++) {
 		b->losses[b->n * (size_t)b->R + (size_t)r] =
 		    losses[(size_t)r * stride];
+		if (kls != NULL)
+			b->kls[b->n * (size_t)b->R + (size_t)r] =
+			    kls[(size_t)r * stride];
+	}
 	b->n++;
 }
 
@@ -436,16 +517,19 @@ beam_select(struct beam_state *b, const size_t *group, size_t g,
  * One completion alone did worse: all-B misleads the small budgets, and
  * budget-exact completions with the B's at either end of the suffix did
  * worse on the middle ones (tests/test_oracle.c measures the result).
+ * A label-free beam (label_free, ev's reference set) scores by the KL
+ * divergence from the all-B route instead of the loss, so that nothing
+ * it keeps depends on the token being predicted.
  */
 static void
 beam_unit(struct search *s, struct walk_evaluation *ev, int w, bool may_split,
-    struct beam_state *b, int kmin, int kmax)
+    struct beam_state *b, int kmin, int kmax, bool label_free)
 {
 	int L = s->L, m = s->m, l, d, j, budget, R = ev->rows, r, rest;
 	size_t i, n_fresh, big, small, g, *group = b->group;
 	uint64_t code, *all_big = b->fresh + 2 * b->max_prefixes;
 	uint64_t *all_small = b->fresh + 3 * b->max_prefixes;
-	float *score;
+	float *score, *criterion = label_free ? b->kls : b->losses;
 
 	b->R = R;
 	b->n = 0;
@@ -484,10 +568,12 @@ beam_unit(struct search *s, struct walk_evaluation *ev, int w, bool may_split,
 		ev->codes = b->fresh;
 		ev->n_codes = n_fresh;
 		ev->out = b->fresh_losses;
+		ev->kl_out = label_free ? b->fresh_kl : NULL;
 		ev->ld = n_fresh;
 		walk_evaluate(ev, w, may_split);
 		for (i = 0; i < n_fresh; i++)
-			beam_add(b, b->fresh[i], b->fresh_losses + i, n_fresh);
+			beam_add(b, b->fresh[i], b->fresh_losses + i,
+			    label_free ? b->fresh_kl + i : NULL, n_fresh);
 		if (l + 1 == L)
 			break;
 		for (i = 0; i < b->n_children; i++) {
@@ -495,8 +581,8 @@ beam_unit(struct search *s, struct walk_evaluation *ev, int w, bool may_split,
 			small = beam_find(b, all_small[i]) * (size_t)R;
 			score = b->scores + i * (size_t)R;
 			for (r = 0; r < R; r++)
-				score[r] = fminf(b->losses[big + (size_t)r],
-				    b->losses[small + (size_t)r]);
+				score[r] = fminf(criterion[big + (size_t)r],
+				    criterion[small + (size_t)r]);
 		}
 		b->n_kept = 0;
 		for (j = 0; j <= l + 1; j++) {
@@ -511,28 +597,32 @@ beam_unit(struct search *s, struct walk_evaluation *ev, int w, bool may_split,
 	}
 }
 
-/* The lowest loss at row r among b's candidates with budget k (any when
- * k < 0); ties to the lowest code.  Returns the code. */
+/* The lowest loss (with label_free, KL divergence) at row r among b's
+ * candidates with budget k (any when k < 0); ties to the lowest code.
+ * Returns the code, its loss in *loss. */
 static uint64_t
 beam_best(const struct search *s, const struct beam_state *b, int r, int k,
-    float *loss)
+    bool label_free, float *loss)
 {
+	const float *criterion = label_free ? b->kls : b->losses;
 	uint64_t best = UINT64_MAX;
 	float value, best_value = INFINITY;
-	size_t i;
+	size_t i, at, best_at = 0;
 
 	for (i = 0; i < b->n; i++) {
 		if (k >= 0 && route_code_budget(&s->space, s->L,
 		    b->codes[i]) != k)
 			continue;
-		value = b->losses[i * (size_t)b->R + (size_t)r];
+		at = i * (size_t)b->R + (size_t)r;
+		value = criterion[at];
 		if (best == UINT64_MAX || value < best_value ||
 		    (value == best_value && b->codes[i] < best)) {
 			best = b->codes[i];
 			best_value = value;
+			best_at = at;
 		}
 	}
-	*loss = best_value;
+	*loss = best == UINT64_MAX ? INFINITY : b->losses[best_at];
 	return best;
 }
 
@@ -540,19 +630,24 @@ beam_best(const struct search *s, const struct beam_state *b, int r, int k,
 
 /*
  * One greedy pass: position q's route is the method's own choice for
- * token q + 1 (oracle at budget k, or best when k < 0), found with the
- * earlier positions routed by the choices already made in this pass, and
- * then appended to the cache.
+ * token q + 1 (oracle at budget k, or best when k < 0; oracle_free at
+ * budget k with label_free), found with the earlier positions routed by
+ * the choices already made in this pass, and then appended to the
+ * cache.  The label-free reference is the all-B route's distribution in
+ * the shared context, the run's big method, the same at every budget.
  */
 int
-search_greedy_pass(struct search *s, int k, struct oracle_method *method)
+search_greedy_pass(struct search *s, int k, bool label_free,
+    struct oracle_method *method)
 {
 	struct window *win = &s->window;
 	struct walk_evaluation ev;
 	struct beam_state *b = &s->beams[0];
 	const uint64_t *codes = s->all_codes;
+	const float *criterion = label_free ? s->row_kl : s->row_losses;
 	uint64_t *subset = NULL, code = 0;
-	size_t n_codes = (size_t)s->n_routes, w, i, token;
+	size_t n_codes = (size_t)s->n_routes, w, i, token, chosen;
+	size_t C = (size_t)s->model->config.d_model;
 	uint8_t *route;
 	float loss;
 	int q;
@@ -572,28 +667,36 @@ search_greedy_pass(struct search *s, int k, struct oracle_method *method)
 	ev.cache = &s->cache;
 	for (w = 0; w < s->n_windows; w++) {
 		search_load_window(s, w);
+		if (label_free)
+			search_reference(s, false);
 		kv_cache_reset(&s->cache);
 		for (q = 0; q < win->T - 1; q++) {
 			ev.inputs = win->ids + q;
 			ev.targets = win->ids + q + 1;
 			ev.positions = win->positions + q;
+			if (label_free) {
+				ev.reference = s->reference + (size_t)q * C;
+				ev.reference_plogp = s->reference_plogp + q;
+			}
 			token = win->first + (size_t)q;
 			if (s->exhaustive) {
 				ev.codes = codes;
 				ev.n_codes = n_codes;
 				ev.out = s->row_losses;
+				ev.kl_out = label_free ? s->row_kl : NULL;
 				ev.ld = n_codes;
 				walk_evaluate(&ev, 0, true);
-				loss = INFINITY;
-				for (i = 0; i < n_codes; i++)
-					if (i == 0 || s->row_losses[i] < loss) {
-						loss = s->row_losses[i];
-						code = codes[i];
-					}
+				/* codes ascend: ties to the lowest */
+				chosen = 0;
+				for (i = 1; i < n_codes; i++)
+					if (criterion[i] < criterion[chosen])
+						chosen = i;
+				code = codes[chosen];
+				loss = s->row_losses[chosen];
 			} else {
 				beam_unit(s, &ev, 0, true, b, k < 0 ? 0 : k,
-				    k < 0 ? s->L : k);
-				code = beam_best(s, b, 0, k, &loss);
+				    k < 0 ? s->L : k, label_free);
+				code = beam_best(s, b, 0, k, label_free, &loss);
 			}
 			if (walk_cancelled(&s->engine)) {
 				free(subset);
@@ -618,75 +721,113 @@ search_greedy_pass(struct search *s, int k, struct oracle_method *method)
  * oracle@k and best by beam search in the shared or fixed context: a beam
  * per window (shared), or per position (fixed, positions on the threads).
  */
-int
-search_beam_pass(struct search *s, bool fixed, struct oracle_method **oracle,
-    struct oracle_method *best)
+/* One beam over a whole window in the shared context: oracle@k and best,
+ * or with label_free oracle_free@k (into oracle). */
+static void
+beam_window_shared(struct search *s, bool label_free,
+    struct oracle_method **oracle, struct oracle_method *best)
 {
 	struct window *win = &s->window;
+	struct walk_evaluation ev;
+	struct beam_state *b = &s->beams[0];
+	uint64_t code;
+	float loss;
+	int r, i;
+
+	memset(&ev, 0, sizeof ev);
+	ev.engine = &s->engine;
+	ev.rows = win->T - 1;
+	ev.inputs = win->ids;
+	ev.targets = win->ids + 1;
+	if (label_free) {
+		search_reference(s, false);
+		ev.reference = s->reference;
+		ev.reference_plogp = s->reference_plogp;
+	}
+	beam_unit(s, &ev, 0, true, b, 0, s->L, label_free);
+	for (r = 0; r < ev.rows; r++) {
+		for (i = 0; i < s->n_budgets; i++) {
+			code = beam_best(s, b, r, s->budgets[i], label_free,
+			    &loss);
+			derive_set_route(&s->space, s->L, oracle[i],
+			    win->first + (size_t)r, code, loss);
+		}
+		if (best == NULL)
+			continue;
+		code = beam_best(s, b, r, -1, false, &loss);
+		derive_set_route(&s->space, s->L, best, win->first + (size_t)r,
+		    code, loss);
+	}
+}
+
+/* A beam per position of the window against the fixed context's cache,
+ * positions on the threads: as beam_window_shared(). */
+static void
+beam_window_fixed(struct search *s, bool label_free,
+    struct oracle_method **oracle, struct oracle_method *best)
+{
+	struct window *win = &s->window;
+	size_t C = (size_t)s->model->config.d_model;
+
+	if (label_free)
+		search_reference(s, true);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(s->engine.n_workers)
+#endif
+	for (int q = 0; q < win->T - 1; q++) {
+		int t = walk_thread(), j;
+		struct beam_state *b = &s->beams[t];
+		struct walk_evaluation ev;
+		size_t token = win->first + (size_t)q;
+		uint64_t code;
+		float loss;
+
+		memset(&ev, 0, sizeof ev);
+		ev.engine = &s->engine;
+		ev.rows = 1;
+		ev.inputs = win->ids + q;
+		ev.targets = win->ids + q + 1;
+		ev.positions = win->positions + q;
+		ev.cache = &s->cache;
+		if (label_free) {
+			ev.reference = s->reference + (size_t)q * C;
+			ev.reference_plogp = s->reference_plogp + q;
+		}
+		beam_unit(s, &ev, t, false, b, 0, s->L, label_free);
+		for (j = 0; j < s->n_budgets; j++) {
+			code = beam_best(s, b, 0, s->budgets[j], label_free,
+			    &loss);
+			derive_set_route(&s->space, s->L, oracle[j], token,
+			    code, loss);
+		}
+		if (best == NULL)
+			continue;
+		code = beam_best(s, b, 0, -1, false, &loss);
+		derive_set_route(&s->space, s->L, best, token, code, loss);
+	}
+}
+
+int
+search_beam_pass(struct search *s, bool fixed, struct oracle_method **oracle,
+    struct oracle_method *best, struct oracle_method **oracle_free)
+{
 	size_t w;
-	int i;
 
 	for (w = 0; w < s->n_windows; w++) {
 		if (walk_cancelled(&s->engine))
 			return error_cancelled(s->err);
 		search_load_window(s, w);
 		if (!fixed) {
-			struct walk_evaluation ev;
-			struct beam_state *b = &s->beams[0];
-			int r;
-			uint64_t code;
-			float loss;
-
-			memset(&ev, 0, sizeof ev);
-			ev.engine = &s->engine;
-			ev.rows = win->T - 1;
-			ev.inputs = win->ids;
-			ev.targets = win->ids + 1;
-			beam_unit(s, &ev, 0, true, b, 0, s->L);
-			for (r = 0; r < ev.rows; r++) {
-				for (i = 0; i < s->n_budgets; i++) {
-					code = beam_best(s, b, r, s->budgets[i],
-					    &loss);
-					derive_set_route(&s->space, s->L,
-					    oracle[i], win->first + (size_t)r,
-					    code, loss);
-				}
-				code = beam_best(s, b, r, -1, &loss);
-				derive_set_route(&s->space, s->L, best,
-				    win->first + (size_t)r, code, loss);
-			}
+			beam_window_shared(s, false, oracle, best);
+			if (oracle_free != NULL)
+				beam_window_shared(s, true, oracle_free, NULL);
 			continue;
 		}
 		if (search_cache_context(s) != 0)
 			return -1;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(s->engine.n_workers)
-#endif
-		for (int q = 0; q < win->T - 1; q++) {
-			int t = walk_thread(), j;
-			struct beam_state *b = &s->beams[t];
-			struct walk_evaluation ev;
-			size_t token = win->first + (size_t)q;
-			uint64_t code;
-			float loss;
-
-			memset(&ev, 0, sizeof ev);
-			ev.engine = &s->engine;
-			ev.rows = 1;
-			ev.inputs = win->ids + q;
-			ev.targets = win->ids + q + 1;
-			ev.positions = win->positions + q;
-			ev.cache = &s->cache;
-			beam_unit(s, &ev, t, false, b, 0, s->L);
-			for (j = 0; j < s->n_budgets; j++) {
-				code = beam_best(s, b, 0, s->budgets[j], &loss);
-				derive_set_route(&s->space, s->L, oracle[j],
-				    token, code, loss);
-			}
-			code = beam_best(s, b, 0, -1, &loss);
-			derive_set_route(&s->space, s->L, best, token, code,
-			    loss);
-		}
+		beam_window_fixed(s, false, oracle, best);
+		if (oracle_free != NULL)
+			beam_window_fixed(s, true, oracle_free, NULL);
 	}
 	if (walk_cancelled(&s->engine))
 		return error_cancelled(s->err);
@@ -770,6 +911,11 @@ search_free(struct search *s)
 	free(s->route_budget);
 	free(s->all_codes);
 	free(s->row_losses);
+	free(s->row_kl);
+	free(s->reference);
+	free(s->reference_p);
+	free(s->reference_plogp);
+	free(s->reference_losses);
 	for (i = 0; i < s->n_router_logits; i++)
 		free(s->router_logits[i]);
 	free(s->router_logits);
@@ -802,6 +948,21 @@ search_init(struct search *s, const struct duo_model *model,
 	    s->context_routes == NULL ||
 	    kv_cache_init(&s->cache, c, NULL) != 0)
 		return error_set(err, "out of memory");
+	if (s->label_free) {
+		s->reference_p = array_new((size_t)s->N * (size_t)c->n_vocab,
+		    sizeof *s->reference_p);
+		s->reference = array_new((size_t)s->N * (size_t)c->d_model,
+		    sizeof *s->reference);
+		s->reference_plogp = array_new((size_t)s->N,
+		    sizeof *s->reference_plogp);
+		s->reference_losses = array_new((size_t)s->N,
+		    sizeof *s->reference_losses);
+		if (s->reference_p == NULL || s->reference == NULL ||
+		    s->reference_plogp == NULL ||
+		    s->reference_losses == NULL)
+			return error_set(err, "out of memory for the label-free "
+			    "reference");
+	}
 	for (t = 0; t < s->N; t++) {
 		s->window.positions[t] = t;
 		for (l = 0; l < s->L; l++)
@@ -815,8 +976,9 @@ search_init(struct search *s, const struct duo_model *model,
 		    sizeof *s->all_codes);
 		s->row_losses = array_new((size_t)s->n_routes,
 		    sizeof *s->row_losses);
+		s->row_kl = array_new((size_t)s->n_routes, sizeof *s->row_kl);
 		if (s->route_budget == NULL || s->all_codes == NULL ||
-		    s->row_losses == NULL)
+		    s->row_losses == NULL || s->row_kl == NULL)
 			return error_set(err, "out of memory");
 		for (i = 0; i < s->n_routes; i++) {
 			s->all_codes[i] = i;

@@ -61,6 +61,16 @@ struct search {
 	uint8_t *route_budget;          /* [n_routes] when exhaustive */
 	uint64_t *all_codes;            /* [n_routes] when exhaustive */
 	float *row_losses;              /* [n_routes] one greedy position */
+	/* the label-free oracle (set label_free before search_init()):
+	 * the reference of the current window, the all-B route's
+	 * next-token distribution at each row, in the shared context or
+	 * against the fixed context's cache (search_reference()) */
+	bool label_free;
+	float *reference_p;             /* (N, V) its probabilities */
+	float *reference;               /* (N, C) sum_v p[v] E_v per row */
+	double *reference_plogp;        /* (N) sum p ln p of each row */
+	float *reference_losses;        /* (N) scratch */
+	float *row_kl;                  /* [n_routes] one greedy position */
 	struct beam_state *beams;       /* [n_workers] */
 	/* routers: their methods (n_routers, n_router_budgets) and, in
 	 * exhaustive shared and fixed runs, their logits at every node */
@@ -87,27 +97,44 @@ void search_load_window(struct search *s, size_t w);
 int search_cache_context(struct search *s);
 
 /*
+ * The reference of the label-free oracle for the window loaded: the
+ * all-B route's next-token distribution at each of its rows, with every
+ * position all-B (shared) or against the cache of the context route
+ * (fixed; search_cache_context() first), into s->reference and
+ * s->reference_plogp.
+ */
+void search_reference(struct search *s, bool fixed);
+
+/*
  * Losses of the routes codes[0 .. n - 1] for every token of the text,
  * into out (n_tokens, n), with every position of a window using the route
  * (shared) or only the scored one, the rest the context route (fixed);
- * the routers' methods are filled on the way when their logits are kept.
+ * when kl is not NULL, each route's KL divergence from the all-B route's
+ * distribution in the same context into kl (n_tokens, n); the routers'
+ * methods are filled on the way when their logits are kept.
  */
 int search_table_pass(struct search *s, const uint64_t *codes, size_t n,
-    bool fixed, float *out);
+    bool fixed, float *out, float *kl);
 
 /*
  * oracle@k and best by beam search in the shared or fixed context: a beam
- * per window (shared), or per position (fixed, positions on the threads).
+ * per window (shared), or per position (fixed, positions on the threads);
+ * when oracle_free is not NULL, oracle_free@k too, by a second beam
+ * guided by the KL divergence from the all-B route (never by a loss).
  */
 int search_beam_pass(struct search *s, bool fixed,
-    struct oracle_method **oracle, struct oracle_method *best);
+    struct oracle_method **oracle, struct oracle_method *best,
+    struct oracle_method **oracle_free);
 
 /*
  * One greedy pass: position q's route is the method's own choice for
- * token q + 1 (oracle at budget k, or best when k < 0), found with the
- * earlier positions routed by the choices already made in this pass.
+ * token q + 1 (oracle at budget k, or best when k < 0; with label_free,
+ * oracle_free at budget k: the least KL divergence from the all-B
+ * route's distribution in the shared context), found with the earlier
+ * positions routed by the choices already made in this pass.
  */
-int search_greedy_pass(struct search *s, int k, struct oracle_method *method);
+int search_greedy_pass(struct search *s, int k, bool label_free,
+    struct oracle_method *method);
 
 /*
  * Routers where the tree is not walked whole (greedy and beam runs):

@@ -273,11 +273,58 @@ static const char schema_v3[] =
     "FROM router_confusion\n"
     "GROUP BY run_id, method, budget, layer;\n";
 
+/*
+ * Version 4: the label-free oracle and the controls of doc/design.md
+ * section 5.  results takes the methods oracle_free and shuffled; SQLite
+ * cannot change a CHECK, so the table is rebuilt and every row copied.
+ * The views that read results keep their text: with legacy_alter_table
+ * the rename leaves them alone (else SQLite would point them at the old
+ * table), so they read the new table by its name.  route_kl holds each
+ * token's KL divergences from the all-B route, the blobs of route_losses
+ * in the same encoding.  runs.control_of links a null-model control run
+ * to the run it controls (deleting that run deletes its controls).
+ */
+static const char schema_v4[] =
+    "PRAGMA legacy_alter_table = ON;\n"
+    "ALTER TABLE results RENAME TO results_v3;\n"
+    "CREATE TABLE results (\n"
+    "  run_id  INTEGER NOT NULL,\n"
+    "  pos     INTEGER NOT NULL CHECK (pos >= 1),\n"
+    "  method  TEXT NOT NULL CHECK (CASE method\n"
+    "            WHEN 'big' THEN 1 WHEN 'small' THEN 1 WHEN 'oracle' THEN 1\n"
+    "            WHEN 'best' THEN 1 WHEN 'fixed' THEN 1\n"
+    "            WHEN 'random_best' THEN 1 WHEN 'random_mean' THEN 1\n"
+    "            WHEN 'oracle_free' THEN 1 WHEN 'shuffled' THEN 1\n"
+    "            ELSE method GLOB 'router:?*'\n"
+    "              AND substr(method, 8) NOT GLOB '*[^A-Za-z0-9_.-]*' END),\n"
+    "  budget  INTEGER NOT NULL CHECK (budget >= 0),\n"
+    "  route   TEXT CHECK ((route IS NULL) = (method = 'random_mean')),\n"
+    "  loss    REAL NOT NULL,\n"
+    "  PRIMARY KEY (run_id, pos, method, budget),\n"
+    "  FOREIGN KEY (run_id, pos) REFERENCES tokens(run_id, pos)\n"
+    "    ON DELETE CASCADE\n"
+    ") WITHOUT ROWID;\n"
+    "INSERT INTO results (run_id, pos, method, budget, route, loss)\n"
+    "SELECT run_id, pos, method, budget, route, loss FROM results_v3;\n"
+    "DROP TABLE results_v3;\n"
+    "PRAGMA legacy_alter_table = OFF;\n"
+    "CREATE TABLE route_kl (\n"
+    "  run_id  INTEGER NOT NULL,\n"
+    "  pos     INTEGER NOT NULL CHECK (pos >= 1),\n"
+    "  kl      BLOB NOT NULL,\n"
+    "  PRIMARY KEY (run_id, pos),\n"
+    "  FOREIGN KEY (run_id, pos) REFERENCES tokens(run_id, pos)\n"
+    "    ON DELETE CASCADE\n"
+    ");\n"
+    "ALTER TABLE runs ADD COLUMN control_of INTEGER\n"
+    "  REFERENCES runs(id) ON DELETE CASCADE;\n";
+
 /* Schema steps: entry i takes a database from version i to i + 1. */
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
+	schema_v4,
 };
 
 /* What a failing SQLite primary result code means to a person. */
@@ -775,6 +822,9 @@ migrate(struct store *store, struct duo_error *err)
 	return 0;
 fail:
 	sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+	/* a migration that failed half-way must not leave it on */
+	sqlite3_exec(store->db, "PRAGMA legacy_alter_table = OFF", NULL, NULL,
+	    NULL);
 	return -1;
 }
 
@@ -1140,7 +1190,13 @@ check_run(const struct run_record *run, size_t *n_routes,
 	if (check_tokens(run, err) != 0 || check_results(run, err) != 0)
 		return -1;
 
+	if (run->control_of < 0)
+		return error_set(err, "control_of %" PRId64 " is not a run id",
+		    run->control_of);
 	*n_routes = 0;
+	if (run->route_kl != NULL && run->route_losses == NULL)
+		return error_set(err, "KL tables go with loss tables, and the "
+		    "run has none");
 	if (run->route_losses == NULL)
 		return 0;
 	size = route_space_size(&space, run->model.n_layer);
@@ -1230,8 +1286,8 @@ write_run_row(struct store *store, const struct run_record *run,
 	static const char sql[] =
 	    "INSERT INTO runs (model_id, label, created_at, source, text,"
 	    " n_tokens, space, context, context_route, settings, seconds,"
-	    " approximate, beam_width, n_results, duo_version)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, json(?), ?, ?, ?, ?, ?)";
+	    " approximate, beam_width, n_results, duo_version, control_of)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, json(?), ?, ?, ?, ?, ?, ?)";
 	sqlite3_stmt *stmt;
 	int rc;
 
@@ -1257,6 +1313,8 @@ write_run_row(struct store *store, const struct run_record *run,
 		sqlite3_bind_int(stmt, 13, run->beam_width);
 	sqlite3_bind_int64(stmt, 14, (int64_t)run->n_results);
 	sqlite3_bind_text(stmt, 15, PACKAGE_VERSION, -1, SQLITE_STATIC);
+	if (run->control_of > 0)
+		sqlite3_bind_int64(stmt, 16, run->control_of);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
@@ -1374,13 +1432,13 @@ write_results(struct store *store, const struct run_record *run,
 	return 0;
 }
 
-/* Loss tables as little-endian float32, whatever the host's order. */
+/* Tables per token (loss or KL, (n_tokens, n_routes) in tables) as
+ * little-endian float32, whatever the host's order, by the INSERT sql. */
 static int
-write_route_losses(struct store *store, const struct run_record *run,
+write_route_tables(struct store *store, const struct run_record *run,
+    const float *tables, const char *sql, const char *doing,
     size_t n_routes, int64_t run_id, struct duo_error *err)
 {
-	static const char sql[] =
-	    "INSERT INTO route_losses (run_id, pos, losses) VALUES (?, ?, ?)";
 	size_t bytes = n_routes * sizeof(float), pos, i;
 	unsigned char *swapped = NULL;
 	const void *row;
@@ -1397,7 +1455,7 @@ write_route_losses(struct store *store, const struct run_record *run,
 	}
 	sqlite3_bind_int64(stmt, 1, run_id);
 	for (pos = 1; pos <= run->n_tokens && rc == SQLITE_DONE; pos++) {
-		row = run->route_losses + (pos - 1) * n_routes;
+		row = tables + (pos - 1) * n_routes;
 		if (swapped != NULL) {
 			for (i = 0; i < n_routes; i++) {
 				unsigned char *b = swapped + 4 * i;
@@ -1418,8 +1476,29 @@ write_route_losses(struct store *store, const struct run_record *run,
 	sqlite3_finalize(stmt);
 	free(swapped);
 	if (rc != SQLITE_DONE)
-		return store_fail(store, err, "writing the loss tables");
+		return store_fail(store, err, doing);
 	return 0;
+}
+
+static int
+write_route_losses(struct store *store, const struct run_record *run,
+    size_t n_routes, int64_t run_id, struct duo_error *err)
+{
+	return write_route_tables(store, run, run->route_losses,
+	    "INSERT INTO route_losses (run_id, pos, losses) VALUES (?, ?, ?)",
+	    "writing the loss tables", n_routes, run_id, err);
+}
+
+/* The KL tables beside the loss tables, in the same encoding. */
+static int
+write_route_kl(struct store *store, const struct run_record *run,
+    size_t n_routes, int64_t run_id, struct duo_error *err)
+{
+	if (run->route_kl == NULL)
+		return 0;
+	return write_route_tables(store, run, run->route_kl,
+	    "INSERT INTO route_kl (run_id, pos, kl) VALUES (?, ?, ?)",
+	    "writing the KL tables", n_routes, run_id, err);
 }
 
 /* The budget a result counts under in run_means: none (-1) for best. */
@@ -1556,7 +1635,8 @@ store_write_run(struct store *store, const struct run_record *run,
 	    write_results(store, run, id, err) != 0 ||
 	    write_means(store, run, id, err) != 0 ||
 	    (n_routes > 0 &&
-	    write_route_losses(store, run, n_routes, id, err) != 0) ||
+	    (write_route_losses(store, run, n_routes, id, err) != 0 ||
+	    write_route_kl(store, run, n_routes, id, err) != 0)) ||
 	    store_exec(store, "COMMIT", "writing the run", err) != 0) {
 		/* Nothing of the run stays; earlier runs were never touched. */
 		if (!sqlite3_get_autocommit(store->db))
@@ -1787,7 +1867,8 @@ store_check_room(struct store *store, const struct run_size *size,
     " " RUN_MEAN("best") "," \
     " m.id IS NOT NULL," \
     " CASE WHEN typeof(r.settings) = 'text' AND json_valid(r.settings)" \
-    "  THEN json_type(r.settings) = 'object' ELSE 0 END" \
+    "  THEN json_type(r.settings) = 'object' ELSE 0 END," \
+    " coalesce(r.control_of, 0)" \
     " FROM runs AS r LEFT JOIN models AS m ON m.id = r.model_id"
 
 /* A column as a fresh string, NULL for SQL NULL; *failed on no memory. */
@@ -1951,6 +2032,7 @@ fill_info(sqlite3_stmt *stmt, struct run_info *info)
 	info->settings_is_object = sqlite3_column_int(stmt, 29) &&
 	    info->settings != NULL &&
 	    is_text(info->settings, info->settings_length);
+	info->control_of = sqlite3_column_int64(stmt, 30);
 	if (!failed)
 		check_run_info(info, sqlite3_column_int(stmt, 28));
 	if (failed || fill_missing(&info->created_at) != 0 ||
@@ -2423,18 +2505,21 @@ store_free_run(struct run_data *run)
 	memset(run, 0, sizeof *run);
 }
 
-int
-store_load_route_losses(struct store *store, int64_t run_id, int pos,
-    float *losses, size_t n_routes, struct duo_error *err)
+/* One token's table of little-endian float32 by the SELECT sql, named
+ * what in messages; as store_load_route_losses(). */
+static int
+load_route_table(struct store *store, const char *sql, const char *what,
+    int64_t run_id, int pos, float *losses, size_t n_routes,
+    struct duo_error *err)
 {
 	const unsigned char *bytes;
 	sqlite3_stmt *stmt;
 	size_t length, i;
 	uint32_t word;
 	int rc;
+	char doing[64];
 
-	if (store_prepare(store, &stmt, "SELECT losses FROM route_losses "
-	    "WHERE run_id = ? AND pos = ?", err) != 0)
+	if (store_prepare(store, &stmt, sql, err) != 0)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, run_id);
 	sqlite3_bind_int(stmt, 2, pos);
@@ -2445,15 +2530,16 @@ store_load_route_losses(struct store *store, int64_t run_id, int pos,
 	}
 	if (rc != SQLITE_ROW) {
 		sqlite3_finalize(stmt);
-		return store_fail(store, err, "reading a loss table");
+		snprintf(doing, sizeof doing, "reading a %s", what);
+		return store_fail(store, err, doing);
 	}
 	bytes = sqlite3_column_blob(stmt, 0);
 	length = (size_t)sqlite3_column_bytes(stmt, 0);
 	if (length != n_routes * sizeof(float)) {
 		sqlite3_finalize(stmt);
 		return error_set(err, "%s: run %" PRId64 ", position %d: the "
-		    "loss table has %zu bytes, not %zu", store->path, run_id,
-		    pos, length, n_routes * sizeof(float));
+		    "%s has %zu bytes, not %zu", store->path, run_id, pos,
+		    what, length, n_routes * sizeof(float));
 	}
 	for (i = 0; i < n_routes; i++) {
 		const unsigned char *b = bytes + 4 * i;
@@ -2464,6 +2550,24 @@ store_load_route_losses(struct store *store, int64_t run_id, int pos,
 	}
 	sqlite3_finalize(stmt);
 	return 0;
+}
+
+int
+store_load_route_losses(struct store *store, int64_t run_id, int pos,
+    float *losses, size_t n_routes, struct duo_error *err)
+{
+	return load_route_table(store, "SELECT losses FROM route_losses "
+	    "WHERE run_id = ? AND pos = ?", "loss table", run_id, pos, losses,
+	    n_routes, err);
+}
+
+int
+store_load_route_kl(struct store *store, int64_t run_id, int pos, float *kl,
+    size_t n_routes, struct duo_error *err)
+{
+	return load_route_table(store, "SELECT kl FROM route_kl "
+	    "WHERE run_id = ? AND pos = ?", "KL table", run_id, pos, kl,
+	    n_routes, err);
 }
 
 int

@@ -26,7 +26,7 @@
 #include "sha256.h"
 
 /* The schema this duo writes; PRAGMA user_version of its databases. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 /* PRAGMA application_id of a duo database: "Duo1". */
 #define STORE_APPLICATION_ID 0x44756f31
 
@@ -124,6 +124,12 @@ struct run_record {
 	 * token, row p - 1 for position p, route code as in route.h; NULL
 	 * when the run keeps no tables (a beam run, say). */
 	const float *route_losses;
+	/* (n_tokens, n_routes) as route_losses: KL(p_big || p_route) of
+	 * every route (route_kl); NULL for none, and only with
+	 * route_losses */
+	const float *route_kl;
+	/* the run this one is a null-model control of; 0 for none */
+	int64_t control_of;
 	/* 1 when the run's routers chose in soft mode: their rows hold the
 	 * budget each router was trained for, and their routes may have
 	 * another number of B's */
@@ -217,6 +223,7 @@ struct run_info {
 	 * where the struct promises text; they may be empty.
 	 */
 	char damage[160];
+	int64_t control_of;             /* the run it controls; 0 for none */
 };
 
 /*
@@ -272,7 +279,14 @@ void store_free_run(struct run_data *run);
 int store_load_route_losses(struct store *store, int64_t run_id, int pos,
     float *losses, size_t n_routes, struct duo_error *err);
 
-/* Delete a run with its tokens, results and tables. */
+/*
+ * The KL table of one token (route_kl): n_routes floats, KL(p_big ||
+ * p_route) by route code, as store_load_route_losses().
+ */
+int store_load_route_kl(struct store *store, int64_t run_id, int pos,
+    float *kl, size_t n_routes, struct duo_error *err);
+
+/* Delete a run with its tokens, results and tables, and its controls. */
 int store_delete_run(struct store *store, int64_t run_id,
     struct duo_error *err);
 

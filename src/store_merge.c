@@ -38,17 +38,25 @@ static const struct merged_table {
 	  "d_ff_small, n_vocab, n_ctx, created_at" },
 	{ "runs", "id, model_id, label, created_at, source, text, n_tokens, "
 	  "space, context, context_route, settings, seconds, approximate, "
-	  "beam_width, n_results, duo_version" },
+	  "beam_width, n_results, duo_version, control_of" },
 	{ "tokens", "run_id, pos, token_id, piece, byte_start, byte_end, "
 	  "window_index, window_pos" },
 	{ "results", "run_id, pos, method, budget, route, loss" },
 	{ "route_losses", "run_id, pos, losses" },
+	{ "route_kl", "run_id, pos, kl" },
 	{ "run_means", "run_id, method, budget, n, mean_loss" },
 };
 #define N_MERGED_TABLES (sizeof merged_tables / sizeof merged_tables[0])
 #define MODELS_TABLE 0
 #define RUNS_TABLE 1
 #define FIRST_RUN_TABLE 2
+
+/* The columns of runs copied as they are: all but id and model_id, which
+ * the output gives, and control_of, an id of the input that link_controls()
+ * maps once every run is in. */
+#define RUNS_COPIED_COLUMNS "label, created_at, source, text, n_tokens, " \
+	"space, context, context_route, settings, seconds, approximate, " \
+	"beam_width, n_results, duo_version"
 
 /* The longest SQL that copy_rows() builds. */
 #define COPY_SQL_SIZE 1024
@@ -60,6 +68,7 @@ struct merge {
 	int flags;                      /* enum store_merge_flags */
 	struct run_info *runs;          /* [n_runs] the input's, by id */
 	size_t n_runs;
+	int64_t *new_id;                /* [n_runs] the output's id, or 0 */
 	struct store_merge_report *report;
 };
 
@@ -219,15 +228,29 @@ check_models_present(struct store *in, struct duo_error *err)
 	return 0;
 }
 
-/* The loss tables of a run: on its positions, n_routes float32 each. */
+/* The loss and KL tables of a run: on its positions, n_routes float32
+ * each. */
 static int
 check_loss_tables(struct store *in, const struct run_info *info,
     struct duo_error *err)
 {
+	static const struct {
+		const char *sql, *what;
+	} tables[] = {
+		{ "SELECT pos, length(losses) FROM route_losses"
+		  " WHERE run_id = ?1 AND (pos < 1 OR pos > ?2 OR"
+		  " typeof(losses) != 'blob' OR length(losses) != ?3)"
+		  " ORDER BY pos LIMIT 1", "loss table" },
+		{ "SELECT pos, length(kl) FROM route_kl"
+		  " WHERE run_id = ?1 AND (pos < 1 OR pos > ?2 OR"
+		  " typeof(kl) != 'blob' OR length(kl) != ?3)"
+		  " ORDER BY pos LIMIT 1", "KL table" },
+	};
 	struct route_space space;
 	struct duo_error ignored;
 	uint64_t n_routes;
 	int64_t params[3], row[2];
+	size_t t;
 	int rc;
 
 	if (route_space_parse(&space, info->space, &ignored) != 0)
@@ -240,19 +263,20 @@ check_loss_tables(struct store *in, const struct run_info *info,
 	 * no table of a larger space can be right. */
 	params[2] = n_routes > 0 && n_routes <= 250000000 ?
 	    (int64_t)n_routes * 4 : -1;
-	rc = query_ints(in, "SELECT pos, length(losses) FROM route_losses"
-	    " WHERE run_id = ?1 AND (pos < 1 OR pos > ?2 OR"
-	    " typeof(losses) != 'blob' OR length(losses) != ?3)"
-	    " ORDER BY pos LIMIT 1", params, 3, row, 2, err);
-	if (rc < 0)
-		return -1;
-	if (rc == 0 && (row[0] < 1 || row[0] > info->n_tokens))
-		return error_set(err, "%s: run %" PRId64 ": a loss table lies "
-		    "outside the run's tokens", in->path, info->id);
-	if (rc == 0)
-		return error_set(err, "%s: run %" PRId64 ", position %" PRId64
-		    ": the loss table has %" PRId64 " bytes, not %" PRId64,
-		    in->path, info->id, row[0], row[1], params[2]);
+	for (t = 0; t < sizeof tables / sizeof tables[0]; t++) {
+		rc = query_ints(in, tables[t].sql, params, 3, row, 2, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 0 && (row[0] < 1 || row[0] > info->n_tokens))
+			return error_set(err, "%s: run %" PRId64 ": a %s lies "
+			    "outside the run's tokens", in->path, info->id,
+			    tables[t].what);
+		if (rc == 0)
+			return error_set(err, "%s: run %" PRId64 ", position %"
+			    PRId64 ": the %s has %" PRId64 " bytes, not %"
+			    PRId64, in->path, info->id, row[0], tables[t].what,
+			    row[1], params[2]);
+	}
 	return 0;
 }
 
@@ -516,10 +540,11 @@ merge_run(struct merge *m, const struct run_info *info,
 	size_t i;
 
 	if (merge_model(m, info, &model_id, err) != 0 ||
-	    copy_rows(m, runs->name, columns_after(runs->columns, 2), "id",
-	    info->id, "model_id", model_id, info->id, err) != 0)
+	    copy_rows(m, runs->name, RUNS_COPIED_COLUMNS, "id", info->id,
+	    "model_id", model_id, info->id, err) != 0)
 		return -1;
 	run_id = sqlite3_last_insert_rowid(m->out->db);
+	m->new_id[info - m->runs] = run_id;
 	for (i = FIRST_RUN_TABLE; i < N_MERGED_TABLES; i++) {
 		t = &merged_tables[i];
 		if (copy_rows(m, t->name, columns_after(t->columns, 1),
@@ -529,6 +554,46 @@ merge_run(struct merge *m, const struct run_info *info,
 	if (m->report->n_merged++ == 0)
 		m->report->first_id = run_id;
 	m->report->last_id = run_id;
+	return 0;
+}
+
+/*
+ * A null-model control points at the run it controls (runs.control_of):
+ * in the output, at that run's new id, or at the output's copy of it when
+ * it was skipped as a duplicate.  A control whose run is not in the input
+ * keeps no link (NULL), as its run is not in the output either.
+ */
+static int
+link_controls(struct merge *m, const int64_t *duplicate_of,
+    struct duo_error *err)
+{
+	sqlite3_stmt *stmt;
+	size_t i, j;
+	int64_t target;
+	int rc = SQLITE_DONE;
+
+	if (store_prepare(m->out, &stmt, "UPDATE runs SET control_of = ?1"
+	    " WHERE id = ?2", err) != 0)
+		return -1;
+	for (i = 0; i < m->n_runs && rc == SQLITE_DONE; i++) {
+		if (m->new_id[i] == 0 || m->runs[i].control_of == 0)
+			continue;
+		for (j = 0; j < m->n_runs; j++)
+			if (m->runs[j].id == m->runs[i].control_of)
+				break;
+		if (j == m->n_runs)
+			continue;
+		target = m->new_id[j] != 0 ? m->new_id[j] : duplicate_of[j];
+		if (target == 0)
+			continue;
+		sqlite3_bind_int64(stmt, 1, target);
+		sqlite3_bind_int64(stmt, 2, m->new_id[i]);
+		rc = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return store_fail(m->out, err, "linking control runs");
 	return 0;
 }
 
@@ -542,8 +607,13 @@ write_output(struct merge *m, struct duo_error *err)
 
 	duplicate_of = calloc(m->n_runs > 0 ? m->n_runs : 1,
 	    sizeof *duplicate_of);
-	if (duplicate_of == NULL)
+	m->new_id = calloc(m->n_runs > 0 ? m->n_runs : 1, sizeof *m->new_id);
+	if (duplicate_of == NULL || m->new_id == NULL) {
+		free(duplicate_of);
+		free(m->new_id);
+		m->new_id = NULL;
 		return error_set(err, "out of memory");
+	}
 	if (store_exec(m->out, "BEGIN IMMEDIATE", "merging", err) != 0) {
 		free(duplicate_of);
 		return -1;
@@ -553,11 +623,15 @@ write_output(struct merge *m, struct duo_error *err)
 		if (duplicate_of[i] == 0)
 			rc = merge_run(m, &m->runs[i], err);
 	if (rc == 0)
+		rc = link_controls(m, duplicate_of, err);
+	if (rc == 0)
 		rc = store_exec(m->out, "COMMIT", "merging", err);
 	/* Nothing of this input stays; earlier runs were never touched. */
 	if (rc != 0 && !sqlite3_get_autocommit(m->out->db))
 		sqlite3_exec(m->out->db, "ROLLBACK", NULL, NULL, NULL);
 	free(duplicate_of);
+	free(m->new_id);
+	m->new_id = NULL;
 	return rc;
 }
 

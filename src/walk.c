@@ -12,7 +12,9 @@
  * walked depth first, so memory is bounded by (L + 1) * m * max_rows rows
  * per thread.  At depth L the chunk's rows go through the final norm, the
  * head and the log-softmax in blocks, and each leaf's losses land in the
- * output at its code's column.
+ * output at its code's column; when the caller gives a reference
+ * distribution per row, the head gives each leaf's KL divergence from it
+ * too (model_head_scores()), in a second output.
  *
  * Threads.  The first batch with enough children and work below is cut
  * into small chunks handed to the threads, each walking its subtrees with
@@ -76,6 +78,9 @@ worker_free(struct walk_worker *w, int L)
 	free(w->ffn);
 	free(w->head);
 	free(w->losses);
+	free(w->kl);
+	free(w->reference);
+	free(w->reference_plogp);
 	free(w->positions);
 	free(w->targets);
 	memset(w, 0, sizeof *w);
@@ -108,10 +113,15 @@ worker_init(struct walk_worker *w, const struct walk_engine *e)
 	w->ffn = array_new((size_t)FFN_ROWS * 2 * (size_t)F, sizeof(float));
 	w->head = array_new(model_head_scratch_size(c), sizeof(float));
 	w->losses = array_new(rows, sizeof(float));
+	w->kl = array_new(rows, sizeof(float));
+	w->reference = array_new(rows, sizeof *w->reference);
+	w->reference_plogp = array_new(rows, sizeof(double));
 	w->positions = array_new(rows, sizeof(int));
 	w->targets = array_new(rows, sizeof(int32_t));
 	if (w->xn == NULL || w->gathered == NULL || w->attention == NULL ||
 	    w->ffn == NULL || w->head == NULL || w->losses == NULL ||
+	    w->kl == NULL || w->reference == NULL ||
+	    w->reference_plogp == NULL ||
 	    w->positions == NULL || w->targets == NULL)
 		return -1;
 	return 0;
@@ -221,10 +231,16 @@ worker_prepare(struct walk_worker *w, const struct walk_evaluation *ev)
 		w->targets[i] = ev->targets[i % R];
 		if (ev->positions != NULL)
 			w->positions[i] = ev->positions[i % R];
+		if (ev->kl_out != NULL) {
+			w->reference[i] = ev->reference + (i % R) *
+			    (size_t)ev->engine->C;
+			w->reference_plogp[i] = ev->reference_plogp[i % R];
+		}
 	}
 }
 
-/* Head and log-softmax of a chunk of leaves; each lands in its column. */
+/* Head and log-softmax of a chunk of leaves, and their divergence from
+ * the reference when asked; each lands in its column. */
 static void
 walk_leaves(struct walk_evaluation *ev, struct walk_worker *w,
     const struct walk_node *nodes, size_t count, const float *x)
@@ -233,13 +249,23 @@ walk_leaves(struct walk_evaluation *ev, struct walk_worker *w,
 	int R = ev->rows, r;
 	size_t rows = count * (size_t)R, i;
 
-	model_head_losses(e->model, x, (int)rows, w->targets, w->losses,
+	if (ev->logits_out != NULL)
+		model_head_logits(e->model, x, (int)rows, ev->logits_out,
+		    w->head);
+	model_head_scores(e->model, x, (int)rows, w->targets, ev->kl_out !=
+	    NULL ? w->reference : NULL, w->reference_plogp, w->losses, w->kl,
 	    w->head);
 	for (i = 0; i < count; i++)
-		for (r = 0; r < R; r++)
+		for (r = 0; r < R; r++) {
 			ev->out[(size_t)r * ev->ld + nodes[i].lo] =
 			    w->losses[i * (size_t)R + (size_t)r];
+			if (ev->kl_out != NULL)
+				ev->kl_out[(size_t)r * ev->ld + nodes[i].lo] =
+				    w->kl[i * (size_t)R + (size_t)r];
+		}
 	w->flops += (double)rows * model_flops_head(&e->model->config);
+	if (ev->kl_out != NULL)
+		w->flops += (double)rows * 2.0 * e->C;
 	w->route_tokens += (double)rows;
 	walk_tick(e, (double)rows);
 }

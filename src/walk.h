@@ -5,7 +5,8 @@
  * route codes, it computes every route's next-token loss at every row,
  * sharing the layers that routes with a common prefix share (oracle.h
  * says why), on one thread or on all of them, reporting progress and
- * stopping when asked to.
+ * stopping when asked to; and, given a reference distribution at each
+ * row, every route's KL divergence from it, for the label-free oracle.
  *
  * This module owns the engine (its threads' buffers, the RoPE tables),
  * the trie of codes and the threading of the walk; on request it records
@@ -48,6 +49,9 @@ struct walk_worker {
 	float *ffn;                  /* (FFN_ROWS, 2F) */
 	float *head;                 /* head scratch */
 	float *losses;               /* (max_rows) */
+	float *kl;                   /* (max_rows) */
+	const float **reference;     /* (max_rows) the unit's, repeated */
+	double *reference_plogp;     /* (max_rows) the unit's, repeated */
 	int *positions;              /* (max_rows) the unit's, repeated */
 	int32_t *targets;            /* (max_rows) the unit's, repeated */
 	double flops;
@@ -96,6 +100,16 @@ struct walk_evaluation {
 	 * along the route row_codes[r] */
 	float *capture;
 	const uint64_t *row_codes;
+	/* when not NULL: kl_out[row * ld + i] gets KL(p_row || q) of
+	 * codes[i]'s next-token distribution q at the row from a reference
+	 * distribution p_row given by its expected output embedding
+	 * reference[row * C ..] (R, C) and its sum p ln p,
+	 * reference_plogp[row] (model_head_scores) */
+	float *kl_out;
+	const float *reference;
+	const double *reference_plogp;
+	/* when not NULL, with one code: its logits (R, V) at every row */
+	float *logits_out;
 };
 
 /*

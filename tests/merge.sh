@@ -95,6 +95,9 @@ same() {
 	  WHERE run_id = $old),
 	lb AS (SELECT pos, losses, typeof(losses) FROM main.route_losses
 	  WHERE run_id = $new),
+	ka AS (SELECT pos, kl, typeof(kl) FROM s.route_kl WHERE run_id = $old),
+	kb AS (SELECT pos, kl, typeof(kl) FROM main.route_kl
+	  WHERE run_id = $new),
 	ma AS (SELECT method, budget, n, mean_loss FROM s.run_means
 	  WHERE run_id = $old),
 	mb AS (SELECT method, budget, n, mean_loss FROM main.run_means
@@ -111,7 +114,9 @@ same() {
 	  (SELECT count(*) FROM (SELECT * FROM rb EXCEPT SELECT * FROM ra))) ||
 	  ' ' ||
 	  ((SELECT count(*) FROM (SELECT * FROM la EXCEPT SELECT * FROM lb)) +
-	  (SELECT count(*) FROM (SELECT * FROM lb EXCEPT SELECT * FROM la))) ||
+	  (SELECT count(*) FROM (SELECT * FROM lb EXCEPT SELECT * FROM la)) +
+	  (SELECT count(*) FROM (SELECT * FROM ka EXCEPT SELECT * FROM kb)) +
+	  (SELECT count(*) FROM (SELECT * FROM kb EXCEPT SELECT * FROM ka))) ||
 	  ' ' ||
 	  ((SELECT count(*) FROM (SELECT * FROM ma EXCEPT SELECT * FROM mb)) +
 	  (SELECT count(*) FROM (SELECT * FROM mb EXCEPT SELECT * FROM ma))) ||
@@ -119,10 +124,12 @@ same() {
 	  ((SELECT count(*) FROM ta) = (SELECT count(*) FROM tb) AND
 	   (SELECT count(*) FROM ra) = (SELECT count(*) FROM rb) AND
 	   (SELECT count(*) FROM la) = (SELECT count(*) FROM lb) AND
+	   (SELECT count(*) FROM ka) = (SELECT count(*) FROM kb) AND
 	   (SELECT count(*) FROM ma) = (SELECT count(*) FROM mb))")
 	[ "$differ" = "0 0 0 0 0 1" ] ||
 	    fail "$src run $old against out.db run $new: rows differing" \
-	        "(run, tokens, results, loss tables, means; counts equal):" \
+	        "(run, tokens, results, loss and KL tables, means; counts" \
+	        "equal):" \
 	        "$differ"
 	checks=$((checks + 1))
 	"$DUO" export -d "$src" "$old" | sed 's/^[0-9]*,//' >export-old ||
@@ -277,7 +284,7 @@ refused "a model of 65 layers" "duo: layers.db: run 1: its model's n_layer is 65
 	layers.db
 damage extra.db "CREATE TABLE notes (x)"
 refused "a table duo does not know" \
-	"duo: extra.db: table notes is not one of schema version 3, or has other columns; duo merge copies only the tables it knows" \
+	"duo: extra.db: table notes is not one of schema version 4, or has other columns; duo merge copies only the tables it knows" \
 	extra.db
 # (new settings, or the duplicate test would refuse it first)
 damage method.db "UPDATE results SET method = 'guess' WHERE run_id = 1 AND method = 'big';
@@ -301,7 +308,7 @@ refused "another program's database" \
 cp b.db newer.db
 sqlite3 newer.db "PRAGMA user_version = 99" || exit 99
 refused "a newer schema" \
-	"duo: newer.db: schema version 99 is newer than this duo understands (3); upgrade duo" \
+	"duo: newer.db: schema version 99 is newer than this duo understands (4); upgrade duo" \
 	newer.db
 cp b.db older.db
 sqlite3 older.db "PRAGMA user_version = 2" || exit 99
@@ -325,16 +332,30 @@ refused "the output by another name" \
 refused "the output by its path" \
 	"duo: ./out.db: is the output database out.db itself" ./out.db
 
-# an older database is upgraded as the output, then merged into
+# an older database is upgraded as the output, then merged into: a
+# version-3 file made from a current one (no route_kl, no control_of)
 cp b.db old-out.db
-sqlite3 old-out.db "DROP VIEW router_agreement; DROP VIEW router_confusion;
-	DROP VIEW router_metrics; DROP VIEW router_regret;
-	PRAGMA user_version = 2" || exit 99
+sqlite3 old-out.db "DROP TABLE route_kl; PRAGMA writable_schema = ON;
+	UPDATE sqlite_schema SET sql = replace(sql, ', control_of INTEGER
+  REFERENCES runs(id) ON DELETE CASCADE', '') WHERE name = 'runs';
+	PRAGMA writable_schema = OFF; PRAGMA user_version = 3" || exit 99
 expect 0 '' "an older output" -- "$DUO" merge old-out.db seed.db
 checks=$((checks + 1))
 [ "$(sqlite3 old-out.db 'PRAGMA user_version;
-    SELECT count(*) FROM runs')" = "$(printf '3\n2')" ] ||
+    SELECT count(*) FROM runs')" = "$(printf '4\n2')" ] ||
 	fail "an older output was not upgraded and merged into"
+
+# a null-model control keeps its link to the run it controls, by the
+# runs' new ids (runs.control_of)
+cp a.db controls.db
+sqlite3 controls.db "UPDATE runs SET control_of = 1 WHERE id = 3" || exit 99
+cp own-source.db linked.db
+expect 0 '' "a control run" -- "$DUO" merge linked.db controls.db
+checks=$((checks + 1))
+[ "$(sqlite3 linked.db 'SELECT id, coalesce(control_of, 0) FROM runs
+    WHERE id > 2 ORDER BY id')" = "$(printf '3|0\n4|0\n5|3')" ] ||
+	fail "control_of is not mapped to the new ids: $(sqlite3 linked.db \
+	    'SELECT id, control_of FROM runs')"
 
 # a refused input stops the merge; inputs before it stay merged
 cp own-source.db partial.db

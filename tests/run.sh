@@ -75,10 +75,19 @@ ok
 [ "$(q "SELECT count(*), min(n_tokens), min(label), min(space),
 	min(context), min(approximate), count(context_route) FROM runs")" = \
     "1|$n|first|BS|shared|0|0" ] || fail "runs row: $(q 'SELECT * FROM runs')"
-# big, small, best, and oracle, fixed, random_best, random_mean per budget
+# big, small, best, and oracle, fixed, random_best, random_mean,
+# oracle_free and shuffled per budget
 ok
 [ "$(q "SELECT count(*) FROM results WHERE run_id = 1")" -eq \
-    $((n * (3 + 4 * (L + 1)))) ] || fail "results: $(q 'SELECT count(*) FROM results')"
+    $((n * (3 + 6 * (L + 1)))) ] || fail "results: $(q 'SELECT count(*) FROM results')"
+# a KL table beside every loss table, of the same size
+ok
+[ "$(q "SELECT count(*), min(length(kl)), max(length(kl))
+	FROM route_kl WHERE run_id = 1")" = \
+    "$n|$((4 << L))|$((4 << L))" ] || fail "route_kl rows"
+ok
+[ "$(q "SELECT json_extract(settings, '\$.shuffle_seed') FROM runs
+	WHERE id = 1")" = 1 ] || fail "settings lack shuffle_seed 1"
 ok
 [ "$(q "SELECT count(*), min(length(losses)), max(length(losses))
 	FROM route_losses WHERE run_id = 1")" = \
@@ -144,6 +153,29 @@ for pos, blob, big, best in rows:
     bad += abs(t[0] - big) > 1e-5 or abs(min(t) - best) > 1e-5
 sys.exit(1 if bad or not rows else 0)
 EOF
+	# The KL table of a token: 0 at all-B (code 0), and oracle_free's
+	# route the least of its budget, its loss that route's in the loss
+	# table.
+	ok
+	"$PYTHON" - "$db" <<'EOF' || fail "route_kl disagrees with oracle_free"
+import sqlite3, struct, sys
+db = sqlite3.connect(sys.argv[1])
+rows = db.execute("SELECT k.kl, l.losses, f.budget, f.route, f.loss"
+                  " FROM route_kl k JOIN route_losses l"
+                  " ON l.run_id = k.run_id AND l.pos = k.pos"
+                  " JOIN results f ON f.run_id = k.run_id AND f.pos = k.pos"
+                  " AND f.method = 'oracle_free' WHERE k.run_id = 1").fetchall()
+bad = 0
+for kl, losses, budget, route, loss in rows:
+    d = struct.unpack("<%df" % (len(kl) // 4), kl)
+    t = struct.unpack("<%df" % (len(losses) // 4), losses)
+    L = len(route)
+    code = int(route.replace("B", "0").replace("S", "1"), 2)
+    least = min(d[c] for c in range(len(d))
+                if L - bin(c).count("1") == budget)
+    bad += abs(d[0]) > 1e-5 or d[code] > least or abs(t[code] - loss) > 1e-5
+sys.exit(1 if bad or not rows else 0)
+EOF
 fi
 
 # --- the other modes ----------------------------------------------------
@@ -156,7 +188,7 @@ ok
 	json_extract(settings, '\$.budgets') FROM runs WHERE id = 2")" = \
     "BS.|fixed|$ctx|[1,3]" ] || fail "fixed run: $(q 'SELECT * FROM runs WHERE id = 2')"
 ok
-[ "$(q "SELECT count(*) FROM results WHERE run_id = 2")" -eq $((n * 11)) ] ||
+[ "$(q "SELECT count(*) FROM results WHERE run_id = 2")" -eq $((n * 15)) ] ||
 	fail "fixed run with two budgets: $(q 'SELECT count(*) FROM results WHERE run_id = 2') results"
 "$DUO" score -q -m "$fixture" --route "$allB" --context-route "$ctx" \
 	"$tmp/text.txt" | awk -F '\t' 'NR > 1 { print $1 "|" $4 }' >"$tmp/score"
@@ -177,7 +209,8 @@ ok
 bad=$(q "SELECT count(*) FROM results AS g JOIN results AS s
 	ON s.run_id = 1 AND s.pos = g.pos AND s.method = g.method
 	AND s.budget = g.budget
-	WHERE g.run_id = 3 AND g.method NOT IN ('oracle', 'best')
+	WHERE g.run_id = 3
+	AND g.method NOT IN ('oracle', 'best', 'oracle_free', 'shuffled')
 	AND abs(g.loss - s.loss) > 1e-5")
 [ "$bad" -eq 0 ] || fail "greedy run: $bad one-route results differ from the shared run"
 
@@ -198,7 +231,30 @@ ok
 [ "$(q "SELECT source, n_tokens FROM runs WHERE id = 5")" = "-|$n" ] ||
 	fail "standard input run: $(q 'SELECT source, n_tokens FROM runs WHERE id = 5')"
 
+# --shuffle-seed: kept in the settings; another order of the oracle's
+# routes, the oracle itself the same (in a database of its own, so that
+# the run ids above stay as they are)
+seed_db="$tmp/seed.db"
+expect 0 '' "a run with --shuffle-seed 5" -- \
+	"$DUO" run -m "$fixture" -d "$seed_db" --shuffle-seed 5 "$tmp/text.txt"
+ok
+[ "$(sqlite3 "$seed_db" "SELECT json_extract(settings, '\$.shuffle_seed')
+	FROM runs")" = 5 ] || fail "settings lack shuffle_seed 5"
+routes_of() {
+	sqlite3 "$1" "SELECT group_concat(route, ' ') FROM (SELECT route
+		FROM results WHERE run_id = $2 AND method = '$3' AND budget = 2
+		ORDER BY pos)"
+}
+ok
+[ "$(routes_of "$seed_db" 1 oracle)" = "$(routes_of "$db" 1 oracle)" ] &&
+    [ "$(routes_of "$seed_db" 1 shuffled)" != "$(routes_of "$db" 1 shuffled)" ] ||
+	fail "--shuffle-seed 5 gives the same shuffled routes as seed 1"
+
 # --- usage errors -------------------------------------------------------
+
+expect 2 "--shuffle-seed 'x' is not a whole number" "a shuffle seed that is \
+not a number" -- "$DUO" run -m "$fixture" -d "$db" --shuffle-seed x \
+	"$tmp/text.txt"
 
 expect 2 'context fixed' "a context route without the fixed context" -- \
 	"$DUO" run -m "$fixture" -d "$db" --context-route "$ctx" "$tmp/text.txt"

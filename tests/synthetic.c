@@ -74,10 +74,69 @@ synthetic_run_free(struct synthetic_run *s)
 	free(s->tokens);
 	free(s->results);
 	free(s->route_losses);
+	free(s->route_kl);
 	free(s->routes);
 	free(s->methods);
 	free(s->pieces);
 	memset(s, 0, sizeof *s);
+}
+
+/* The code of budget k with the least value in row (ties to the lowest
+ * code). */
+static size_t
+least_of_budget(const float *row, const int *budget_of, size_t R, int k)
+{
+	size_t c, least = SIZE_MAX;
+
+	for (c = 0; c < R; c++)
+		if (budget_of[c] == k && (least == SIZE_MAX ||
+		    row[c] < row[least]))
+			least = c;
+	return least;
+}
+
+/*
+ * KL tables from the benefits (what a small or skipped layer loses, and a
+ * little per code), then oracle_free and shuffled at every budget from
+ * row on; returns the rows written.  Draws nothing, so that the other
+ * methods are the same with or without these.
+ */
+static size_t
+label_free_rows(struct synthetic_run *s, const struct route_space *space,
+    int L, size_t T, const int *budget_of, const double *benefit, size_t row)
+{
+	size_t R = s->n_routes, slot = (size_t)L + 1;
+	size_t p, c, free_code, lent;
+	uint8_t choices[64];
+	double v;
+	int k, l;
+
+	for (p = 0; p < T; p++)
+		for (c = 0; c < R; c++) {
+			route_decode(space, c, L, choices);
+			v = 0.001 * (double)(c % 7);
+			for (l = 0; l < L; l++)
+				v += (choices[l] == CHOICE_SMALL ? 0.5 :
+				    choices[l] == CHOICE_SKIP ? 1.2 : 0.0) *
+				    benefit[p * (size_t)L + (size_t)l];
+			s->route_kl[p * R + c] = (float)v;
+		}
+	for (k = 0; k <= L; k++)
+		for (p = 0; p < T; p++) {
+			const float *table = s->route_losses + p * R;
+
+			free_code = least_of_budget(s->route_kl + p * R,
+			    budget_of, R, k);
+			lent = least_of_budget(s->route_losses +
+			    ((p + 1) % T) * R, budget_of, R, k);
+			s->results[row++] = (struct result_record){ (int)p + 1,
+			    "oracle_free", k, s->routes + free_code * slot,
+			    table[free_code] };
+			s->results[row++] = (struct result_record){ (int)p + 1,
+			    "shuffled", k, s->routes + lent * slot,
+			    table[lent] };
+		}
+	return row;
 }
 
 int
@@ -114,11 +173,14 @@ synthetic_run_make(struct synthetic_run *s, const char *text, size_t length,
 	/* Rows per token: big, small, best, then each budgeted method and
 	 * each router at every budget. */
 	n_names = sizeof budgeted / sizeof budgeted[0] + (size_t)o->n_routers;
+	if (o->label_free)
+		n_names += 2;
 	n_rows = T * (2 + (size_t)has_small + n_names * (size_t)(L + 1));
 	s->n_routes = R;
 	s->tokens = calloc(T + 1, sizeof *s->tokens);
 	s->results = calloc(n_rows, sizeof *s->results);
 	s->route_losses = malloc(T * R * sizeof *s->route_losses);
+	s->route_kl = malloc(T * R * sizeof *s->route_kl);
 	s->routes = malloc((R + n_rows) * slot);
 	s->methods = calloc((size_t)o->n_routers + 1, 16);
 	s->pieces = malloc(length + 1);
@@ -129,7 +191,8 @@ synthetic_run_make(struct synthetic_run *s, const char *text, size_t length,
 	random_codes = malloc(R * sizeof *random_codes);
 	pick = malloc(N_RANDOM * sizeof *pick);
 	if (s->tokens == NULL || s->results == NULL ||
-	    s->route_losses == NULL || s->routes == NULL ||
+	    s->route_losses == NULL || s->route_kl == NULL ||
+	    s->routes == NULL ||
 	    s->methods == NULL || s->pieces == NULL || benefit == NULL ||
 	    base == NULL || mean == NULL || budget_of == NULL ||
 	    random_codes == NULL || pick == NULL) {
@@ -271,6 +334,9 @@ synthetic_run_make(struct synthetic_run *s, const char *text, size_t length,
 			}
 		}
 	}
+	if (o->label_free)
+		row = label_free_rows(s, &space, L, T, budget_of, benefit,
+		    row);
 #undef ADD_ROW
 
 	sha256_init(&ctx);
@@ -298,6 +364,8 @@ synthetic_run_make(struct synthetic_run *s, const char *text, size_t length,
 	s->record.results = s->results;
 	s->record.n_results = row;
 	s->record.route_losses = o->keep_tables ? s->route_losses : NULL;
+	s->record.route_kl = o->keep_tables && o->label_free ? s->route_kl :
+	    NULL;
 out:
 	free(starts);
 	free(benefit);

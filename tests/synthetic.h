@@ -7,7 +7,9 @@
  * layer lost when that layer is small or skipped, and noise per route), and
  * every method of doc/design.md section 5 is computed from those tables here,
  * as the real analysis would: big, small, best, oracle, fixed, random_best,
- * random_mean and routers.  No model is involved.
+ * random_mean and routers; on request oracle_free (from made-up KL
+ * tables) and shuffled (each token the oracle route of the next, the
+ * last the first's).  No model is involved.
  */
 #ifndef DUO_TESTS_SYNTHETIC_H
 #define DUO_TESTS_SYNTHETIC_H
@@ -26,6 +28,8 @@ struct synthetic_options {
 	int keep_tables;         /* fill route_losses */
 	uint64_t seed;
 	const char *model_name;  /* its sha256 is the hash of this name */
+	int label_free;          /* add oracle_free and shuffled, and KL
+				    tables when keep_tables */
 };
 
 struct synthetic_run {
@@ -33,6 +37,7 @@ struct synthetic_run {
 	struct token_record *tokens;     /* [n_tokens + 1] */
 	struct result_record *results;
 	float *route_losses;             /* (n_tokens, n_routes) */
+	float *route_kl;                 /* (n_tokens, n_routes) */
 	size_t n_routes;
 	char *routes;                    /* arena of route strings */
 	char *methods;                   /* arena of router names */

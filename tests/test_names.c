@@ -244,7 +244,11 @@ done:
 static void
 check_store(struct store *store, const char *text, size_t length)
 {
-	struct synthetic_options o = { 4, "BS", 16, 20, 1, 0, 7, "names" };
+	struct synthetic_options o = {
+		.n_layer = 4, .space = "BS", .n_ctx = 16, .n_tokens = 20,
+		.n_routers = 1, .keep_tables = 0, .seed = 7,
+		.model_name = "names", .label_free = 1,
+	};
 	struct synthetic_run run;
 	struct result_record *results;
 	struct duo_error err;

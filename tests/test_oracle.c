@@ -27,6 +27,26 @@
  * engine's own choices as context and checks that each is the optimum of
  * the reference's losses at that position.
  *
+ * The label-free oracle: the reference runs one forward per route too,
+ * turns its float32 logits into log-distributions in double and computes
+ * KL(p_big || p_route) = sum p_big (ln p_big - ln p_route) naively, p_big
+ * being the all-B route's distribution in the run's context (shared, or
+ * the fixed context route before the token; a greedy run's tables are
+ * the shared ones, and its passes are followed on their own choices with
+ * the shared all-B reference).  The KL tables must agree within the same
+ * 1e-4 nats: both sides start from float32 logits of products of other
+ * shapes, and the engine's sum p ln p - sum p z + ln sum exp z with p
+ * rounded to float32 loses at most a few 1e-7 of a divergence (the worst
+ * seen is below 3e-6).  A chosen oracle_free route must be the naive
+ * argmin of KL among the routes with k B's, or, where another route's
+ * divergence is within the tolerance of the least (a near tie, counted
+ * and reported), any such route.  shuffled must take the oracle route of
+ * token order[p] of derive_shuffle_order(), which must be a derangement,
+ * with that route's loss on this token from the naive table (greedy: on
+ * the window stepped along its own routes).  Beam runs: oracle_free's
+ * routes of their budgets, their losses true, no divergence below the
+ * exhaustive least.
+ *
  * Beam quality: on BS. with L = 6 (729 routes), the share of (token,
  * budget) pairs and of best routes where the beam finds the exhaustive
  * optimum, for widths 2, 4 and 8 in the fixed context (one beam per
@@ -44,6 +64,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "derive.h"
 #include "error.h"
 #include "model.h"
 #include "oracle.h"
@@ -280,6 +301,331 @@ method_code(const struct oracle_method *m, const struct route_space *space,
 	return route_encode(space, m->routes + p * (size_t)L, L);
 }
 
+/* --- the label-free reference: full distributions in double ----------- */
+
+/* out (V) = log-softmax of the float logits z, in double. */
+static void
+log_softmax(const float *z, int V, double *out)
+{
+	double max = z[0], sum = 0.0;
+	int v;
+
+	for (v = 1; v < V; v++)
+		max = z[v] > max ? z[v] : max;
+	for (v = 0; v < V; v++)
+		sum += exp((double)z[v] - max);
+	for (v = 0; v < V; v++)
+		out[v] = (double)z[v] - max - log(sum);
+}
+
+/* KL(p || q) = sum p (ln p - ln q) of two log-distributions, naively. */
+static double
+kl_naive(const double *log_p, const double *log_q, int V)
+{
+	double kl = 0.0;
+	int v;
+
+	for (v = 0; v < V; v++)
+		kl += exp(log_p[v]) * (log_p[v] - log_q[v]);
+	return kl;
+}
+
+/*
+ * The log-distributions (T - 1, V) of window w's rows under route, one
+ * forward: every position on the route (shared), or the context route
+ * ctx before each row and the route at it (fixed).
+ */
+static void
+reference_distributions(struct reference *r, const uint8_t *route,
+    const uint8_t *ctx, int T, double *out)
+{
+	struct duo_error err;
+	float *logits = xmalloc((size_t)r->N * (size_t)r->V * sizeof *logits);
+	int t, q;
+
+	if (ctx == NULL) {
+		for (t = 0; t < T; t++)
+			memcpy(r->routes + (size_t)t * r->L, route,
+			    (size_t)r->L);
+		kv_cache_reset(&r->cache);
+		if (model_forward(r->model, &r->cache, r->ws, r->window, T - 1,
+		    r->routes, logits, &err) != 0)
+			fail_setup(&err);
+		for (t = 0; t < T - 1; t++)
+			log_softmax(logits + (size_t)t * r->V, r->V,
+			    out + (size_t)t * r->V);
+	} else {
+		kv_cache_reset(&r->cache);
+		for (q = 0; q < T - 1; q++) {
+			reference_step(r, q, route);
+			log_softmax(r->logits, r->V, out + (size_t)q * r->V);
+			reference_step(r, q, ctx);
+		}
+	}
+	free(logits);
+}
+
+/*
+ * KL tables (n, n_routes) by one forward per route: KL(p_big || p_route)
+ * at each token, p_big the all-B route's distribution in the same context
+ * (shared, or fixed with context route ctx).
+ */
+static void
+reference_kl_table(struct reference *r, const int32_t *tokens, size_t n,
+    int32_t bos, const struct route_space *space, const uint8_t *ctx,
+    double *kl)
+{
+	uint64_t n_routes = route_space_size(space, r->L), code;
+	size_t rows = (size_t)r->N * (size_t)r->V;
+	double *big = xmalloc(rows * sizeof *big);
+	double *other = xmalloc(rows * sizeof *other);
+	uint8_t *route = xmalloc((size_t)r->L);
+	size_t w, first, n_windows = text_window_count(n, r->N);
+	int T, q;
+
+	for (w = 0; w < n_windows; w++) {
+		reference_window(r, tokens, n, bos, w, &T, &first);
+		route_decode(space, 0, r->L, route);
+		reference_distributions(r, route, ctx, T, big);
+		for (code = 0; code < n_routes; code++) {
+			route_decode(space, code, r->L, route);
+			reference_distributions(r, route, ctx, T, other);
+			for (q = 0; q < T - 1; q++)
+				kl[(first + (size_t)q) * n_routes + code] =
+				    kl_naive(big + (size_t)q * r->V, other +
+				    (size_t)q * r->V, r->V);
+		}
+	}
+	free(big);
+	free(other);
+	free(route);
+}
+
+/* The least of row over codes with budget k, in double. */
+static double
+naive_least(const double *row, const struct route_space *space, int L,
+    uint64_t n_routes, int k, uint64_t *code)
+{
+	double least = INFINITY;
+	uint64_t c;
+
+	for (c = 0; c < n_routes; c++)
+		if (route_code_budget(space, L, c) == k && row[c] < least) {
+			least = row[c];
+			*code = c;
+		}
+	return least;
+}
+
+/*
+ * A chosen route against the naive argmin of its row: the same code, or
+ * (a near tie) one whose naive value is within the tolerance of the
+ * least, counted in *ties.
+ */
+static bool
+chose_least(const double *row, const struct route_space *space, int L,
+    uint64_t n_routes, int k, uint64_t chosen, int *ties)
+{
+	uint64_t code = 0;
+	double least = naive_least(row, space, L, n_routes, k, &code);
+
+	if (chosen == code)
+		return true;
+	if (route_code_budget(space, L, chosen) != k ||
+	    row[chosen] > least + TOLERANCE)
+		return false;
+	(*ties)++;
+	return true;
+}
+
+/*
+ * oracle_free@k and the KL tables of a shared or fixed run against the
+ * naive ones: the tables within the tolerance, each chosen route the
+ * naive argmin of KL among the routes with k B's (either of a near tie),
+ * its loss that route's in the naive loss table.
+ */
+static void
+check_label_free(const char *name, const struct oracle_result *res,
+    const double *kl, const float *table, const struct route_space *space,
+    int L, bool greedy)
+{
+	uint64_t n_routes = route_space_size(space, L), code;
+	const struct oracle_method *m;
+	double worst_kl = 0.0, worst = 0.0;
+	size_t p, n = res->n_tokens, i;
+	int b, k, ok = res->kl_tables != NULL, ties = 0;
+	char what[320];
+
+	for (i = 0; ok && i < n * n_routes; i++)
+		worst_of(&worst_kl, res->kl_tables[i], kl[i]);
+	snprintf(what, sizeof what, "%s: KL tables against one forward per "
+	    "route in double", name);
+	check(what, worst_kl, TOLERANCE);
+	for (b = 0; b < res->n_budgets; b++) {
+		k = res->budgets[b];
+		m = oracle_result_method(res, "oracle_free", k);
+		ok &= m != NULL && m->routes != NULL;
+		for (p = 0; !greedy && m != NULL && p < n; p++) {
+			code = method_code(m, space, L, p);
+			ok &= chose_least(kl + p * n_routes, space, L,
+			    n_routes, k, code, &ties);
+			worst_of(&worst, m->losses[p],
+			    table[p * n_routes + code]);
+		}
+	}
+	if (ties > 0)
+		printf("note %s: %d oracle_free choices were near ties (KL "
+		    "within %g of the least), either accepted\n", name, ties,
+		    TOLERANCE);
+	snprintf(what, sizeof what, "%s: oracle_free is the least KL at "
+	    "every budget", name);
+	check_true(what, ok);
+	snprintf(what, sizeof what, "%s: oracle_free's losses are its "
+	    "routes' losses", name);
+	check(what, worst, TOLERANCE);
+}
+
+/*
+ * shuffled@k: the order a derangement (for n > 1), each token's route the
+ * oracle@k route of token order[p], and its loss that route's on this
+ * token: from the naive table, or (greedy, where the context is the
+ * method's own routes) by stepping the window along them.
+ */
+static void
+check_shuffled(const char *name, struct reference *r, const int32_t *tokens,
+    size_t n, int32_t bos, const struct oracle_result *res,
+    const float *table, const struct route_space *space, uint64_t seed,
+    bool greedy)
+{
+	uint64_t n_routes = route_space_size(space, r->L);
+	const struct oracle_method *m, *o;
+	size_t *order = xmalloc(n * sizeof *order), p, w, first;
+	int *seen = calloc(n, sizeof *seen), b, T, q, L = r->L, ok = 1;
+	float loss;
+	double worst = 0.0;
+	char what[320];
+
+	if (seen == NULL)
+		exit(99);
+	derive_shuffle_order(n, seed, order);
+	for (p = 0; p < n; p++) {
+		ok &= order[p] < n && order[p] != p && !seen[order[p]];
+		if (order[p] < n)
+			seen[order[p]] = 1;
+	}
+	snprintf(what, sizeof what, "%s: the shuffled order is a "
+	    "derangement of the %zu tokens", name, n);
+	check_true(what, ok);
+	for (b = 0; b < res->n_budgets; b++) {
+		m = oracle_result_method(res, "shuffled", res->budgets[b]);
+		o = oracle_result_method(res, "oracle", res->budgets[b]);
+		if (m == NULL || o == NULL || m->routes == NULL) {
+			ok = 0;
+			continue;
+		}
+		for (p = 0; p < n; p++)
+			ok &= memcmp(m->routes + p * (size_t)L, o->routes +
+			    order[p] * (size_t)L, (size_t)L) == 0;
+		if (!greedy) {
+			for (p = 0; p < n; p++)
+				worst_of(&worst, m->losses[p],
+				    table[p * n_routes + method_code(m, space,
+				    L, p)]);
+			continue;
+		}
+		for (w = 0; w < text_window_count(n, r->N); w++) {
+			reference_window(r, tokens, n, bos, w, &T, &first);
+			kv_cache_reset(&r->cache);
+			for (q = 0; q < T - 1; q++) {
+				p = first + (size_t)q;
+				loss = reference_step(r, q, m->routes + p *
+				    (size_t)L);
+				worst_of(&worst, m->losses[p], loss);
+			}
+		}
+	}
+	snprintf(what, sizeof what, "%s: shuffled takes the oracle route of "
+	    "token order[p] at every budget", name);
+	check_true(what, ok);
+	snprintf(what, sizeof what, "%s: shuffled's losses recomputed from "
+	    "the %s", name, greedy ? "window along its routes" : "loss table");
+	check(what, worst, TOLERANCE);
+	free(order);
+	free(seen);
+}
+
+/*
+ * The greedy oracle_free passes, position by position: the context is the
+ * engine's own oracle_free choices at the same budget, the reference the
+ * all-B route's distribution in the shared context.
+ */
+static void
+check_greedy_free(const char *name, struct reference *r,
+    const int32_t *tokens, size_t n, int32_t bos,
+    const struct oracle_result *res, const struct route_space *space)
+{
+	uint64_t n_routes = route_space_size(space, r->L), c, code;
+	size_t rows = (size_t)r->N * (size_t)r->V;
+	double *big = xmalloc(rows * sizeof *big), *row;
+	double *log_q = xmalloc((size_t)r->V * sizeof *log_q);
+	float *losses = xmalloc(n_routes * sizeof *losses);
+	uint8_t *route = xmalloc((size_t)r->L);
+	const struct oracle_method *m;
+	double worst = 0.0;
+	size_t w, first, n_windows = text_window_count(n, r->N), p;
+	int T, q, b, k, ok = 1, ties = 0;
+	char what[320];
+
+	row = xmalloc(n_routes * sizeof *row);
+	for (b = 0; b < res->n_budgets; b++) {
+		k = res->budgets[b];
+		m = oracle_result_method(res, "oracle_free", k);
+		if (m == NULL) {
+			ok = 0;
+			continue;
+		}
+		for (w = 0; w < n_windows; w++) {
+			reference_window(r, tokens, n, bos, w, &T, &first);
+			route_decode(space, 0, r->L, route);
+			reference_distributions(r, route, NULL, T, big);
+			kv_cache_reset(&r->cache);
+			for (q = 0; q < T - 1; q++) {
+				p = first + (size_t)q;
+				for (c = 0; c < n_routes; c++) {
+					row[c] = INFINITY;
+					if (route_code_budget(space, r->L, c) !=
+					    k)
+						continue;
+					route_decode(space, c, r->L, route);
+					losses[c] = reference_step(r, q, route);
+					log_softmax(r->logits, r->V, log_q);
+					row[c] = kl_naive(big + (size_t)q *
+					    r->V, log_q, r->V);
+				}
+				code = method_code(m, space, r->L, p);
+				ok &= chose_least(row, space, r->L, n_routes,
+				    k, code, &ties);
+				worst_of(&worst, m->losses[p], losses[code]);
+				reference_step(r, q, m->routes + p *
+				    (size_t)r->L);
+			}
+		}
+	}
+	if (ties > 0)
+		printf("note %s: %d greedy oracle_free choices were near "
+		    "ties, either accepted\n", name, ties);
+	snprintf(what, sizeof what, "%s: greedy oracle_free is the least KL "
+	    "on its own context", name);
+	check_true(what, ok);
+	snprintf(what, sizeof what, "%s: greedy oracle_free's losses", name);
+	check(what, worst, TOLERANCE);
+	free(big);
+	free(log_q);
+	free(losses);
+	free(route);
+	free(row);
+}
+
 /*
  * Check every method that does not depend on greedy passes (all of them
  * unless greedy) against the reference table.
@@ -470,7 +816,7 @@ run_case(const struct shape *sh, int shape_index, const char *space_name,
 	int32_t *text, bos = sh->V - 1;
 	uint64_t n_routes;
 	float *table;
-	double worst = 0.0;
+	double worst = 0.0, *kl;
 	size_t i;
 	int l, threads = (shape_index + (int)context) % 2 + 1;
 	char name[160], what[220];
@@ -484,6 +830,7 @@ run_case(const struct shape *sh, int shape_index, const char *space_name,
 	settings.context = context;
 	settings.n_threads = threads;
 	settings.seed = 7;
+	settings.shuffle_seed = 40 + (uint64_t)shape_index;
 	/* some cases walk the tree in one-node chunks */
 	settings.chunk_rows = shape_index == 1 ? 1 : 0;
 	/* and the threads take subtrees however small */
@@ -518,6 +865,17 @@ run_case(const struct shape *sh, int shape_index, const char *space_name,
 	    context == ORACLE_GREEDY, 7);
 	if (context == ORACLE_GREEDY)
 		check_greedy(name, &ref, text, sh->n_tokens, bos, &res, &space);
+	/* the KL tables of a greedy run are the shared ones */
+	kl = xmalloc(sh->n_tokens * n_routes * sizeof *kl);
+	reference_kl_table(&ref, text, sh->n_tokens, bos, &space, ctx, kl);
+	check_label_free(name, &res, kl, table, &space, sh->L,
+	    context == ORACLE_GREEDY);
+	if (context == ORACLE_GREEDY)
+		check_greedy_free(name, &ref, text, sh->n_tokens, bos, &res,
+		    &space);
+	check_shuffled(name, &ref, text, sh->n_tokens, bos, &res, table,
+	    &space, settings.shuffle_seed, context == ORACLE_GREEDY);
+	free(kl);
 	free(table);
 	reference_free(&ref);
 	oracle_result_free(&res);
@@ -551,8 +909,8 @@ test_budgets(void)
 		check_true("... budgets 1 and 3 only, ascending",
 		    res.n_budgets == 2 && res.budgets[0] == 1 &&
 		    res.budgets[1] == 3);
-		check_true("... big, small, best and four methods per budget",
-		    res.n_methods == 3 + 4 * 2 &&
+		check_true("... big, small, best and six methods per budget",
+		    res.n_methods == 3 + 6 * 2 &&
 		    oracle_result_method(&res, "oracle", 2) == NULL &&
 		    oracle_result_method(&res, "random_mean", 3) != NULL);
 		oracle_result_free(&res);
@@ -637,6 +995,54 @@ test_random_routes(void)
 	}
 }
 
+/*
+ * A beam run's oracle_free and shuffled against the exhaustive run of the
+ * same text: every route of its budget, every loss its route's true loss,
+ * no divergence below the exhaustive least; the share of least
+ * divergences found is a note (the label-free beam has no floor).
+ */
+static void
+check_beam_free(const struct route_space *space, int L,
+    const struct oracle_result *exact, const struct oracle_result *beam,
+    int width, enum oracle_context context, int *valid, double *worst_true,
+    double *worst_below)
+{
+	const struct oracle_method *mb, *me;
+	size_t p, hits = 0, total = 0, at;
+	uint64_t code, n = exact->n_routes;
+	int b, k;
+
+	for (b = 0; b < beam->n_budgets; b++) {
+		k = beam->budgets[b];
+		mb = oracle_result_method(beam, "oracle_free", k);
+		me = oracle_result_method(exact, "oracle_free", k);
+		if (mb == NULL || me == NULL) {
+			*valid = 0;
+			continue;
+		}
+		for (p = 0; p < beam->n_tokens; p++) {
+			code = method_code(mb, space, L, p);
+			*valid &= route_code_budget(space, L, code) == k;
+			at = p * n + code;
+			worst_of(worst_true, mb->losses[p], exact->tables[at]);
+			if (exact->kl_tables[at] < exact->kl_tables[p * n +
+			    method_code(me, space, L, p)] - TOLERANCE)
+				*worst_below = INFINITY;
+			hits += code == method_code(me, space, L, p);
+			total++;
+		}
+		mb = oracle_result_method(beam, "shuffled", k);
+		for (p = 0; mb != NULL && p < beam->n_tokens; p++)
+			worst_of(worst_true, mb->losses[p], exact->tables[p *
+			    n + method_code(mb, space, L, p)]);
+		*valid &= mb != NULL;
+	}
+	printf("note label-free beam width %2d, %s, BS. L=6: least KL found "
+	    "for %.1f%% of %zu (token, budget) pairs\n", width,
+	    oracle_context_name(context), 100.0 * (double)hits /
+	    (double)total, total);
+}
+
 /* Beam against exhaustive on a space small enough to enumerate. */
 static void
 beam_quality(void)
@@ -706,6 +1112,9 @@ beam_quality(void)
 					total++;
 				}
 			}
+			check_beam_free(&settings.space, sh.L, &exact, &beam,
+			    widths[c][w], contexts[c], &valid, &worst_true,
+			    &worst_below);
 			share = (double)hits / (double)total;
 			printf("note beam width %2d, %s, BS. L=6: optimum "
 			    "found for %.1f%% of %zu (token, budget) pairs, "
@@ -726,10 +1135,52 @@ beam_quality(void)
 		}
 		oracle_result_free(&exact);
 	}
-	check_true("beam runs: approximate, their width, no tables", valid);
-	check("beam losses are their routes' true losses", worst_true,
-	    TOLERANCE);
-	check("no beam loss below the exhaustive optimum", worst_below, 0.0);
+	check_true("beam runs: approximate, their width, no tables; "
+	    "oracle_free and shuffled at every budget, of its budget", valid);
+	check("beam losses (oracle, best, oracle_free, shuffled) are their "
+	    "routes' true losses", worst_true, TOLERANCE);
+	check("no beam loss or KL below the exhaustive optimum", worst_below,
+	    0.0);
+
+	/* a greedy beam run: oracle_free's routes of their budgets, its
+	 * losses those of its routes each on the earlier ones' context */
+	{
+		const struct oracle_method *mf;
+		float *scored = xmalloc(sh.n_tokens * sizeof *scored);
+		double worst = 0.0;
+		int b;
+
+		oracle_settings_default(&settings);
+		route_space_parse(&settings.space, "BS.", NULL);
+		settings.context = ORACLE_GREEDY;
+		settings.beam_width = 4;
+		if (oracle_run(&model, text, 40, sh.V - 1, &settings, &beam,
+		    &err) != 0)
+			fail_setup(&err);
+		valid = beam.approximate;
+		for (b = 0; b < beam.n_budgets; b++) {
+			mf = oracle_result_method(&beam, "oracle_free",
+			    beam.budgets[b]);
+			if (mf == NULL || oracle_score_routes(&model, text, 40,
+			    sh.V - 1, ORACLE_GREEDY, NULL, mf->routes, scored,
+			    &err) != 0) {
+				valid = 0;
+				continue;
+			}
+			for (p = 0; p < 40; p++) {
+				valid &= route_code_budget(&settings.space,
+				    sh.L, method_code(mf, &settings.space,
+				    sh.L, p)) == beam.budgets[b];
+				worst_of(&worst, mf->losses[p], scored[p]);
+			}
+		}
+		check_true("greedy beam: oracle_free's routes have their "
+		    "budgets", valid);
+		check("greedy beam: oracle_free's losses on its own context",
+		    worst, TOLERANCE);
+		oracle_result_free(&beam);
+		free(scored);
+	}
 
 	/* a space over max_routes falls back to the beam by itself */
 	oracle_settings_default(&settings);

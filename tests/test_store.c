@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "export.h"
 #include "store.h"
 #include "synthetic.h"
 
@@ -922,6 +923,45 @@ schema_text(const char *path)
 }
 
 /*
+ * What a version-3 database was, for a file whose runs have no oracle_free
+ * or shuffled rows: results with version 3's CHECK (rebuilt, as SQLite
+ * cannot change a CHECK; the views keep reading it by its name), no
+ * route_kl, and runs without control_of.  The column's text is taken out
+ * of runs' CREATE statement with writable_schema, the way the SQLite
+ * manual changes a declaration that the stored rows do not depend on
+ * (every control_of is NULL, and a row's extra last field is ignored).
+ */
+static const char downgrade_to_v3[] =
+    "DROP TABLE route_kl;\n"
+    "PRAGMA legacy_alter_table = ON;\n"
+    "ALTER TABLE results RENAME TO results_v4;\n"
+    "CREATE TABLE results (\n"
+    "  run_id  INTEGER NOT NULL,\n"
+    "  pos     INTEGER NOT NULL CHECK (pos >= 1),\n"
+    "  method  TEXT NOT NULL CHECK (CASE method\n"
+    "            WHEN 'big' THEN 1 WHEN 'small' THEN 1 WHEN 'oracle' THEN 1\n"
+    "            WHEN 'best' THEN 1 WHEN 'fixed' THEN 1\n"
+    "            WHEN 'random_best' THEN 1 WHEN 'random_mean' THEN 1\n"
+    "            ELSE method GLOB 'router:?*'\n"
+    "              AND substr(method, 8) NOT GLOB '*[^A-Za-z0-9_.-]*' END),\n"
+    "  budget  INTEGER NOT NULL CHECK (budget >= 0),\n"
+    "  route   TEXT CHECK ((route IS NULL) = (method = 'random_mean')),\n"
+    "  loss    REAL NOT NULL,\n"
+    "  PRIMARY KEY (run_id, pos, method, budget),\n"
+    "  FOREIGN KEY (run_id, pos) REFERENCES tokens(run_id, pos)\n"
+    "    ON DELETE CASCADE\n"
+    ") WITHOUT ROWID;\n"
+    "INSERT INTO results SELECT * FROM results_v4;\n"
+    "DROP TABLE results_v4;\n"
+    "PRAGMA legacy_alter_table = OFF;\n"
+    "PRAGMA writable_schema = ON;\n"
+    "UPDATE sqlite_master SET sql = replace(sql, ', control_of INTEGER' ||\n"
+    "  char(10) || '  REFERENCES runs(id) ON DELETE CASCADE', '')\n"
+    "WHERE name = 'runs';\n"
+    "PRAGMA writable_schema = RESET;\n"
+    "PRAGMA user_version = 3;\n";
+
+/*
  * What a version-1 database was: version 2 less run_means, with curve
  * computed from results, and none of version 3's router views.  Applied
  * to a file this duo wrote, it gives the file an older duo would have
@@ -981,6 +1021,7 @@ test_migration(void)
 
 	db = raw_open(path);
 	raw_exec(db, "PRAGMA journal_mode = DELETE");
+	raw_exec(db, downgrade_to_v3);
 	raw_exec(db, downgrade_to_v1);
 	sqlite3_close(db);
 	expect(file_int(path, "PRAGMA user_version") == 1 &&
@@ -1044,6 +1085,241 @@ test_migration(void)
 	free(schema_migrated);
 	synthetic_run_free(&a);
 	synthetic_run_free(&b);
+}
+
+/* A run's export as one string (CSV, then JSON). */
+static char *
+export_text(const char *path, int64_t id)
+{
+	struct store *store;
+	struct run_data run;
+	struct duo_error err;
+	char *out = NULL;
+	size_t size = 0;
+	FILE *f;
+
+	if (store_open(&store, path, STORE_READONLY, &err) != 0)
+		return strdup(err.message);
+	if (store_load_run(store, id, &run, &err) != 0) {
+		store_close(store);
+		return strdup(err.message);
+	}
+	if ((f = open_memstream(&out, &size)) == NULL)
+		exit(99);
+	export_write(f, &run, EXPORT_CSV);
+	export_write(f, &run, EXPORT_JSON);
+	fclose(f);
+	store_free_run(&run);
+	store_close(store);
+	return out;
+}
+
+/* Every row of the tables a run keeps, as one string, in key order. */
+static char *
+rows_text(const char *path)
+{
+	static const char sql[] =
+	    "SELECT group_concat(line, char(10)) FROM ("
+	    "SELECT 'run ' || id || ' ' || model_id || ' ' || label || ' ' ||"
+	    " created_at || ' ' || n_tokens || ' ' || space || ' ' || context ||"
+	    " ' ' || settings || ' ' || n_results AS line FROM runs"
+	    " UNION ALL SELECT * FROM (SELECT 'token ' || run_id || ' ' || pos ||"
+	    " ' ' || token_id || ' ' || hex(piece) FROM tokens"
+	    " ORDER BY run_id, pos)"
+	    " UNION ALL SELECT * FROM (SELECT 'result ' || run_id || ' ' || pos"
+	    " || ' ' || method || ' ' || budget || ' ' || coalesce(route, '-')"
+	    " || ' ' || printf('%.17g', loss) FROM results"
+	    " ORDER BY run_id, pos, method, budget)"
+	    " UNION ALL SELECT * FROM (SELECT 'table ' || run_id || ' ' || pos"
+	    " || ' ' || hex(losses) FROM route_losses ORDER BY run_id, pos)"
+	    " UNION ALL SELECT * FROM (SELECT 'mean ' || run_id || ' ' || method"
+	    " || ' ' || coalesce(budget, '-') || ' ' || n || ' ' ||"
+	    " printf('%.17g', mean_loss) FROM run_means"
+	    " ORDER BY run_id, method, budget))";
+	sqlite3 *db = raw_open(path);
+	sqlite3_stmt *stmt;
+	const unsigned char *rows;
+	char *all = NULL;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK &&
+	    sqlite3_step(stmt) == SQLITE_ROW &&
+	    (rows = sqlite3_column_text(stmt, 0)) != NULL)
+		all = strdup((const char *)rows);
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return all != NULL ? all : strdup("");
+}
+
+/*
+ * A version-3 database opened for writing: results rebuilt with every
+ * row, the views reading the new table, route_kl and runs.control_of
+ * added, the schema a fresh one's, "duo export" of the old runs the same
+ * as before; then the new methods, KL tables and control_of are stored
+ * and read back.  A migration that fails half way leaves version 3.
+ */
+static void
+test_migration_v3(void)
+{
+	struct synthetic_run a, b, c;
+	struct store *store;
+	struct duo_error err;
+	struct run_info *runs;
+	size_t n_runs, p, i;
+	int64_t id_a, id_b, id_c, id_control;
+	char path[512], fresh[512], broken[512], command[1200];
+	char *rows_before, *rows_after, *export_a, *export_b, *again;
+	char *before, *after;
+	float *kl;
+	int same, rc;
+	sqlite3 *db;
+
+	path_in(path, sizeof path, "v3.db");
+	path_in(fresh, sizeof fresh, "v4.db");
+	path_in(broken, sizeof broken, "v3-broken.db");
+	make_run(&a, 4, "BS", 30, 1, 31, "model four");
+	make_run(&b, 3, "BS.", 20, 0, 32, "model three");
+	expect_ok(store_open(&store, path, 0, &err), &err, "make a database "
+	    "to turn into version 3");
+	if (store == NULL)
+		return;
+	expect_ok(store_write_run(store, &a.record, &id_a, &err), &err,
+	    "write a BS run with tables");
+	expect_ok(store_write_run(store, &b.record, &id_b, &err), &err,
+	    "write a BS. run");
+	store_close(store);
+	expect_ok(store_open(&store, fresh, 0, &err), &err, "a fresh "
+	    "database for its schema");
+	store_close(store);
+	export_a = export_text(path, id_a);
+	export_b = export_text(path, id_b);
+
+	db = raw_open(path);
+	raw_exec(db, "PRAGMA journal_mode = DELETE");
+	raw_exec(db, downgrade_to_v3);
+	sqlite3_close(db);
+	rows_before = rows_text(path);
+	expect(file_int(path, "PRAGMA user_version") == 3 &&
+	    file_int(path, "SELECT count(*) FROM sqlite_master WHERE name = "
+	    "'route_kl'") == 0 && file_int(path, "SELECT count(*) FROM "
+	    "pragma_table_info('runs') WHERE name = 'control_of'") == 0 &&
+	    file_int(path, "SELECT count(*) FROM results") ==
+	    (int64_t)(a.record.n_results + b.record.n_results),
+	    "the database is now version 3, every row kept");
+	db = raw_open(path);
+	rc = sqlite3_exec(db, "INSERT INTO results VALUES (1, 1, "
+	    "'oracle_free', 0, 'SSSS', 1.0)", NULL, NULL, NULL);
+	sqlite3_close(db);
+	expect(rc == SQLITE_CONSTRAINT, "version 3's CHECK refuses "
+	    "oracle_free");
+	snprintf(command, sizeof command, "cp '%s' '%s'", path, broken);
+	if (system(command) != 0) {
+		printf("cannot copy %s\n", path);
+		exit(99);
+	}
+
+	expect_ok(store_open(&store, path, 0, &err), &err,
+	    "open a version-3 database for writing");
+	if (store == NULL)
+		return;
+	before = schema_text(path);
+	after = schema_text(fresh);
+	expect(file_int(path, "PRAGMA user_version") == STORE_SCHEMA_VERSION &&
+	    strcmp(before, after) == 0, "... it is the current version, its "
+	    "schema a fresh one's word for word");
+	free(before);
+	free(after);
+	rows_after = rows_text(path);
+	expect(strcmp(rows_before, rows_after) == 0 && strlen(rows_after) >
+	    1000, "every run, token, result, loss table and mean is kept, "
+	    "byte for byte");
+	expect(file_int(path, "PRAGMA foreign_key_check") == -1 &&
+	    file_int(path, "SELECT count(*) FROM pragma_integrity_check "
+	    "WHERE integrity_check <> 'ok'") == 0, "no dangling keys, the "
+	    "file whole");
+	check_views(path, id_a, &a);
+	check_views(path, id_b, &b);
+	again = export_text(path, id_a);
+	expect(strcmp(again, export_a) == 0, "duo export of the BS run is "
+	    "the same after the migration");
+	free(again);
+	again = export_text(path, id_b);
+	expect(strcmp(again, export_b) == 0, "duo export of the BS. run is "
+	    "the same after the migration");
+	free(again);
+
+	/* the new methods, a KL table and a control go in and come back */
+	{
+		struct synthetic_options o = {
+			.n_layer = 4, .space = "BS", .n_ctx = 16,
+			.n_tokens = 25, .n_routers = 1, .keep_tables = 1,
+			.seed = 33, .model_name = "model four",
+			.label_free = 1,
+		};
+
+		if (synthetic_run_make(&c, text, text_length, &o) != 0)
+			exit(99);
+	}
+	expect_ok(store_write_run(store, &c.record, &id_c, &err), &err,
+	    "write a run with oracle_free, shuffled and KL tables");
+	kl = malloc(c.n_routes * sizeof *kl);
+	same = kl != NULL;
+	for (p = 1; same && p <= c.record.n_tokens; p++) {
+		same = store_load_route_kl(store, id_c, (int)p, kl, c.n_routes,
+		    &err) == 0;
+		for (i = 0; same && i < c.n_routes; i++)
+			same = kl[i] == c.route_kl[(p - 1) * c.n_routes + i];
+	}
+	expect(same, "every KL table reads back bit for bit");
+	expect(store_load_route_kl(store, id_a, 1, kl, a.n_routes, &err) == 1,
+	    "a run from before keeps no KL table");
+	expect_error(store_load_route_kl(store, id_c, 1, kl, 3, &err), &err,
+	    "the KL table has 64 bytes, not 12", "a KL table of another size");
+	free(kl);
+	expect(file_int(path, "SELECT count(*) FROM results WHERE run_id = "
+	    "(SELECT max(id) FROM runs) AND method IN ('oracle_free', "
+	    "'shuffled')") == 2 * 25 * 5, "oracle_free and shuffled rows at "
+	    "every budget");
+	c.record.control_of = id_c;
+	expect_ok(store_write_run(store, &c.record, &id_control, &err), &err,
+	    "write a control of that run");
+	expect_ok(store_list_runs(store, &runs, &n_runs, &err), &err,
+	    "list the runs");
+	expect(n_runs == 4 && runs[3].control_of == id_c &&
+	    runs[2].control_of == 0, "control_of is read back, 0 for none");
+	store_free_runs(runs, n_runs);
+	c.record.control_of = id_control + 100;
+	expect_error(store_write_run(store, &c.record, &id_control, &err),
+	    &err, "FOREIGN KEY", "a control of no run");
+	expect_ok(store_delete_run(store, id_c, &err), &err, "delete the "
+	    "controlled run");
+	expect(file_int(path, "SELECT count(*) FROM runs") == 2 &&
+	    file_int(path, "SELECT count(*) FROM route_kl") == 0, "its "
+	    "control and its KL tables go with it");
+	store_close(store);
+
+	/* A migration that fails half way (a table of that name is in the
+	 * way) takes nothing with it. */
+	db = raw_open(broken);
+	raw_exec(db, "CREATE TABLE route_kl (note TEXT)");
+	sqlite3_close(db);
+	before = schema_text(broken);
+	expect_error(store_open(&store, broken, 0, &err), &err, "route_kl",
+	    "a migration to version 4 that cannot be done");
+	after = schema_text(broken);
+	again = rows_text(broken);
+	expect(file_int(broken, "PRAGMA user_version") == 3 &&
+	    strcmp(before, after) == 0 && strcmp(again, rows_before) == 0,
+	    "... leaves version 3 as it was, every row in place");
+	free(before);
+	free(after);
+	free(again);
+	free(rows_before);
+	free(rows_after);
+	free(export_a);
+	free(export_b);
+	synthetic_run_free(&a);
+	synthetic_run_free(&b);
+	synthetic_run_free(&c);
 }
 
 static void
@@ -1339,6 +1615,7 @@ main(void)
 	test_bad_records(path);
 	test_schema_versions(path);
 	test_migration();
+	test_migration_v3();
 	test_paths();
 	test_readonly(path);
 	test_locked(path);

@@ -771,7 +771,8 @@ const struct tui_command tui_commands[] = {
 	{ "budget", "N", "Set the budget to N big modules", command_budget },
 	{ "method", "NAME",
 	  "Choose a method: big, small, best, oracle, fixed, random_best, "
-	  "random_mean or router:NAME", command_method },
+	  "random_mean, oracle_free, shuffled or router:NAME",
+	  command_method },
 	{ "measure", "NAME",
 	  "Colour the text by difficulty, loss, regret or need",
 	  command_measure },

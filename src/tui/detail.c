@@ -194,12 +194,22 @@ draw_methods(struct app *app, const struct rect *r, int y, int focused,
 	shown = rows > 0 && (size_t)rows < run->n_methods - first ?
 	    (size_t)rows : run->n_methods - first;
 	if (first > 0 || first + shown < run->n_methods) {
-		snprintf(hidden, sizeof hidden, "%s%zu %s%zu",
-		    app->glyphs.unicode ? "\xe2\x86\x91" : "^", first,
-		    app->glyphs.unicode ? "\xe2\x86\x93" : "v",
-		    run->n_methods - first - shown);
-		draw_text(app, y, x + w - text_width(hidden),
-		    text_width(hidden), hidden, EL_DIM);
+		/* Only the directions that hide rows, and never over the
+		 * "route" heading: a note that does not fit is left out. */
+		char up[24] = "", down[24] = "";
+
+		if (first > 0)
+			snprintf(up, sizeof up, "%s%zu",
+			    app->glyphs.unicode ? "\xe2\x86\x91" : "^", first);
+		if (first + shown < run->n_methods)
+			snprintf(down, sizeof down, "%s%zu",
+			    app->glyphs.unicode ? "\xe2\x86\x93" : "v",
+			    run->n_methods - first - shown);
+		snprintf(hidden, sizeof hidden, "%s%s%s", up,
+		    up[0] != '\0' && down[0] != '\0' ? " " : "", down);
+		if (x + w - text_width(hidden) >= x + name_w + 16)
+			draw_text(app, y, x + w - text_width(hidden),
+			    text_width(hidden), hidden, EL_DIM);
 	}
 	for (m = first; m < run->n_methods; m++) {
 		const struct run_method *rm = &run->methods[m];
