@@ -1,7 +1,7 @@
 /*
  * fuzz_db.c - a database damaged by SQL from the fuzzer, then read by
  * every reader of duo: the run list, each run loaded whole, its loss
- * tables, the run finder, both export formats, and the browser's loader
+ * and KL tables, the run finder, both export formats, and the browser's loader
  * thread.  A duo database is untrusted input (doc/design.md section 7):
  * people share them.
  *
@@ -84,6 +84,7 @@ write_template_runs(void)
 		options.n_tokens = 12;
 		options.n_routers = runs[i].n_routers;
 		options.keep_tables = runs[i].keep_tables;
+		options.label_free = 1;
 		options.seed = i + 1;
 		options.model_name = i == 0 ? "duo-fuzz-a" : i == 1 ?
 		    "duo-fuzz-b" : "duo-fuzz-c";
@@ -211,9 +212,14 @@ read_run(struct store *store, const struct run_info *info)
 		losses = malloc(n_routes * sizeof *losses);
 	for (pos = 1; losses != NULL && pos <= (int)run.n_tokens && pos <= 3;
 	    pos++)
+	{
 		if (store_load_route_losses(store, info->id, pos, losses,
 		    n_routes, &err) < 0)
 			FUZZ_CHECK_MESSAGE(err.message);
+		if (store_load_route_kl(store, info->id, pos, losses,
+		    n_routes, &err) < 0)
+			FUZZ_CHECK_MESSAGE(err.message);
+	}
 	free(losses);
 	store_free_run(&run);
 }
