@@ -125,7 +125,7 @@ wait_for main 'Runs: 4, by id' "the run list" &&
 T send-keys -t main Enter
 wait_for main 'Text: 40 tokens by difficulty' "Enter opens the text view"
 T send-keys -t main / g u l l Enter
-wait_for main '/gull/: 1 token match' "the search finds a token" &&
+wait_for main 'match 1 of 1 for /gull/' "the search finds its one match" &&
     wait_for main 'Token 33 of 40' "the cursor is on the token found"
 T send-keys -t main 3
 wait_for main 'Perplexity by budget k = 0..6, at k=3' "3 opens the budget view"

@@ -22,6 +22,7 @@
 #include "export.h"
 #include "model.h"
 #include "run.h"
+#include "seek.h"
 #include "store.h"
 
 #define RUNS VIEW_BIT(VIEW_RUNS)
@@ -33,6 +34,7 @@
 #define TOKENS VIEW_BIT(VIEW_TOKENS)
 #define NEWRUN VIEW_BIT(VIEW_NEWRUN)
 #define HELP VIEW_BIT(VIEW_HELP)
+#define TOKEN_VIEWS VIEWS_OF_TOKENS
 
 /*
  * One row per binding.  A view looks a key up in its own rows first,
@@ -98,16 +100,6 @@ const struct action tui_actions[] = {
 	  "Down a page" },
 	{ ACT_PAGE_UP, "page-up", { TUI_FN(KEY_PPAGE) }, TEXT,
 	  "Up a page" },
-	{ ACT_SEARCH, "search", { '/' }, TEXT,
-	  "Search the text with a PCRE2 pattern (lower case: any case)" },
-	{ ACT_SEARCH_NEXT, "next-match", { 'n' }, TEXT,
-	  "Next token that matches" },
-	{ ACT_SEARCH_PREV, "previous-match", { 'N' }, TEXT,
-	  "Previous token that matches" },
-	{ ACT_ABOVE_NEXT, "next-above", { ']' }, TEXT,
-	  "Next token whose measure is at or above the threshold" },
-	{ ACT_ABOVE_PREV, "previous-above", { '[' }, TEXT,
-	  "Previous token at or above the threshold" },
 	{ ACT_MEASURE_NEXT, "measure", { 'c' }, TEXT,
 	  "Colour by the next measure: difficulty, loss, regret, need" },
 	{ ACT_PREDICTIONS, "predictions", { 'p' }, TEXT,
@@ -220,6 +212,25 @@ const struct action tui_actions[] = {
 	{ ACT_FILTER, "filter", { '/' }, TOKENS,
 	  "Show only tokens whose piece matches a PCRE2 pattern (empty: "
 	  "all)" },
+
+	/* Views of tokens: text, route map, compare and tokens (seek.c) */
+	{ ACT_SEARCH, "search", { '/' }, TEXT | ROUTES | COMPARE,
+	  "Search the text with a PCRE2 pattern (lower case: any case; "
+	  "the tokens view filters instead)" },
+	{ ACT_SEARCH_NEXT, "next-match", { 'n' }, TOKEN_VIEWS,
+	  "Next match of the search (past the last: the first)" },
+	{ ACT_SEARCH_PREV, "previous-match", { 'N' }, TOKEN_VIEWS,
+	  "Previous match of the search (before the first: the last)" },
+	{ ACT_ABOVE_NEXT, "next-above", { ']' }, TOKEN_VIEWS,
+	  "Next token whose measure is at or above the threshold" },
+	{ ACT_ABOVE_PREV, "previous-above", { '[' }, TOKEN_VIEWS,
+	  "Previous token at or above the threshold" },
+	{ ACT_RANK_NEXT, "next-harder", { '}' }, TOKEN_VIEWS,
+	  "The token ranked just above this one by the measure: the next "
+	  "harder" },
+	{ ACT_RANK_PREV, "next-easier", { '{' }, TOKEN_VIEWS,
+	  "The token ranked just below this one by the measure: the next "
+	  "easier" },
 
 	/* New run */
 	{ ACT_DOWN, "field-down", { TUI_FN(KEY_DOWN) }, NEWRUN,
@@ -447,6 +458,9 @@ action_section(const struct action *a)
 
 	if (a->views == VIEWS_ALL)
 		return "Everywhere";
+	if ((a->views & ~(unsigned)VIEWS_OF_TOKENS) == 0 &&
+	    (a->views & (a->views - 1)) != 0)
+		return "Views of tokens";
 	for (v = 0; v < N_VIEWS; v++)
 		if (a->views == VIEW_BIT(v))
 			return names[v];
@@ -767,6 +781,17 @@ command_where(struct app *app, const char *args)
 	return tokens_command(app, "where", args);
 }
 
+/* Go to token N; a view that shows no token gives way to the text. */
+static int
+command_goto(struct app *app, const char *args)
+{
+	if (seek_goto(app, args) != 0)
+		return -1;
+	if (!(VIEW_BIT(app_view_id(app)) & VIEWS_OF_TOKENS))
+		app_show(app, VIEW_TEXT, NULL);
+	return 0;
+}
+
 const struct tui_command tui_commands[] = {
 	{ "budget", "N", "Set the budget to N big modules", command_budget },
 	{ "method", "NAME",
@@ -778,6 +803,8 @@ const struct tui_command tui_commands[] = {
 	{ "threshold", "[X]",
 	  "Set the threshold of ] and [ (none: the top quarter of the "
 	  "scale)", command_threshold },
+	{ "goto", "N", "Go to token N (also :N); a view without tokens "
+	  "gives way to the text view", command_goto },
 	{ "open", "RUN", "Open a run by id, label, or last", command_open },
 	{ "export", "FORMAT FILE",
 	  "Write the open run to a new FILE (~ and $HOME expanded) as "
@@ -821,6 +848,8 @@ command_run(struct app *app, const char *line)
 		args++;
 	if (strcmp(name, "q") == 0)
 		return command_quit(app, args);
+	if (name[0] >= '0' && name[0] <= '9' && *args == '\0')
+		return command_goto(app, name);
 	for (i = 0; i < tui_n_commands; i++)
 		if (strcmp(tui_commands[i].name, name) == 0) {
 			char trimmed[256];

@@ -26,6 +26,7 @@
 #include "draw.h"
 #include "run.h"
 #include "script.h"
+#include "seek.h"
 #include "store.h"
 #include "view.h"
 
@@ -236,6 +237,7 @@ notify_run_changed(struct app *app)
 {
 	int v;
 
+	seek_forget(app);
 	for (v = 0; v < N_VIEWS; v++)
 		if (app->views[v].ops->run_changed != NULL)
 			app->views[v].ops->run_changed(app, &app->views[v]);
@@ -662,6 +664,8 @@ prompt_key(struct app *app, int key)
 			command_run(app, text);
 		else if (app_view(app)->ops->search != NULL)
 			app_view(app)->ops->search(app, app_view(app), text);
+		else
+			seek_search(app, text);
 		return;
 	}
 	if (key >= 32 && key < TUI_FN(0) && key != 127 &&
@@ -799,7 +803,8 @@ app_key(struct app *app, int key)
 			    "keys", tui_key_name(key, name, sizeof name));
 		return;
 	}
-	if (view->ops->request(app, view, action))
+	if (view->ops->request(app, view, action) ||
+	    seek_request(app, action))
 		return;
 	global_action(app, action);
 }
@@ -949,6 +954,7 @@ tui_stop(struct app *app)
 		free(app->run);
 		app->run = NULL;
 	}
+	seek_forget(app);
 	stop_workers(app);
 	free(app->db_path);
 	app->db_path = NULL;

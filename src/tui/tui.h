@@ -66,6 +66,10 @@ enum view_id {
 #define VIEWS_OF_RUN (VIEW_BIT(VIEW_TEXT) | VIEW_BIT(VIEW_BUDGET) | \
 	VIEW_BIT(VIEW_ROUTES) | VIEW_BIT(VIEW_COMPARE) | VIEW_BIT(VIEW_WHATIF) | \
 	VIEW_BIT(VIEW_TOKENS))
+/* The views that show tokens and a cursor on one: search, the jumps of
+ * seek.c and :goto work in each. */
+#define VIEWS_OF_TOKENS (VIEW_BIT(VIEW_TEXT) | VIEW_BIT(VIEW_ROUTES) | \
+	VIEW_BIT(VIEW_COMPARE) | VIEW_BIT(VIEW_TOKENS))
 #define VIEWS_ALL ((1u << N_VIEWS) - 1)
 
 /* ---- actions (actions.h binds them to keys) ------------------------ */
@@ -80,8 +84,10 @@ enum action_id {
 	ACT_OPEN, ACT_SORT_NEXT, ACT_SORT_REVERSE, ACT_FILTER, ACT_DELETE,
 	ACT_RELOAD,
 	/* text view */
+	ACT_MEASURE_NEXT,
+	/* views of tokens (seek.c) */
 	ACT_SEARCH, ACT_SEARCH_NEXT, ACT_SEARCH_PREV, ACT_ABOVE_NEXT,
-	ACT_ABOVE_PREV, ACT_MEASURE_NEXT,
+	ACT_ABOVE_PREV, ACT_RANK_NEXT, ACT_RANK_PREV,
 	/* budget view */
 	ACT_BUDGET_LEFT, ACT_BUDGET_RIGHT,
 	/* runs, text and compare views */
@@ -218,6 +224,7 @@ struct loader;
 struct predictor;
 struct run_info;
 struct script;
+struct seek;
 struct tui_run;
 
 /* How many recent messages :messages keeps. */
@@ -244,6 +251,8 @@ struct app {
 	size_t cursor;                  /* position 1..T in the open run */
 	int64_t compare_id;             /* run marked to compare with; 0 */
 	int predictions;                /* the detail pane shows the top 5 */
+	struct seek *seek;              /* the last search, the ranking
+					   (seek.c); NULL until used */
 	struct predictor *predictor;    /* made on the first request */
 
 	struct view views[N_VIEWS];

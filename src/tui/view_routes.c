@@ -3,7 +3,9 @@
  * one glyph per choice, for the chosen method at the selected budget
  * (the paper's figures 3 and 7 for this text); a row of losses coloured
  * like the text view, a row with each route's number of big modules,
- * and a column cursor shared with the text view.  It scrolls sideways.
+ * and a column cursor shared with the text view (search and the other
+ * jumps of seek.c move it, a match's tokens underlined in the row of
+ * losses).  It scrolls sideways.
  */
 #include "tui.h"
 
@@ -13,6 +15,7 @@
 
 #include "draw.h"
 #include "run.h"
+#include "seek.h"
 #include "view.h"
 
 #define LABEL_W 5
@@ -164,6 +167,8 @@ routes_draw(struct app *app, struct view *view)
 		level = run_level(run_loss(run, app->method, k, p), lo, hi);
 		attr = app->palette.attr[heat_element(level)];
 		pair = app->palette.pair[heat_element(level)];
+		if (seek_matched(app, p))
+			attr |= A_UNDERLINE;
 		if (p == app->cursor)
 			attr ^= A_REVERSE;
 		draw_wchar_attr(y, x, (wchar_t[]){ heat_glyph(app, level), 0 },
