@@ -781,6 +781,32 @@ command_where(struct app *app, const char *args)
 	return tokens_command(app, "where", args);
 }
 
+/* Hand :show or :hide to the budget view, and show it. */
+static int
+budget_command(struct app *app, const char *name, const char *args)
+{
+	if (app->run == NULL) {
+		app_error(app, "no run is open; open one first (Enter)");
+		return -1;
+	}
+	if (app_command(app, VIEW_BUDGET, name, args) != 0)
+		return -1;
+	app_show(app, VIEW_BUDGET, NULL);
+	return 0;
+}
+
+static int
+command_show(struct app *app, const char *args)
+{
+	return budget_command(app, "show", args);
+}
+
+static int
+command_hide(struct app *app, const char *args)
+{
+	return budget_command(app, "hide", args);
+}
+
 /* Go to token N; a view that shows no token gives way to the text. */
 static int
 command_goto(struct app *app, const char *args)
@@ -821,6 +847,12 @@ const struct tui_command tui_commands[] = {
 	{ "where", "[COLUMN OP X]",
 	  "Show only tokens whose COLUMN is OP X (OP < <= > >= = !=; none: "
 	  "all)", command_where },
+	{ "show", "[METHOD]",
+	  "Show METHOD's curve in the budget chart (none: every method's)",
+	  command_show },
+	{ "hide", "[METHOD]",
+	  "Hide METHOD's curve in the budget chart (none: every method's)",
+	  command_hide },
 	{ "quit", "", "Quit (also :q)", command_quit },
 };
 const size_t tui_n_commands = sizeof tui_commands / sizeof tui_commands[0];

@@ -835,11 +835,13 @@ tui_start(struct app *app, const struct tui_options *options,
 	app->measure = MEASURE_DIFFICULTY;
 
 	setlocale(LC_ALL, "");
-	/* A dump is compared byte for byte: it must not depend on the
-	 * locale of whoever runs the tests. */
+	/* The glyphs the locale allows (ASCII under LANG=C), headless too,
+	 * so that a dump shows what such a terminal shows. */
+	glyphs_init(&app->glyphs, options->ascii || !locale_is_utf8());
+	/* A dump is compared byte for byte: its text must not depend on
+	 * the locale of whoever runs the tests. */
 	if (headless_cols > 0 && !locale_is_utf8())
 		setlocale(LC_CTYPE, "C.UTF-8");
-	glyphs_init(&app->glyphs, options->ascii || !locale_is_utf8());
 
 	/* Checked before anything is allocated: nothing to undo. */
 	if (headless_cols <= 0 &&

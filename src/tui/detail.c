@@ -120,6 +120,7 @@ draw_loss_chart(const struct app *app, const struct rect *r)
 		series[n].y = &values[n * (L + 1)];
 		series[n].level = is_level;
 		series[n].highlight = (int)m == app->method;
+		series[n].hidden = 0;
 		n++;
 	}
 	memset(&chart, 0, sizeof chart);

@@ -417,7 +417,7 @@ run_scale(struct tui_run *run, enum measure measure, int method, int k,
     double *lo, double *hi)
 {
 	double *values;
-	size_t p, n = 0;
+	size_t p, n = 0, above = 0;
 
 	if (run->scale_key[0] == (int)measure && run->scale_key[1] == method &&
 	    run->scale_key[2] == k) {
@@ -451,6 +451,8 @@ run_scale(struct tui_run *run, enum measure measure, int method, int k,
 			*hi = values[n - 1];
 		if (*hi <= *lo)
 			*hi = *lo + 1;
+		while (above < n && values[n - 1 - above] > *hi)
+			above++;
 	}
 	free(values);
 done:
@@ -459,6 +461,7 @@ done:
 	run->scale_key[2] = k;
 	run->scale_lo = *lo;
 	run->scale_hi = *hi;
+	run->scale_above = above;
 }
 
 int

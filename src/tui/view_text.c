@@ -82,30 +82,13 @@ text_layout(struct app *app, struct view *view, const struct rect *body)
 }
 
 static void
-draw_legend_line(struct app *app, struct text_state *s, double lo,
-    double hi)
-{
-	char label[64], number[32];
-	int y = s->text.y + s->text.h - 1, x = s->text.x + 1, used;
-	int w = s->text.w - 2;
-
-	format_number(seek_threshold(app, lo, hi), number, sizeof number);
-	snprintf(label, sizeof label, " ][ %s%s", app->glyphs.unicode ?
-	    "\xe2\x89\xa5" : ">=", number);
-	/* The scale first; the threshold where there is room. */
-	used = draw_legend(app, y, x, w - text_width(label), lo, hi,
-	    app->measure == MEASURE_NEED);
-	draw_text(app, y, x + used, w - used, label, EL_DIM);
-}
-
-static void
 text_draw(struct app *app, struct view *view)
 {
 	struct text_state *s = state_of(view);
 	struct tui_run *run = app->run;
 	int k = app_budget(app, run->L), rows, y, level;
 	double lo, hi, v;
-	char title[256];
+	char title[256], number[32];
 	size_t g, p;
 	attr_t attr;
 	short pair;
@@ -113,12 +96,16 @@ text_draw(struct app *app, struct view *view)
 	if (ensure_wrap(app, s) != 0)
 		return;
 	run_scale(run, app->measure, app->method, k, &lo, &hi);
-	snprintf(title, sizeof title, "Text: %zu tokens by %s%s%s", run->T,
-	    measure_names[app->measure],
+	/* The threshold of ] and [ in the title: the legend's line is the
+	 * scale's. */
+	snprintf(title, sizeof title, "Text: %zu tokens by %s%s%s, ][ at "
+	    "%s%s", run->T, measure_names[app->measure],
 	    app->measure == MEASURE_LOSS || app->measure == MEASURE_REGRET ?
 	    " of " : "", app->measure == MEASURE_LOSS ||
 	    app->measure == MEASURE_REGRET ? run->methods[app->method].name :
-	    "");
+	    "", app->glyphs.unicode ? "\xe2\x89\xa5" : ">=",
+	    format_number(seek_threshold(app, lo, hi), number,
+	    sizeof number));
 	draw_pane_title(app, &s->text, title, view->focus == 0);
 
 	rows = s->text.h - 2;
@@ -148,7 +135,9 @@ text_draw(struct app *app, struct view *view)
 			    s->wrap.glyph_col[g], gl->wc, attr, pair);
 		}
 	}
-	draw_legend_line(app, s, lo, hi);
+	draw_legend(app, s->text.y + s->text.h - 1, s->text.x + 1,
+	    s->text.w - 2, lo, hi, app->measure == MEASURE_NEED,
+	    run->scale_above);
 	detail_draw(app, &s->detail, view->focus == 1, &s->methods_top);
 }
 
