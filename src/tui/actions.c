@@ -231,6 +231,9 @@ const struct action tui_actions[] = {
 	{ ACT_RANK_PREV, "next-easier", { '{' }, TOKEN_VIEWS,
 	  "The token ranked just below this one by the measure: the next "
 	  "easier" },
+	{ ACT_COPY, "copy", { 'y' }, TOKEN_VIEWS,
+	  "Copy the token's piece (in the route map and the detail pane: "
+	  "its route) to the terminal's clipboard with OSC 52" },
 
 	/* New run */
 	{ ACT_DOWN, "field-down", { TUI_FN(KEY_DOWN) }, NEWRUN,

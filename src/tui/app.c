@@ -23,6 +23,7 @@
 
 #include "actions.h"
 #include "cli.h"
+#include "clip.h"
 #include "draw.h"
 #include "run.h"
 #include "script.h"
@@ -804,7 +805,7 @@ app_key(struct app *app, int key)
 		return;
 	}
 	if (view->ops->request(app, view, action) ||
-	    seek_request(app, action))
+	    seek_request(app, action) || clip_request(app, action))
 		return;
 	global_action(app, action);
 }

@@ -87,7 +87,7 @@ enum action_id {
 	ACT_MEASURE_NEXT,
 	/* views of tokens (seek.c) */
 	ACT_SEARCH, ACT_SEARCH_NEXT, ACT_SEARCH_PREV, ACT_ABOVE_NEXT,
-	ACT_ABOVE_PREV, ACT_RANK_NEXT, ACT_RANK_PREV,
+	ACT_ABOVE_PREV, ACT_RANK_NEXT, ACT_RANK_PREV, ACT_COPY,
 	/* budget view */
 	ACT_BUDGET_LEFT, ACT_BUDGET_RIGHT,
 	/* runs, text and compare views */
@@ -211,6 +211,7 @@ struct tui_options {
 	int no_color;
 	int no_mouse;
 	int ascii;
+	int no_osc52;                   /* y copies nothing */
 };
 
 enum prompt_kind {
