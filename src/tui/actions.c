@@ -303,7 +303,7 @@ const struct action tui_actions[] = {
 	{ ACT_NEXT_PANE, "next-pane", { '\t' }, VIEWS_ALL,
 	  "Move the keys to the next pane" },
 	{ ACT_COMMAND, "command", { ':' }, VIEWS_ALL,
-	  "Type a command (see below)" },
+	  "Type a command (see below; Tab completes, Up and Down recall)" },
 	{ ACT_HELP, "help", { '?', TUI_FN(KEY_F(1)) }, VIEWS_ALL,
 	  "Show the keys of this view" },
 	{ ACT_REDRAW, "redraw", { TUI_CTRL('l') }, VIEWS_ALL,

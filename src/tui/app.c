@@ -24,6 +24,7 @@
 #include "actions.h"
 #include "cli.h"
 #include "clip.h"
+#include "cmdline.h"
 #include "draw.h"
 #include "run.h"
 #include "script.h"
@@ -574,6 +575,10 @@ draw_status(struct app *app)
 		draw_text(app, y, 1, COLS - 2, used > COLS - 2 ?
 		    text + strlen(text) - (size_t)(COLS - 2) : text,
 		    EL_STATUS);
+		if (app->prompt_note[0] != '\0' && used + 3 < COLS - 2)
+			draw_text_cut(app, y, used + 3, COLS - used - 3,
+			    app->prompt_note, app->prompt_note_is_error ?
+			    EL_ERROR : EL_DIM);
 		move(y, 1 + (used > COLS - 2 ? COLS - 2 : used));
 		return;
 	}
@@ -632,6 +637,7 @@ prompt_key(struct app *app, int key)
 	char text[1024];
 	enum prompt_kind kind = app->prompt;
 
+	app->prompt_note[0] = '\0';
 	if (kind == PROMPT_CONFIRM) {
 		void (*confirm)(struct app *, int) = app->confirm;
 
@@ -656,14 +662,24 @@ prompt_key(struct app *app, int key)
 		app->prompt_length = 0;
 		return;
 	}
+	if (kind == PROMPT_COMMAND && (key == TUI_FN(KEY_UP) ||
+	    key == TUI_FN(KEY_DOWN))) {
+		cmdline_recall(app, key == TUI_FN(KEY_UP) ? -1 : 1);
+		return;
+	}
+	if (kind == PROMPT_COMMAND && key == '\t') {
+		cmdline_complete(app);
+		return;
+	}
 	if (key == '\n') {
 		to_utf8(app->prompt_text, app->prompt_length, text,
 		    sizeof text);
 		app->prompt = PROMPT_NONE;
 		app->message[0] = '\0';
-		if (kind == PROMPT_COMMAND)
+		if (kind == PROMPT_COMMAND) {
+			cmdline_remember(app, text);
 			command_run(app, text);
-		else if (app_view(app)->ops->search != NULL)
+		} else if (app_view(app)->ops->search != NULL)
 			app_view(app)->ops->search(app, app_view(app), text);
 		else
 			seek_search(app, text);
@@ -715,6 +731,7 @@ global_action(struct app *app, enum action_id action)
 	case ACT_COMMAND:
 		app->prompt = PROMPT_COMMAND;
 		app->prompt_length = 0;
+		cmdline_reset(app);
 		break;
 	case ACT_REDRAW:
 		clearok(curscr, TRUE);

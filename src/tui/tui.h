@@ -230,6 +230,8 @@ struct tui_run;
 
 /* How many recent messages :messages keeps. */
 #define APP_HISTORY 32
+/* How many ':' lines Up and Down recall (cmdline.c). */
+#define CMDLINE_HISTORY 64
 
 struct app {
 	struct tui_options options;
@@ -281,6 +283,16 @@ struct app {
 	wchar_t prompt_text[256];
 	size_t prompt_length;
 	char prompt_question[256];
+	/* The ':' lines run, a ring, oldest first from commands_next once
+	 * full; recalled: how many back the line shown is (0: the one
+	 * being typed, kept in command_draft while another shows). */
+	char commands[CMDLINE_HISTORY][256];
+	int n_commands, commands_next, recalled;
+	char command_draft[1024];
+	/* A note after the text typed (Tab's names, or why it found none),
+	 * until the next key. */
+	char prompt_note[512];
+	int prompt_note_is_error;
 	void (*confirm)(struct app *app, int yes);
 
 	struct script *script;          /* headless mode */
