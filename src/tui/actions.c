@@ -102,6 +102,9 @@ const struct action tui_actions[] = {
 	  "Up a page" },
 	{ ACT_MEASURE_NEXT, "measure", { 'c' }, TEXT,
 	  "Colour by the next measure: difficulty, loss, regret, need" },
+	{ ACT_CHART_SCALE, "chart-scale", { 'z' }, TEXT,
+	  "The detail pane's loss chart: this token's scale, or the run's, "
+	  "the same for every token" },
 	{ ACT_PREDICTIONS, "predictions", { 'p' }, TEXT,
 	  "Show or hide the model's top 5 predictions for the token "
 	  "(the model is loaded on the first request)" },

@@ -525,12 +525,18 @@ level_index(const struct chart *chart, int s)
 	return n;
 }
 
-/* The range of every finite value in the chart, widened a little. */
-static int
-chart_range(const struct chart *chart, double *lo, double *hi)
+/* The range of every finite value in the chart, widened a little (or
+ * the range it was given). */
+int
+chart_y_range(const struct chart *chart, double *lo, double *hi)
 {
 	int s, i, n;
 
+	if (chart->fixed && chart->hi > chart->lo) {
+		*lo = chart->lo;
+		*hi = chart->hi;
+		return 0;
+	}
 	*lo = INFINITY;
 	*hi = -INFINITY;
 	for (s = 0; s < chart->n_series; s++) {
@@ -607,7 +613,7 @@ draw_chart(const struct app *app, const struct rect *r,
 			used += n;
 		}
 	}
-	if (chart_range(chart, &lo, &hi) != 0) {
+	if (chart_y_range(chart, &lo, &hi) != 0) {
 		draw_text(app, r->y + legend_rows, r->x + 1, r->w - 2,
 		    "(no values to draw)", EL_DIM);
 		return;
@@ -709,7 +715,8 @@ draw_chart(const struct app *app, const struct rect *r,
 	for (s = 0; s < chart->n_series; s++) {
 		const struct chart_series *cs = &chart->series[s];
 
-		if (!cs->level || cs->hidden || !isfinite(cs->y[0]))
+		if (!cs->level || cs->hidden || !isfinite(cs->y[0]) ||
+		    cs->y[0] < lo || cs->y[0] > hi)
 			continue;
 		y = DOT_Y(cs->y[0]) / 4;
 		for (x = 0; x < pw; x++)
@@ -740,7 +747,8 @@ draw_chart(const struct app *app, const struct rect *r,
 			    (cs->highlight != 0) != pass)
 				continue;
 			for (i = 0; i < chart->n; i++)
-				if (isfinite(cs->y[i]))
+				if (isfinite(cs->y[i]) && cs->y[i] >= lo &&
+				    cs->y[i] <= hi)
 					draw_wchar(app, py + DOT_Y(cs->y[i]) /
 					    4, px + DOT_X(i) / 2,
 					    app->glyphs.markers[s],

@@ -81,10 +81,14 @@ struct chart {
 	const char *x_label;
 	const char *y_label;
 	int legend;                     /* names with the value at mark */
+	int fixed;                      /* y from lo to hi, not the values' */
+	double lo, hi;
 };
 
 void draw_chart(const struct app *app, const struct rect *r,
     const struct chart *chart);
+/* The range of y the chart is drawn over; -1 if it has no value. */
+int chart_y_range(const struct chart *chart, double *lo, double *hi);
 
 /*
  * A token's piece as every view shows it, between quotes: the text

@@ -474,3 +474,33 @@ run_level(double value, double lo, double hi)
 	level = (int)floor((value - lo) / (hi - lo) * N_HEAT);
 	return level < 0 ? 0 : level >= N_HEAT ? N_HEAT - 1 : level;
 }
+
+void
+run_loss_range(struct tui_run *run, double *lo, double *hi)
+{
+	size_t m, p;
+	int k;
+
+	if (!run->loss_range_known) {
+		run->loss_lo = INFINITY;
+		run->loss_hi = -INFINITY;
+		for (m = 0; m < run->n_methods; m++) {
+			if ((int)m != run->big && (int)m != run->small &&
+			    (int)m != run->oracle &&
+			    method_find(run->methods[m].name) != METHOD_ROUTER)
+				continue;
+			for (k = 0; k <= run->L; k++)
+				for (p = 1; p <= run->T; p++) {
+					double v = run_loss(run, (int)m, k, p);
+
+					if (v < run->loss_lo)
+						run->loss_lo = v;
+					if (v > run->loss_hi)
+						run->loss_hi = v;
+				}
+		}
+		run->loss_range_known = 1;
+	}
+	*lo = run->loss_lo;
+	*hi = run->loss_hi;
+}

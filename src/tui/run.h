@@ -49,6 +49,9 @@ struct tui_run {
 	int scale_key[3];
 	double scale_lo, scale_hi;
 	size_t scale_above;             /* values past scale_hi */
+	/* cached run_loss_range() */
+	int loss_range_known;
+	double loss_lo, loss_hi;
 };
 
 int run_open(struct tui_run *run, struct store *store, int64_t id,
@@ -73,6 +76,10 @@ double run_measure(const struct tui_run *run, enum measure measure,
 void run_scale(struct tui_run *run, enum measure measure, int method, int k,
     double *lo, double *hi);
 int run_level(double value, double lo, double hi);
+/* The least and greatest loss of any token at any budget under big,
+ * small, the oracle and the routers (what the detail pane's chart
+ * draws), for a scale the same for every token. */
+void run_loss_range(struct tui_run *run, double *lo, double *hi);
 extern const char *const measure_names[N_MEASURES];
 
 #endif

@@ -84,7 +84,7 @@ enum action_id {
 	ACT_OPEN, ACT_SORT_NEXT, ACT_SORT_REVERSE, ACT_FILTER, ACT_DELETE,
 	ACT_RELOAD,
 	/* text view */
-	ACT_MEASURE_NEXT,
+	ACT_MEASURE_NEXT, ACT_CHART_SCALE,
 	/* views of tokens (seek.c) */
 	ACT_SEARCH, ACT_SEARCH_NEXT, ACT_SEARCH_PREV, ACT_ABOVE_NEXT,
 	ACT_ABOVE_PREV, ACT_RANK_NEXT, ACT_RANK_PREV, ACT_COPY,
@@ -254,6 +254,7 @@ struct app {
 	size_t cursor;                  /* position 1..T in the open run */
 	int64_t compare_id;             /* run marked to compare with; 0 */
 	int predictions;                /* the detail pane shows the top 5 */
+	int chart_run_wide;             /* its loss chart: the run's scale */
 	struct seek *seek;              /* the last search, the ranking
 					   (seek.c); NULL until used */
 	struct predictor *predictor;    /* made on the first request */

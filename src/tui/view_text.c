@@ -65,8 +65,10 @@ text_layout(struct app *app, struct view *view, const struct rect *body)
 	if (body->w >= 100) {
 		/* Beside: the detail pane takes about two fifths. */
 		detail_w = body->w * 2 / 5;
+		/* Past 52 columns only once the text keeps 100: the chart
+		 * widens with a wide window. */
 		if (detail_w > 52)
-			detail_w = 52;
+			detail_w = body->w - 100 > 52 ? body->w - 100 : 52;
 		s->text = (struct rect){ body->y, body->x, body->h,
 		    body->w - detail_w };
 		s->detail = (struct rect){ body->y, body->x + body->w -
@@ -188,6 +190,12 @@ text_request(struct app *app, struct view *view, enum action_id action)
 		app->predictions = !app->predictions;
 		app_message(app, "top %d predictions %s", PREDICT_TOP,
 		    app->predictions ? "shown in the detail pane" : "hidden");
+		return 1;
+	case ACT_CHART_SCALE:
+		app->chart_run_wide = !app->chart_run_wide;
+		app_message(app, "the loss chart of the detail pane: %s",
+		    app->chart_run_wide ? "the run's scale, the same for every "
+		    "token" : "this token's own scale");
 		return 1;
 	case ACT_MEASURE_NEXT:
 		app->measure = (enum measure)((app->measure + 1) %

@@ -7,7 +7,9 @@
 # piece reads \n; under NO_COLOR the budget chart's levels (big, small,
 # best) are lines of three glyphs, hidden curves (:hide, :show) leave
 # the chart and stay dim in the legend, and the chosen method's curve is
-# drawn last.  The count of tokens above the scale is checked against
+# drawn last; the detail pane's loss chart says its range of y, this
+# token's or (z) the run's, the same from token to token, and widens
+# with a wide window.  The count of tokens above the scale is checked against
 # the database with sqlite3 (skipped without it).
 . "${srcdir:-.}/tests/ui/lib.sh"
 make_long_db
@@ -17,6 +19,12 @@ dump
 resize 80x24
 dump
 resize 60x16
+dump
+resize 200x50
+dump
+z
+dump
+l
 dump
 resize 100x30
 4
