@@ -478,16 +478,13 @@ canvas_set(struct canvas *c, int dx, int dy, int series)
 }
 
 static void
-canvas_line(struct canvas *c, int x0, int y0, int x1, int y1, int series,
-    int dotted)
+canvas_line(struct canvas *c, int x0, int y0, int x1, int y1, int series)
 {
 	int dx = abs(x1 - x0), dy = -abs(y1 - y0);
 	int sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1, e = dx + dy, e2;
-	int step = 0;
 
 	for (;;) {
-		if (!dotted || step++ % 2 == 0)
-			canvas_set(c, x0, y0, series);
+		canvas_set(c, x0, y0, series);
 		if (x0 == x1 && y0 == y1)
 			break;
 		e2 = 2 * e;
@@ -674,7 +671,8 @@ draw_chart(const struct app *app, const struct rect *r,
 			draw_wchar(app, y, px + col_of[chart->mark],
 			    app->glyphs.unicode ? 0x2506 : ':', EL_MARK);
 
-	/* Lines in braille dots, levels first so that curves stay on top. */
+	/* Curves in braille dots; the levels are drawn after, as rows of
+	 * their glyphs where no curve passes. */
 	canvas.w = pw;
 	canvas.h = ph;
 	canvas.dots = calloc((size_t)pw * (size_t)ph, 1);
@@ -703,7 +701,7 @@ draw_chart(const struct app *app, const struct rect *r,
 				if (last >= 0)
 					canvas_line(&canvas, DOT_X(last),
 					    DOT_Y(cs->y[last]), DOT_X(i),
-					    DOT_Y(cs->y[i]), s, 0);
+					    DOT_Y(cs->y[i]), s);
 				else
 					canvas_set(&canvas, DOT_X(i),
 					    DOT_Y(cs->y[i]), s);

@@ -96,25 +96,33 @@ token_of_byte(const struct tui_run *run, size_t b)
 	return lo;
 }
 
+/* What add_match() is handed by pattern_each(). */
+struct finding {
+	struct seek *seek;
+	const struct tui_run *run;
+	size_t capacity;
+};
+
 /* Note match [start, end) of the text; -1 out of memory. */
 static int
-add_match(struct seek *s, const struct tui_run *run, size_t start,
-    size_t end, size_t *capacity)
+add_match(size_t start, size_t end, void *arg)
 {
-	size_t p, first = token_of_byte(run, start),
-	    last = token_of_byte(run, end - 1);
+	struct finding *f = arg;
+	struct seek *s = f->seek;
+	size_t p, first = token_of_byte(f->run, start),
+	    last = token_of_byte(f->run, end - 1);
 
-	if (s->n_matches == *capacity) {
-		size_t n = *capacity > 0 ? 2 * *capacity : 64;
-		size_t *f = realloc(s->first, n * sizeof *f), *l;
+	if (s->n_matches == f->capacity) {
+		size_t n = f->capacity > 0 ? 2 * f->capacity : 64;
+		size_t *grown = realloc(s->first, n * sizeof *grown);
 
-		if (f == NULL)
+		if (grown == NULL)
 			return -1;
-		s->first = f;
-		if ((l = realloc(s->last, n * sizeof *l)) == NULL)
+		s->first = grown;
+		if ((grown = realloc(s->last, n * sizeof *grown)) == NULL)
 			return -1;
-		s->last = l;
-		*capacity = n;
+		s->last = grown;
+		f->capacity = n;
 	}
 	s->first[s->n_matches] = first;
 	s->last[s->n_matches++] = last;
@@ -128,19 +136,16 @@ add_match(struct seek *s, const struct tui_run *run, size_t start,
 static int
 find_matches(struct seek *s, const struct tui_run *run)
 {
-	size_t from = 0, start, end, capacity = 0;
+	struct finding f = { s, run, 0 };
 
 	s->matched = calloc(run->T + 1, 1);
 	if (s->matched == NULL)
 		return -1;
-	while (from <= run->data.text_length && pattern_find(s->code,
-	    run->data.text, run->data.text_length, from, &start, &end) == 1) {
-		if (end > start && add_match(s, run, start, end,
-		    &capacity) != 0)
-			return -1;
-		from = end > start ? end : start + 1;
-	}
-	return 0;
+	/* A run without a scored token has no token a match could touch. */
+	if (run->T == 0)
+		return 0;
+	return pattern_each(s->code, run->data.text, run->data.text_length,
+	    add_match, &f);
 }
 
 /* The first match at or after the cursor, else the first. */
