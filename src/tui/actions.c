@@ -118,6 +118,8 @@ const struct action tui_actions[] = {
 	  "Next method (in the allocation pane: the one compared)" },
 	{ ACT_UP, "previous-method", { 'k', TUI_FN(KEY_UP) }, BUDGET,
 	  "Previous method (in the allocation pane: the one compared)" },
+	{ ACT_SERIES_TOGGLE, "toggle-curve", { 't' }, BUDGET,
+	  "Hide or show the chosen method's curve (j and k choose it)" },
 
 	/* Route map */
 	{ ACT_RIGHT, "next-token", { 'l', TUI_FN(KEY_RIGHT) }, ROUTES,

@@ -4,8 +4,8 @@
  * small and best are levels), and beneath it the layer allocation at the
  * selected budget, the share of tokens given the big module at each
  * layer (the paper's figure 2), for the oracle and, beside it, another
- * method.  Curves can be hidden (:hide, :show); the chosen method's is
- * drawn last, its name bold.
+ * method.  Curves can be hidden (t for the chosen method's, :hide,
+ * :show); the chosen method's is drawn last, its name bold.
  */
 #include "tui.h"
 
@@ -256,6 +256,23 @@ budget_draw(struct app *app, struct view *view)
 	draw_allocation(app, view);
 }
 
+/* Hide method m's curve, or show it again; -1 with a message. */
+static int
+set_hidden(struct app *app, struct budget_state *s, int m, int hide)
+{
+	const char *name = app->run->methods[m].name;
+
+	if (m >= MAX_HIDDEN) {
+		app_error(app, "%s cannot be hidden: only the first %d "
+		    "methods can", name, MAX_HIDDEN);
+		return -1;
+	}
+	s->hidden[m] = (unsigned char)hide;
+	app_message(app, "%s %s in the budget chart", name, hide ? "hidden" :
+	    "shown");
+	return 0;
+}
+
 static int
 budget_request(struct app *app, struct view *view, enum action_id action)
 {
@@ -270,6 +287,10 @@ budget_request(struct app *app, struct view *view, enum action_id action)
 	case ACT_BUDGET_RIGHT:
 		app_set_budget(app, app_budget(app, run->L) +
 		    (action == ACT_BUDGET_RIGHT ? 1 : -1));
+		return 1;
+	case ACT_SERIES_TOGGLE:
+		set_hidden(app, s, app->method, app->method < MAX_HIDDEN &&
+		    !s->hidden[app->method]);
 		return 1;
 	case ACT_DOWN:
 	case ACT_UP:
@@ -315,15 +336,7 @@ budget_command(struct app *app, struct view *view, const char *name,
 		    "its %zu", args, app->run->n_methods);
 		return -1;
 	}
-	if (m >= MAX_HIDDEN) {
-		app_error(app, "%s cannot be hidden: only the first %d "
-		    "methods can", args, MAX_HIDDEN);
-		return -1;
-	}
-	s->hidden[m] = (unsigned char)hide;
-	app_message(app, "%s %s in the budget chart", args, hide ? "hidden" :
-	    "shown");
-	return 0;
+	return set_hidden(app, s, m, hide);
 }
 
 static void

@@ -5,7 +5,7 @@
 # of losses, whole or shorter as the width allows; under LANG=C (ASCII)
 # a colon parts each level's digit from its number and a newline in a
 # piece reads \n; under NO_COLOR the budget chart's levels (big, small,
-# best) are lines of three glyphs, hidden curves (:hide, :show) leave
+# best) are lines of three glyphs, hidden curves (t, :hide, :show) leave
 # the chart and stay dim in the legend, and the chosen method's curve is
 # drawn last; the detail pane's loss chart says its range of y, this
 # token's or (z) the run's, the same from token to token, and widens
@@ -56,6 +56,10 @@ dump
 :show best
 dump
 :hide nothing
+dump
+t
+dump
+t
 dump
 KEYS
 # The 95th percentile of difficulty (small - best at each position) and
