@@ -12,7 +12,9 @@
  * and the next token's.  Then, on a third database of one run of
  * 10,000 tokens (two routers), the tokens view: opening it (the rows
  * built and sorted), a re-sort (s), a filter by a pattern (/) and by
- * :where, a budget change (which re-sorts), and a key that only moves.
+ * :where, a budget change (which re-sorts), and a key that only moves;
+ * and on the same run the search of the text view (/, n), the step by
+ * rank (}) and n in the compare view.
  *
  * usage: bench_tui [DB]   (default /tmp/duo-bench-tui.db, DB.tables for
  * the second and DB.long for the third; made on the first run from the
@@ -396,6 +398,27 @@ time_prompt(struct app *app, const char *what, int opener,
 	    1e3 * times[i - 1]);
 }
 
+/* Search and the jumps of seek.c on the run of N_LONG tokens: the
+ * search (every match of the text found), n, } (its ranking built once
+ * for a measure, a method and a budget) and c then } (built again). */
+static void
+bench_seek(struct app *app)
+{
+	static const char *const searches[2] = { "the", "e" };
+	static const int measure_then_rank[] = { 'c', '}' };
+
+	app_key(app, '2');
+	app_draw(app);
+	time_prompt(app, "text: / (search, target 50)", '/', searches, 20);
+	time_keys(app, "text: n (next match, target 20)", 'n');
+	time_keys(app, "text: } (next harder, target 20)", '}');
+	time_cycle(app, "text: c and } (ranking rebuilt)", measure_then_rank,
+	    2);
+	app_key(app, '5');
+	app_draw(app);
+	time_keys(app, "compare: n (next match, target 20)", 'n');
+}
+
 /* The tokens view on the run of N_LONG tokens. */
 static int
 bench_tokens(const char *path)
@@ -451,6 +474,7 @@ bench_tokens(const char *path)
 	time_cycle(&app, "tokens: + and - (budget, re-sort)", budget, 2);
 	time_keys(&app, "tokens: j (next row, target 20)", 'j');
 	time_keys(&app, "tokens: PgDn (page, target 20)", TUI_FN(KEY_NPAGE));
+	bench_seek(&app);
 	tui_stop(&app);
 	return 0;
 }

@@ -19,6 +19,7 @@ static const char options_help[] =
     "      --no-color  no colours (as when NO_COLOR is set)\n"
     "      --no-mouse  leave the mouse to the terminal\n"
     "      --ascii     draw with ASCII only (no braille, blocks, arrows)\n"
+    "      --no-osc52  y copies nothing (OSC 52 is the terminal's clipboard)\n"
     "      --list-keys print every key and command as TSV and exit\n"
     "  -h, --help      show this help and exit\n";
 
@@ -27,7 +28,7 @@ static int cmd_tui_exec(int argc, char **argv);
 /* "duo tui": its row of the command table that duo.c lists. */
 const struct command cmd_tui_entry = {
 	.name = "tui",
-	.usage = "[-d DB] [--no-color] [--no-mouse] [--ascii]",
+	.usage = "[-d DB] [--no-color] [--no-mouse] [--ascii] [--no-osc52]",
 	.summary = "Browse the runs token by token in a curses interface",
 	.options = options_help,
 	.exec = cmd_tui_exec,
@@ -43,6 +44,7 @@ cmd_tui_exec(int argc, char **argv)
 		{ "no-colour", no_argument, NULL, 'C' },
 		{ "no-mouse", no_argument, NULL, 'M' },
 		{ "ascii", no_argument, NULL, 'A' },
+		{ "no-osc52", no_argument, NULL, 'O' },
 		{ "list-keys", no_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -69,6 +71,9 @@ cmd_tui_exec(int argc, char **argv)
 			break;
 		case 'A':
 			options.ascii = 1;
+			break;
+		case 'O':
+			options.no_osc52 = 1;
 			break;
 		case 'K':
 			if (actions_check(message, sizeof message) != 0)

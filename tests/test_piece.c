@@ -45,7 +45,9 @@ main(void)
 	expect(&unicode, " the", 4, 32, " the");
 	expect(&unicode, "\n\t\x01", 3, 32, "\xe2\x86\xb5\xe2\x86\x92"
 	    "\xe2\x90\x81");
-	expect(&ascii, "\n\t\x01", 3, 32, "$>^");
+	/* In ASCII a newline is \n, never a glyph that text has too. */
+	expect(&ascii, "\n\t\x01", 3, 32, "\\n\\t^");
+	expect(&ascii, "$\n", 2, 32, "$\\n");
 	expect(&unicode, "\xe2\x82", 2, 32, "\\xe2\\x82");
 	expect(&unicode, "caf\xc3\xa9", 5, 32, "caf\xc3\xa9");
 	expect(&unicode, "", 0, 32, "");

@@ -5,8 +5,9 @@
 # timeout passes (no fixed sleeps).  Checks: the run list, opening a run,
 # a search, the budget keys changing the chart, the help, a resize to a
 # small window and back, NO_COLOR (no colour in the escapes tmux keeps),
-# a double click, quitting with q, and Ctrl-C and SIGTERM giving the
-# terminal back.
+# a double click, quitting with q, Ctrl-C and SIGTERM giving the terminal
+# back, and y copying a piece and a route with OSC 52 into tmux's buffer
+# (set-clipboard on), or nothing with --no-osc52.
 #
 # Environment: DUO (the program), srcdir, TESTS_BUILDDIR (make_test_db).
 # Exit 0 pass, 1 fail, 77 without tmux, 99 on a setup failure.
@@ -125,7 +126,7 @@ wait_for main 'Runs: 4, by id' "the run list" &&
 T send-keys -t main Enter
 wait_for main 'Text: 40 tokens by difficulty' "Enter opens the text view"
 T send-keys -t main / g u l l Enter
-wait_for main '/gull/: 1 token match' "the search finds a token" &&
+wait_for main 'match 1 of 1 for /gull/' "the search finds its one match" &&
     wait_for main 'Token 33 of 40' "the cursor is on the token found"
 T send-keys -t main 3
 wait_for main 'Perplexity by budget k = 0..6, at k=3' "3 opens the budget view"
@@ -196,6 +197,56 @@ if [ -s "$tmp/pid" ] && kill -TERM "$(cat "$tmp/pid")"; then
 else
 	fail "no pid to send SIGTERM to"
 fi
+
+# 4. y: OSC 52 reaches tmux, which keeps what it carries as a buffer;
+# pieces of 6, 4 and 5 bytes, and a route.
+# buffer_is WANT WHAT: the newest buffer holds exactly WANT.
+buffer_is() {
+	want=$1 what=$2
+	checks=$((checks + 1))
+	tries=0
+	while [ "$tries" -lt 150 ]; do
+		got=$(T show-buffer 2>/dev/null)
+		[ "$got" = "$want" ] && return 0
+		sleep 0.1
+		tries=$((tries + 1))
+	done
+	fail "$what: the buffer holds '$got', not '$want'"
+}
+T set-option -g set-clipboard on
+start copy
+wait_for copy 'Runs: 4' "the list before copying"
+T send-keys -t copy Enter
+wait_for copy 'Text: 40 tokens' "the text view before copying"
+T send-keys -t copy / g u l l Enter y
+wait_for copy 'copied the piece " gulls" of token 33 (6 bytes)' \
+    "y says what it copied" &&
+    buffer_is " gulls" "y copies the piece through OSC 52"
+# Four and five bytes: base64 ends in == and in =.
+T send-keys -t copy : 4 Enter y
+wait_for copy 'copied the piece " the" of token 4 (4 bytes)' \
+    "y copies token 4" && buffer_is " the" "a piece of 4 bytes"
+T send-keys -t copy : 3 Enter y
+wait_for copy 'copied the piece " left" of token 3 (5 bytes)' \
+    "y copies token 3" && buffer_is " left" "a piece of 5 bytes"
+T send-keys -t copy 4 y
+wait_for copy 'copied the route [BS.]* of oracle at token 3' \
+    "y in the route map copies the route"
+route=$(sed -n 's/.*copied the route \([BS.]*\) of.*/\1/p' "$tmp/screen")
+buffer_is "$route" "the route reaches the buffer"
+T send-keys -t copy Q
+wait_exit 0 "Q after copying"
+while T delete-buffer 2>/dev/null; do :; done
+start nocopy --no-osc52
+wait_for nocopy 'Runs: 4' "the list with --no-osc52"
+T send-keys -t nocopy Enter y
+wait_for nocopy 'copying is off (--no-osc52)' "--no-osc52 turns y off"
+checks=$((checks + 1))
+if T show-buffer >/dev/null 2>&1; then
+	fail "--no-osc52, yet a buffer: '$(T show-buffer)'"
+fi
+T send-keys -t nocopy Q
+wait_exit 0 "Q with --no-osc52"
 
 echo "tui_tmux: $((checks - failures)) of $checks checks passed"
 [ "$failures" -eq 0 ]

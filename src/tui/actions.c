@@ -22,6 +22,7 @@
 #include "export.h"
 #include "model.h"
 #include "run.h"
+#include "seek.h"
 #include "store.h"
 
 #define RUNS VIEW_BIT(VIEW_RUNS)
@@ -33,6 +34,7 @@
 #define TOKENS VIEW_BIT(VIEW_TOKENS)
 #define NEWRUN VIEW_BIT(VIEW_NEWRUN)
 #define HELP VIEW_BIT(VIEW_HELP)
+#define TOKEN_VIEWS VIEWS_OF_TOKENS
 
 /*
  * One row per binding.  A view looks a key up in its own rows first,
@@ -98,18 +100,11 @@ const struct action tui_actions[] = {
 	  "Down a page" },
 	{ ACT_PAGE_UP, "page-up", { TUI_FN(KEY_PPAGE) }, TEXT,
 	  "Up a page" },
-	{ ACT_SEARCH, "search", { '/' }, TEXT,
-	  "Search the text with a PCRE2 pattern (lower case: any case)" },
-	{ ACT_SEARCH_NEXT, "next-match", { 'n' }, TEXT,
-	  "Next token that matches" },
-	{ ACT_SEARCH_PREV, "previous-match", { 'N' }, TEXT,
-	  "Previous token that matches" },
-	{ ACT_ABOVE_NEXT, "next-above", { ']' }, TEXT,
-	  "Next token whose measure is at or above the threshold" },
-	{ ACT_ABOVE_PREV, "previous-above", { '[' }, TEXT,
-	  "Previous token at or above the threshold" },
 	{ ACT_MEASURE_NEXT, "measure", { 'c' }, TEXT,
 	  "Colour by the next measure: difficulty, loss, regret, need" },
+	{ ACT_CHART_SCALE, "chart-scale", { 'z' }, TEXT,
+	  "The detail pane's loss chart: this token's scale, or the run's, "
+	  "the same for every token" },
 	{ ACT_PREDICTIONS, "predictions", { 'p' }, TEXT,
 	  "Show or hide the model's top 5 predictions for the token "
 	  "(the model is loaded on the first request)" },
@@ -123,6 +118,8 @@ const struct action tui_actions[] = {
 	  "Next method (in the allocation pane: the one compared)" },
 	{ ACT_UP, "previous-method", { 'k', TUI_FN(KEY_UP) }, BUDGET,
 	  "Previous method (in the allocation pane: the one compared)" },
+	{ ACT_SERIES_TOGGLE, "toggle-curve", { 't' }, BUDGET,
+	  "Hide or show the chosen method's curve (j and k choose it)" },
 
 	/* Route map */
 	{ ACT_RIGHT, "next-token", { 'l', TUI_FN(KEY_RIGHT) }, ROUTES,
@@ -221,6 +218,28 @@ const struct action tui_actions[] = {
 	  "Show only tokens whose piece matches a PCRE2 pattern (empty: "
 	  "all)" },
 
+	/* Views of tokens: text, route map, compare and tokens (seek.c) */
+	{ ACT_SEARCH, "search", { '/' }, TEXT | ROUTES | COMPARE,
+	  "Search the text with a PCRE2 pattern (lower case: any case; "
+	  "the tokens view filters instead)" },
+	{ ACT_SEARCH_NEXT, "next-match", { 'n' }, TOKEN_VIEWS,
+	  "Next match of the search (past the last: the first)" },
+	{ ACT_SEARCH_PREV, "previous-match", { 'N' }, TOKEN_VIEWS,
+	  "Previous match of the search (before the first: the last)" },
+	{ ACT_ABOVE_NEXT, "next-above", { ']' }, TOKEN_VIEWS,
+	  "Next token whose measure is at or above the threshold" },
+	{ ACT_ABOVE_PREV, "previous-above", { '[' }, TOKEN_VIEWS,
+	  "Previous token at or above the threshold" },
+	{ ACT_RANK_NEXT, "next-harder", { '}' }, TOKEN_VIEWS,
+	  "The token ranked just above this one by the measure: the next "
+	  "harder" },
+	{ ACT_RANK_PREV, "next-easier", { '{' }, TOKEN_VIEWS,
+	  "The token ranked just below this one by the measure: the next "
+	  "easier" },
+	{ ACT_COPY, "copy", { 'y' }, TOKEN_VIEWS,
+	  "Copy the token's piece (in the route map and the detail pane: "
+	  "its route) to the terminal's clipboard with OSC 52" },
+
 	/* New run */
 	{ ACT_DOWN, "field-down", { TUI_FN(KEY_DOWN) }, NEWRUN,
 	  "Next field (in the text: a line down)" },
@@ -289,7 +308,7 @@ const struct action tui_actions[] = {
 	{ ACT_NEXT_PANE, "next-pane", { '\t' }, VIEWS_ALL,
 	  "Move the keys to the next pane" },
 	{ ACT_COMMAND, "command", { ':' }, VIEWS_ALL,
-	  "Type a command (see below)" },
+	  "Type a command (see below; Tab completes, Up and Down recall)" },
 	{ ACT_HELP, "help", { '?', TUI_FN(KEY_F(1)) }, VIEWS_ALL,
 	  "Show the keys of this view" },
 	{ ACT_REDRAW, "redraw", { TUI_CTRL('l') }, VIEWS_ALL,
@@ -447,6 +466,9 @@ action_section(const struct action *a)
 
 	if (a->views == VIEWS_ALL)
 		return "Everywhere";
+	if ((a->views & ~(unsigned)VIEWS_OF_TOKENS) == 0 &&
+	    (a->views & (a->views - 1)) != 0)
+		return "Views of tokens";
 	for (v = 0; v < N_VIEWS; v++)
 		if (a->views == VIEW_BIT(v))
 			return names[v];
@@ -767,6 +789,43 @@ command_where(struct app *app, const char *args)
 	return tokens_command(app, "where", args);
 }
 
+/* Hand :show or :hide to the budget view, and show it. */
+static int
+budget_command(struct app *app, const char *name, const char *args)
+{
+	if (app->run == NULL) {
+		app_error(app, "no run is open; open one first (Enter)");
+		return -1;
+	}
+	if (app_command(app, VIEW_BUDGET, name, args) != 0)
+		return -1;
+	app_show(app, VIEW_BUDGET, NULL);
+	return 0;
+}
+
+static int
+command_show(struct app *app, const char *args)
+{
+	return budget_command(app, "show", args);
+}
+
+static int
+command_hide(struct app *app, const char *args)
+{
+	return budget_command(app, "hide", args);
+}
+
+/* Go to token N; a view that shows no token gives way to the text. */
+static int
+command_goto(struct app *app, const char *args)
+{
+	if (seek_goto(app, args) != 0)
+		return -1;
+	if (!(VIEW_BIT(app_view_id(app)) & VIEWS_OF_TOKENS))
+		app_show(app, VIEW_TEXT, NULL);
+	return 0;
+}
+
 const struct tui_command tui_commands[] = {
 	{ "budget", "N", "Set the budget to N big modules", command_budget },
 	{ "method", "NAME",
@@ -779,6 +838,8 @@ const struct tui_command tui_commands[] = {
 	{ "threshold", "[X]",
 	  "Set the threshold of ] and [ (none: the top quarter of the "
 	  "scale)", command_threshold },
+	{ "goto", "N", "Go to token N (also :N); a view without tokens "
+	  "gives way to the text view", command_goto },
 	{ "open", "RUN", "Open a run by id, label, or last", command_open },
 	{ "export", "FORMAT FILE",
 	  "Write the open run to a new FILE (~ and $HOME expanded) as "
@@ -795,6 +856,12 @@ const struct tui_command tui_commands[] = {
 	{ "where", "[COLUMN OP X]",
 	  "Show only tokens whose COLUMN is OP X (OP < <= > >= = !=; none: "
 	  "all)", command_where },
+	{ "show", "[METHOD]",
+	  "Show METHOD's curve in the budget chart (none: every method's)",
+	  command_show },
+	{ "hide", "[METHOD]",
+	  "Hide METHOD's curve in the budget chart (none: every method's)",
+	  command_hide },
 	{ "quit", "", "Quit (also :q)", command_quit },
 };
 const size_t tui_n_commands = sizeof tui_commands / sizeof tui_commands[0];
@@ -822,6 +889,8 @@ command_run(struct app *app, const char *line)
 		args++;
 	if (strcmp(name, "q") == 0)
 		return command_quit(app, args);
+	if (name[0] >= '0' && name[0] <= '9' && *args == '\0')
+		return command_goto(app, name);
 	for (i = 0; i < tui_n_commands; i++)
 		if (strcmp(tui_commands[i].name, name) == 0) {
 			char trimmed[256];

@@ -23,10 +23,13 @@
 
 #include "actions.h"
 #include "cli.h"
+#include "clip.h"
+#include "cmdline.h"
 #include "draw.h"
 #include "linalg.h"
 #include "run.h"
 #include "script.h"
+#include "seek.h"
 #include "store.h"
 #include "view.h"
 
@@ -237,6 +240,7 @@ notify_run_changed(struct app *app)
 {
 	int v;
 
+	seek_forget(app);
 	for (v = 0; v < N_VIEWS; v++)
 		if (app->views[v].ops->run_changed != NULL)
 			app->views[v].ops->run_changed(app, &app->views[v]);
@@ -581,6 +585,10 @@ draw_status(struct app *app)
 		draw_text(app, y, 1, COLS - 2, used > COLS - 2 ?
 		    text + strlen(text) - (size_t)(COLS - 2) : text,
 		    EL_STATUS);
+		if (app->prompt_note[0] != '\0' && used + 3 < COLS - 2)
+			draw_text_cut(app, y, used + 3, COLS - used - 3,
+			    app->prompt_note, app->prompt_note_is_error ?
+			    EL_ERROR : EL_DIM);
 		move(y, 1 + (used > COLS - 2 ? COLS - 2 : used));
 		return;
 	}
@@ -639,6 +647,7 @@ prompt_key(struct app *app, int key)
 	char text[1024];
 	enum prompt_kind kind = app->prompt;
 
+	app->prompt_note[0] = '\0';
 	if (kind == PROMPT_CONFIRM) {
 		void (*confirm)(struct app *, int) = app->confirm;
 
@@ -663,15 +672,27 @@ prompt_key(struct app *app, int key)
 		app->prompt_length = 0;
 		return;
 	}
+	if (kind == PROMPT_COMMAND && (key == TUI_FN(KEY_UP) ||
+	    key == TUI_FN(KEY_DOWN))) {
+		cmdline_recall(app, key == TUI_FN(KEY_UP) ? -1 : 1);
+		return;
+	}
+	if (kind == PROMPT_COMMAND && key == '\t') {
+		cmdline_complete(app);
+		return;
+	}
 	if (key == '\n') {
 		to_utf8(app->prompt_text, app->prompt_length, text,
 		    sizeof text);
 		app->prompt = PROMPT_NONE;
 		app->message[0] = '\0';
-		if (kind == PROMPT_COMMAND)
+		if (kind == PROMPT_COMMAND) {
+			cmdline_remember(app, text);
 			command_run(app, text);
-		else if (app_view(app)->ops->search != NULL)
+		} else if (app_view(app)->ops->search != NULL)
 			app_view(app)->ops->search(app, app_view(app), text);
+		else
+			seek_search(app, text);
 		return;
 	}
 	if (key >= 32 && key < TUI_FN(0) && key != 127 &&
@@ -720,6 +741,7 @@ global_action(struct app *app, enum action_id action)
 	case ACT_COMMAND:
 		app->prompt = PROMPT_COMMAND;
 		app->prompt_length = 0;
+		cmdline_reset(app);
 		break;
 	case ACT_REDRAW:
 		clearok(curscr, TRUE);
@@ -809,7 +831,8 @@ app_key(struct app *app, int key)
 			    "keys", tui_key_name(key, name, sizeof name));
 		return;
 	}
-	if (view->ops->request(app, view, action))
+	if (view->ops->request(app, view, action) ||
+	    seek_request(app, action) || clip_request(app, action))
 		return;
 	global_action(app, action);
 }
@@ -840,11 +863,13 @@ tui_start(struct app *app, const struct tui_options *options,
 	app->measure = MEASURE_DIFFICULTY;
 
 	setlocale(LC_ALL, "");
-	/* A dump is compared byte for byte: it must not depend on the
-	 * locale of whoever runs the tests. */
+	/* The glyphs the locale allows (ASCII under LANG=C), headless too,
+	 * so that a dump shows what such a terminal shows. */
+	glyphs_init(&app->glyphs, options->ascii || !locale_is_utf8());
+	/* A dump is compared byte for byte: its text must not depend on
+	 * the locale of whoever runs the tests. */
 	if (headless_cols > 0 && !locale_is_utf8())
 		setlocale(LC_CTYPE, "C.UTF-8");
-	glyphs_init(&app->glyphs, options->ascii || !locale_is_utf8());
 
 	/* Checked before anything is allocated: nothing to undo. */
 	if (headless_cols <= 0 &&
@@ -968,6 +993,7 @@ tui_stop(struct app *app)
 		free(app->run);
 		app->run = NULL;
 	}
+	seek_forget(app);
 	stop_workers(app);
 	free(app->db_path);
 	app->db_path = NULL;

@@ -61,15 +61,19 @@ static const struct element_looks {
 	{ EL_SERIES_12, { 186, -1, 0 }, { COLOR_WHITE, -1, A_BOLD }, 0 },
 	{ EL_SERIES_13, { 174, -1, 0 }, { COLOR_RED, -1, A_UNDERLINE }, 0 },
 	/* Heat: the lowest level keeps the terminal's look, so that easy
-	 * tokens read as plain text and hard ones stand out. */
-	{ EL_HEAT_0, { -1, -1, 0 }, { -1, -1, 0 }, A_DIM },
+	 * tokens read as plain text and hard ones stand out; in monochrome
+	 * each of the eight levels has a look of its own, plain, dim,
+	 * underlined, bold and reverse in turn. */
+	{ EL_HEAT_0, { -1, -1, 0 }, { -1, -1, 0 }, 0 },
 	{ EL_HEAT_1, { 231, 23, 0 }, { COLOR_WHITE, COLOR_BLUE, 0 }, A_DIM },
-	{ EL_HEAT_2, { 231, 30, 0 }, { COLOR_BLACK, COLOR_CYAN, 0 }, 0 },
-	{ EL_HEAT_3, { 16, 72, 0 }, { COLOR_BLACK, COLOR_GREEN, 0 }, 0 },
+	{ EL_HEAT_2, { 231, 30, 0 }, { COLOR_BLACK, COLOR_CYAN, 0 },
+	  A_DIM | A_UNDERLINE },
+	{ EL_HEAT_3, { 16, 72, 0 }, { COLOR_BLACK, COLOR_GREEN, 0 },
+	  A_UNDERLINE },
 	{ EL_HEAT_4, { 16, 143, 0 }, { COLOR_BLACK, COLOR_GREEN, A_BOLD },
 	  A_BOLD },
 	{ EL_HEAT_5, { 16, 221, 0 }, { COLOR_BLACK, COLOR_YELLOW, 0 },
-	  A_BOLD },
+	  A_BOLD | A_UNDERLINE },
 	{ EL_HEAT_6, { 16, 209, 0 }, { COLOR_WHITE, COLOR_MAGENTA, A_BOLD },
 	  A_REVERSE },
 	{ EL_HEAT_7, { 231, 160, A_BOLD }, { COLOR_WHITE, COLOR_RED, A_BOLD },

@@ -83,10 +83,14 @@ draw_context(const struct app *app, int y, int x, int w)
 	}
 }
 
-/* The series of the loss chart: the oracle and each router over k. */
+/* The series of the loss chart: the oracle and each router over k; its
+ * header, on the line above r, gives the range of y and whose it is. */
 static void
 draw_loss_chart(const struct app *app, const struct rect *r)
 {
+	char header[160], low[32], high[32];
+	double lo, hi;
+	int form;
 	const struct tui_run *run = app->run;
 	struct chart_series series[N_SERIES];
 	double *values;
@@ -120,6 +124,7 @@ draw_loss_chart(const struct app *app, const struct rect *r)
 		series[n].y = &values[n * (L + 1)];
 		series[n].level = is_level;
 		series[n].highlight = (int)m == app->method;
+		series[n].hidden = 0;
 		n++;
 	}
 	memset(&chart, 0, sizeof chart);
@@ -129,6 +134,32 @@ draw_loss_chart(const struct app *app, const struct rect *r)
 	chart.mark = app_budget(app, L);
 	chart.x_label = "k";
 	chart.legend = 1;
+	if (app->chart_run_wide) {
+		run_loss_range(app->run, &chart.lo, &chart.hi);
+		chart.fixed = isfinite(chart.lo) && isfinite(chart.hi);
+	}
+	if (chart_y_range(&chart, &lo, &hi) == 0) {
+		format_number(lo, low, sizeof low);
+		format_number(hi, high, sizeof high);
+		/* The longest that fits. */
+		for (form = 0; form < 3; form++) {
+			if (form == 0)
+				snprintf(header, sizeof header, "loss by "
+				    "budget, %s to %s: %s scale (z: %s)", low,
+				    high, chart.fixed ? "the run's" :
+				    "this token's", chart.fixed ?
+				    "this token's" : "the run's");
+			else
+				snprintf(header, sizeof header, "loss %s to "
+				    "%s, %s scale (z)", low, high,
+				    chart.fixed ? "the run's" : form == 1 ?
+				    "this token's" : "token's");
+			if (text_width(header) <= r->w - 2)
+				break;
+		}
+		draw_text_cut(app, r->y - 1, r->x + 1, r->w - 2, header,
+		    EL_DIM);
+	}
 	draw_chart(app, r, &chart);
 	free(values);
 }
@@ -362,7 +393,6 @@ draw_extras(struct app *app, const struct rect *r, int y)
 	if (bottom - y >= 6) {
 		struct rect chart = { y, r->x, bottom - y, r->w };
 
-		draw_textf(app, y - 1, x, w, EL_DIM, "loss against the budget");
 		draw_loss_chart(app, &chart);
 	}
 }

@@ -38,7 +38,8 @@ glyphs_init(struct glyph_set *g, int ascii)
 		g->tick = '+';
 		g->left_tee = '|';
 		g->ellipsis = '~';
-		g->newline = '$';
+		/* Not $, which text has: a newline's piece reads \n. */
+		g->newline = '\\';
 		g->tab = '>';
 		g->replacement = '?';
 		return;
@@ -314,12 +315,13 @@ heat_glyph(const struct app *app, int level)
 	    (wchar_t)('0' + level);
 }
 
-int
-draw_legend(const struct app *app, int y, int x, int w, double lo,
-    double hi, int integer)
+/* The steps of a legend: each level shown and the least value it
+ * stands for; returns how many. */
+static int
+legend_steps(double lo, double hi, int integer, int *levels,
+    char numbers[][32])
 {
-	char number[32];
-	int level, used = 0, n, count, i;
+	int level, count, i, n = 0;
 	double bound, last = NAN;
 
 	/* A few whole numbers: one swatch each, in the colour it gets. */
@@ -338,18 +340,100 @@ draw_legend(const struct app *app, int y, int x, int w, double lo,
 		}
 		last = bound;
 		if (integer)
-			snprintf(number, sizeof number, "%g", bound);
+			snprintf(numbers[n], 32, "%g", bound);
 		else
-			format_number(bound, number, sizeof number);
-		n = (int)strlen(number) + 2;
-		if (used + n > w)
-			break;
-		draw_wchar(app, y, x + used, heat_glyph(app, level),
-		    heat_element(level));
-		draw_text(app, y, x + used + 1, n - 1, number, EL_NORMAL);
-		used += n;
+			format_number(bound, numbers[n], 32);
+		levels[n++] = level;
 	}
-	return used;
+	return n;
+}
+
+/*
+ * Draw (or, with draw 0, only measure) the steps, a number on every
+ * step or on every other one (sparse) and on the last; the last step
+ * open-ended when the scale is clipped, then note.
+ */
+static int
+legend_draw(const struct app *app, int y, int x, int n, const int *levels,
+    char numbers[][32], int sparse, int clipped, const char *note,
+    int draw)
+{
+	const char *sep = app->glyphs.unicode ? "" : ":";
+	const char *at_least = app->glyphs.unicode ? "\xe2\x89\xa5" : ">=";
+	char label[48];
+	int i, used = 0;
+
+	for (i = 0; i < n; i++) {
+		int last = i == n - 1;
+
+		if (sparse && i % 2 == 1 && !last)
+			label[0] = '\0';
+		else
+			snprintf(label, sizeof label, "%s%s%s", sep,
+			    last && clipped ? at_least : "", numbers[i]);
+		if (draw) {
+			draw_wchar(app, y, x + used, heat_glyph(app,
+			    levels[i]), heat_element(levels[i]));
+			draw_text(app, y, x + used + 1, text_width(label),
+			    label, EL_NORMAL);
+		}
+		used += 1 + text_width(label) + 1;
+	}
+	if (note[0] == '\0')
+		return used;
+	if (draw)
+		draw_text(app, y, x + used, text_width(note), note, EL_NORMAL);
+	return used + text_width(note) + 1;
+}
+
+/* The note after a clipped scale's top step, whole (form 0) to short. */
+static void
+clip_note(char *note, size_t size, int form, size_t above, double hi)
+{
+	char top[32];
+
+	format_number(hi, top, sizeof top);
+	if (form == 0)
+		snprintf(note, size, "(%zu token%s above %s)", above,
+		    above == 1 ? "" : "s", top);
+	else if (form == 1)
+		snprintf(note, size, "(%zu above %s)", above, top);
+	else
+		snprintf(note, size, "(+%zu)", above);
+}
+
+int
+draw_legend(const struct app *app, int y, int x, int w, double lo,
+    double hi, int integer, size_t above)
+{
+	/* The forms to try, most said first: a number on every step or
+	 * on every other one, and the note on clipping. */
+	static const struct {
+		int sparse, note;
+	} forms[] = {
+		{ 0, 0 }, { 0, 1 }, { 1, 0 }, { 1, 1 }, { 0, 2 }, { 1, 2 },
+	};
+	int levels[N_HEAT], n, used, f;
+	int n_forms = above > 0 ? (int)(sizeof forms / sizeof forms[0]) : 1;
+	char numbers[N_HEAT][32], note[96] = "";
+
+	n = legend_steps(lo, hi, integer, levels, numbers);
+	for (f = 0; f < n_forms; f++) {
+		if (above > 0)
+			clip_note(note, sizeof note, forms[f].note, above, hi);
+		used = legend_draw(app, y, x, n, levels, numbers,
+		    forms[f].sparse, above > 0, note, 0);
+		if (used <= w)
+			goto fits;
+	}
+	/* Too narrow for any: as many whole steps as fit. */
+	while (n > 1 && legend_draw(app, y, x, n, levels, numbers, 1, 0, "",
+	    0) > w)
+		n--;
+	return legend_draw(app, y, x, n, levels, numbers, 1, 0, "", 1);
+fits:
+	return legend_draw(app, y, x, n, levels, numbers, forms[f].sparse,
+	    above > 0, note, 1);
 }
 
 const char *
@@ -394,16 +478,13 @@ canvas_set(struct canvas *c, int dx, int dy, int series)
 }
 
 static void
-canvas_line(struct canvas *c, int x0, int y0, int x1, int y1, int series,
-    int dotted)
+canvas_line(struct canvas *c, int x0, int y0, int x1, int y1, int series)
 {
 	int dx = abs(x1 - x0), dy = -abs(y1 - y0);
 	int sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1, e = dx + dy, e2;
-	int step = 0;
 
 	for (;;) {
-		if (!dotted || step++ % 2 == 0)
-			canvas_set(c, x0, y0, series);
+		canvas_set(c, x0, y0, series);
 		if (x0 == x1 && y0 == y1)
 			break;
 		e2 = 2 * e;
@@ -418,15 +499,46 @@ canvas_line(struct canvas *c, int x0, int y0, int x1, int y1, int series,
 	}
 }
 
-/* The range of every finite value in the chart, widened a little. */
+/* The line of the nth level of a chart (big, small, best): a glyph of
+ * its own, so that levels differ without colour too. */
+static wchar_t
+level_glyph(const struct app *app, int nth)
+{
+	static const wchar_t unicode[] = { 0x2550, 0x2500, 0x2504, 0x2508 };
+	static const wchar_t ascii[] = { '=', '-', '~', ',' };
+
+	nth %= 4;
+	return app->glyphs.unicode ? unicode[nth] : ascii[nth];
+}
+
+/* Which level, counted from 0, series s is. */
 static int
-chart_range(const struct chart *chart, double *lo, double *hi)
+level_index(const struct chart *chart, int s)
+{
+	int i, n = 0;
+
+	for (i = 0; i < s; i++)
+		n += chart->series[i].level;
+	return n;
+}
+
+/* The range of every finite value in the chart, widened a little (or
+ * the range it was given). */
+int
+chart_y_range(const struct chart *chart, double *lo, double *hi)
 {
 	int s, i, n;
 
+	if (chart->fixed && chart->hi > chart->lo) {
+		*lo = chart->lo;
+		*hi = chart->hi;
+		return 0;
+	}
 	*lo = INFINITY;
 	*hi = -INFINITY;
 	for (s = 0; s < chart->n_series; s++) {
+		if (chart->series[s].hidden)
+			continue;
 		n = chart->series[s].level ? 1 : chart->n;
 		for (i = 0; i < n; i++) {
 			double v = chart->series[s].y[i];
@@ -478,7 +590,8 @@ draw_chart(const struct app *app, const struct rect *r,
 			 * lines more than the values. */
 			format_number(v, label, sizeof label);
 			n = snprintf(entry, sizeof entry, "%s %s", cs->name,
-			    r->h >= 14 ? label : "") + 4;
+			    cs->hidden ? "hidden" : r->h >= 14 ? label : "") +
+			    4;
 			if (used + n > r->w) {
 				legend_rows++;
 				used = 0;
@@ -486,17 +599,18 @@ draw_chart(const struct app *app, const struct rect *r,
 			if (legend_rows < r->h - 3) {
 				draw_wchar(app, r->y + legend_rows - 1,
 				    r->x + used + 1, cs->level ?
-				    app->glyphs.hline : app->glyphs.markers[s],
-				    (enum element)(EL_SERIES_0 + s));
+				    level_glyph(app, level_index(chart, s)) :
+				    app->glyphs.markers[s], cs->hidden ?
+				    EL_DIM : (enum element)(EL_SERIES_0 + s));
 				draw_text(app, r->y + legend_rows - 1,
 				    r->x + used + 3, r->w - used - 3, entry,
-				    cs->highlight ? EL_PANE_FOCUS :
-				    EL_NORMAL);
+				    cs->hidden ? EL_DIM : cs->highlight ?
+				    EL_PANE_FOCUS : EL_NORMAL);
 			}
 			used += n;
 		}
 	}
-	if (chart_range(chart, &lo, &hi) != 0) {
+	if (chart_y_range(chart, &lo, &hi) != 0) {
 		draw_text(app, r->y + legend_rows, r->x + 1, r->w - 2,
 		    "(no values to draw)", EL_DIM);
 		return;
@@ -557,7 +671,8 @@ draw_chart(const struct app *app, const struct rect *r,
 			draw_wchar(app, y, px + col_of[chart->mark],
 			    app->glyphs.unicode ? 0x2506 : ':', EL_MARK);
 
-	/* Lines in braille dots, levels first so that curves stay on top. */
+	/* Curves in braille dots; the levels are drawn after, as rows of
+	 * their glyphs where no curve passes. */
 	canvas.w = pw;
 	canvas.h = ph;
 	canvas.dots = calloc((size_t)pw * (size_t)ph, 1);
@@ -571,20 +686,14 @@ draw_chart(const struct app *app, const struct rect *r,
 #define DOT_X(i) (chart->n == 1 ? 0 : \
 	(int)lround((double)(i) * (pw * 2 - 1) / (chart->n - 1)))
 #define DOT_Y(v) ((int)lround((hi - (v)) / (hi - lo) * (ph * 4 - 1)))
-	for (s = 0; s < chart->n_series; s++) {
-		const struct chart_series *cs = &chart->series[s];
-
-		if (cs->level && isfinite(cs->y[0]))
-			canvas_line(&canvas, 0, DOT_Y(cs->y[0]), pw * 2 - 1,
-			    DOT_Y(cs->y[0]), s, 1);
-	}
 	/* The highlighted series in a second pass, over the others. */
 	for (pass = 0; pass < 2; pass++) {
 		for (s = 0; s < chart->n_series; s++) {
 			const struct chart_series *cs = &chart->series[s];
 			int last = -1;
 
-			if (cs->level || (cs->highlight != 0) != pass)
+			if (cs->level || cs->hidden ||
+			    (cs->highlight != 0) != pass)
 				continue;
 			for (i = 0; i < chart->n; i++) {
 				if (!isfinite(cs->y[i]))
@@ -592,13 +701,28 @@ draw_chart(const struct app *app, const struct rect *r,
 				if (last >= 0)
 					canvas_line(&canvas, DOT_X(last),
 					    DOT_Y(cs->y[last]), DOT_X(i),
-					    DOT_Y(cs->y[i]), s, 0);
+					    DOT_Y(cs->y[i]), s);
 				else
 					canvas_set(&canvas, DOT_X(i),
 					    DOT_Y(cs->y[i]), s);
 				last = i;
 			}
 		}
+	}
+	/* Levels as rows of their glyph, where no curve passes. */
+	for (s = 0; s < chart->n_series; s++) {
+		const struct chart_series *cs = &chart->series[s];
+
+		if (!cs->level || cs->hidden || !isfinite(cs->y[0]) ||
+		    cs->y[0] < lo || cs->y[0] > hi)
+			continue;
+		y = DOT_Y(cs->y[0]) / 4;
+		for (x = 0; x < pw; x++)
+			if (canvas.owner[y * pw + x] < 0 && !(chart->mark >= 0 &&
+			    chart->mark < chart->n && x == col_of[chart->mark]))
+				draw_wchar(app, py + y, px + x,
+				    level_glyph(app, level_index(chart, s)),
+				    (enum element)(EL_SERIES_0 + s));
 	}
 	for (y = 0; y < ph; y++)
 		for (x = 0; x < pw; x++) {
@@ -611,15 +735,18 @@ draw_chart(const struct app *app, const struct rect *r,
 			    (enum element)(EL_SERIES_0 + owner));
 		}
 	/* Markers at the points, when the points are apart (on a low chart
-	 * they would hide the lines). */
-	if (pw >= 2 * chart->n && ph >= 4)
+	 * they would hide the lines); the highlighted series' last, never
+	 * under another's. */
+	for (pass = 0; pass < 2 && pw >= 2 * chart->n && ph >= 4; pass++)
 		for (s = 0; s < chart->n_series; s++) {
 			const struct chart_series *cs = &chart->series[s];
 
-			if (cs->level)
+			if (cs->level || cs->hidden ||
+			    (cs->highlight != 0) != pass)
 				continue;
 			for (i = 0; i < chart->n; i++)
-				if (isfinite(cs->y[i]))
+				if (isfinite(cs->y[i]) && cs->y[i] >= lo &&
+				    cs->y[i] <= hi)
 					draw_wchar(app, py + DOT_Y(cs->y[i]) /
 					    4, px + DOT_X(i) / 2,
 					    app->glyphs.markers[s],
@@ -647,9 +774,13 @@ piece_escape(const struct glyph_set *g, const char *bytes, size_t n,
 			/* A byte of a character split between tokens. */
 			snprintf(one, sizeof one, "\\x%02x",
 			    (unsigned)(unsigned char)bytes[i - 1]);
-		} else if (wc == '"' || wc == '\\') {
+		} else if (wc == '"' || wc == '\\' || (!g->unicode &&
+		    (wc == '\n' || wc == '\t'))) {
+			/* In ASCII a newline and a tab are \n and \t: no
+			 * one glyph would be told from text. */
 			one[0] = '\\';
-			one[1] = (char)wc;
+			one[1] = wc == '\n' ? 'n' : wc == '\t' ? 't' :
+			    (char)wc;
 			one[2] = '\0';
 		} else {
 			if (wc == '\n')

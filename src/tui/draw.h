@@ -52,9 +52,15 @@ void draw_route(const struct app *app, int y, int x, const char *route,
     int n_layer);
 enum element route_element(char choice);
 wchar_t route_glyph(const struct app *app, char choice);
-/* The colour legend of a scale: level swatches with numbers. */
+/*
+ * The colour legend of a scale: level swatches with numbers (under
+ * --ascii a colon between the level's digit and its number), in at most
+ * w cells.  above: how many values past hi the top step holds too (a
+ * scale clipped at a percentile), said after its number, which then
+ * reads >= X.  Returns the cells used.
+ */
 int draw_legend(const struct app *app, int y, int x, int w, double lo,
-    double hi, int integer);
+    double hi, int integer, size_t above);
 enum element heat_element(int level);
 wchar_t heat_glyph(const struct app *app, int level);
 
@@ -63,7 +69,8 @@ struct chart_series {
 	const char *name;
 	const double *y;                /* [n]; NAN: no point */
 	int level;                      /* a horizontal line at y[0] */
-	int highlight;
+	int highlight;                  /* drawn last, its name bold */
+	int hidden;                     /* in the legend only, dim */
 };
 
 struct chart {
@@ -74,10 +81,14 @@ struct chart {
 	const char *x_label;
 	const char *y_label;
 	int legend;                     /* names with the value at mark */
+	int fixed;                      /* y from lo to hi, not the values' */
+	double lo, hi;
 };
 
 void draw_chart(const struct app *app, const struct rect *r,
     const struct chart *chart);
+/* The range of y the chart is drawn over; -1 if it has no value. */
+int chart_y_range(const struct chart *chart, double *lo, double *hi);
 
 /*
  * A token's piece as every view shows it, between quotes: the text

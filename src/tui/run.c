@@ -417,7 +417,7 @@ run_scale(struct tui_run *run, enum measure measure, int method, int k,
     double *lo, double *hi)
 {
 	double *values;
-	size_t p, n = 0;
+	size_t p, n = 0, above = 0;
 
 	if (run->scale_key[0] == (int)measure && run->scale_key[1] == method &&
 	    run->scale_key[2] == k) {
@@ -451,6 +451,8 @@ run_scale(struct tui_run *run, enum measure measure, int method, int k,
 			*hi = values[n - 1];
 		if (*hi <= *lo)
 			*hi = *lo + 1;
+		while (above < n && values[n - 1 - above] > *hi)
+			above++;
 	}
 	free(values);
 done:
@@ -459,6 +461,7 @@ done:
 	run->scale_key[2] = k;
 	run->scale_lo = *lo;
 	run->scale_hi = *hi;
+	run->scale_above = above;
 }
 
 int
@@ -470,4 +473,34 @@ run_level(double value, double lo, double hi)
 		return 0;
 	level = (int)floor((value - lo) / (hi - lo) * N_HEAT);
 	return level < 0 ? 0 : level >= N_HEAT ? N_HEAT - 1 : level;
+}
+
+void
+run_loss_range(struct tui_run *run, double *lo, double *hi)
+{
+	size_t m, p;
+	int k;
+
+	if (!run->loss_range_known) {
+		run->loss_lo = INFINITY;
+		run->loss_hi = -INFINITY;
+		for (m = 0; m < run->n_methods; m++) {
+			if ((int)m != run->big && (int)m != run->small &&
+			    (int)m != run->oracle &&
+			    method_find(run->methods[m].name) != METHOD_ROUTER)
+				continue;
+			for (k = 0; k <= run->L; k++)
+				for (p = 1; p <= run->T; p++) {
+					double v = run_loss(run, (int)m, k, p);
+
+					if (v < run->loss_lo)
+						run->loss_lo = v;
+					if (v > run->loss_hi)
+						run->loss_hi = v;
+				}
+		}
+		run->loss_range_known = 1;
+	}
+	*lo = run->loss_lo;
+	*hi = run->loss_hi;
 }

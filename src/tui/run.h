@@ -48,6 +48,10 @@ struct tui_run {
 	/* cached colour scale */
 	int scale_key[3];
 	double scale_lo, scale_hi;
+	size_t scale_above;             /* values past scale_hi */
+	/* cached run_loss_range() */
+	int loss_range_known;
+	double loss_lo, loss_hi;
 };
 
 int run_open(struct tui_run *run, struct store *store, int64_t id,
@@ -66,10 +70,16 @@ int run_allocation(const struct tui_run *run, int method, int k,
     double *share);
 double run_measure(const struct tui_run *run, enum measure measure,
     int method, int k, size_t pos);
-/* The colour scale of a measure: values lo..hi over N_HEAT levels. */
+/* The colour scale of a measure: values lo..hi over N_HEAT levels;
+ * run->scale_above then counts the values past hi (the top level holds
+ * them too). */
 void run_scale(struct tui_run *run, enum measure measure, int method, int k,
     double *lo, double *hi);
 int run_level(double value, double lo, double hi);
+/* The least and greatest loss of any token at any budget under big,
+ * small, the oracle and the routers (what the detail pane's chart
+ * draws), for a scale the same for every token. */
+void run_loss_range(struct tui_run *run, double *lo, double *hi);
 extern const char *const measure_names[N_MEASURES];
 
 #endif

@@ -146,18 +146,21 @@ queue_text(struct script *script, const char *s, int enter)
 		script->pending[script->n_pending++] = '\n';
 }
 
-/* The look of a cell as one letter: colour, reverse, bold, ... */
+/* The look of a cell as one letter: colour, reverse, bold, ...; a
+ * capital when a second attribute joins the first (R reverse and bold,
+ * B bold and underline, D dim and underline), so that every look the
+ * monochrome heat levels take differs. */
 static char
 look_letter(attr_t attr, short pair)
 {
 	if (pair != 0)
 		return 'c';
 	if (attr & A_REVERSE)
-		return 'r';
+		return attr & A_BOLD ? 'R' : 'r';
 	if (attr & A_BOLD)
-		return 'b';
+		return attr & A_UNDERLINE ? 'B' : 'b';
 	if (attr & A_UNDERLINE)
-		return 'u';
+		return attr & A_DIM ? 'D' : 'u';
 	if (attr & A_DIM)
 		return 'd';
 	return '.';

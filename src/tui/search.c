@@ -31,7 +31,12 @@ pattern_compile(const char *pattern, char *message, size_t size)
 		pcre2_get_error_message(error, text, sizeof text);
 		snprintf(message, size, "pattern /%s/: %s at character %zu",
 		    pattern, (const char *)text, (size_t)offset + 1);
+		return NULL;
 	}
+	/* Compiled to machine code where PCRE2 can: a search of a long
+	 * text matches thousands of times.  Without it, the same matches,
+	 * interpreted. */
+	(void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
 	return code;
 }
 
@@ -57,4 +62,31 @@ pattern_find(const pcre2_code *code, const char *subject, size_t length,
 	*end = ovector[1];
 	pcre2_match_data_free(match);
 	return 1;
+}
+
+int
+pattern_each(const pcre2_code *code, const char *subject, size_t length,
+    int (*found)(size_t start, size_t end, void *arg), void *arg)
+{
+	pcre2_match_data *match;
+	PCRE2_SIZE *ovector;
+	size_t from = 0;
+	int rc = 0;
+
+	match = pcre2_match_data_create_from_pattern(code, NULL);
+	if (match == NULL)
+		return -1;
+	ovector = pcre2_get_ovector_pointer(match);
+	while (from <= length && pcre2_match(code, (PCRE2_SPTR)subject,
+	    length, from, 0, match, NULL) >= 0) {
+		if (ovector[1] > ovector[0] &&
+		    found(ovector[0], ovector[1], arg) != 0) {
+			rc = -1;
+			break;
+		}
+		/* An empty match moves on by a byte, as the search would. */
+		from = ovector[1] > ovector[0] ? ovector[1] : ovector[0] + 1;
+	}
+	pcre2_match_data_free(match);
+	return rc;
 }

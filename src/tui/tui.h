@@ -66,6 +66,10 @@ enum view_id {
 #define VIEWS_OF_RUN (VIEW_BIT(VIEW_TEXT) | VIEW_BIT(VIEW_BUDGET) | \
 	VIEW_BIT(VIEW_ROUTES) | VIEW_BIT(VIEW_COMPARE) | VIEW_BIT(VIEW_WHATIF) | \
 	VIEW_BIT(VIEW_TOKENS))
+/* The views that show tokens and a cursor on one: search, the jumps of
+ * seek.c and :goto work in each. */
+#define VIEWS_OF_TOKENS (VIEW_BIT(VIEW_TEXT) | VIEW_BIT(VIEW_ROUTES) | \
+	VIEW_BIT(VIEW_COMPARE) | VIEW_BIT(VIEW_TOKENS))
 #define VIEWS_ALL ((1u << N_VIEWS) - 1)
 
 /* ---- actions (actions.h binds them to keys) ------------------------ */
@@ -80,10 +84,12 @@ enum action_id {
 	ACT_OPEN, ACT_SORT_NEXT, ACT_SORT_REVERSE, ACT_FILTER, ACT_DELETE,
 	ACT_RELOAD,
 	/* text view */
+	ACT_MEASURE_NEXT, ACT_CHART_SCALE,
+	/* views of tokens (seek.c) */
 	ACT_SEARCH, ACT_SEARCH_NEXT, ACT_SEARCH_PREV, ACT_ABOVE_NEXT,
-	ACT_ABOVE_PREV, ACT_MEASURE_NEXT,
+	ACT_ABOVE_PREV, ACT_RANK_NEXT, ACT_RANK_PREV, ACT_COPY,
 	/* budget view */
-	ACT_BUDGET_LEFT, ACT_BUDGET_RIGHT,
+	ACT_BUDGET_LEFT, ACT_BUDGET_RIGHT, ACT_SERIES_TOGGLE,
 	/* runs, text and compare views */
 	ACT_MARK, ACT_PREDICTIONS, ACT_RIGHT_NEXT, ACT_RIGHT_PREV, ACT_SWAP,
 	ACT_OTHER_RUN,
@@ -205,6 +211,7 @@ struct tui_options {
 	int no_color;
 	int no_mouse;
 	int ascii;
+	int no_osc52;                   /* y copies nothing */
 };
 
 enum prompt_kind {
@@ -218,10 +225,13 @@ struct loader;
 struct predictor;
 struct run_info;
 struct script;
+struct seek;
 struct tui_run;
 
 /* How many recent messages :messages keeps. */
 #define APP_HISTORY 32
+/* How many ':' lines Up and Down recall (cmdline.c). */
+#define CMDLINE_HISTORY 64
 
 struct app {
 	struct tui_options options;
@@ -244,6 +254,9 @@ struct app {
 	size_t cursor;                  /* position 1..T in the open run */
 	int64_t compare_id;             /* run marked to compare with; 0 */
 	int predictions;                /* the detail pane shows the top 5 */
+	int chart_run_wide;             /* its loss chart: the run's scale */
+	struct seek *seek;              /* the last search, the ranking
+					   (seek.c); NULL until used */
 	struct predictor *predictor;    /* made on the first request */
 
 	struct view views[N_VIEWS];
@@ -271,6 +284,16 @@ struct app {
 	wchar_t prompt_text[256];
 	size_t prompt_length;
 	char prompt_question[256];
+	/* The ':' lines run, a ring, oldest first from commands_next once
+	 * full; recalled: how many back the line shown is (0: the one
+	 * being typed, kept in command_draft while another shows). */
+	char commands[CMDLINE_HISTORY][256];
+	int n_commands, commands_next, recalled;
+	char command_draft[1024];
+	/* A note after the text typed (Tab's names, or why it found none),
+	 * until the next key. */
+	char prompt_note[512];
+	int prompt_note_is_error;
 	void (*confirm)(struct app *app, int yes);
 
 	struct script *script;          /* headless mode */

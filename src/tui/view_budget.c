@@ -4,7 +4,8 @@
  * small and best are levels), and beneath it the layer allocation at the
  * selected budget, the share of tokens given the big module at each
  * layer (the paper's figure 2), for the oracle and, beside it, another
- * method.
+ * method.  Curves can be hidden (t for the chosen method's, :hide,
+ * :show); the chosen method's is drawn last, its name bold.
  */
 #include "tui.h"
 
@@ -17,9 +18,13 @@
 #include "run.h"
 #include "view.h"
 
+/* Methods past this many are always shown. */
+#define MAX_HIDDEN 64
+
 struct budget_state {
 	struct rect chart, allocation;
 	int compare;                    /* method beside the oracle; -1 auto */
+	unsigned char hidden[MAX_HIDDEN];  /* by method: :hide */
 };
 
 static struct budget_state *
@@ -119,6 +124,7 @@ draw_curves(struct app *app, struct view *view)
 		series[n].y = &values[n * (L + 1)];
 		series[n].level = !rm->budgeted;
 		series[n].highlight = (int)m == app->method;
+		series[n].hidden = m < MAX_HIDDEN && s->hidden[m];
 		n++;
 	}
 	snprintf(title, sizeof title, "Perplexity by budget k = 0..%d, "
@@ -238,7 +244,7 @@ draw_allocation(struct app *app, struct view *view)
 		draw_strip(app, r->y + 1, r->x + half + 1, r->w - half - 2,
 		    other, k);
 	if (r->h >= 3)
-		draw_legend(app, r->y + 2, r->x + 1, r->w - 2, 0, 1, 0);
+		draw_legend(app, r->y + 2, r->x + 1, r->w - 2, 0, 1, 0, 0);
 }
 
 static void
@@ -248,6 +254,23 @@ budget_draw(struct app *app, struct view *view)
 		return;
 	draw_curves(app, view);
 	draw_allocation(app, view);
+}
+
+/* Hide method m's curve, or show it again; -1 with a message. */
+static int
+set_hidden(struct app *app, struct budget_state *s, int m, int hide)
+{
+	const char *name = app->run->methods[m].name;
+
+	if (m >= MAX_HIDDEN) {
+		app_error(app, "%s cannot be hidden: only the first %d "
+		    "methods can", name, MAX_HIDDEN);
+		return -1;
+	}
+	s->hidden[m] = (unsigned char)hide;
+	app_message(app, "%s %s in the budget chart", name, hide ? "hidden" :
+	    "shown");
+	return 0;
 }
 
 static int
@@ -264,6 +287,10 @@ budget_request(struct app *app, struct view *view, enum action_id action)
 	case ACT_BUDGET_RIGHT:
 		app_set_budget(app, app_budget(app, run->L) +
 		    (action == ACT_BUDGET_RIGHT ? 1 : -1));
+		return 1;
+	case ACT_SERIES_TOGGLE:
+		set_hidden(app, s, app->method, app->method < MAX_HIDDEN &&
+		    !s->hidden[app->method]);
 		return 1;
 	case ACT_DOWN:
 	case ACT_UP:
@@ -289,6 +316,29 @@ budget_request(struct app *app, struct view *view, enum action_id action)
 	}
 }
 
+/* ":show METHOD" and ":hide METHOD" (none: every method); -1 with a
+ * message. */
+static int
+budget_command(struct app *app, struct view *view, const char *name,
+    const char *args)
+{
+	struct budget_state *s = state_of(view);
+	int hide = strcmp(name, "hide") == 0, m;
+
+	if (*args == '\0') {
+		memset(s->hidden, hide, sizeof s->hidden);
+		app_message(app, "every method %s", hide ? "hidden" : "shown");
+		return 0;
+	}
+	m = run_method_find(app->run, args);
+	if (m < 0) {
+		app_error(app, "this run has no method '%s'; :methods lists "
+		    "its %zu", args, app->run->n_methods);
+		return -1;
+	}
+	return set_hidden(app, s, m, hide);
+}
+
 static void
 budget_click(struct app *app, struct view *view, int y, int x, int twice)
 {
@@ -301,6 +351,7 @@ static void
 budget_run_changed(struct app *app, struct view *view)
 {
 	state_of(view)->compare = -1;
+	memset(state_of(view)->hidden, 0, sizeof state_of(view)->hidden);
 	/* The allocation's height follows the layer count. */
 	if (!app->too_small && app->body.h > 0)
 		budget_layout(app, view, &app->body);
@@ -315,6 +366,7 @@ const struct view_ops budget_view_ops = {
 	.layout = budget_layout,
 	.draw = budget_draw,
 	.request = budget_request,
+	.command = budget_command,
 	.click = budget_click,
 	.run_changed = budget_run_changed,
 };

@@ -21,6 +21,7 @@
 #include "draw.h"
 #include "names.h"
 #include "run.h"
+#include "seek.h"
 #include "store.h"
 #include "view.h"
 #include "wrap.h"
@@ -409,6 +410,8 @@ draw_tokens(struct app *app, struct view *view, const struct side *left,
 				attr = app->palette.attr[EL_DIM];
 				pair = app->palette.pair[EL_DIM];
 			}
+			if (seek_matched(app, p))
+				attr |= A_UNDERLINE;
 			if (p == app->cursor)
 				attr = (attr ^ A_REVERSE) | A_BOLD |
 				    A_UNDERLINE;

@@ -2,8 +2,11 @@
  * view_routes.c - the route map: layers as rows and tokens as columns,
  * one glyph per choice, for the chosen method at the selected budget
  * (the paper's figures 3 and 7 for this text); a row of losses coloured
- * like the text view, a row with each route's number of big modules,
- * and a column cursor shared with the text view.  It scrolls sideways.
+ * like the text view (with its legend), a row with each route's number
+ * of big modules, the token under the cursor under every method when
+ * rows are to spare, and a column cursor shared with the text view
+ * (search and the other jumps of seek.c move it, a match's tokens
+ * underlined in the row of losses).  It scrolls sideways.
  */
 #include "tui.h"
 
@@ -13,6 +16,7 @@
 
 #include "draw.h"
 #include "run.h"
+#include "seek.h"
 #include "view.h"
 
 #define LABEL_W 5
@@ -81,13 +85,16 @@ count_glyph(int n)
 	    '+';
 }
 
+static void draw_footer(struct app *app, struct routes_state *s, int y,
+    double lo, double hi);
+
 static void
 routes_draw(struct app *app, struct view *view)
 {
 	struct routes_state *s = state_of(view);
 	struct tui_run *run = app->run;
 	const struct rect *r = &s->map;
-	int k, n_cols, y, x, l, rows_left, level, b;
+	int k, n_cols, y, x, l, rows_left, level, b, shown;
 	size_t p, last;
 	double lo, hi;
 	char title[256], mark[16];
@@ -131,9 +138,11 @@ routes_draw(struct app *app, struct view *view)
 		}
 	}
 
-	/* Layers; the footer rows go first when space is short. */
+	/* Layers; the rows of loss and k go first when space is short, and
+	 * a note of the layers left out takes a row of its own. */
 	rows_left = r->h - 2 - 2;
-	for (l = 0; l < run->L && l < rows_left; l++) {
+	shown = run->L <= rows_left ? run->L : rows_left - 1;
+	for (l = 0; l < shown; l++) {
 		y = r->y + 2 + l;
 		draw_textf(app, y, r->x, LABEL_W, EL_AXIS, "L%-3d", l);
 		for (p = s->left; p <= last; p++) {
@@ -149,11 +158,11 @@ routes_draw(struct app *app, struct view *view)
 			    route[l]), 0 }, attr, pair);
 		}
 	}
-	y = r->y + 2 + (l < run->L ? l : run->L);
-	if (l < run->L)
-		draw_textf(app, y - 1, r->x + LABEL_W, r->w - LABEL_W,
-		    EL_DIM, "(%d more layers; the window is too low)",
-		    run->L - l);
+	y = r->y + 2 + (shown > 0 ? shown : 0);
+	if (shown < run->L)
+		draw_textf(app, y++, r->x + LABEL_W, r->w - LABEL_W,
+		    EL_DIM, "(layers %d-%d left out: the window is too low)",
+		    shown > 0 ? shown : 0, run->L - 1);
 
 	/* Loss, coloured as the text view colours it, and big modules. */
 	run_scale(run, MEASURE_LOSS, app->method, k, &lo, &hi);
@@ -164,6 +173,8 @@ routes_draw(struct app *app, struct view *view)
 		level = run_level(run_loss(run, app->method, k, p), lo, hi);
 		attr = app->palette.attr[heat_element(level)];
 		pair = app->palette.pair[heat_element(level)];
+		if (seek_matched(app, p))
+			attr |= A_UNDERLINE;
 		if (p == app->cursor)
 			attr ^= A_REVERSE;
 		draw_wchar_attr(y, x, (wchar_t[]){ heat_glyph(app, level), 0 },
@@ -176,39 +187,77 @@ routes_draw(struct app *app, struct view *view)
 		draw_wchar_attr(y + 1, x, (wchar_t[]){ count_glyph(b), 0 },
 		    p == app->cursor ? A_REVERSE : 0, 0);
 	}
+	draw_footer(app, s, y + 2, lo, hi);
+}
 
-	/* The token under the cursor. */
-	y += 2;
-	if (y < r->y + r->h) {
-		char number[32];
-		int used;
-		size_t g;
+/* Below the map, as rows allow: the token under the cursor, the
+ * legends of the glyphs and of the loss row, then the token's route
+ * and loss under every method. */
+static void
+draw_footer(struct app *app, struct routes_state *s, int y, double lo,
+    double hi)
+{
+	struct tui_run *run = app->run;
+	const struct rect *r = &s->map;
+	int k = app_budget(app, run->L), used, bottom = r->y + r->h;
+	char number[32], name[64];
+	const char *route;
+	size_t g, m;
 
-		used = draw_textf(app, y, r->x, r->w, EL_DIM, "token %zu ",
-		    app->cursor);
-		for (g = run->first_glyph[app->cursor];
-		    g < run->first_glyph[app->cursor + 1] && used < r->w - 2;
-		    g++) {
-			draw_wchar_attr(y, r->x + used, run->glyphs[g].wc,
-			    app->palette.attr[EL_PANE_FOCUS],
-			    app->palette.pair[EL_PANE_FOCUS]);
-			used += run->glyphs[g].width;
-		}
-		route = run_route(run, app->method, k, app->cursor);
-		format_number(run_loss(run, app->method, k, app->cursor),
-		    number, sizeof number);
-		draw_textf(app, y, r->x + used, r->w - used, EL_DIM,
-		    "  route %s  loss %s", route != NULL ? route : "-",
-		    number);
+	if (y >= bottom)
+		return;
+	used = draw_textf(app, y, r->x, r->w, EL_DIM, "token %zu ",
+	    app->cursor);
+	for (g = run->first_glyph[app->cursor];
+	    g < run->first_glyph[app->cursor + 1] && used < r->w - 2; g++) {
+		draw_wchar_attr(y, r->x + used, run->glyphs[g].wc,
+		    app->palette.attr[EL_PANE_FOCUS],
+		    app->palette.pair[EL_PANE_FOCUS]);
+		used += run->glyphs[g].width;
 	}
-	if (++y < r->y + r->h) {
-		draw_wchar(app, y, r->x, app->glyphs.big, EL_BIG);
-		draw_text(app, y, r->x + 1, 6, " big", EL_DIM);
-		draw_wchar(app, y, r->x + 6, app->glyphs.small, EL_SMALL);
-		draw_text(app, y, r->x + 7, 8, " small", EL_DIM);
-		draw_wchar(app, y, r->x + 14, app->glyphs.skip, EL_SKIP);
-		draw_text(app, y, r->x + 15, r->w - 15, " skip   k: big "
-		    "modules in the route (a=10, b=11, ...)", EL_DIM);
+	route = run_route(run, app->method, k, app->cursor);
+	format_number(run_loss(run, app->method, k, app->cursor), number,
+	    sizeof number);
+	draw_textf(app, y, r->x + used, r->w - used, EL_DIM,
+	    "  route %s  loss %s", route != NULL ? route : "-", number);
+	if (++y >= bottom)
+		return;
+	draw_wchar(app, y, r->x, app->glyphs.big, EL_BIG);
+	draw_text(app, y, r->x + 1, 6, " big", EL_DIM);
+	draw_wchar(app, y, r->x + 6, app->glyphs.small, EL_SMALL);
+	draw_text(app, y, r->x + 7, 8, " small", EL_DIM);
+	draw_wchar(app, y, r->x + 14, app->glyphs.skip, EL_SKIP);
+	draw_text(app, y, r->x + 15, r->w - 15, " skip   k: big "
+	    "modules in the route (a=10, b=11, ...)", EL_DIM);
+	if (++y >= bottom)
+		return;
+	used = draw_text(app, y, r->x, r->w, "loss ", EL_AXIS);
+	draw_legend(app, y, r->x + used, r->w - used, lo, hi, 0,
+	    run->scale_above);
+	/* Rows to spare for every method (a blank row first): the token
+	 * under each. */
+	y += 2;
+	if (y + (int)run->n_methods >= bottom)
+		return;
+	draw_textf(app, y, r->x, r->w, EL_HEADER, "%-20s %-*s  loss",
+	    "method", run->L > 5 ? run->L : 5, "route");
+	for (m = 0; m < run->n_methods && ++y < bottom; m++) {
+		const struct run_method *rm = &run->methods[m];
+
+		snprintf(name, sizeof name, rm->budgeted ? "%s@%d" : "%s",
+		    rm->name, k);
+		route = run_route(run, (int)m, k, app->cursor);
+		used = draw_textf(app, y, r->x, 21, (int)m == app->method ?
+		    EL_PANE_FOCUS : EL_NORMAL, "%-20.20s ", name);
+		if (route != NULL)
+			draw_route(app, y, r->x + used, route, run->L);
+		else
+			draw_text(app, y, r->x + used, run->L, "(mean)",
+			    EL_DIM);
+		used += (run->L > 5 ? run->L : 5) + 2;
+		draw_text(app, y, r->x + used, r->w - used, format_number(
+		    run_loss(run, (int)m, k, app->cursor), number,
+		    sizeof number), EL_NORMAL);
 	}
 }
 

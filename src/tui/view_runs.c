@@ -401,7 +401,16 @@ draw_first_run(struct app *app, struct view *view)
 	y++;
 	snprintf(line, sizeof line, "duo keeps its runs in %s, which %s.",
 	    base, app->db_missing ? "does not exist yet" : "holds none");
-	draw_text(app, y++, 2, r->w - 4, line, EL_NORMAL);
+	/* A long path goes on a line of its own rather than be cut. */
+	if (text_width(line) <= r->w - 4)
+		draw_text(app, y++, 2, r->w - 4, line, EL_NORMAL);
+	else {
+		draw_text(app, y++, 2, r->w - 4, "duo keeps its runs in",
+		    EL_NORMAL);
+		draw_text_cut(app, y++, 4, r->w - 6, base, EL_NORMAL);
+		draw_text(app, y++, 2, r->w - 4, app->db_missing ? "which "
+		    "does not exist yet." : "which holds none.", EL_NORMAL);
+	}
 	y++;
 	/* The offer: a first run made here, with a progress bar. */
 	draw_text(app, y, 2, 6, "Press", EL_NORMAL);
@@ -450,7 +459,7 @@ draw_preview(struct app *app, struct view *view)
 	    info->d_model, info->n_head, info->d_ff, info->d_ff_small,
 	    info->space, info->context, info->context_route != NULL ? " " :
 	    "", info->context_route != NULL ? info->context_route : "");
-	draw_text(app, y++, x, r->w - 2, line, EL_DIM);
+	draw_text_cut(app, y++, x, r->w - 2, line, EL_DIM);
 	snprintf(line, sizeof line, "source %s; %lld tokens; created %s; "
 	    "%.1f s%s", info->source, (long long)info->n_tokens,
 	    info->created_at, info->seconds, info->approximate ?
@@ -583,7 +592,9 @@ runs_draw(struct app *app, struct view *view)
 			memset(&cell, 0, sizeof cell);
 			columns[i].fill(&runs[index], summary_of(app, index,
 			    summarised), s->budget, &cell);
-			draw_text(app, y, columns[i].right ? x + w -
+			/* A cut cell (a long model name) ends in an
+			 * ellipsis. */
+			draw_text_cut(app, y, columns[i].right ? x + w -
 			    (text_width(cell.text) < w ?
 			    text_width(cell.text) : w) : x, w, cell.text, el);
 			x += w + 1;
@@ -783,6 +794,35 @@ runs_search(struct app *app, struct view *view, const char *pattern)
 		    s->n_order == 1 ? " matches" : "s match", pattern);
 }
 
+/* A click on the header: sort by that column (again: the other way). */
+static void
+click_header(struct app *app, struct view *view, int x)
+{
+	struct runs_state *s = state_of(view);
+	int shown[N_COLUMNS], label_width, i, left = s->list.x + 1, w;
+
+	choose_columns(s->list.w - 1, shown, &label_width);
+	for (i = 0; i < N_COLUMNS; i++) {
+		if (!shown[i])
+			continue;
+		w = columns[i].width > 0 ? columns[i].width : label_width;
+		if (x < left + w + 1)
+			break;
+		left += w + 1;
+	}
+	if (i == N_COLUMNS)
+		return;
+	if (i == s->sort)
+		s->reverse = !s->reverse;
+	else {
+		s->sort = i;
+		s->reverse = 0;
+	}
+	s->built = 0;
+	app_message(app, "sorted by %s%s", columns[i].title, s->reverse ?
+	    ", reversed" : "");
+}
+
 static void
 runs_click(struct app *app, struct view *view, int y, int x, int twice)
 {
@@ -794,6 +834,10 @@ runs_click(struct app *app, struct view *view, int y, int x, int twice)
 		return;
 	}
 	view->focus = 0;
+	if (y == s->list.y + 1) {
+		click_header(app, view, x);
+		return;
+	}
 	if (row < 0 || s->top + (size_t)row >= s->n_order)
 		return;
 	select_row(app, view, s->top + (size_t)row);

@@ -1,10 +1,10 @@
 /*
  * view_text.c - the text view: the run's tokens wrapped to the pane (by
  * cells, as wcwidth measures them), each coloured by the chosen measure,
- * a cursor that moves token by token, by word, line and page, a PCRE2
- * search over the text, jumps to tokens above a threshold, a legend of
- * the colour scale, and beside or below it the token detail pane
- * (detail.c) that follows the cursor.
+ * a cursor that moves token by token, by word, line and page (search and
+ * the other jumps of seek.c move it too, the matches underlined), a
+ * legend of the colour scale, and beside or below it the token detail
+ * pane (detail.c) that follows the cursor.
  */
 #include "tui.h"
 
@@ -16,7 +16,7 @@
 #include "draw.h"
 #include "predict.h"
 #include "run.h"
-#include "search.h"
+#include "seek.h"
 #include "view.h"
 #include "wrap.h"
 
@@ -25,11 +25,6 @@ struct text_state {
 	struct text_wrap wrap;          /* for one run and one width */
 	int top;                        /* first line shown */
 	int methods_top;                /* the detail pane's first method */
-	/* The last search. */
-	pcre2_code *search;
-	char search_text[256];
-	unsigned char *matched;         /* [T + 1] */
-	size_t n_matched;
 };
 
 static struct text_state *
@@ -57,8 +52,6 @@ text_done(struct app *app, struct view *view)
 	struct text_state *s = state_of(view);
 
 	wrap_free(&s->wrap);
-	pcre2_code_free(s->search);
-	free(s->matched);
 	free(s);
 	view->state = NULL;
 }
@@ -72,8 +65,10 @@ text_layout(struct app *app, struct view *view, const struct rect *body)
 	if (body->w >= 100) {
 		/* Beside: the detail pane takes about two fifths. */
 		detail_w = body->w * 2 / 5;
+		/* Past 52 columns only once the text keeps 100: the chart
+		 * widens with a wide window. */
 		if (detail_w > 52)
-			detail_w = 52;
+			detail_w = body->w - 100 > 52 ? body->w - 100 : 52;
 		s->text = (struct rect){ body->y, body->x, body->h,
 		    body->w - detail_w };
 		s->detail = (struct rect){ body->y, body->x + body->w -
@@ -88,32 +83,6 @@ text_layout(struct app *app, struct view *view, const struct rect *body)
 	view->n_panes = 2;
 }
 
-/* The threshold of ] and [: the user's, else the scale's top quarter. */
-static double
-threshold(struct app *app, double lo, double hi)
-{
-	if (isfinite(app->threshold))
-		return app->threshold;
-	return lo + (hi - lo) * 6 / N_HEAT;
-}
-
-static void
-draw_legend_line(struct app *app, struct text_state *s, double lo,
-    double hi)
-{
-	char label[64], number[32];
-	int y = s->text.y + s->text.h - 1, x = s->text.x + 1, used;
-	int w = s->text.w - 2;
-
-	format_number(threshold(app, lo, hi), number, sizeof number);
-	snprintf(label, sizeof label, " ][ %s%s", app->glyphs.unicode ?
-	    "\xe2\x89\xa5" : ">=", number);
-	/* The scale first; the threshold where there is room. */
-	used = draw_legend(app, y, x, w - text_width(label), lo, hi,
-	    app->measure == MEASURE_NEED);
-	draw_text(app, y, x + used, w - used, label, EL_DIM);
-}
-
 static void
 text_draw(struct app *app, struct view *view)
 {
@@ -121,7 +90,7 @@ text_draw(struct app *app, struct view *view)
 	struct tui_run *run = app->run;
 	int k = app_budget(app, run->L), rows, y, level;
 	double lo, hi, v;
-	char title[256];
+	char title[256], number[32];
 	size_t g, p;
 	attr_t attr;
 	short pair;
@@ -129,12 +98,16 @@ text_draw(struct app *app, struct view *view)
 	if (ensure_wrap(app, s) != 0)
 		return;
 	run_scale(run, app->measure, app->method, k, &lo, &hi);
-	snprintf(title, sizeof title, "Text: %zu tokens by %s%s%s", run->T,
-	    measure_names[app->measure],
+	/* The threshold of ] and [ in the title: the legend's line is the
+	 * scale's. */
+	snprintf(title, sizeof title, "Text: %zu tokens by %s%s%s, ][ at "
+	    "%s%s", run->T, measure_names[app->measure],
 	    app->measure == MEASURE_LOSS || app->measure == MEASURE_REGRET ?
 	    " of " : "", app->measure == MEASURE_LOSS ||
 	    app->measure == MEASURE_REGRET ? run->methods[app->method].name :
-	    "");
+	    "", app->glyphs.unicode ? "\xe2\x89\xa5" : ">=",
+	    format_number(seek_threshold(app, lo, hi), number,
+	    sizeof number));
 	draw_pane_title(app, &s->text, title, view->focus == 0);
 
 	rows = s->text.h - 2;
@@ -155,7 +128,7 @@ text_draw(struct app *app, struct view *view)
 				attr = app->palette.attr[EL_DIM];
 				pair = app->palette.pair[EL_DIM];
 			}
-			if (s->matched != NULL && s->matched[p])
+			if (seek_matched(app, p))
 				attr |= A_UNDERLINE;
 			if (p == app->cursor)
 				attr = (attr ^ A_REVERSE) | A_BOLD |
@@ -164,44 +137,10 @@ text_draw(struct app *app, struct view *view)
 			    s->wrap.glyph_col[g], gl->wc, attr, pair);
 		}
 	}
-	draw_legend_line(app, s, lo, hi);
+	draw_legend(app, s->text.y + s->text.h - 1, s->text.x + 1,
+	    s->text.w - 2, lo, hi, app->measure == MEASURE_NEED,
+	    run->scale_above);
 	detail_draw(app, &s->detail, view->focus == 1, &s->methods_top);
-}
-
-/* Move to the next (dir 1) or previous (-1) token where want() holds. */
-static int
-jump(struct app *app, int dir, int (*want)(struct app *, size_t, void *),
-    void *arg)
-{
-	size_t p = app->cursor;
-
-	for (;;) {
-		if (dir > 0 ? p >= app->run->T : p <= 1)
-			return -1;
-		p = dir > 0 ? p + 1 : p - 1;
-		if (want(app, p, arg)) {
-			app->cursor = p;
-			return 0;
-		}
-	}
-}
-
-static int
-want_match(struct app *app, size_t p, void *arg)
-{
-	const struct text_state *s = arg;
-
-	return s->matched != NULL && s->matched[p];
-}
-
-static int
-want_above(struct app *app, size_t p, void *arg)
-{
-	const double *limit = arg;
-	double v = run_measure(app->run, app->measure, app->method,
-	    app_budget(app, app->run->L), p);
-
-	return isfinite(v) && v >= *limit;
 }
 
 static int
@@ -209,9 +148,7 @@ text_request(struct app *app, struct view *view, enum action_id action)
 {
 	struct text_state *s = state_of(view);
 	struct tui_run *run = app->run;
-	int rows = s->text.h - 2 > 1 ? s->text.h - 2 : 1, k;
-	double lo, hi, limit;
-	char number[32];
+	int rows = s->text.h - 2 > 1 ? s->text.h - 2 : 1;
 	size_t g;
 
 	if (run == NULL || ensure_wrap(app, s) != 0)
@@ -249,38 +186,16 @@ text_request(struct app *app, struct view *view, enum action_id action)
 		    s->wrap.line_first[s->wrap.glyph_line[g] + 1] - 1;
 		app->cursor = s->wrap.glyph_token[g];
 		return 1;
-	case ACT_SEARCH:
-		app_prompt_search(app);
-		return 1;
-	case ACT_SEARCH_NEXT:
-	case ACT_SEARCH_PREV:
-		if (s->matched == NULL) {
-			app_error(app, "no search yet: / starts one");
-			return 1;
-		}
-		if (jump(app, action == ACT_SEARCH_NEXT ? 1 : -1, want_match,
-		    s) != 0)
-			app_error(app, "no more matches for /%s/ %s",
-			    s->search_text, action == ACT_SEARCH_NEXT ?
-			    "after this token" : "before this token");
-		return 1;
-	case ACT_ABOVE_NEXT:
-	case ACT_ABOVE_PREV:
-		k = app_budget(app, run->L);
-		run_scale(run, app->measure, app->method, k, &lo, &hi);
-		limit = threshold(app, lo, hi);
-		if (jump(app, action == ACT_ABOVE_NEXT ? 1 : -1, want_above,
-		    &limit) != 0)
-			app_error(app, "no %s token with %s %s %s",
-			    action == ACT_ABOVE_NEXT ? "later" : "earlier",
-			    measure_names[app->measure],
-			    app->glyphs.unicode ? "\xe2\x89\xa5" : ">=",
-			    format_number(limit, number, sizeof number));
-		return 1;
 	case ACT_PREDICTIONS:
 		app->predictions = !app->predictions;
 		app_message(app, "top %d predictions %s", PREDICT_TOP,
 		    app->predictions ? "shown in the detail pane" : "hidden");
+		return 1;
+	case ACT_CHART_SCALE:
+		app->chart_run_wide = !app->chart_run_wide;
+		app_message(app, "the loss chart of the detail pane: %s",
+		    app->chart_run_wide ? "the run's scale, the same for every "
+		    "token" : "this token's own scale");
 		return 1;
 	case ACT_MEASURE_NEXT:
 		app->measure = (enum measure)((app->measure + 1) %
@@ -291,75 +206,6 @@ text_request(struct app *app, struct view *view, enum action_id action)
 	default:
 		return 0;
 	}
-}
-
-/* The token that holds byte b of the text (tokens are in byte order). */
-static size_t
-token_of_byte(const struct tui_run *run, size_t b)
-{
-	size_t lo = 1, hi = run->T, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo + 1) / 2;
-		if (run->data.tokens[mid].byte_start <= b)
-			lo = mid;
-		else
-			hi = mid - 1;
-	}
-	return lo;
-}
-
-static void
-text_search(struct app *app, struct view *view, const char *pattern)
-{
-	struct text_state *s = state_of(view);
-	struct tui_run *run = app->run;
-	char message[512];
-	size_t from = 0, start, end, p, last;
-	pcre2_code *code;
-
-	if (run == NULL)
-		return;
-	if (*pattern == '\0') {
-		pcre2_code_free(s->search);
-		s->search = NULL;
-		free(s->matched);
-		s->matched = NULL;
-		return;
-	}
-	code = pattern_compile(pattern, message, sizeof message);
-	if (code == NULL) {
-		app_error(app, "%s", message);
-		return;
-	}
-	pcre2_code_free(s->search);
-	s->search = code;
-	snprintf(s->search_text, sizeof s->search_text, "%s", pattern);
-	free(s->matched);
-	s->matched = calloc(run->T + 1, 1);
-	s->n_matched = 0;
-	if (s->matched == NULL)
-		return;
-	while (from <= run->data.text_length && pattern_find(code,
-	    run->data.text, run->data.text_length, from, &start, &end) == 1) {
-		/* Every token the match touches. */
-		last = end > start ? end - 1 : start;
-		for (p = token_of_byte(run, start); p <= run->T &&
-		    run->data.tokens[p].byte_start <= last; p++)
-			if (!s->matched[p]) {
-				s->matched[p] = 1;
-				s->n_matched++;
-			}
-		from = end > start ? end : start + 1;
-	}
-	if (s->n_matched == 0) {
-		app_error(app, "no token matches /%s/", pattern);
-		return;
-	}
-	if (!s->matched[app->cursor] && jump(app, 1, want_match, s) != 0)
-		jump(app, -1, want_match, s);
-	app_message(app, "/%s/: %zu token%s match; n and N go through them",
-	    pattern, s->n_matched, s->n_matched == 1 ? "" : "s");
 }
 
 static void
@@ -390,10 +236,6 @@ text_run_changed(struct app *app, struct view *view)
 
 	wrap_free(&s->wrap);
 	s->top = 0;
-	pcre2_code_free(s->search);
-	s->search = NULL;
-	free(s->matched);
-	s->matched = NULL;
 }
 
 const struct view_ops text_view_ops = {
@@ -405,7 +247,6 @@ const struct view_ops text_view_ops = {
 	.layout = text_layout,
 	.draw = text_draw,
 	.request = text_request,
-	.search = text_search,
 	.click = text_click,
 	.run_changed = text_run_changed,
 };

@@ -417,6 +417,29 @@ must_glyph(const struct app *app, char must)
 	return must == 0 ? '-' : route_glyph(app, must);
 }
 
+/* What the constraints' glyphs mean, from x on line y, if it fits. */
+static void
+draw_must_legend(struct app *app, struct whatif_state *s, int y, int x)
+{
+	static const char musts[] = { 0, 'B', 'S', '.' };
+	static const char *const names[] = { "free", "big", "small", "skip" };
+	const struct rect *r = &s->area;
+	int i, n = strchr(s->tables.space.name, '.') != NULL ? 4 : 3;
+	int w = 0;
+
+	for (i = 0; i < n; i++)
+		w += 2 + (int)strlen(names[i]) + 2;
+	if (x + w > r->x + r->w)
+		return;
+	for (i = 0; i < n; i++) {
+		draw_wchar(app, y, x, must_glyph(app, musts[i]),
+		    must_element(musts[i]));
+		draw_text(app, y, x + 2, (int)strlen(names[i]), names[i],
+		    EL_DIM);
+		x += 2 + (int)strlen(names[i]) + 2;
+	}
+}
+
 /* The layer strip: numbers, and each layer's constraint, from line y. */
 static int
 draw_strip(struct app *app, struct whatif_state *s, int y)
@@ -444,6 +467,7 @@ draw_strip(struct app *app, struct whatif_state *s, int y)
 		    s->must[l]), 0 }, attr,
 		    app->palette.pair[must_element(s->must[l])]);
 	}
+	draw_must_legend(app, s, y + 1, x0 + L * cw + 2);
 	return y + 2;
 }
 
@@ -502,15 +526,20 @@ draw_routes(struct app *app, struct whatif_state *s, const struct rect *r)
 
 	draw_pane_title(app, r, r->w >= 26 ? "Most frequent routes" :
 	    "Routes", 0);
-	for (i = 0; i < s->n_top && i + 1 < r->h; i++) {
-		int y = r->y + 1 + i;
+	if (r->h < 3)
+		return;
+	draw_text(app, r->y + 1, r->x + 1, r->w - 2, "route", EL_HEADER);
+	draw_textf(app, r->y + 1, r->x + 2 + (L < r->w - 16 ? L : r->w - 16),
+	    15, EL_HEADER, "%6s %7s", "tokens", "share");
+	for (i = 0; i < s->n_top && i + 2 < r->h; i++) {
+		int y = r->y + 2 + i;
 
 		route_decode(&t->space, s->top[i], L, choices);
 		route_format(choices, L, route);
 		draw_route(app, y, r->x + 1, route, L < r->w - 16 ? L :
 		    r->w - 16);
 		draw_textf(app, y, r->x + 2 + (L < r->w - 16 ? L : r->w - 16),
-		    15, EL_NORMAL, "%5u %5.1f%%", s->top_count[i],
+		    15, EL_NORMAL, "%6u %6.1f%%", s->top_count[i],
 		    100.0 * s->top_count[i] / (double)app->run->T);
 	}
 }

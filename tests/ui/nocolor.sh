@@ -2,8 +2,10 @@
 # nocolor.sh - with NO_COLOR (or --no-color) no cell has a colour, and
 # meaning is kept by glyphs and attributes (bold, reverse, underline,
 # dim); without either, colours are used.  Each dump here is followed by
-# a map of the cells' looks: c colour, r reverse, b bold, u underline,
-# d dim, . plain.
+# a map of the cells' looks: c colour, r reverse, R reverse and bold,
+# b bold, B bold and underline, u underline, D dim and underline, d dim,
+# . plain.  The eight swatches of the text view's legend take eight
+# looks.
 . "${srcdir:-.}/tests/ui/lib.sh"
 make_db
 DUO_TUI_DUMP_ATTRS=1
@@ -28,4 +30,11 @@ check "NO_COLOR leaves no cell coloured" sh -c "! grep -q c '$tmp/mono.looks'"
 check "the monochrome screens still use attributes" \
     grep -q '[rbud]' "$tmp/mono.looks"
 check "without NO_COLOR, colours are used" grep -q c "$tmp/colour.looks"
+# The legend line of the first dump (the text view at 100x30): its
+# numbers plain, its swatches the eight looks of the heat levels.
+swatches=$(awk '/^looks:$/ { on = 1; next } on && ++n == 29 {
+	print substr($0, 1, 40); exit }' "$tmp/nocolor.out")
+distinct=$(printf '%s\n' "$swatches" | fold -w 1 | sort -u | wc -l)
+check "NO_COLOR gives the 8 heat levels 8 looks ($swatches)" \
+    test "$distinct" -eq 8
 ui_done
