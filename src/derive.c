@@ -41,6 +41,31 @@ derive_set_route(const struct route_space *space, int n_layer,
 		    method->routes + token * (size_t)n_layer);
 }
 
+/*
+ * The lowest value of row (n_routes entries, by route code) at each budget
+ * 0..L, and its route code: codes ascend, so the first of equal values is
+ * kept.  The oracle takes it over losses, oracle_free over divergences.
+ */
+static void
+lowest_by_budget(const float *row, uint64_t n_routes,
+    const uint8_t *route_budget, int L, float *lowest, uint64_t *argmin)
+{
+	uint64_t c;
+	int k;
+
+	for (k = 0; k <= L; k++) {
+		lowest[k] = INFINITY;
+		argmin[k] = UINT64_MAX;
+	}
+	for (c = 0; c < n_routes; c++) {
+		k = route_budget[c];
+		if (argmin[k] == UINT64_MAX || row[c] < lowest[k]) {
+			lowest[k] = row[c];
+			argmin[k] = c;
+		}
+	}
+}
+
 int
 derive_from_tables(const struct oracle_result *result,
     const struct route_space *space, const uint8_t *route_budget,
@@ -50,8 +75,6 @@ derive_from_tables(const struct oracle_result *result,
 	int L = result->n_layer;
 	float *lowest = array_new((size_t)L + 1, sizeof *lowest);
 	uint64_t *argmin = array_new((size_t)L + 1, sizeof *argmin);
-	const float *row;
-	uint64_t c;
 	size_t p;
 	int k, i;
 
@@ -61,18 +84,8 @@ derive_from_tables(const struct oracle_result *result,
 		return error_set(err, "out of memory");
 	}
 	for (p = 0; p < result->n_tokens; p++) {
-		row = tables + p * result->n_routes;
-		for (k = 0; k <= L; k++) {
-			lowest[k] = INFINITY;
-			argmin[k] = UINT64_MAX;
-		}
-		for (c = 0; c < result->n_routes; c++) {
-			k = route_budget[c];
-			if (argmin[k] == UINT64_MAX || row[c] < lowest[k]) {
-				lowest[k] = row[c];
-				argmin[k] = c;
-			}
-		}
+		lowest_by_budget(tables + p * result->n_routes,
+		    result->n_routes, route_budget, L, lowest, argmin);
 		for (i = 0; i < result->n_budgets; i++)
 			if (oracle[i] != NULL)
 				derive_set_route(space, L, oracle[i], p,
@@ -103,10 +116,9 @@ derive_label_free(const struct oracle_result *result,
 	int L = result->n_layer;
 	float *lowest = array_new((size_t)L + 1, sizeof *lowest);
 	uint64_t *argmin = array_new((size_t)L + 1, sizeof *argmin);
-	const float *row;
 	uint64_t c;
 	size_t p;
-	int k, i;
+	int i;
 
 	if (lowest == NULL || argmin == NULL) {
 		free(lowest);
@@ -114,17 +126,8 @@ derive_label_free(const struct oracle_result *result,
 		return error_set(err, "out of memory");
 	}
 	for (p = 0; p < result->n_tokens; p++) {
-		row = kl_tables + p * result->n_routes;
-		for (k = 0; k <= L; k++)
-			argmin[k] = UINT64_MAX;
-		/* codes ascend: the first of equal divergences is kept */
-		for (c = 0; c < result->n_routes; c++) {
-			k = route_budget[c];
-			if (argmin[k] == UINT64_MAX || row[c] < lowest[k]) {
-				lowest[k] = row[c];
-				argmin[k] = c;
-			}
-		}
+		lowest_by_budget(kl_tables + p * result->n_routes,
+		    result->n_routes, route_budget, L, lowest, argmin);
 		for (i = 0; i < result->n_budgets; i++) {
 			c = argmin[result->budgets[i]];
 			derive_set_route(space, L, oracle_free[i], p, c,
