@@ -6,8 +6,10 @@
 # a search, the budget keys changing the chart, the help, a resize to a
 # small window and back, NO_COLOR (no colour in the escapes tmux keeps),
 # a double click, quitting with q, Ctrl-C and SIGTERM giving the terminal
-# back, and y copying a piece and a route with OSC 52 into tmux's buffer
-# (set-clipboard on), or nothing with --no-osc52.
+# back, y copying a piece, a route and a number with OSC 52 into tmux's
+# buffer (set-clipboard on), or nothing with --no-osc52; duo -d DB without
+# the tui command, and at 80x24 the detail pane scrolling to keep the
+# chosen method in sight.
 #
 # Environment: DUO (the program), srcdir, TESTS_BUILDDIR (make_test_db).
 # Exit 0 pass, 1 fail, 77 without tmux, 99 on a setup failure.
@@ -49,6 +51,17 @@ cd "$tmp" || exit 99
 LC_ALL=C.UTF-8 DUO_DB=runs.db
 export LC_ALL DUO_DB
 sh -c 'echo \$\$ >"$tmp/pid"; exec "\$0" tui "\$@"' "$DUO" "\$@"
+echo "exit \$?" >"$tmp/status"
+exec cat >/dev/null
+EOF
+
+# The same for duo without "tui", in the folder with its databases.
+cat >"$tmp/bare.sh" <<EOF
+trap '' INT
+cd "$tmp" || exit 99
+LC_ALL=C.UTF-8 DUO_DB=missing.db
+export LC_ALL DUO_DB
+"$DUO" "\$@"
 echo "exit \$?" >"$tmp/status"
 exec cat >/dev/null
 EOF
@@ -234,6 +247,25 @@ wait_for copy 'copied the route [BS.]* of oracle at token 3' \
     "y in the route map copies the route"
 route=$(sed -n 's/.*copied the route \([BS.]*\) of.*/\1/p' "$tmp/screen")
 buffer_is "$route" "the route reaches the buffer"
+# In the tokens view, the number in the sort column, in full.
+T send-keys -t copy 7 y
+wait_for copy 'copied difficulty = [0-9.]* of token [0-9]*' \
+    "y in the tokens view copies the sort column's number"
+number=$(sed -n 's/.*copied difficulty = \([0-9.]*\) of token.*/\1/p' \
+    "$tmp/screen")
+pos=$(sed -n 's/.*copied difficulty = [0-9.]* of token \([0-9]*\).*/\1/p' \
+    "$tmp/screen")
+buffer_is "$number" "the number reaches the buffer"
+# It is the run's difficulty of that token, within float rounding
+# (1e-6: the table stores float32 losses, the copy has 9 digits).
+if command -v sqlite3 >/dev/null 2>&1; then
+	checks=$((checks + 1))
+	stored=$(sqlite3 "$tmp/runs.db" "SELECT difficulty FROM difficulty \
+	    WHERE run_id = 1 AND pos = ${pos:-0}")
+	awk -v a="$number" -v b="$stored" \
+	    'BEGIN { d = a - b; exit !(b != "" && d < 1e-6 && -d < 1e-6) }' ||
+	    fail "copied difficulty $number of token $pos; stored: $stored"
+fi
 T send-keys -t copy Q
 wait_exit 0 "Q after copying"
 while T delete-buffer 2>/dev/null; do :; done
@@ -247,6 +279,29 @@ if T show-buffer >/dev/null 2>&1; then
 fi
 T send-keys -t nocopy Q
 wait_exit 0 "Q with --no-osc52"
+
+# 5. duo -d DB, no tui command: the browser on that database; at 80x24
+# the detail pane of a run with seven routers scrolls to keep the chosen
+# method in sight, counting the rows out of sight above and below.
+"$TESTS_BUILDDIR/ui/make_long_run" "$srcdir/tests/texts/harbour.txt" \
+    "$tmp/long.db" 300 12 "many routers" 7 >/dev/null || exit 99
+rm -f "$tmp/status"
+T new-session -d -s bare -x 80 -y 24 sh "$tmp/bare.sh" -d long.db || exit 99
+wait_for bare 'Runs: 1, by id' "duo -d long.db lists long.db's run" &&
+    wait_for bare 'many routers' "the run of long.db"
+T send-keys -t bare Enter Tab j j j j j j j j j j
+wait_for bare 'method router:probe4 ' "ten j choose the tenth method" &&
+    wait_for bare '^ router:probe4@6 ' "its row is in sight" &&
+    wait_for bare 'route  ↑3 ↓3' "three rows out of sight each way"
+checks=$((checks + 1))
+if grep -q '^ oracle@6 ' "$tmp/screen"; then
+	fail "at 80x24 the pane shows oracle@6 and router:probe4@6 at once"
+fi
+T send-keys -t bare k k k k k k k k k k
+wait_for bare 'method oracle ' "ten k go back to the oracle" &&
+    wait_for bare '^ oracle@6 ' "the oracle's row is in sight again"
+T send-keys -t bare Q
+wait_exit 0 "Q in duo -d long.db"
 
 echo "tui_tmux: $((checks - failures)) of $checks checks passed"
 [ "$failures" -eq 0 ]

@@ -238,7 +238,8 @@ const struct action tui_actions[] = {
 	  "easier" },
 	{ ACT_COPY, "copy", { 'y' }, TOKEN_VIEWS,
 	  "Copy the token's piece (in the route map and the detail pane: "
-	  "its route) to the terminal's clipboard with OSC 52" },
+	  "its route; in the tokens view: the number in the sort column) "
+	  "to the terminal's clipboard with OSC 52" },
 
 	/* New run */
 	{ ACT_DOWN, "field-down", { TUI_FN(KEY_DOWN) }, NEWRUN,

@@ -2,8 +2,9 @@
  * clip.c - y: the token under the cursor copied to the terminal's
  * clipboard with OSC 52 (ESC ] 52 ; c ; BASE64 BEL).  In the route map,
  * and in the text view's detail pane, y copies the route of the chosen
- * method at the budget; elsewhere the token's piece, its bytes as the
- * text has them.  --no-osc52 turns it off, for a terminal that shows the
+ * method at the budget; in the tokens view the number in the sort column
+ * (view_tokens.c asks clip_send itself); elsewhere the token's piece, its
+ * bytes as the text has them.  --no-osc52 turns it off, for a terminal that shows the
  * escape instead of obeying it.
  */
 #include "clip.h"
@@ -46,9 +47,8 @@ clip_base64(const unsigned char *in, size_t n, char *out)
 	return used;
 }
 
-/* Send bytes to the terminal's clipboard; -1 out of memory. */
-static int
-send_osc52(struct app *app, const char *bytes, size_t n)
+int
+clip_send(struct app *app, const char *bytes, size_t n)
 {
 	char *encoded = malloc(4 * ((n + 2) / 3) + 1);
 
@@ -91,7 +91,7 @@ clip_request(struct app *app, enum action_id action)
 			    run->methods[app->method].name, app->cursor);
 			return 1;
 		}
-		if (send_osc52(app, route, strlen(route)) != 0) {
+		if (clip_send(app, route, strlen(route)) != 0) {
 			app_error(app, "out of memory");
 			return 1;
 		}
@@ -101,7 +101,7 @@ clip_request(struct app *app, enum action_id action)
 	}
 	t = &run->data.tokens[app->cursor];
 	if (t->piece_length > CLIP_MAX ||
-	    send_osc52(app, t->piece, t->piece_length) != 0) {
+	    clip_send(app, t->piece, t->piece_length) != 0) {
 		app_error(app, "token %zu's piece is too long to copy",
 		    app->cursor);
 		return 1;

@@ -14,6 +14,9 @@
 /* Handle y (ACT_COPY): copy what the keys are on, the token's piece or
  * route, and say what was copied; 1 if action was y. */
 int clip_request(struct app *app, enum action_id action);
+/* Send n bytes to the terminal's clipboard (nothing in a headless run);
+ * -1 out of memory. */
+int clip_send(struct app *app, const char *bytes, size_t n);
 /* The base64 of n bytes into out, which holds 4 * ((n + 2) / 3) + 1
  * bytes; returns the length written. */
 size_t clip_base64(const unsigned char *in, size_t n, char *out);

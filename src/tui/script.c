@@ -146,15 +146,18 @@ queue_text(struct script *script, const char *s, int enter)
 		script->pending[script->n_pending++] = '\n';
 }
 
-/* The look of a cell as one letter: colour, reverse, bold, ...; a
- * capital when a second attribute joins the first (R reverse and bold,
+/* The look of a cell as one letter: colour, italic, reverse, bold, ...;
+ * a capital when a second attribute joins the first (R reverse and bold,
  * B bold and underline, D dim and underline), so that every look the
- * monochrome heat levels take differs. */
+ * monochrome heat levels take differs; i for italic, which only a
+ * search match takes. */
 static char
 look_letter(attr_t attr, short pair)
 {
 	if (pair != 0)
 		return 'c';
+	if (attr & A_ITALIC)
+		return 'i';
 	if (attr & A_REVERSE)
 		return attr & A_BOLD ? 'R' : 'r';
 	if (attr & A_BOLD)

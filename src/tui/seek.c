@@ -80,6 +80,15 @@ seek_matched(const struct app *app, size_t p)
 	return s != NULL && s->matched != NULL && s->matched[p];
 }
 
+attr_t
+seek_match_attr(const struct app *app, size_t p)
+{
+	if (!seek_matched(app, p))
+		return 0;
+	return app->palette.scheme == SCHEME_MONO ? A_UNDERLINE | A_ITALIC :
+	    A_UNDERLINE;
+}
+
 /* The token that holds byte b of the text (tokens are in byte order). */
 static size_t
 token_of_byte(const struct tui_run *run, size_t b)

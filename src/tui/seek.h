@@ -19,6 +19,10 @@
 int seek_search(struct app *app, const char *pattern);
 /* Is token p part of a match of the last search? */
 int seek_matched(const struct app *app, size_t p);
+/* The attributes token p's cell gains as part of a match, 0 when it is
+ * not: underlined, and without colour in italics too, since three of the
+ * eight monochrome heat levels are underlined already. */
+attr_t seek_match_attr(const struct app *app, size_t p);
 /* n and N, ] and [, } and {, in the direction dir (1 or -1); each
  * says what it did, or why it did not, on the status line. */
 void seek_match(struct app *app, int dir);

@@ -44,6 +44,7 @@ struct compare_stats {
 	double p50, p90, max;           /* of left - right */
 	double gap_left, gap_right;     /* NAN when fixed or oracle lack */
 	double scale;                   /* |difference| of the top level */
+	size_t beyond;                  /* tokens with |difference| > scale */
 };
 
 struct compare_state {
@@ -310,6 +311,7 @@ compute_stats(struct compare_state *s, const struct side *left,
 	st->gap_left = gap_closed(left);
 	st->gap_right = gap_closed(right);
 	st->scale = 1;
+	st->beyond = 0;
 	if (st->n == 0) {
 		st->mean_left = st->mean_right = NAN;
 		st->p50 = st->p90 = st->max = NAN;
@@ -329,6 +331,8 @@ compute_stats(struct compare_state *s, const struct side *left,
 	st->scale = percentile(v, st->n, 0.95);
 	if (!(st->scale > EQUAL_NATS))
 		st->scale = v[st->n - 1] > EQUAL_NATS ? v[st->n - 1] : 1;
+	for (i = 0; i < st->n; i++)
+		st->beyond += v[i] > st->scale;
 }
 
 /* Level 0..N_DIFF-1 of a difference: the middle one is "equal". */
@@ -351,41 +355,92 @@ diff_element(int level)
 	return (enum element)(EL_DIFF_0 + level);
 }
 
+/* The label of difference level `level`: the least difference it stands
+ * for, the outer two open-ended when the scale is clipped. */
+static void
+diff_label(const struct app *app, int level, double scale, int clipped,
+    char *label, size_t size)
+{
+	const char *at_least = app->glyphs.unicode ? "\xe2\x89\xa5" : ">=";
+	const char *at_most = app->glyphs.unicode ? "\xe2\x89\xa4" : "<=";
+	int half = N_DIFF / 2, step = level - half;
+	char number[32];
+
+	if (step == 0)
+		snprintf(label, size, "=");
+	else if (abs(step) == 1)
+		snprintf(label, size, "%s0", step < 0 ? "<" : ">");
+	else
+		snprintf(label, size, "%s%s%s", clipped && abs(step) == half ?
+		    (step < 0 ? at_most : at_least) : "", step < 0 ? "-" : "+",
+		    format_number((abs(step) - 1) * scale / half, number,
+		    sizeof number));
+}
+
 /*
- * The legend: the least difference each level stands for, drawn as the
- * tokens of that level are, from "left better" to "left worse".
+ * The legend: the levels from "left better" to "left worse", each label
+ * drawn as the tokens of that level are.  The scale tops at the 95th
+ * percentile of the differences' size, so when tokens lie beyond it the
+ * outer two levels are open-ended and a note says how many, whole or
+ * short as the width allows, as the text view's legend does.
  */
 static void
-draw_diff_legend(const struct app *app, int y, int x, int w, double scale)
+draw_diff_legend(const struct app *app, int y, int x, int w, double scale,
+    size_t beyond)
 {
-	int half = N_DIFF / 2, level, used, n, step;
-	char label[32], number[32];
+	static const struct {
+		const char *better;
+		int note;               /* 0 whole, 1 short, 2 none */
+	} forms[] = {
+		{ "left better ", 0 }, { "left better ", 1 }, { "better ", 1 },
+		{ "left better ", 2 },
+	};
+	const char *pm = app->glyphs.unicode ? "\xc2\xb1" : "+-";
+	char labels[N_DIFF][48], top[32], note[96];
+	int level, steps = 0, f, used;
 
-	used = draw_text(app, y, x, w, "left better ", EL_DIM);
 	for (level = 0; level < N_DIFF; level++) {
-		step = level - half;
-		if (step == 0)
-			snprintf(label, sizeof label, "=");
-		else if (abs(step) == 1)
-			snprintf(label, sizeof label, "%s0", step < 0 ? "<" :
-			    ">");
-		else
-			snprintf(label, sizeof label, "%s%s", step < 0 ? "-" :
-			    "+", format_number((abs(step) - 1) * scale / half,
-			    number, sizeof number));
-		n = text_width(label) + 1;
+		diff_label(app, level, scale, beyond > 0, labels[level],
+		    sizeof labels[level]);
+		steps += text_width(labels[level]) + 1;
+	}
+	format_number(scale, top, sizeof top);
+	for (f = 0; f < (int)(sizeof forms / sizeof forms[0]); f++) {
+		note[0] = '\0';
+		if (beyond > 0 && forms[f].note == 0)
+			snprintf(note, sizeof note, " (%zu token%s beyond %s%s)",
+			    beyond, beyond == 1 ? "" : "s", pm, top);
+		else if (beyond > 0 && forms[f].note == 1)
+			snprintf(note, sizeof note, " (%zu beyond %s%s)",
+			    beyond, pm, top);
+		if (text_width(forms[f].better) + steps + 5 +
+		    text_width(note) <= w)
+			break;
+	}
+	if (f == (int)(sizeof forms / sizeof forms[0]))
+		f--;                    /* too narrow: cut at the right */
+	else if (forms[f].note == 2)
+		note[0] = '\0';
+	used = draw_text(app, y, x, w, forms[f].better, EL_DIM);
+	for (level = 0; level < N_DIFF; level++) {
+		int n = text_width(labels[level]) + 1;
+
 		if (used + n > w)
 			return;
-		draw_text(app, y, x + used, n - 1, label, diff_element(level));
+		draw_text(app, y, x + used, n - 1, labels[level],
+		    diff_element(level));
 		used += n;
 	}
-	draw_text(app, y, x + used, w - used, "worse", EL_DIM);
+	used += draw_text(app, y, x + used, w - used, "worse", EL_DIM);
+	draw_text(app, y, x + used, w - used, note, EL_NORMAL);
 }
 
 static void
 draw_tokens(struct app *app, struct view *view, const struct side *left,
-    const struct side *right, double scale)
+    const struct side *right, const struct compare_stats *st)
 {
+	double scale = st->scale;
+
 	struct compare_state *s = state_of(view);
 	const struct tui_run *run = app->run;
 	int rows = s->text.h - 2, y, level;
@@ -410,8 +465,7 @@ draw_tokens(struct app *app, struct view *view, const struct side *left,
 				attr = app->palette.attr[EL_DIM];
 				pair = app->palette.pair[EL_DIM];
 			}
-			if (seek_matched(app, p))
-				attr |= A_UNDERLINE;
+			attr |= seek_match_attr(app, p);
 			if (p == app->cursor)
 				attr = (attr ^ A_REVERSE) | A_BOLD |
 				    A_UNDERLINE;
@@ -419,7 +473,7 @@ draw_tokens(struct app *app, struct view *view, const struct side *left,
 			    s->wrap.glyph_col[g], gl->wc, attr, pair);
 		}
 	draw_diff_legend(app, s->text.y + s->text.h - 1, s->text.x + 1,
-	    s->text.w - 2, scale);
+	    s->text.w - 2, scale, st->beyond);
 }
 
 /* A percentage, or "-". */
@@ -508,7 +562,7 @@ compare_draw(struct app *app, struct view *view)
 	snprintf(title, sizeof title, "Loss of %s less %s, by token", l_name,
 	    r_name);
 	draw_pane_title(app, &s->text, title, 1);
-	draw_tokens(app, view, &left, &right, st.scale);
+	draw_tokens(app, view, &left, &right, &st);
 	/* Why the marked run is not on the right, in place of the legend. */
 	if (s->other_wanted && s->other_id != 0 && right.run == app->run &&
 	    s->why[0] != '\0') {

@@ -173,8 +173,7 @@ routes_draw(struct app *app, struct view *view)
 		level = run_level(run_loss(run, app->method, k, p), lo, hi);
 		attr = app->palette.attr[heat_element(level)];
 		pair = app->palette.pair[heat_element(level)];
-		if (seek_matched(app, p))
-			attr |= A_UNDERLINE;
+		attr |= seek_match_attr(app, p);
 		if (p == app->cursor)
 			attr ^= A_REVERSE;
 		draw_wchar_attr(y, x, (wchar_t[]){ heat_glyph(app, level), 0 },

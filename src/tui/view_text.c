@@ -128,8 +128,7 @@ text_draw(struct app *app, struct view *view)
 				attr = app->palette.attr[EL_DIM];
 				pair = app->palette.pair[EL_DIM];
 			}
-			if (seek_matched(app, p))
-				attr |= A_UNDERLINE;
+			attr |= seek_match_attr(app, p);
 			if (p == app->cursor)
 				attr = (attr ^ A_REVERSE) | A_BOLD |
 				    A_UNDERLINE;

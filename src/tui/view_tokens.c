@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clip.h"
 #include "draw.h"
 #include "run.h"
 #include "search.h"
@@ -623,6 +624,40 @@ sort_step(struct app *app, struct tokens_state *s, int delta)
 	sort_by(app, s, c, c != COL_POS && c != COL_PIECE);
 }
 
+/* y on a row: the number in the sort column, the cell the header marks,
+ * in full (the table rounds it); on the piece column clip.c copies the
+ * piece.  0 leaves y to clip.c. */
+static int
+copy_cell(struct app *app, struct tokens_state *s)
+{
+	const struct tui_run *run = app->run;
+	int k = app_budget(app, run->L);
+	char number[40];
+	double v;
+	size_t p;
+
+	if (s->n_rows == 0 || s->sort == COL_PIECE || app->options.no_osc52)
+		return 0;
+	p = s->rows[s->selected];
+	v = column_value(app, s->sort, k, p);
+	if (isnan(v)) {
+		app_error(app, "token %zu has no %s to copy", p,
+		    column_name(run, s->sort));
+		return 1;
+	}
+	if (s->sort == COL_POS || s->sort == col_regret(run) + 2)
+		snprintf(number, sizeof number, "%.0f", v);
+	else
+		snprintf(number, sizeof number, "%.9g", v);
+	if (clip_send(app, number, strlen(number)) != 0) {
+		app_error(app, "out of memory");
+		return 1;
+	}
+	app_message(app, "copied %s = %s of token %zu", column_name(run,
+	    s->sort), number, p);
+	return 1;
+}
+
 static int
 tokens_request(struct app *app, struct view *view, enum action_id action)
 {
@@ -660,6 +695,8 @@ tokens_request(struct app *app, struct view *view, enum action_id action)
 	case ACT_FILTER:
 		app_prompt_search(app);
 		return 1;
+	case ACT_COPY:
+		return copy_cell(app, s);
 	case ACT_JUMP:
 		if (s->n_rows == 0) {
 			app_error(app, "no token to show: the filters let "

@@ -2,7 +2,8 @@
 # compare.sh - the compare view: opened from a run, the chosen method
 # against the oracle token by token with its statistics block, another
 # method on the right (r), the sides swapped (x), the budget followed
-# (+); two runs of the same tokens (one marked with c in the runs view),
+# (+); at 180 columns the legend's note on the tokens beyond its clipped
+# scale; two runs of the same tokens (one marked with c in the runs view),
 # the right side moved back to the open run (t); a marked run of other
 # tokens, refused in one line; a small window.  The perplexities and the
 # share of tokens improved are checked against the database with sqlite3
@@ -24,6 +25,8 @@ l
 l
 dump
 resize 60x16
+dump
+resize 180x30
 dump
 resize 100x30
 1
