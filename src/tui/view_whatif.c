@@ -40,6 +40,7 @@ struct whatif_tables {
 	struct route_space space;
 	size_t R;
 	float *losses;                  /* (T, R) */
+	float *kl;                      /* (T, R) KL from all-big; NULL if none */
 	uint32_t *codes;                /* [R] by budget, then by code */
 	size_t *first;                  /* [L + 2] codes of budget k */
 	uint64_t *big, *small, *skip;   /* [R] layer l as bit l */
@@ -50,6 +51,7 @@ struct whatif_tables {
 	/* the unconstrained oracle by budget, computed when first seen */
 	double *oracle_mean;            /* [L + 1] */
 	double *oracle_share;           /* [(L + 1) * L] */
+	double *free_mean;              /* [L + 1] the label-free oracle */
 	unsigned char *oracle_done;     /* [L + 1] */
 };
 
@@ -65,6 +67,7 @@ struct whatif_state {
 	int answer_k;
 	size_t n_allowed, n_at_k;
 	double mean;                    /* NAN: no route is allowed */
+	double free_mean;               /* the label-free oracle held so */
 	double *share;                  /* [L] */
 	uint32_t top[N_TOP_ROUTES];
 	uint32_t top_count[N_TOP_ROUTES];
@@ -81,6 +84,7 @@ static void
 free_tables(struct whatif_tables *t)
 {
 	free(t->losses);
+	free(t->kl);
 	free(t->codes);
 	free(t->first);
 	free(t->big);
@@ -91,6 +95,7 @@ free_tables(struct whatif_tables *t)
 	free(t->count);
 	free(t->oracle_mean);
 	free(t->oracle_share);
+	free(t->free_mean);
 	free(t->oracle_done);
 	memset(t, 0, sizeof *t);
 }
@@ -159,7 +164,9 @@ index_routes(struct whatif_tables *t, int L, size_t T)
 	t->oracle_share = malloc(((size_t)L + 1) * (size_t)L *
 	    sizeof *t->oracle_share);
 	t->oracle_done = calloc((size_t)L + 1, 1);
-	if (t->codes == NULL || t->first == NULL || fill == NULL ||
+	t->free_mean = malloc(((size_t)L + 1) * sizeof *t->free_mean);
+	if (t->free_mean == NULL ||
+	    t->codes == NULL || t->first == NULL || fill == NULL ||
 	    t->big == NULL || t->small == NULL || t->skip == NULL ||
 	    t->n_skips == NULL || t->allowed == NULL || t->count == NULL ||
 	    t->oracle_mean == NULL || t->oracle_share == NULL ||
@@ -201,6 +208,32 @@ index_routes(struct whatif_tables *t, int L, size_t T)
 			t->mean_small = route_mean(t, T, route_encode(&t->space,
 			    choices, L));
 		}
+	return 0;
+}
+
+/* The run's KL tables, if it keeps them (t->kl stays NULL if not);
+ * -1 on an error. */
+static int
+load_kl(struct store *store, int64_t run_id, struct whatif_tables *t,
+    size_t T, struct duo_error *err)
+{
+	size_t p;
+	int rc;
+
+	t->kl = malloc(T * t->R * sizeof *t->kl);
+	if (t->kl == NULL) {
+		error_set(err, "out of memory for the KL tables");
+		return -1;
+	}
+	for (p = 1; p <= T; p++) {
+		rc = store_load_route_kl(store, run_id, (int)p,
+		    t->kl + (p - 1) * t->R, t->R, err);
+		if (rc != 0) {
+			free(t->kl);
+			t->kl = NULL;
+			return rc < 0 ? -1 : 0;
+		}
+	}
 	return 0;
 }
 
@@ -257,6 +290,11 @@ load_tables(struct app *app, struct whatif_tables *t)
 			return;
 		}
 	}
+	if (load_kl(store, app->run_id, t, run->T, &err) != 0) {
+		snprintf(t->why, sizeof t->why, "%s", err.message);
+		store_close(store);
+		return;
+	}
 	store_close(store);
 	if (index_routes(t, run->L, run->T) != 0) {
 		snprintf(t->why, sizeof t->why, "out of memory indexing the "
@@ -264,6 +302,33 @@ load_tables(struct app *app, struct whatif_tables *t)
 		return;
 	}
 	t->ok = 1;
+}
+
+/*
+ * The label-free oracle among the routes allowed[0..n-1]: for each token
+ * the route of least KL from all-big (ties to the lower code, as the
+ * analysis breaks them), scored by its loss; the mean loss, or NAN
+ * without KL tables.
+ */
+static double
+search_free(const struct whatif_tables *t, size_t T,
+    const uint32_t *allowed, size_t n)
+{
+	double sum = 0;
+	size_t p, j;
+
+	if (t->kl == NULL)
+		return NAN;
+	for (p = 0; p < T; p++) {
+		const float *kl = t->kl + p * t->R;
+		uint32_t best = allowed[0];
+
+		for (j = 1; j < n; j++)
+			if (kl[allowed[j]] < kl[best])
+				best = allowed[j];
+		sum += t->losses[p * t->R + best];
+	}
+	return sum / (double)T;
 }
 
 /*
@@ -320,6 +385,8 @@ oracle_at(struct whatif_tables *t, size_t T, int L, int k)
 		t->oracle_mean[k] = n == 0 ? NAN : search(t, T, L,
 		    t->codes + t->first[k], n,
 		    t->oracle_share + (size_t)k * L);
+		t->free_mean[k] = n == 0 ? NAN : search_free(t, T,
+		    t->codes + t->first[k], n);
 		t->oracle_done[k] = 1;
 	}
 	return t->oracle_mean[k];
@@ -360,10 +427,11 @@ answer(struct app *app, struct whatif_state *s, int k)
 	s->n_top = 0;
 	s->dirty = 0;
 	if (n == 0) {
-		s->mean = NAN;
+		s->mean = s->free_mean = NAN;
 		return;
 	}
 	s->mean = search(t, run->T, run->L, t->allowed, n, s->share);
+	s->free_mean = search_free(t, run->T, t->allowed, n);
 	/* The most frequent routes: a short sorted list, ties to the lower
 	 * code (allowed is in increasing code order). */
 	for (i = 0; i < n; i++) {
@@ -471,6 +539,14 @@ draw_strip(struct app *app, struct whatif_state *s, int y)
 	return y + 2;
 }
 
+/* The larger of a perplexity and the perplexity of a mean loss, NAN
+ * taken as none. */
+static double
+larger_ppl(double ppl, double mean)
+{
+	return !isnan(mean) && exp(mean) > ppl ? exp(mean) : ppl;
+}
+
 /* One perplexity as a bar against the largest, from x on line y. */
 static void
 draw_ppl(struct app *app, int y, const struct rect *r, const char *name,
@@ -551,7 +627,7 @@ whatif_draw(struct app *app, struct view *view)
 	const struct rect *r = &s->area;
 	struct tui_run *run = app->run;
 	int k, y = r->y, bottom = r->y + r->h, n_must = 0, l, half;
-	double oracle, top;
+	double oracle, label_free, top;
 	char title[256], name[64];
 
 	if (run == NULL)
@@ -583,19 +659,26 @@ whatif_draw(struct app *app, struct view *view)
 	y += 2;
 
 	oracle = oracle_at(&s->tables, run->T, run->L, k);
-	top = exp(s->tables.mean_big);
-	if (!isnan(s->mean) && exp(s->mean) > top)
-		top = exp(s->mean);
-	if (exp(oracle) > top)
-		top = exp(oracle);
-	if (!isnan(s->tables.mean_small) && exp(s->tables.mean_small) > top)
-		top = exp(s->tables.mean_small);
+	label_free = s->tables.free_mean[k];
+	top = larger_ppl(exp(s->tables.mean_big), s->mean);
+	top = larger_ppl(top, s->free_mean);
+	top = larger_ppl(top, oracle);
+	top = larger_ppl(top, label_free);
+	top = larger_ppl(top, s->tables.mean_small);
+	/* Each oracle beside its label-free control (doc/design.md
+	 * section 5), held to the same constraints. */
 	snprintf(name, sizeof name, "constrained oracle@%d", k);
 	if (y < bottom)
 		draw_ppl(app, y++, r, name, s->mean, top, EL_PANE_FOCUS);
+	snprintf(name, sizeof name, "  label-free@%d", k);
+	if (y < bottom && s->tables.kl != NULL)
+		draw_ppl(app, y++, r, name, s->free_mean, top, EL_NORMAL);
 	snprintf(name, sizeof name, "oracle@%d", k);
 	if (y < bottom)
 		draw_ppl(app, y++, r, name, oracle, top, EL_NORMAL);
+	snprintf(name, sizeof name, "oracle_free@%d", k);
+	if (y < bottom && s->tables.kl != NULL)
+		draw_ppl(app, y++, r, name, label_free, top, EL_NORMAL);
 	if (y < bottom)
 		draw_ppl(app, y++, r, "big", s->tables.mean_big, top,
 		    EL_NORMAL);
@@ -612,6 +695,9 @@ whatif_draw(struct app *app, struct view *view)
 			    "%zu of the %zu routes with %d big modules meet "
 			    "the constraints", s->n_allowed, s->n_at_k, k);
 	}
+	if (s->tables.kl == NULL && ++y < bottom)
+		draw_text(app, y, r->x + 1, r->w - 2, "(this run keeps no KL "
+		    "tables: no label-free oracle to hold)", EL_DIM);
 	if (context_find(run->data.info.context) == ORACLE_GREEDY &&
 	    ++y < bottom)
 		draw_text(app, y, r->x + 1, r->w - 2, "(the tables of a greedy "
