@@ -341,45 +341,90 @@ sort_by(struct app *app, struct tokens_state *s, int c, int descending)
 /* The columns that fit in w cells: position, piece, difficulty and the
  * last three always; the losses of the sort column, of the chosen
  * method, then of the others in the run's order, as room allows. */
+/* The loss column of the method called name, or -1. */
+static int
+method_column(const struct tui_run *run, const char *name)
+{
+	size_t m;
+
+	for (m = 0; m < run->n_methods; m++)
+		if (strcmp(run->methods[m].name, name) == 0)
+			return COL_LOSS + (int)m;
+	return -1;
+}
+
+/*
+ * Which columns fit in w cells: position, piece, difficulty, regret, gain
+ * and need always; then the sort column, the chosen method's, and the
+ * other methods' losses in their order while they fit.  The oracle's
+ * loss shows with its label-free control beside it (doc/design.md
+ * section 5): the two are taken together or not at all, except that the
+ * sort column and the chosen method's show alone when the pair does not
+ * fit.
+ */
 static void
 choose_columns(const struct app *app, struct tokens_state *s, int w)
 {
 	const struct tui_run *run = app->run;
 	unsigned char take[64] = { 0 };
-	int c, used = 0, n = n_columns(run), x;
+	int c, used = 0, n = n_columns(run), x, i, want[2];
+	int oracle = method_column(run, "oracle");
+	int label_free = method_column(run, "oracle_free");
 
 	/* A run of more methods than that shows the first ones' losses
 	 * (regret, gain and need are then among those left out). */
 	if (n > 64)
 		n = 64;
+	if (oracle >= n || label_free >= n)
+		oracle = label_free = -1;
 	for (c = 0; c < n; c++)
 		if (c < COL_LOSS || c >= col_regret(run)) {
 			take[c] = 1;
 			used += column_width(run, c) + 1;
 		}
-	if (s->sort >= COL_LOSS && s->sort < col_regret(run) && s->sort < n &&
-	    used + column_width(run, s->sort) + 1 <= w) {
-		take[s->sort] = 1;
-		used += column_width(run, s->sort) + 1;
-	}
-	c = COL_LOSS + app->method;
-	if (c < n && !take[c] && used + column_width(run, c) + 1 <= w) {
-		take[c] = 1;
-		used += column_width(run, c) + 1;
-	}
-	for (c = COL_LOSS; c < col_regret(run) && c < n; c++)
-		if (!take[c] && used + column_width(run, c) + 1 <= w) {
-			take[c] = 1;
-			used += column_width(run, c) + 1;
+	want[0] = s->sort >= COL_LOSS && s->sort < col_regret(run) ?
+	    s->sort : -1;
+	want[1] = COL_LOSS + app->method;
+	for (i = 0; i < 2 + (col_regret(run) - COL_LOSS); i++) {
+		int pair = -1, cost;
+
+		c = i < 2 ? want[i] : COL_LOSS + i - 2;
+		if (c < 0 || c >= n || take[c])
+			continue;
+		if (oracle >= 0 && (c == oracle || c == label_free))
+			pair = c == oracle ? label_free : oracle;
+		cost = column_width(run, c) + 1;
+		if (pair >= 0 && !take[pair])
+			cost += column_width(run, pair) + 1;
+		/* The sort column and the chosen method's show alone rather
+		 * than not at all. */
+		if (used + cost > w && i < 2 && pair >= 0) {
+			pair = -1;
+			cost = column_width(run, c) + 1;
 		}
+		if (used + cost > w)
+			continue;
+		take[c] = 1;
+		if (pair >= 0)
+			take[pair] = 1;
+		used += cost;
+	}
+	/* Left to right in column order, the label-free column moved to
+	 * the oracle's right. */
 	s->n_shown = 0;
 	x = 0;
-	for (c = 0; c < n; c++)
-		if (take[c]) {
-			s->shown[s->n_shown] = c;
+	for (c = 0; c < n; c++) {
+		if (!take[c] || (c == label_free && take[oracle]))
+			continue;
+		for (i = 0; i < (c == oracle && take[label_free] ? 2 : 1);
+		    i++) {
+			int shown = i == 0 ? c : label_free;
+
+			s->shown[s->n_shown] = shown;
 			s->shown_x[s->n_shown++] = x;
-			x += column_width(run, c) + 1;
+			x += column_width(run, shown) + 1;
 		}
+	}
 }
 
 static void

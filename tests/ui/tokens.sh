@@ -57,4 +57,25 @@ dump
 :sort piece
 dump
 KEYS
+
+# A real run holds oracle_free: the oracle's loss column has it at its
+# right, or (where the two do not fit) shows only as the sort column or
+# the chosen method's.
+rm -f runs.db
+printf 'The kettle sang while the dog waited under the table.\n' >pair.txt
+"$DUO" run -m "$srcdir/tests/fixture.gguf" pair.txt >/dev/null || exit 99
+header() {
+	printf 'Enter\n7\n%s\ndump\n' "$2" >"$tmp/pair.keys"
+	DUO_TUI_SCRIPT="$tmp/pair.keys" DUO_TUI_SIZE="$1" "$DUO" tui |
+	    sed -n 4p
+}
+h=$(header 100x24 '')
+check "at 100 columns oracle_free is at the oracle's right: $h" \
+    sh -c "printf '%s' '$h' | grep -q ' oracle  oracle_free '"
+h=$(header 80x24 ':method small')
+check "at 80 columns, no oracle without oracle_free: $h" \
+    sh -c "! printf '%s' '$h' | grep -q ' oracle '"
+h=$(header 80x24 '')
+check "at 80 columns the chosen oracle shows alone: $h" \
+    sh -c "printf '%s' '$h' | grep -q ' oracle  *regret '"
 ui_done
