@@ -300,10 +300,10 @@ print_routers(const struct oracle_result *result)
 		if (method_find(m->name) != METHOD_ROUTER)
 			continue;
 		if (i == 0 || strcmp(result->methods[i - 1].name, m->name) != 0)
-			printf("\n%s: perplexity; gap closed (fixed - router) / "
-			    "(fixed - oracle); achievable gap closed, the same "
-			    "against oracle_free; mean big modules spent\n",
-			    m->name);
+			printf("\n%s: perplexity; gap closed (fixed - "
+			    "router) / (fixed - oracle); achievable gap "
+			    "closed, the same against oracle_free; mean big "
+			    "modules spent\n", m->name);
 		spent = 0.0;
 		for (p = 0; p < n; p++)
 			spent += route_budget(m->routes + p * (size_t)L, L);

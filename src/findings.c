@@ -248,6 +248,8 @@ gap_share(double fixed, double method, double reference)
 	return (fixed - method) / (fixed - reference);
 }
 
+/* Each finding builds its lines and numbers in steps that may run out of
+ * memory; one exit (label oom) returns -1 for all of them. */
 #define OOM(x) do { if ((x) != 0) goto oom; } while (0)
 
 /* ---- the headline ---------------------------------------------------- */
@@ -259,6 +261,8 @@ label_free_share(const struct means *m, int k)
 	    mean_at(m, "oracle", k));
 }
 
+/* The headline: fixed, the oracle and oracle_free at each budget, and the
+ * label-free share of the oracle's gain, beside the null model's. */
 static int
 headline(struct finding *f, const struct means *run, const struct means *null)
 {
@@ -267,7 +271,8 @@ headline(struct finding *f, const struct means *run, const struct means *null)
 	int k, best_k = -1, L = run->L;
 
 	f->id = "headline";
-	f->title = "The share of the oracle's gain over fixed that is label-free";
+	f->title = "The share of the oracle's gain over fixed that is "
+	    "label-free";
 	OOM(add_line(f, "%6s %10s %10s %12s %17s%s", "budget", "fixed",
 	    "oracle", "oracle_free", "label-free share",
 	    null != NULL ? "  null model's share" : ""));
@@ -338,6 +343,8 @@ least_k_beating_big(const struct means *m, const char *method)
 	return -1;
 }
 
+/* (a): the least budget at which the oracle, oracle_free and the null
+ * model's oracle beat all-big. */
 static int
 finding_a(struct finding *f, const struct means *run, const struct means *null)
 {
@@ -400,6 +407,8 @@ lowest_budget(const struct means *m, const char *method)
 	return found;
 }
 
+/* (b): the budget of the lowest perplexity of each, and whether the
+ * U-shape over k survives without the answer. */
 static int
 finding_b(struct finding *f, const struct means *run, const struct means *null)
 {
@@ -440,7 +449,8 @@ finding_b(struct finding *f, const struct means *run, const struct means *null)
 		    "answer", k[0], k[1], L);
 	if (null != NULL && kn >= 0 && kn < L)
 		verdict_more(f, "; a random-weight model's oracle is lowest at "
-		    "k=%d too, so a U-shape alone shows no learned routing", kn);
+		    "k=%d too, so a U-shape alone shows no learned routing",
+		    kn);
 	return 0;
 oom:
 	return -1;
@@ -448,6 +458,9 @@ oom:
 
 /* ---- (c) the routers against the references --------------------------- */
 
+/* One router's rows of (c); the budgets at which it beats fixed and
+ * random_best (those where fixed and the oracle differ) go to beats,
+ * the others to loses, as "k=1,2". */
 static int
 router_rows(struct finding *f, const struct means *run, const char *router,
     char *beats, size_t beats_size, char *loses, size_t loses_size)
@@ -497,6 +510,7 @@ oom:
 	return -1;
 }
 
+/* (c): every router of the run against the references. */
 static int
 finding_c(struct finding *f, const struct means *run)
 {
@@ -515,17 +529,15 @@ finding_c(struct finding *f, const struct means *run)
 		beats[0] = loses[0] = '\0';
 		OOM(router_rows(f, run, data->methods[i], beats, sizeof beats,
 		    loses, sizeof loses));
-		if (n++ == 0)
-			verdict(f, "%s", "");
-		else
+		if (n++ > 0)
 			verdict_more(f, "; ");
 		if (*beats == '\0')
-			verdict_more(f, "%s beats neither fixed nor random_best",
-			    data->methods[i]);
+			verdict_more(f, "%s beats neither fixed nor "
+			    "random_best", data->methods[i]);
 		else
-			verdict_more(f, "%s beats fixed and random_best at %s%s%s",
-			    data->methods[i], beats, *loses ? ", not at " : "",
-			    loses);
+			verdict_more(f, "%s beats fixed and random_best at "
+			    "%s%s%s", data->methods[i], beats, *loses ?
+			    ", not at " : "", loses);
 	}
 	if (n == 0) {
 		OOM(add_line(f, "(no router in this run)"));
@@ -574,6 +586,7 @@ centre_text(double c, char *buf, size_t size)
 	return buf;
 }
 
+/* One method's row of (d): its tight and loose centres. */
 static int
 centre_rows(struct finding *f, const struct run_data *run, const char *prefix,
     const char *method, int tight_hi, int loose_lo, double *tight,
@@ -604,6 +617,7 @@ shift_word(double tight, double loose)
 	return tight > loose ? "later than" : "earlier than";
 }
 
+/* (d): the mean layer of the big modules, tight against loose budgets. */
 static int
 finding_d(struct finding *f, const struct run_data *run,
     const struct run_data *null)
@@ -636,8 +650,8 @@ finding_d(struct finding *f, const struct run_data *run,
 	    l[0], strcmp(shift_word(t[0], l[0]), shift_word(t[1], l[1])) == 0
 	    ? "does the same" : "does not", t[1], l[1]);
 	if (null != NULL)
-		verdict_more(f, "; a random-weight model's oracle: %.2f against "
-		    "%.2f", t[2], l[2]);
+		verdict_more(f, "; a random-weight model's oracle: %.2f "
+		    "against %.2f", t[2], l[2]);
 	return 0;
 oom:
 	return -1;
@@ -676,6 +690,7 @@ spent_by_half(const struct run_data *run, const char *method, double *first,
 	*second = n[1] > 0 ? sum[1] / (double)n[1] : NAN;
 }
 
+/* (e): the best route's big modules by half of the window. */
 static int
 finding_e(struct finding *f, const struct run_data *run,
     const struct run_data *null)
@@ -702,7 +717,8 @@ finding_e(struct finding *f, const struct run_data *run,
 		    sizeof b)));
 	}
 	if (isnan(h[0]) || isnan(h[1]))
-		verdict(f, "the run's windows are too short to have two halves");
+		verdict(f, "the run's windows are too short to have two "
+		    "halves");
 	else if (fabs(h[0] - h[1]) < 0.1)
 		verdict(f, "the best route spends about as many big modules "
 		    "late in the window as early (%.2f and %.2f)", h[0], h[1]);
@@ -782,6 +798,7 @@ unhelped_tokens(const struct run_data *run, size_t *quarter,
 	return 0;
 }
 
+/* (f): high loss that no route helps, against chance. */
 static int
 finding_f(struct finding *f, const struct run_data *run,
     const struct run_data *null)
@@ -817,8 +834,8 @@ finding_f(struct finding *f, const struct run_data *run,
 	if (q == 0)
 		verdict(f, "this run has no tokens with big, small and best");
 	else
-		verdict(f, "%.0f%% of the highest-loss tokens are ones no route "
-		    "helps, %s chance (%.0f%%): %s", 100.0 * share,
+		verdict(f, "%.0f%% of the highest-loss tokens are ones no "
+		    "route helps, %s chance (%.0f%%): %s", 100.0 * share,
 		    share > 1.25 * chance ? "above" : share < 0.75 * chance ?
 		    "below" : "about", 100.0 * chance, share > 1.25 * chance ?
 		    "much surprise is beyond routing's reach" :

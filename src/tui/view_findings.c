@@ -162,8 +162,9 @@ draw_lines(struct app *app, struct findings_state *s)
 			}
 			y = r->y + 1 + row - s->top;
 			if (row >= s->top && y < r->y + r->h)
-				draw_textf(app, y, r->x + 1 + indent, w - indent,
-				    line_look(s->lines[i]), "%.*s", n, rest);
+				draw_textf(app, y, r->x + 1 + indent,
+				    w - indent, line_look(s->lines[i]),
+				    "%.*s", n, rest);
 			row++;
 			rest += n;
 			while (*rest == ' ')
