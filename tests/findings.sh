@@ -174,6 +174,11 @@ for k in 1 2 3 4 5; do
 	    FROM router_metrics WHERE run_id = 1 AND budget = $k")"
 done
 
+# A damaged control is refused with one line naming it.
+sqlite3 "$tmp/free.db" "UPDATE runs SET n_results = 5 WHERE id = 4" ||
+    exit 99
+expect 1 "^duo: .*free.db: run 4: n_results is 5, but it has [0-9]* results\$" \
+    "a damaged control" -- "$DUO" findings -d "$tmp/free.db" 1
 expect 1 "duo: .*no run '99'" "a run that is not there" -- \
     "$DUO" findings -d "$tmp/free.db" 99
 expect 2 'too many arguments' "two runs" -- \

@@ -22,6 +22,7 @@ struct findings_state {
 	int n_lines, lines_size;
 	int n_rows;                     /* screen rows the lines take */
 	int64_t run_id;                 /* whose lines these are; 0: none */
+	char error[1024];               /* why they could not be made, or "" */
 	int top;
 };
 
@@ -42,6 +43,7 @@ forget_lines(struct findings_state *s)
 	s->lines = NULL;
 	s->n_lines = s->lines_size = 0;
 	s->run_id = 0;
+	s->error[0] = '\0';
 }
 
 static int
@@ -86,8 +88,22 @@ keep_line(void *arg, const char *text)
 		s->n_lines++;
 }
 
+/* Keep why the findings could not be made, and say it. */
+static int
+failed(struct app *app, struct findings_state *s,
+    const struct duo_error *err)
+{
+	forget_lines(s);
+	snprintf(s->error, sizeof s->error, "%s", err->message);
+	s->run_id = app->run_id;
+	app_error(app, "%s", err->message);
+	return -1;
+}
+
 /* Read the open run's control, if it has one, and compute its findings
- * into the state's lines; -1 with a message. */
+ * into the state's lines; -1 with a message, kept to be shown in place
+ * of the findings (so that a failure is not tried again at every
+ * draw). */
 static int
 compute(struct app *app, struct findings_state *s)
 {
@@ -105,8 +121,7 @@ compute(struct app *app, struct findings_state *s)
 	    &control, &err) != 0)) {
 		if (store != NULL)
 			store_close(store);
-		app_error(app, "%s", err.message);
-		return -1;
+		return failed(app, s, &err);
 	}
 	store_close(store);
 	rc = findings_compute(&app->run->data, found == 0 ? &control : NULL,
@@ -116,10 +131,8 @@ compute(struct app *app, struct findings_state *s)
 	findings_free(&findings);
 	if (found == 0)
 		store_free_run(&control);
-	if (rc != 0) {
-		app_error(app, "%s", err.message);
-		return -1;
-	}
+	if (rc != 0)
+		return failed(app, s, &err);
 	s->run_id = app->run_id;
 	s->top = 0;
 	return 0;
@@ -183,12 +196,16 @@ findings_draw(struct app *app, struct view *view)
 
 	if (app->run == NULL)
 		return;
-	if (s->run_id != app->run_id && compute(app, s) != 0)
-		return;
+	if (s->run_id != app->run_id)
+		compute(app, s);
 	snprintf(title, sizeof title, "Findings of run %lld, each beside its "
 	    "controls", (long long)app->run_id);
 	draw_pane_title(app, &s->area, title, 1);
-	draw_lines(app, s);
+	if (s->error[0] != '\0')
+		draw_text(app, s->area.y + 1, s->area.x + 1, s->area.w - 2,
+		    s->error, EL_ERROR);
+	else
+		draw_lines(app, s);
 }
 
 static int
