@@ -11,6 +11,7 @@
 
 extern const struct command cmd_convert_entry;
 extern const struct command cmd_export_entry;
+extern const struct command cmd_findings_entry;
 extern const struct command cmd_info_entry;
 extern const struct command cmd_merge_entry;
 extern const struct command cmd_router_entry;

@@ -19,6 +19,7 @@ static const struct command *const commands[] = {
 	&cmd_score_entry,
 	&cmd_convert_entry,
 	&cmd_export_entry,
+	&cmd_findings_entry,
 	&cmd_merge_entry,
 	&cmd_run_entry,
 	&cmd_train_entry,

@@ -319,12 +319,65 @@ static const char schema_v4[] =
     "ALTER TABLE runs ADD COLUMN control_of INTEGER\n"
     "  REFERENCES runs(id) ON DELETE CASCADE;\n";
 
+/*
+ * Version 5: gap closed twice (doc/design.md section 5).  router_metrics
+ * gains ppl_oracle_free and achievable_gap_closed, the share of the gap
+ * from fixed to the label-free oracle that the router closes, beside
+ * gap_closed, the share of the gap from fixed to the oracle.  A view
+ * cannot be altered, so it is made again with its old columns in their
+ * old places and the new ones after gap_closed.
+ */
+static const char schema_v5[] =
+    "DROP VIEW router_metrics;\n"
+    "CREATE VIEW router_metrics AS\n"
+    "WITH ranked AS (\n"
+    "  SELECT run_id, method, budget, regret,\n"
+    "    length(route) - length(replace(route, 'B', '')) AS spent,\n"
+    "    row_number() OVER (PARTITION BY run_id, method, budget\n"
+    "      ORDER BY regret) AS i,\n"
+    "    count(*) OVER (PARTITION BY run_id, method, budget) AS n\n"
+    "  FROM router_regret\n"
+    "), summary AS (\n"
+    "  SELECT run_id, method, budget, max(n) AS n,\n"
+    "    avg(spent) AS spent,\n"
+    "    min(CASE WHEN i >= (n * 50 + 99) / 100 THEN regret END)\n"
+    "      AS regret_p50,\n"
+    "    min(CASE WHEN i >= (n * 90 + 99) / 100 THEN regret END)\n"
+    "      AS regret_p90,\n"
+    "    max(regret) AS regret_max, avg(regret) AS regret_mean\n"
+    "  FROM ranked GROUP BY run_id, method, budget\n"
+    ")\n"
+    "SELECT s.run_id, s.method, s.budget, s.n, s.spent,\n"
+    "  exp(r.mean_loss) AS ppl, exp(o.mean_loss) AS ppl_oracle,\n"
+    "  exp(f.mean_loss) AS ppl_fixed,\n"
+    "  exp(b.mean_loss) AS ppl_random_best,\n"
+    "  CASE WHEN f.mean_loss - o.mean_loss > 1e-5\n"
+    "    THEN (f.mean_loss - r.mean_loss) / (f.mean_loss - o.mean_loss)\n"
+    "  END AS gap_closed,\n"
+    "  exp(a.mean_loss) AS ppl_oracle_free,\n"
+    "  CASE WHEN f.mean_loss - a.mean_loss > 1e-5\n"
+    "    THEN (f.mean_loss - r.mean_loss) / (f.mean_loss - a.mean_loss)\n"
+    "  END AS achievable_gap_closed,\n"
+    "  s.regret_p50, s.regret_p90, s.regret_max, s.regret_mean\n"
+    "FROM summary AS s\n"
+    "JOIN run_means AS r ON r.run_id = s.run_id AND r.method = s.method\n"
+    "  AND r.budget = s.budget\n"
+    "JOIN run_means AS o ON o.run_id = s.run_id AND o.method = 'oracle'\n"
+    "  AND o.budget = s.budget\n"
+    "LEFT JOIN run_means AS f ON f.run_id = s.run_id\n"
+    "  AND f.method = 'fixed' AND f.budget = s.budget\n"
+    "LEFT JOIN run_means AS b ON b.run_id = s.run_id\n"
+    "  AND b.method = 'random_best' AND b.budget = s.budget\n"
+    "LEFT JOIN run_means AS a ON a.run_id = s.run_id\n"
+    "  AND a.method = 'oracle_free' AND a.budget = s.budget;\n";
+
 /* Schema steps: entry i takes a database from version i to i + 1. */
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
 	schema_v4,
+	schema_v5,
 };
 
 /* What a failing SQLite primary result code means to a person. */
@@ -2164,6 +2217,28 @@ store_find_run(struct store *store, const char *spec, int64_t *run_id,
 		    "a run id (the first is %" PRId64 ")", store->path, matches,
 		    spec, found);
 	*run_id = found;
+	return 0;
+}
+
+int
+store_find_control(struct store *store, int64_t run_id, int64_t *control_id,
+    struct duo_error *err)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store_prepare(store, &stmt, "SELECT max(id) FROM runs "
+	    "WHERE control_of = ? HAVING count(*) > 0", err) != 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, run_id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*control_id = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_DONE)
+		return 1;
+	if (rc != SQLITE_ROW)
+		return store_fail(store, err, "finding a run's control");
 	return 0;
 }
 

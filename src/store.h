@@ -26,7 +26,7 @@
 #include "sha256.h"
 
 /* The schema this duo writes; PRAGMA user_version of its databases. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 /* PRAGMA application_id of a duo database: "Duo1". */
 #define STORE_APPLICATION_ID 0x44756f31
 
@@ -240,6 +240,13 @@ void store_free_runs(struct run_info *runs, size_t n_runs);
  */
 int store_find_run(struct store *store, const char *spec, int64_t *run_id,
     struct duo_error *err);
+
+/*
+ * The newest null-model control of run_id (a run whose control_of is
+ * run_id): 0 and its id, 1 when it has none, -1 on error.
+ */
+int store_find_control(struct store *store, int64_t run_id,
+    int64_t *control_id, struct duo_error *err);
 
 /* One run read back whole: tokens in position order, results sorted by
  * (pos, method, budget).  Strings point into memory the struct owns. */

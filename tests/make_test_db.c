@@ -3,10 +3,13 @@
  * duo-db(5) are checked against: three synthetic runs, the same every
  * time (fixed seeds and timestamps), two of one model and one of another.
  *
- * usage: make_test_db TEXT DB [odd]   (DB is replaced; exit 0, or 1 on
- * error).  With "odd", a fourth run has pieces that are hard to write out:
- * quotes, commas, a tab, a newline, a NUL, bytes that are not UTF-8, a
- * four-byte character, a backslash and a control character.
+ * usage: make_test_db TEXT DB [odd|label-free]   (DB is replaced; exit 0,
+ * or 1 on error).  With "odd", a fourth run has pieces that are hard to
+ * write out: quotes, commas, a tab, a newline, a NUL, bytes that are not
+ * UTF-8, a four-byte character, a backslash and a control character.
+ * With "label-free", the runs have oracle_free and shuffled too, and a
+ * fourth run of another seed is stored as the null-model control of the
+ * first (runs.control_of), for the Findings view.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +66,35 @@ write_odd_run(struct store *store, struct synthetic_options *options)
 	return 0;
 }
 
+/* A null-model control of run 1: the same text, another seed (made-up
+ * numbers, as every run here), linked by control_of. */
+static int
+write_control_run(struct store *store, const char *text, size_t length,
+    struct synthetic_options *options)
+{
+	struct synthetic_run run;
+	struct duo_error err;
+	int64_t id;
+
+	options->seed = 99;
+	options->model_name = example_runs[0].model;
+	if (synthetic_run_make(&run, text, length, options) != 0) {
+		fprintf(stderr, "make_test_db: cannot make the control run\n");
+		return -1;
+	}
+	run.record.label = "null control";
+	run.record.created_at = "2024-05-04T10:00:00Z";
+	run.record.source = "tests/texts/store.txt";
+	run.record.control_of = 1;
+	if (store_write_run(store, &run.record, &id, &err) != 0) {
+		fprintf(stderr, "make_test_db: %s\n", err.message);
+		synthetic_run_free(&run);
+		return -1;
+	}
+	synthetic_run_free(&run);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -78,10 +110,13 @@ main(int argc, char **argv)
 	size_t length, i, words;
 	int64_t id;
 
-	if (argc != 3 && (argc != 4 || strcmp(argv[3], "odd") != 0)) {
-		fprintf(stderr, "usage: make_test_db TEXT DB [odd]\n");
+	if (argc != 3 && (argc != 4 || (strcmp(argv[3], "odd") != 0 &&
+	    strcmp(argv[3], "label-free") != 0))) {
+		fprintf(stderr, "usage: make_test_db TEXT DB "
+		    "[odd|label-free]\n");
 		return 1;
 	}
+	options.label_free = argc == 4 && strcmp(argv[3], "label-free") == 0;
 	text = synthetic_read_file(argv[1], &length);
 	if (text == NULL) {
 		fprintf(stderr, "make_test_db: cannot read %s\n", argv[1]);
@@ -126,7 +161,11 @@ main(int argc, char **argv)
 		}
 		synthetic_run_free(&run);
 	}
-	if (argc == 4 && write_odd_run(store, &options) != 0)
+	if (argc == 4 && strcmp(argv[3], "odd") == 0 &&
+	    write_odd_run(store, &options) != 0)
+		return 1;
+	if (options.label_free && write_control_run(store, text, length,
+	    &options) != 0)
 		return 1;
 	store_close(store);
 	free(text);

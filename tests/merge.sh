@@ -284,7 +284,7 @@ refused "a model of 65 layers" "duo: layers.db: run 1: its model's n_layer is 65
 	layers.db
 damage extra.db "CREATE TABLE notes (x)"
 refused "a table duo does not know" \
-	"duo: extra.db: table notes is not one of schema version 4, or has other columns; duo merge copies only the tables it knows" \
+	"duo: extra.db: table notes is not one of schema version 5, or has other columns; duo merge copies only the tables it knows" \
 	extra.db
 # (new settings, or the duplicate test would refuse it first)
 damage method.db "UPDATE results SET method = 'guess' WHERE run_id = 1 AND method = 'big';
@@ -308,7 +308,7 @@ refused "another program's database" \
 cp b.db newer.db
 sqlite3 newer.db "PRAGMA user_version = 99" || exit 99
 refused "a newer schema" \
-	"duo: newer.db: schema version 99 is newer than this duo understands (4); upgrade duo" \
+	"duo: newer.db: schema version 99 is newer than this duo understands (5); upgrade duo" \
 	newer.db
 cp b.db older.db
 sqlite3 older.db "PRAGMA user_version = 2" || exit 99
@@ -342,7 +342,7 @@ sqlite3 old-out.db "DROP TABLE route_kl; PRAGMA writable_schema = ON;
 expect 0 '' "an older output" -- "$DUO" merge old-out.db seed.db
 checks=$((checks + 1))
 [ "$(sqlite3 old-out.db 'PRAGMA user_version;
-    SELECT count(*) FROM runs')" = "$(printf '4\n2')" ] ||
+    SELECT count(*) FROM runs')" = "$(printf '5\n2')" ] ||
 	fail "an older output was not upgraded and merged into"
 
 # a null-model control keeps its link to the run it controls, by the

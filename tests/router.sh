@@ -91,7 +91,24 @@ expect 1 'chooses in the space BS, not in the run' "router of another space" -- 
 for context in shared fixed greedy; do
 	expect 0 '' "run with both routers, $context" -- "$DUO" run -m "$m" \
 	    -d "$db" --context "$context" --router all "$text"
+	[ "$context" = shared ] && cp "$tmp/out" "$tmp/run1.out"
 done
+# The summary's gap closed (against the oracle) and achievable gap
+# (against oracle_free) are router_metrics' to the 0.1% it prints.
+awk '/^router:/ { name = $1; sub(/:$/, "", name); next }
+    name != "" && $1 ~ /^[0-9]+$/ && $3 == "gap" {
+	print name, $1, $5, $7 }' "$tmp/run1.out" | sort >"$tmp/gaps.run"
+sqlite3 -separator ' ' "$db" "SELECT method, budget,
+    CASE WHEN gap_closed IS NULL THEN '-'
+      ELSE printf('%.1f%%', 100 * gap_closed) END,
+    CASE WHEN achievable_gap_closed IS NULL THEN '-'
+      ELSE printf('%.1f%%', 100 * achievable_gap_closed) END
+    FROM router_metrics WHERE run_id = 1" | sort >"$tmp/gaps.sql"
+checks=$((checks + 1))
+[ "$(wc -l <"$tmp/gaps.run")" -eq $((2 * (L + 1))) ] &&
+    cmp -s "$tmp/gaps.run" "$tmp/gaps.sql" ||
+    fail "duo run's gaps differ from router_metrics': $(diff "$tmp/gaps.run" \
+	"$tmp/gaps.sql" | head -5 | tr '\n' ';')"
 expect 0 '' "run, soft mode" -- "$DUO" run -m "$m" -d "$db" \
     --router paper2 --router-mode soft "$text"
 n=$(sqlite3 "$db" "SELECT n_tokens FROM runs WHERE id = 1")

@@ -23,13 +23,26 @@ if ! "$TESTS_BUILDDIR/make_test_db" "$srcdir/tests/texts/store.txt" "$db"; then
 	echo "ERROR: make_test_db failed"
 	exit 99
 fi
+# Runs with oracle_free and a null-model control, for the queries of the
+# label-free oracle (examples/label-free-*.sql).
+db_free="$tmp/free.db"
+if ! "$TESTS_BUILDDIR/make_test_db" "$srcdir/tests/texts/store.txt" \
+    "$db_free" label-free; then
+	echo "ERROR: make_test_db label-free failed"
+	exit 99
+fi
 failures=0
 checks=0
 fail() { echo "FAIL $*"; failures=$((failures + 1)); }
 
-# sqlite3 as a person runs it, without their ~/.sqliterc, unable to write.
+# sqlite3 as a person runs it, without their ~/.sqliterc, unable to write;
+# a query of the label-free oracle reads the database that has it.
 query() {
-	sqlite3 -init /dev/null -batch -bail -header -readonly "$db"
+	case $name in
+	label-free-*) file=$db_free ;;
+	*) file=$db ;;
+	esac
+	sqlite3 -init /dev/null -batch -bail -header -readonly "$file"
 }
 
 for sql in "$srcdir"/examples/*.sql; do
@@ -64,6 +77,23 @@ for sql in "$srcdir"/examples/*.sql; do
 	fi
 done
 [ "$checks" -ge 5 ] || fail "only $checks example queries in $srcdir/examples"
+
+# The label-free share of examples/label-free-gap.sql is what "duo
+# findings" computes in C from the same rows (to the 3 decimals the query
+# prints).
+if [ -n "${DUO:-}" ] && [ -x "$DUO" ]; then
+	checks=$((checks + 1))
+	"$DUO" findings -d "$db_free" --tsv 1 | awk -F '\t' '
+	    $1 == "headline" && $2 == "label_free_share" &&
+	    $3 == "oracle_free" && $5 != "" { printf "%d|%.3f\n", $4, $5 }' \
+	    >"$tmp/c.out"
+	sed 1d "$tmp/label-free-gap.out" | awk -F '|' '{ print $1 "|" $5 }' \
+	    >"$tmp/sql.out"
+	if [ ! -s "$tmp/c.out" ] || ! cmp -s "$tmp/c.out" "$tmp/sql.out"; then
+		fail "duo findings and examples/label-free-gap.sql disagree:" \
+		    "$(paste -d ' ' "$tmp/c.out" "$tmp/sql.out" | tr '\n' ';')"
+	fi
+fi
 
 # duo-db(5) names every column of every table and view, each as
 # ".It Va NAME" in the list under ".Ss TABLE".

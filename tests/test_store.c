@@ -1322,6 +1322,136 @@ test_migration_v3(void)
 	synthetic_run_free(&c);
 }
 
+/*
+ * What a version-4 database was: router_metrics without ppl_oracle_free
+ * and achievable_gap_closed (version 3's view, unchanged in version 4).
+ */
+static const char downgrade_to_v4[] =
+    "DROP VIEW router_metrics;\n"
+    "CREATE VIEW router_metrics AS\n"
+    "WITH ranked AS (\n"
+    "  SELECT run_id, method, budget, regret,\n"
+    "    length(route) - length(replace(route, 'B', '')) AS spent,\n"
+    "    row_number() OVER (PARTITION BY run_id, method, budget\n"
+    "      ORDER BY regret) AS i,\n"
+    "    count(*) OVER (PARTITION BY run_id, method, budget) AS n\n"
+    "  FROM router_regret\n"
+    "), summary AS (\n"
+    "  SELECT run_id, method, budget, max(n) AS n, avg(spent) AS spent,\n"
+    "    min(CASE WHEN i >= (n * 50 + 99) / 100 THEN regret END)\n"
+    "      AS regret_p50,\n"
+    "    min(CASE WHEN i >= (n * 90 + 99) / 100 THEN regret END)\n"
+    "      AS regret_p90,\n"
+    "    max(regret) AS regret_max, avg(regret) AS regret_mean\n"
+    "  FROM ranked GROUP BY run_id, method, budget\n"
+    ")\n"
+    "SELECT s.run_id, s.method, s.budget, s.n, s.spent,\n"
+    "  exp(r.mean_loss) AS ppl, exp(o.mean_loss) AS ppl_oracle,\n"
+    "  exp(f.mean_loss) AS ppl_fixed, exp(b.mean_loss) AS ppl_random_best,\n"
+    "  CASE WHEN f.mean_loss - o.mean_loss > 1e-5\n"
+    "    THEN (f.mean_loss - r.mean_loss) / (f.mean_loss - o.mean_loss)\n"
+    "  END AS gap_closed,\n"
+    "  s.regret_p50, s.regret_p90, s.regret_max, s.regret_mean\n"
+    "FROM summary AS s\n"
+    "JOIN run_means AS r ON r.run_id = s.run_id AND r.method = s.method\n"
+    "  AND r.budget = s.budget\n"
+    "JOIN run_means AS o ON o.run_id = s.run_id AND o.method = 'oracle'\n"
+    "  AND o.budget = s.budget\n"
+    "LEFT JOIN run_means AS f ON f.run_id = s.run_id\n"
+    "  AND f.method = 'fixed' AND f.budget = s.budget\n"
+    "LEFT JOIN run_means AS b ON b.run_id = s.run_id\n"
+    "  AND b.method = 'random_best' AND b.budget = s.budget;\n"
+    "PRAGMA user_version = 4;\n";
+
+/* Rows of router_metrics for run 1 whose achievable gap and label-free
+ * perplexity agree with the means of results, computed here, to 1e-9
+ * (the view and this query average the same rows in another order);
+ * the rows without an achievable gap count when fixed is within 1e-5
+ * nats of oracle_free. */
+static const char achievable_agrees[] =
+    "WITH means AS (SELECT method, budget, avg(loss) AS l FROM results\n"
+    "  WHERE run_id = 1 GROUP BY method, budget)\n"
+    "SELECT count(*) FROM router_metrics AS m\n"
+    "JOIN means AS r ON r.method = m.method AND r.budget = m.budget\n"
+    "JOIN means AS f ON f.method = 'fixed' AND f.budget = m.budget\n"
+    "JOIN means AS a ON a.method = 'oracle_free' AND a.budget = m.budget\n"
+    "WHERE m.run_id = 1 AND abs(m.ppl_oracle_free - exp(a.l)) < 1e-9\n"
+    "  AND CASE WHEN f.l - a.l > 1e-5\n"
+    "    THEN abs(m.achievable_gap_closed - (f.l - r.l) / (f.l - a.l))\n"
+    "      < 1e-9\n"
+    "    ELSE m.achievable_gap_closed IS NULL END";
+
+/*
+ * A version-4 database opened for writing: router_metrics made again with
+ * ppl_oracle_free and achievable_gap_closed, equal to the means of
+ * results; the schema a fresh one's, every row kept.
+ */
+static void
+test_migration_v4(void)
+{
+	struct synthetic_run a;
+	struct synthetic_options o = {
+		.n_layer = 4, .space = "BS", .n_ctx = 16, .n_tokens = 25,
+		.n_routers = 2, .keep_tables = 1, .seed = 41,
+		.model_name = "model four", .label_free = 1,
+	};
+	struct store *store;
+	struct duo_error err;
+	char path[512], *rows_before, *rows_after, *before, *after;
+	int64_t id, n_metrics;
+	sqlite3 *db;
+
+	path_in(path, sizeof path, "v4.db");
+	if (synthetic_run_make(&a, text, text_length, &o) != 0)
+		exit(99);
+	expect_ok(store_open(&store, path, 0, &err), &err, "make a database "
+	    "to turn into version 4");
+	if (store == NULL)
+		return;
+	expect_ok(store_write_run(store, &a.record, &id, &err), &err,
+	    "write a run with routers and oracle_free");
+	store_close(store);
+	before = schema_text(path);
+	n_metrics = file_int(path, "SELECT count(*) FROM router_metrics");
+	expect(n_metrics == 2 * 5 && file_int(path, achievable_agrees) ==
+	    n_metrics, "router_metrics has the label-free perplexity and the "
+	    "achievable gap of every router and budget, as the means of "
+	    "results give them (tol 1e-9)");
+	expect(file_int(path, "SELECT count(*) FROM router_metrics WHERE "
+	    "achievable_gap_closed IS NOT NULL") > 0, "... some of them "
+	    "defined");
+
+	db = raw_open(path);
+	raw_exec(db, "PRAGMA journal_mode = DELETE");
+	raw_exec(db, downgrade_to_v4);
+	sqlite3_close(db);
+	rows_before = rows_text(path);
+	expect(file_int(path, "PRAGMA user_version") == 4 && file_int(path,
+	    "SELECT count(*) FROM pragma_table_info('router_metrics') WHERE "
+	    "name = 'achievable_gap_closed'") == 0, "the database is now "
+	    "version 4, without the achievable gap");
+
+	expect_ok(store_open(&store, path, 0, &err), &err,
+	    "open a version-4 database for writing");
+	if (store == NULL)
+		return;
+	store_close(store);
+	after = schema_text(path);
+	expect(file_int(path, "PRAGMA user_version") == STORE_SCHEMA_VERSION &&
+	    strcmp(before, after) == 0, "... it is the current version, its "
+	    "schema a fresh one's word for word");
+	rows_after = rows_text(path);
+	expect(strcmp(rows_before, rows_after) == 0, "every row is kept");
+	expect(file_int(path, achievable_agrees) == n_metrics, "the migrated "
+	    "router_metrics gives the achievable gap of every router and "
+	    "budget");
+	free(before);
+	free(after);
+	free(rows_before);
+	free(rows_after);
+	synthetic_run_free(&a);
+}
+
 static void
 test_paths(void)
 {
@@ -1616,6 +1746,7 @@ main(void)
 	test_schema_versions(path);
 	test_migration();
 	test_migration_v3();
+	test_migration_v4();
 	test_paths();
 	test_readonly(path);
 	test_locked(path);

@@ -32,6 +32,7 @@
 #define COMPARE VIEW_BIT(VIEW_COMPARE)
 #define WHATIF VIEW_BIT(VIEW_WHATIF)
 #define TOKENS VIEW_BIT(VIEW_TOKENS)
+#define FINDINGS VIEW_BIT(VIEW_FINDINGS)
 #define NEWRUN VIEW_BIT(VIEW_NEWRUN)
 #define HELP VIEW_BIT(VIEW_HELP)
 #define TOKEN_VIEWS VIEWS_OF_TOKENS
@@ -195,6 +196,20 @@ const struct action tui_actions[] = {
 	{ ACT_SKIPS_FEWER, "fewer-skips", { '<' }, WHATIF,
 	  "Allow one skip fewer" },
 
+	/* Findings view */
+	{ ACT_DOWN, "scroll-down", { 'j', TUI_FN(KEY_DOWN) }, FINDINGS,
+	  "Scroll down" },
+	{ ACT_UP, "scroll-up", { 'k', TUI_FN(KEY_UP) }, FINDINGS,
+	  "Scroll up" },
+	{ ACT_PAGE_DOWN, "page-down", { TUI_FN(KEY_NPAGE), ' ' }, FINDINGS,
+	  "Down a page" },
+	{ ACT_PAGE_UP, "page-up", { TUI_FN(KEY_PPAGE) }, FINDINGS,
+	  "Up a page" },
+	{ ACT_FIRST, "top", { 'g', TUI_FN(KEY_HOME) }, FINDINGS,
+	  "Go to the first finding" },
+	{ ACT_LAST, "bottom", { 'G', TUI_FN(KEY_END) }, FINDINGS,
+	  "Go to the last finding" },
+
 	/* Tokens view */
 	{ ACT_DOWN, "next-row", { 'j', TUI_FN(KEY_DOWN) }, TOKENS,
 	  "Select the next row" },
@@ -298,6 +313,9 @@ const struct action tui_actions[] = {
 	  "What-if view: the oracle held to constraints on its layers" },
 	{ ACT_VIEW_TOKENS, "tokens", { '7' }, VIEWS_ALL,
 	  "Tokens view: the run's tokens as a table to sort and filter" },
+	{ ACT_VIEW_FINDINGS, "findings", { '8' }, VIEWS_ALL,
+	  "Findings view: the paper's findings on this run, beside their "
+	  "controls" },
 	{ ACT_BUDGET_UP, "budget-up", { '+', '=' }, VIEWS_ALL,
 	  "Raise the budget k (big modules per token) by one" },
 	{ ACT_BUDGET_DOWN, "budget-down", { '-', '_' }, VIEWS_ALL,
@@ -425,6 +443,7 @@ static const struct {
 	{ ACT_VIEW_COMPARE, VIEW_COMPARE },
 	{ ACT_VIEW_WHATIF, VIEW_WHATIF },
 	{ ACT_VIEW_TOKENS, VIEW_TOKENS },
+	{ ACT_VIEW_FINDINGS, VIEW_FINDINGS },
 	{ ACT_HELP, VIEW_HELP },
 };
 
@@ -461,6 +480,7 @@ action_section(const struct action *a)
 		[VIEW_COMPARE] = "Compare view",
 		[VIEW_WHATIF] = "What-if view", [VIEW_NEWRUN] = "New run",
 		[VIEW_TOKENS] = "Tokens view",
+		[VIEW_FINDINGS] = "Findings view",
 		[VIEW_HELP] = "Help",
 	};
 	int v;

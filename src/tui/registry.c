@@ -16,6 +16,7 @@ const struct view_ops *const tui_views[N_VIEWS] = {
 	[VIEW_COMPARE] = &compare_view_ops,
 	[VIEW_WHATIF] = &whatif_view_ops,
 	[VIEW_TOKENS] = &tokens_view_ops,
+	[VIEW_FINDINGS] = &findings_view_ops,
 	[VIEW_NEWRUN] = &newrun_view_ops,
 	[VIEW_HELP] = &help_view_ops,
 };

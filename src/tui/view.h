@@ -106,6 +106,7 @@ extern const struct view_ops routes_view_ops;
 extern const struct view_ops compare_view_ops;
 extern const struct view_ops whatif_view_ops;
 extern const struct view_ops tokens_view_ops;
+extern const struct view_ops findings_view_ops;
 extern const struct view_ops newrun_view_ops;
 extern const struct view_ops help_view_ops;
 extern const struct worker_ops loader_worker;

@@ -5,7 +5,10 @@
  * selected budget, the share of tokens given the big module at each
  * layer (the paper's figure 2), for the oracle and, beside it, another
  * method.  Curves can be hidden (t for the chosen method's, :hide,
- * :show); the chosen method's is drawn last, its name bold.
+ * :show); the chosen method's is drawn last, its name bold.  Over the
+ * chart, the chosen method's gap closed at the budget: of the gap from
+ * fixed to the oracle, and of the achievable gap from fixed to the
+ * label-free oracle.
  */
 #include "tui.h"
 
@@ -56,8 +59,9 @@ budget_layout(struct app *app, struct view *view, const struct rect *body)
 	struct budget_state *s = state_of(view);
 	int alloc_h = app->run != NULL ? app->run->L + 3 : 15;
 
-	/* The chart keeps 14 lines; the allocation shrinks to a strip. */
-	if (body->h - alloc_h < 14)
+	/* The chart keeps 15 lines (its title, the gaps, the chart); the
+	 * allocation shrinks to a strip. */
+	if (body->h - alloc_h < 15)
 		alloc_h = 4;
 	s->chart = (struct rect){ body->y, body->x, body->h - alloc_h,
 	    body->w };
@@ -91,6 +95,58 @@ compared_method(struct app *app, struct budget_state *s)
 		    has_allocation(run, (int)m))
 			return (int)m;
 	return run_method_find(run, method_table[METHOD_FIXED].name);
+}
+
+/* The share of the gap from fixed to the reference method that method
+ * closes at budget k; NAN when the reference is not better than fixed
+ * (at k = 0 and L they are one route) or a method is missing. */
+static double
+gap_closed(const struct tui_run *run, int method, enum method_id reference,
+    int k)
+{
+	double fixed = run_mean(run, run_method_find(run,
+	    method_table[METHOD_FIXED].name), k);
+	double best = run_mean(run, run_method_find(run,
+	    method_table[reference].name), k);
+	double mean = method >= 0 ? run_mean(run, method, k) : NAN;
+
+	if (isnan(fixed) || isnan(best) || isnan(mean) || fixed - best < 1e-5)
+		return NAN;
+	return (fixed - mean) / (fixed - best);
+}
+
+/* A share as a percentage, "-" for none. */
+static const char *
+share_text(double share, char *buf, size_t size)
+{
+	if (isnan(share))
+		snprintf(buf, size, "-");
+	else
+		snprintf(buf, size, "%.1f%%", 100.0 * share);
+	return buf;
+}
+
+/* The chosen method's gap closed at the budget, against the oracle and
+ * against the label-free oracle (the achievable gap), one line. */
+static void
+draw_gaps(struct app *app, int y, int x, int w)
+{
+	const struct tui_run *run = app->run;
+	int k = app_budget(app, run->L);
+	char a[32], b[32], line[256];
+
+	share_text(gap_closed(run, app->method, METHOD_ORACLE, k), a,
+	    sizeof a);
+	share_text(gap_closed(run, app->method, METHOD_ORACLE_FREE, k), b,
+	    sizeof b);
+	snprintf(line, sizeof line, "%s at k=%d: gap closed %s (fixed to "
+	    "oracle), achievable %s (fixed to oracle_free)",
+	    run->methods[app->method].name, k, a, b);
+	/* a narrow window keeps both numbers and what they are against */
+	if ((int)strlen(line) > w)
+		snprintf(line, sizeof line, "gap closed %s (oracle), %s "
+		    "(oracle_free)", a, b);
+	draw_text(app, y, x, w, line, EL_NORMAL);
 }
 
 static void
@@ -137,9 +193,10 @@ draw_curves(struct app *app, struct view *view)
 	chart.mark = app_budget(app, L);
 	chart.x_label = "k";
 	chart.legend = 1;
+	draw_gaps(app, s->chart.y + 1, s->chart.x + 1, s->chart.w - 1);
 	{
-		struct rect inside = { s->chart.y + 1, s->chart.x,
-		    s->chart.h - 1, s->chart.w };
+		struct rect inside = { s->chart.y + 2, s->chart.x,
+		    s->chart.h - 2, s->chart.w };
 
 		draw_chart(app, &inside, &chart);
 	}

@@ -9,7 +9,8 @@
  * their difference, the shares of tokens the left side does better,
  * worse or as well on, percentiles of the difference (the left side's
  * regret against the right), and the share of the gap between the fixed
- * route and the oracle that each side closes.
+ * route and the oracle that each side closes, and of the achievable gap
+ * between the fixed route and the label-free oracle.
  */
 #include "tui.h"
 
@@ -29,7 +30,7 @@
 /* Losses this close are equal: two analyses of one route may differ in
  * float32's last bits (a ulp of a loss near 10 nats is about 1e-6). */
 #define EQUAL_NATS 1e-5
-#define STATS_LINES 9
+#define STATS_LINES 10
 
 struct side {
 	const struct tui_run *run;
@@ -43,6 +44,7 @@ struct compare_stats {
 	size_t improved, worsened, equal;
 	double p50, p90, max;           /* of left - right */
 	double gap_left, gap_right;     /* NAN when fixed or oracle lack */
+	double achievable_left, achievable_right;   /* against oracle_free */
 	double scale;                   /* |difference| of the top level */
 	size_t beyond;                  /* tokens with |difference| > scale */
 };
@@ -109,7 +111,7 @@ static void
 compare_layout(struct app *app, struct view *view, const struct rect *body)
 {
 	struct compare_state *s = state_of(view);
-	int stats_w = 46, stats_h = STATS_LINES;
+	int stats_w = 54, stats_h = STATS_LINES;
 
 	if (body->w >= 100) {
 		s->text = (struct rect){ body->y, body->x, body->h,
@@ -268,20 +270,23 @@ percentile(const double *sorted, size_t n, double q)
 	return sorted[i > 0 ? i - 1 : 0];
 }
 
-/* (L_fixed - L) / (L_fixed - L_oracle) for a side's run at its budget. */
+/* (L_fixed - L) / (L_fixed - L_reference) for a side's run at its
+ * budget, the reference the oracle or the label-free oracle (the
+ * achievable gap); NAN when the reference is not better than fixed. */
 static double
-gap_closed(const struct side *side)
+gap_closed(const struct side *side, enum method_id reference)
 {
 	const struct tui_run *run = side->run;
 	double fixed = run_mean(run, run_method_find(run,
 	    method_table[METHOD_FIXED].name), side->k);
-	double oracle = run_mean(run, run->oracle, side->k);
+	double best = run_mean(run, run_method_find(run,
+	    method_table[reference].name), side->k);
 	double mean = run_mean(run, side->method, side->k);
 
-	if (isnan(fixed) || isnan(oracle) || isnan(mean) ||
-	    fabs(fixed - oracle) < EQUAL_NATS)
+	if (isnan(fixed) || isnan(best) || isnan(mean) ||
+	    fixed - best < EQUAL_NATS)
 		return NAN;
-	return (fixed - mean) / (fixed - oracle);
+	return (fixed - mean) / (fixed - best);
 }
 
 static void
@@ -308,8 +313,10 @@ compute_stats(struct compare_state *s, const struct side *left,
 			st->equal++;
 		v[st->n++] = d;
 	}
-	st->gap_left = gap_closed(left);
-	st->gap_right = gap_closed(right);
+	st->gap_left = gap_closed(left, METHOD_ORACLE);
+	st->gap_right = gap_closed(right, METHOD_ORACLE);
+	st->achievable_left = gap_closed(left, METHOD_ORACLE_FREE);
+	st->achievable_right = gap_closed(right, METHOD_ORACLE_FREE);
 	st->scale = 1;
 	st->beyond = 0;
 	if (st->n == 0) {
@@ -389,11 +396,12 @@ draw_diff_legend(const struct app *app, int y, int x, int w, double scale,
     size_t beyond)
 {
 	static const struct {
-		const char *better;
+		const char *better, *worse;
 		int note;               /* 0 whole, 1 short, 2 none */
 	} forms[] = {
-		{ "left better ", 0 }, { "left better ", 1 }, { "better ", 1 },
-		{ "left better ", 2 },
+		{ "left better ", "worse", 0 }, { "left better ", "worse", 1 },
+		{ "better ", "worse", 1 }, { "left better ", "worse", 2 },
+		{ "better ", "worse", 2 }, { "", "", 2 },
 	};
 	const char *pm = app->glyphs.unicode ? "\xc2\xb1" : "+-";
 	char labels[N_DIFF][48], top[32], note[96];
@@ -413,8 +421,8 @@ draw_diff_legend(const struct app *app, int y, int x, int w, double scale,
 		else if (beyond > 0 && forms[f].note == 1)
 			snprintf(note, sizeof note, " (%zu beyond %s%s)",
 			    beyond, pm, top);
-		if (text_width(forms[f].better) + steps + 5 +
-		    text_width(note) <= w)
+		if (text_width(forms[f].better) + steps +
+		    text_width(forms[f].worse) + text_width(note) <= w)
 			break;
 	}
 	if (f == (int)(sizeof forms / sizeof forms[0]))
@@ -431,7 +439,7 @@ draw_diff_legend(const struct app *app, int y, int x, int w, double scale,
 		    diff_element(level));
 		used += n;
 	}
-	used += draw_text(app, y, x + used, w - used, "worse", EL_DIM);
+	used += draw_text(app, y, x + used, w - used, forms[f].worse, EL_DIM);
 	draw_text(app, y, x + used, w - used, note, EL_NORMAL);
 }
 
@@ -525,9 +533,12 @@ draw_stats(struct app *app, struct view *view, const struct side *left,
 	    "max %s", format_number(st->p50, v1, sizeof v1),
 	    format_number(st->p90, v2, sizeof v2),
 	    format_number(st->max, v3, sizeof v3)));
-	LINE(draw_textf(app, y, x, w, EL_NORMAL, "gap closed  left %s  "
-	    "right %s", format_share(st->gap_left, v1, sizeof v1),
+	LINE(draw_textf(app, y, x, w, EL_NORMAL, "gap closed to oracle      "
+	    "left %s  right %s", format_share(st->gap_left, v1, sizeof v1),
 	    format_share(st->gap_right, v2, sizeof v2)));
+	LINE(draw_textf(app, y, x, w, EL_NORMAL, "achievable (oracle_free)  "
+	    "left %s  right %s", format_share(st->achievable_left, v1,
+	    sizeof v1), format_share(st->achievable_right, v2, sizeof v2)));
 	/* The token under the cursor. */
 	a = side_loss(left, app->cursor);
 	b = side_loss(right, app->cursor);

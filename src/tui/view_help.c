@@ -182,6 +182,7 @@ help_draw(struct app *app, struct view *view)
 		[VIEW_COMPARE] = "compare view",
 		[VIEW_WHATIF] = "what-if view", [VIEW_NEWRUN] = "new run view",
 		[VIEW_TOKENS] = "tokens view",
+		[VIEW_FINDINGS] = "findings view",
 		[VIEW_HELP] = "help",
 	};
 	struct help_state *s = state_of(view);

@@ -1,9 +1,9 @@
 /*
  * fuzz_db.c - a database damaged by SQL from the fuzzer, then read by
  * every reader of duo: the run list, each run loaded whole, its loss
- * and KL tables, the run finder, both export formats, and the browser's loader
- * thread.  A duo database is untrusted input (doc/design.md section 7):
- * people share them.
+ * and KL tables, the run finder, both export formats, the findings (as
+ * text and TSV) and the browser's loader thread.  A duo database is
+ * untrusted input (doc/design.md section 7): people share them.
  *
  * Each input is SQL run against a fresh copy of a small database of
  * synthetic runs (made once, at start), with foreign keys and CHECK
@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "export.h"
+#include "findings.h"
 #include "route.h"
 #include "store.h"
 #include "../synthetic.h"
@@ -189,6 +190,33 @@ check_run(const struct run_data *run)
 }
 
 static void
+sink_line(void *arg, const char *text)
+{
+	fprintf(sink, "%s\n", text);
+}
+
+/* The findings of a run that loaded, alone and with itself standing in
+ * as its null-model control, as text and TSV. */
+static void
+read_findings(const struct run_data *run)
+{
+	struct findings findings;
+	struct duo_error err;
+	int with_control;
+
+	for (with_control = 0; with_control < 2; with_control++) {
+		if (findings_compute(run, with_control ? run : NULL, &findings,
+		    &err) != 0)
+			FUZZ_CHECK_MESSAGE(err.message);
+		else {
+			findings_text(&findings, sink_line, NULL);
+			findings_write_tsv(sink, &findings);
+		}
+		findings_free(&findings);
+	}
+}
+
+static void
 read_run(struct store *store, const struct run_info *info)
 {
 	struct route_space space;
@@ -205,6 +233,7 @@ read_run(struct store *store, const struct run_info *info)
 	check_run(&run);
 	export_write(sink, &run, EXPORT_CSV);
 	export_write(sink, &run, EXPORT_JSON);
+	read_findings(&run);
 	if (route_space_parse(&space, run.info.space, &err) == 0 &&
 	    run.info.n_layer >= 1 && run.info.n_layer <= 12)
 		n_routes = route_space_size(&space, run.info.n_layer);

@@ -27,6 +27,7 @@ BEGIN {
 	title["Keys in the compare view"] = "Compare view"
 	title["Keys in the what-if view"] = "What-if view"
 	title["Keys in the tokens view"] = "Tokens view"
+	title["Keys in the findings view"] = "Findings view"
 	title["Keys in every view of tokens"] = "Views of tokens"
 	title["Keys in the new run view"] = "New run"
 	title["Keys in the help view"] = "Help"
