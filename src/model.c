@@ -956,7 +956,10 @@ write_training_and_tensors(const struct duo_model *model,
 		tokenizer_write(model->tokenizer, writer);
 	for (j = 0; j < n; j++) {
 		model_tensor_info(&model->config, model->tied_output, j, &info);
-		gguf_writer_add_tensor(writer, info.name, type, info.n_dims,
+		/* llama.cpp multiplies by a norm's weights only in F32: it
+		 * aborts on an F16 one ("binary_op: unsupported types") */
+		gguf_writer_add_tensor(writer, info.name, model->config.dense &&
+		    info.n_dims == 1 ? GGUF_TENSOR_F32 : type, info.n_dims,
 		    info.ne, model->params + info.offset);
 	}
 }
