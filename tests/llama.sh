@@ -12,6 +12,10 @@
 # default F16 cache alone moves them by about 1e-3.  F16 files 1e-2 nats:
 # there llama.cpp rounds each product's input to F16 as well.
 #
+# A llama-perplexity binary is not used: it prints a perplexity per
+# chunk of the text, scoring only each chunk's second half, not a loss
+# per token.
+#
 # Environment: DUO, srcdir, LLAMA_NODE_DIR (a folder whose node_modules
 # holds node-llama-cpp 3.21.1; default: llama/ beside the tests' build
 # folder, where "make check-llama" installs it).  Exit 0 pass, 1 fail,
