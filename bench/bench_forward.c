@@ -228,7 +228,7 @@ int
 main(int argc, char **argv)
 {
 	static const struct duo_config config = { 12, 128, 4, 512, 32, 4096,
-	    256, 10000.0f, 1e-5f };
+	    256, 10000.0f, 1e-5f, 0, { 0 } };
 	struct duo_model model;
 	struct forward_workspace *ws;
 	struct duo_error err;

@@ -209,7 +209,7 @@ int
 main(int argc, char **argv)
 {
 	static const struct duo_config config = { 12, 128, 4, 512, 32, 4096,
-	    256, 10000.0f, 1e-5f };
+	    256, 10000.0f, 1e-5f, 0, { 0 } };
 	struct duo_model model;
 	struct oracle_settings settings;
 	struct oracle_result result;

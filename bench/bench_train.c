@@ -179,7 +179,8 @@ time_reference(const struct shape *s, int count, int per_layer, int L,
 static int
 bench(int dim, int heads, int batch, int steps)
 {
-	struct duo_config cf = { 12, 0, 0, 0, 0, 4096, 256, 10000.0f, 1e-5f };
+	struct duo_config cf = { 12, 0, 0, 0, 0, 4096, 256,
+	    10000.0f, 1e-5f, 0, { 0 } };
 	struct duo_model model;
 	struct train_options o;
 	struct trainer tr;
@@ -296,7 +297,8 @@ clock_step(void *arg, const char *phase, double fraction, double loss)
 static int
 bench_router(int dim, int heads, int batch, int steps)
 {
-	struct duo_config cf = { 12, 0, 0, 0, 0, 4096, 256, 10000.0f, 1e-5f };
+	struct duo_config cf = { 12, 0, 0, 0, 0, 4096, 256,
+	    10000.0f, 1e-5f, 0, { 0 } };
 	struct duo_model model;
 	struct duo_router router;
 	struct router_train_options o;

@@ -87,6 +87,41 @@ print_routers(const char *path, const struct duo_model *model)
 }
 
 /* Print the hyperparameters, training facts, compute and tensors. */
+/* Every tensor's name, type and shape. */
+static void
+print_tensors(const struct gguf_file *file)
+{
+	uint64_t i;
+	uint32_t d;
+
+	printf("\ntensors\n");
+	for (i = 0; i < file->n_tensors; i++) {
+		const struct gguf_tensor *t = &file->tensors[i];
+
+		printf("  %-36.*s %s  [", (int)t->name.length, t->name.data,
+		    tensor_type_name(t->type));
+		for (d = 0; d < t->n_dims; d++)
+			printf("%s%" PRIu64, d > 0 ? ", " : "", t->ne[d]);
+		printf("]\n");
+	}
+}
+
+/* A dense model's widths, one per layer, and the route it was made
+ * with when the file says. */
+static void
+print_dense(const struct duo_model *model)
+{
+	const struct duo_config *c = &model->config;
+	int l;
+
+	printf("ffn widths   ");
+	for (l = 0; l < c->n_layer; l++)
+		printf(" %d", c->ffn_width[l]);
+	printf("\n");
+	printf("route         %s (one module per layer)\n",
+	    model->dense_route[0] != '\0' ? model->dense_route : "-");
+}
+
 static void
 print_info(const char *path, const struct duo_model *model,
     const struct gguf_file *file)
@@ -97,20 +132,22 @@ print_info(const char *path, const struct duo_model *model,
 	double small = model_flops_ffn(c, CHOICE_SMALL);
 	double head = model_flops_head(c);
 	double all_big = c->n_layer * (attention + big) + head;
-	uint64_t i;
-	uint32_t d;
 
 	printf("file          %s\n", path);
 	printf("name          %s\n", model->name != NULL ? model->name : "-");
-	printf("architecture  duo (GGUF v%" PRIu32 ", %" PRIu64 " keys, "
-	    "%" PRIu64 " tensors)\n", file->version, file->n_kv,
-	    file->n_tensors);
+	printf("architecture  %s (GGUF v%" PRIu32 ", %" PRIu64 " keys, "
+	    "%" PRIu64 " tensors)\n", c->dense ? "deci, a dense duo model" :
+	    "duo", file->version, file->n_kv, file->n_tensors);
 	printf("layers        %d\n", c->n_layer);
 	printf("width         %d\n", c->d_model);
 	printf("heads         %d (head size %d)\n", c->n_head,
 	    c->d_model / c->n_head);
-	printf("ffn big       %d\n", c->d_ff);
-	printf("ffn small     %d\n", c->d_ff_small);
+	if (c->dense) {
+		print_dense(model);
+	} else {
+		printf("ffn big       %d\n", c->d_ff);
+		printf("ffn small     %d\n", c->d_ff_small);
+	}
 	printf("context       %d\n", c->n_ctx);
 	printf("vocabulary    %d (bos %d, eos %d)\n", c->n_vocab,
 	    (int)tokenizer_bos(model->tokenizer),
@@ -119,6 +156,14 @@ print_info(const char *path, const struct duo_model *model,
 	printf("norm eps      %g\n", (double)c->norm_eps);
 	printf("output        %s\n", model->tied_output ?
 	    "tied to token_embd" : "output.weight");
+	if (c->dense) {
+		printf("parameters    %" PRIu64 " (FFN %" PRIu64 ")\n",
+		    count_params(file, NULL), count_params(file, "ffn_gate.") +
+		    count_params(file, "ffn_up.") +
+		    count_params(file, "ffn_down."));
+		print_tensors(file);
+		return;
+	}
 	printf("parameters    %" PRIu64 " (big FFN %" PRIu64 ", small FFN "
 	    "%" PRIu64 ")\n", count_params(file, NULL),
 	    count_params(file, "ffn_gate.") + count_params(file, "ffn_up.") +
@@ -139,16 +184,7 @@ print_info(const char *path, const struct duo_model *model,
 		    model->training.corpus : "");
 	}
 	print_routers(path, model);
-	printf("\ntensors\n");
-	for (i = 0; i < file->n_tensors; i++) {
-		const struct gguf_tensor *t = &file->tensors[i];
-
-		printf("  %-36.*s %s  [", (int)t->name.length, t->name.data,
-		    tensor_type_name(t->type));
-		for (d = 0; d < t->n_dims; d++)
-			printf("%s%" PRIu64, d > 0 ? ", " : "", t->ne[d]);
-		printf("]\n");
-	}
+	print_tensors(file);
 }
 
 /* Show what the model file MODEL holds. */
@@ -178,7 +214,7 @@ cmd_info_exec(int argc, char **argv)
 	if (argc - optind > 1)
 		die_usage(cmd, "too many arguments");
 	path = default_model_path(optind < argc ? argv[optind] : NULL);
-	if (model_load(&model, path, &err) != 0)
+	if (model_load_dense(&model, path, &err) != 0)
 		die("%s", err.message);
 	if (gguf_open(&file, path, &err) != 0)
 		die("%s", err.message);

@@ -17,7 +17,8 @@ static const char score_options[] =
     "  -m, --model MODEL      model to use (default: $DUO_MODEL or the\n"
     "                         installed model)\n"
     "  -r, --route R          route for the position before each token,\n"
-    "                         one of B, S, . per layer (required)\n"
+    "                         one of B, S, . per layer (required, but\n"
+    "                         for a dense model, whose route is fixed)\n"
     "  -c, --context-route R  route for the earlier positions (default:\n"
     "                         R itself, the shared context mode)\n"
     "      --random P         instead of --route: every position draws\n"
@@ -33,8 +34,8 @@ static int cmd_score_exec(int argc, char **argv);
 /* "duo score": its row of the command table that duo.c lists. */
 const struct command cmd_score_entry = {
 	.name = "score",
-	.usage = "[-q] [-m MODEL] (--route R [--context-route R] | "
-	    "--random P [--seed N]) [FILE|-]",
+	.usage = "[-q] [-m MODEL] [--route R [--context-route R] | "
+	    "--random P [--seed N]] [FILE|-]",
 	.summary = "Print every token's loss under one route, as TSV",
 	.options = score_options,
 	.exec = cmd_score_exec,
@@ -90,6 +91,21 @@ score_window_context(const struct duo_model *model, struct kv_cache *cache,
 		    context_route, NULL, &err) != 0)
 			die("%s", err.message);
 	}
+}
+
+/* A Duo model needs a route or --random; a dense model has its own
+ * route, fixed when it was written, and takes neither. */
+static void
+check_route_options(const struct command *cmd, const struct duo_model *model,
+    int given)
+{
+	if (!model->config.dense && !given)
+		die_usage(cmd, "--route or --random is required");
+	if (model->config.dense && given)
+		die("a dense model (architecture 'deci') has one module per "
+		    "layer and its route%s%s is fixed; score it without --route, "
+		    "--context-route or --random", model->dense_route[0] ?
+		    " " : "", model->dense_route[0] ? model->dense_route : "");
 }
 
 /* Score FILE (or standard input) under one route and print every loss. */
@@ -155,8 +171,6 @@ cmd_score_exec(int argc, char **argv)
 			die_usage(cmd, "unknown option");
 		}
 	}
-	if (route_text == NULL && p_random < 0)
-		die_usage(cmd, "--route or --random is required");
 	if (route_text != NULL && p_random >= 0)
 		die_usage(cmd, "--route and --random exclude each other");
 	if (context_text != NULL && p_random >= 0)
@@ -166,15 +180,21 @@ cmd_score_exec(int argc, char **argv)
 	input = optind < argc ? argv[optind] : "-";
 	name = strcmp(input, "-") == 0 ? "standard input" : input;
 
-	if (model_load(&model, default_model_path(model_option), &err) != 0)
+	if (model_load_dense(&model, default_model_path(model_option),
+	    &err) != 0)
 		die("%s", err.message);
+	check_route_options(cmd, &model, route_text != NULL || p_random >= 0 ||
+	    context_text != NULL);
 	L = model.config.n_layer;
 	N = model.config.n_ctx;
-	route = malloc((size_t)L);
+	route = calloc((size_t)L, 1);
 	context_route = malloc((size_t)L);
 	if (route == NULL || context_route == NULL)
 		die("out of memory");
-	if (route_text != NULL && route_parse(route_text, L, route, &err) != 0)
+	if (model.config.dense)
+		route_text = "";    /* all CHOICE_BIG: each layer's module */
+	if (route_text != NULL && !model.config.dense &&
+	    route_parse(route_text, L, route, &err) != 0)
 		die("--route: %s", err.message);
 	if (context_text != NULL &&
 	    route_parse(context_text, L, context_route, &err) != 0)

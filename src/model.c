@@ -85,8 +85,10 @@ static const struct tensor_spec layer_tensors[] = {
 #define N_LAYER_TENSORS \
 	((int)(sizeof layer_tensors / sizeof layer_tensors[0]))
 
+/* The size of dimension d at layer (-1 for a global tensor): a dense
+ * model's F is its layer's own width. */
 static size_t
-dimension_size(const struct duo_config *config, enum dimension d)
+dimension_size(const struct duo_config *config, enum dimension d, int layer)
 {
 	switch (d) {
 	case DIM_ONE:
@@ -94,6 +96,8 @@ dimension_size(const struct duo_config *config, enum dimension d)
 	case DIM_C:
 		return (size_t)config->d_model;
 	case DIM_F:
+		if (config->dense && layer >= 0)
+			return (size_t)config->ffn_width[layer];
 		return (size_t)config->d_ff;
 	case DIM_S:
 		return (size_t)config->d_ff_small;
@@ -104,15 +108,25 @@ dimension_size(const struct duo_config *config, enum dimension d)
 }
 
 static size_t
-spec_elements(const struct duo_config *config, const struct tensor_spec *s)
+spec_elements(const struct duo_config *config, const struct tensor_spec *s,
+    int layer)
 {
-	return dimension_size(config, s->in) * dimension_size(config, s->out);
+	return dimension_size(config, s->in, layer) *
+	    dimension_size(config, s->out, layer);
 }
 
 static int
 global_tensor_count(int tied_output)
 {
 	return tied_output ? N_GLOBAL_TENSORS - 1 : N_GLOBAL_TENSORS;
+}
+
+/* Tensors of one layer: a dense model has no small module, the last
+ * three entries of layer_tensors. */
+static int
+layer_tensor_count(const struct duo_config *config)
+{
+	return config->dense ? N_LAYER_TENSORS - 3 : N_LAYER_TENSORS;
 }
 
 /* Floats taken by the global tensors and by one layer. */
@@ -123,18 +137,18 @@ global_elements(const struct duo_config *config, int tied_output)
 	int i;
 
 	for (i = 0; i < global_tensor_count(tied_output); i++)
-		n += spec_elements(config, &global_tensors[i]);
+		n += spec_elements(config, &global_tensors[i], -1);
 	return n;
 }
 
 static size_t
-layer_elements(const struct duo_config *config)
+layer_elements(const struct duo_config *config, int layer)
 {
 	size_t n = 0;
 	int i;
 
-	for (i = 0; i < N_LAYER_TENSORS; i++)
-		n += spec_elements(config, &layer_tensors[i]);
+	for (i = 0; i < layer_tensor_count(config); i++)
+		n += spec_elements(config, &layer_tensors[i], layer);
 	return n;
 }
 
@@ -145,21 +159,23 @@ layout_entry(const struct duo_config *config, int tied_output, int index,
     int *layer, size_t *offset)
 {
 	int n_global = global_tensor_count(tied_output), i, j;
+	int per_layer = layer_tensor_count(config);
 
 	*offset = 0;
 	if (index < n_global) {
 		for (i = 0; i < index; i++)
-			*offset += spec_elements(config, &global_tensors[i]);
+			*offset += spec_elements(config, &global_tensors[i], -1);
 		*layer = -1;
 		return &global_tensors[index];
 	}
 	index -= n_global;
-	*layer = index / N_LAYER_TENSORS;
-	j = index % N_LAYER_TENSORS;
-	*offset = global_elements(config, tied_output) +
-	    (size_t)*layer * layer_elements(config);
+	*layer = index / per_layer;
+	j = index % per_layer;
+	*offset = global_elements(config, tied_output);
+	for (i = 0; i < *layer; i++)
+		*offset += layer_elements(config, i);
 	for (i = 0; i < j; i++)
-		*offset += spec_elements(config, &layer_tensors[i]);
+		*offset += spec_elements(config, &layer_tensors[i], *layer);
 	return &layer_tensors[j];
 }
 
@@ -167,7 +183,7 @@ int
 model_tensor_count(const struct duo_config *config, int tied_output)
 {
 	return global_tensor_count(tied_output) +
-	    config->n_layer * N_LAYER_TENSORS;
+	    config->n_layer * layer_tensor_count(config);
 }
 
 void
@@ -185,16 +201,20 @@ model_tensor_info(const struct duo_config *config, int tied_output,
 		snprintf(info->name, sizeof info->name, "blk.%d.%s", layer,
 		    s->name);
 	info->n_dims = s->out == DIM_ONE ? 1 : 2;
-	info->ne[0] = dimension_size(config, s->in);
-	info->ne[1] = dimension_size(config, s->out);
-	info->n_elements = spec_elements(config, s);
+	info->ne[0] = dimension_size(config, s->in, layer);
+	info->ne[1] = dimension_size(config, s->out, layer);
+	info->n_elements = spec_elements(config, s, layer);
 }
 
 size_t
 model_param_count(const struct duo_config *config, int tied_output)
 {
-	return global_elements(config, tied_output) +
-	    (size_t)config->n_layer * layer_elements(config);
+	size_t n = global_elements(config, tied_output);
+	int l;
+
+	for (l = 0; l < config->n_layer; l++)
+		n += layer_elements(config, l);
+	return n;
 }
 
 /* a * b into *out; false when it would overflow size_t. */
@@ -230,11 +250,36 @@ static const struct {
 	{ "n_ctx", offsetof(struct duo_config, n_ctx), MAX_CONTEXT },
 };
 
+/* A dense model's widths: each from 1 to d_ff, the widest d_ff and the
+ * narrowest d_ff_small, so that every buffer sized from d_ff holds any
+ * layer's module. */
+static int
+dense_validate(const struct duo_config *config, struct duo_error *err)
+{
+	int l, widest = 0, narrowest = MAX_FFN;
+
+	for (l = 0; l < config->n_layer; l++) {
+		if (config->ffn_width[l] < 1 || config->ffn_width[l] > MAX_FFN)
+			return error_set(err, "layer %d's feed-forward width "
+			    "is %d; it must be between 1 and %d", l,
+			    config->ffn_width[l], MAX_FFN);
+		if (config->ffn_width[l] > widest)
+			widest = config->ffn_width[l];
+		if (config->ffn_width[l] < narrowest)
+			narrowest = config->ffn_width[l];
+	}
+	if (widest != config->d_ff || narrowest != config->d_ff_small)
+		return error_set(err, "d_ff %d and d_ff_small %d are not the "
+		    "widest and narrowest layer widths %d and %d",
+		    config->d_ff, config->d_ff_small, widest, narrowest);
+	return 0;
+}
+
 int
 config_validate(const struct duo_config *config, struct duo_error *err)
 {
 	size_t i, per_layer, total;
-	int value;
+	int value, l;
 
 	for (i = 0; i < sizeof config_limits / sizeof config_limits[0]; i++) {
 		memcpy(&value, (const char *)config + config_limits[i].field,
@@ -268,9 +313,17 @@ config_validate(const struct duo_config *config, struct duo_error *err)
 	    !bytes_fit((size_t)config->n_ctx, (size_t)config->n_vocab +
 	    (size_t)config->n_ctx, 4))
 		return error_set(err, "model sizes are too large");
-	per_layer = layer_elements(config);
-	if (!size_mul(per_layer, (size_t)config->n_layer, &total) ||
-	    total > SIZE_MAX / sizeof(float) - global_elements(config, 0))
+	if (config->dense && dense_validate(config, err) != 0)
+		return -1;
+	total = 0;
+	for (l = 0; l < config->n_layer; l++) {
+		/* each layer is below 8 F C + C, which fits (checked above) */
+		per_layer = layer_elements(config, l);
+		if (total > SIZE_MAX / sizeof(float) - per_layer)
+			return error_set(err, "model sizes are too large");
+		total += per_layer;
+	}
+	if (total > SIZE_MAX / sizeof(float) - global_elements(config, 0))
 		return error_set(err, "model sizes are too large");
 	return 0;
 }
@@ -373,7 +426,7 @@ model_init_random(struct duo_model *model, uint64_t seed)
 
 	for (i = 0; i < count; i++) {
 		s = layout_entry(config, model->tied_output, i, &layer, &offset);
-		n = spec_elements(config, s);
+		n = spec_elements(config, s, layer);
 		if (s->init == INIT_ONE) {
 			for (j = 0; j < n; j++)
 				model->params[offset + j] = 1.0f;
@@ -415,11 +468,32 @@ static const struct {
 
 #define ROUTER_TENSOR_PREFIX "router."
 
+/* The vocabulary size, the row count of token_embd, then the check of
+ * the whole configuration. */
+static int
+read_vocab_and_validate(struct duo_config *config,
+    const struct gguf_file *file, struct duo_error *err)
+{
+	const struct gguf_tensor *embd;
+
+	embd = gguf_find_tensor(file, "token_embd.weight");
+	if (embd == NULL)
+		return error_set(err, "%s: tensor 'token_embd.weight' is "
+		    "missing", file->path);
+	if (embd->ne[1] < 1 || embd->ne[1] > MAX_VOCAB)
+		return error_set(err, "%s: token_embd.weight has %llu rows; "
+		    "a vocabulary has 1 to %d tokens", file->path,
+		    (unsigned long long)embd->ne[1], MAX_VOCAB);
+	config->n_vocab = (int)embd->ne[1];
+	if (config_validate(config, err) != 0)
+		return error_prefix(err, file->path);
+	return 0;
+}
+
 static int
 read_config(struct duo_config *config, const struct gguf_file *file,
     struct duo_error *err)
 {
-	const struct gguf_tensor *embd;
 	uint32_t u;
 	size_t i;
 	int value;
@@ -442,18 +516,7 @@ read_config(struct duo_config *config, const struct gguf_file *file,
 		    (float *)((char *)config + config_f32_keys[i].field),
 		    err) != 0)
 			return -1;
-	embd = gguf_find_tensor(file, "token_embd.weight");
-	if (embd == NULL)
-		return error_set(err, "%s: tensor 'token_embd.weight' is "
-		    "missing", file->path);
-	if (embd->ne[1] < 1 || embd->ne[1] > MAX_VOCAB)
-		return error_set(err, "%s: token_embd.weight has %llu rows; "
-		    "a vocabulary has 1 to %d tokens", file->path,
-		    (unsigned long long)embd->ne[1], MAX_VOCAB);
-	config->n_vocab = (int)embd->ne[1];
-	if (config_validate(config, err) != 0)
-		return error_prefix(err, file->path);
-	return 0;
+	return read_vocab_and_validate(config, file, err);
 }
 
 /* duo.training.*: every key is optional; a present key must have its
@@ -615,8 +678,169 @@ check_unknown_tensors(const struct gguf_file *file,
 	return 0;
 }
 
-int
-model_load(struct duo_model *model, const char *path, struct duo_error *err)
+
+/* --- dense files ------------------------------------------------------- */
+
+/*
+ * A dense file is what llama.cpp's 'deci' architecture reads: the keys
+ * of a Duo model under deci.*, with the feed-forward width and the head
+ * counts one per layer (int32 arrays, the type llama.cpp accepts), and
+ * one FFN module per layer under the big module's tensor names.  A
+ * skipped layer is a module of width 1 whose weights are all zero: it
+ * adds exactly nothing, where a width of 0 crashes llama.cpp.
+ */
+#define DENSE_ARCH "deci"
+#define KEY_DENSE_ROUTE "duo.dense.route"
+#define KEY_DENSE_FFN "deci.feed_forward_length"
+#define KEY_DENSE_HEADS "deci.attention.head_count"
+#define KEY_DENSE_HEADS_KV "deci.attention.head_count_kv"
+
+static const struct {
+	const char *key;
+	size_t field;
+} dense_u32_keys[] = {
+	{ "deci.embedding_length", offsetof(struct duo_config, d_model) },
+	{ "deci.context_length", offsetof(struct duo_config, n_ctx) },
+}, dense_f32_keys[] = {
+	{ "deci.rope.freq_base", offsetof(struct duo_config, rope_base) },
+	{ "deci.attention.layer_norm_rms_epsilon",
+	  offsetof(struct duo_config, norm_eps) },
+};
+
+/* A per-layer int32 array key: n_layer entries, each from min to max. */
+static int
+read_layer_array(const struct gguf_file *file, const char *key,
+    int n_layer, int min, int max, int *out, struct duo_error *err)
+{
+	const struct gguf_kv *kv;
+	int32_t v;
+	int l;
+
+	if (gguf_get_array(file, key, GGUF_TYPE_INT32, &kv, err) != 0)
+		return -1;
+	if (kv->array_count != (uint64_t)n_layer)
+		return error_set(err, "%s: %s has %llu entries; deci.block_count "
+		    "is %d", file->path, key,
+		    (unsigned long long)kv->array_count, n_layer);
+	for (l = 0; l < n_layer; l++) {
+		memcpy(&v, kv->value + (size_t)l * sizeof v, sizeof v);
+		if (v < min || v > max)
+			return error_set(err, "%s: %s[%d] is %d; it must be "
+			    "between %d and %d", file->path, key, l, (int)v,
+			    min, max);
+		out[l] = (int)v;
+	}
+	return 0;
+}
+
+/* The head counts: duo has one count H for every layer and no grouped
+ * keys and values, so every entry of both arrays must be the same. */
+static int
+read_dense_heads(struct duo_config *config, const struct gguf_file *file,
+    struct duo_error *err)
+{
+	int heads[DUO_MAX_LAYERS], heads_kv[DUO_MAX_LAYERS], l;
+
+	if (read_layer_array(file, KEY_DENSE_HEADS, config->n_layer, 1,
+	    MAX_WIDTH, heads, err) != 0 ||
+	    read_layer_array(file, KEY_DENSE_HEADS_KV, config->n_layer, 1,
+	    MAX_WIDTH, heads_kv, err) != 0)
+		return -1;
+	for (l = 0; l < config->n_layer; l++) {
+		if (heads[l] != heads[0])
+			return error_set(err, "%s: %s[%d] is %d but [0] is %d; "
+			    "duo reads one head count for every layer",
+			    file->path, KEY_DENSE_HEADS, l, heads[l], heads[0]);
+		if (heads_kv[l] != heads[l])
+			return error_set(err, "%s: %s[%d] is %d, not the %d "
+			    "heads of %s; duo reads no grouped keys and values",
+			    file->path, KEY_DENSE_HEADS_KV, l, heads_kv[l],
+			    heads[l], KEY_DENSE_HEADS);
+	}
+	config->n_head = heads[0];
+	return 0;
+}
+
+/* The configuration of a dense file: d_ff and d_ff_small become the
+ * widest and the narrowest layer. */
+static int
+read_dense_config(struct duo_config *config, const struct gguf_file *file,
+    struct duo_error *err)
+{
+	uint32_t u;
+	size_t i;
+	int l, value;
+
+	memset(config, 0, sizeof *config);
+	config->dense = 1;
+	if (gguf_get_u32(file, "deci.block_count", &u, err) != 0)
+		return -1;
+	if (u < 1 || u > DUO_MAX_LAYERS)
+		return error_set(err, "%s: deci.block_count is %u; it must be "
+		    "between 1 and %d", file->path, u, DUO_MAX_LAYERS);
+	config->n_layer = (int)u;
+	for (i = 0; i < sizeof dense_u32_keys / sizeof dense_u32_keys[0];
+	    i++) {
+		if (gguf_get_u32(file, dense_u32_keys[i].key, &u, err) != 0)
+			return -1;
+		if (u > INT32_MAX)
+			return error_set(err, "%s: %s is %u, too large",
+			    file->path, dense_u32_keys[i].key, u);
+		value = (int)u;
+		memcpy((char *)config + dense_u32_keys[i].field, &value,
+		    sizeof value);
+	}
+	for (i = 0; i < sizeof dense_f32_keys / sizeof dense_f32_keys[0]; i++)
+		if (gguf_get_f32(file, dense_f32_keys[i].key,
+		    (float *)((char *)config + dense_f32_keys[i].field),
+		    err) != 0)
+			return -1;
+	if (read_layer_array(file, KEY_DENSE_FFN, config->n_layer, 1, MAX_FFN,
+	    config->ffn_width, err) != 0 ||
+	    read_dense_heads(config, file, err) != 0)
+		return -1;
+	config->d_ff = config->d_ff_small = config->ffn_width[0];
+	for (l = 1; l < config->n_layer; l++) {
+		if (config->ffn_width[l] > config->d_ff)
+			config->d_ff = config->ffn_width[l];
+		if (config->ffn_width[l] < config->d_ff_small)
+			config->d_ff_small = config->ffn_width[l];
+	}
+	return read_vocab_and_validate(config, file, err);
+}
+
+/* duo.dense.route, optional: the route the file was made with, one
+ * letter B, S or . per layer. */
+static int
+read_dense_route(struct duo_model *model, const struct gguf_file *file,
+    struct duo_error *err)
+{
+	char *route = NULL;
+	size_t n;
+
+	model->dense_route[0] = '\0';
+	if (gguf_find_kv(file, KEY_DENSE_ROUTE) == NULL)
+		return 0;
+	if (gguf_get_string(file, KEY_DENSE_ROUTE, &route, err) != 0)
+		return -1;
+	n = strlen(route);
+	if (n != (size_t)model->config.n_layer ||
+	    strspn(route, "BS.") != n) {
+		error_set(err, "%s: %s is '%.*s'; expected one letter B, S or "
+		    ". for each of the %d layers", file->path, KEY_DENSE_ROUTE,
+		    (int)(n > 80 ? 80 : n), route, model->config.n_layer);
+		free(route);
+		return -1;
+	}
+	memcpy(model->dense_route, route, n + 1);
+	free(route);
+	return 0;
+}
+
+/* Load path into model; a dense file only when allow_dense. */
+static int
+load_file(struct duo_model *model, const char *path, bool allow_dense,
+    struct duo_error *err)
 {
 	struct gguf_file file;
 	struct duo_config config;
@@ -625,6 +849,7 @@ model_load(struct duo_model *model, const char *path, struct duo_error *err)
 	struct tokenizer *tokenizer = NULL;
 	char *architecture = NULL, *name = NULL;
 	int i, n, tied;
+	bool dense;
 
 	memset(model, 0, sizeof *model);
 	memset(&training, 0, sizeof training);
@@ -634,12 +859,20 @@ model_load(struct duo_model *model, const char *path, struct duo_error *err)
 	if (gguf_get_string(&file, "general.architecture", &architecture,
 	    err) != 0)
 		goto fail;
-	if (strcmp(architecture, "duo") != 0) {
+	dense = strcmp(architecture, DENSE_ARCH) == 0;
+	if (dense && !allow_dense) {
+		error_set(err, "%s: a dense model (architecture '%s', one "
+		    "module per layer) is read only by duo info and duo score",
+		    path, DENSE_ARCH);
+		goto fail;
+	}
+	if (!dense && strcmp(architecture, "duo") != 0) {
 		error_set(err, "%s: general.architecture is '%s', not 'duo'",
 		    path, architecture);
 		goto fail;
 	}
-	if (read_config(&config, &file, err) != 0 ||
+	if ((dense ? read_dense_config(&config, &file, err) :
+	    read_config(&config, &file, err)) != 0 ||
 	    read_training(&training, &file, err) != 0)
 		goto fail;
 	if (gguf_find_kv(&file, "general.name") != NULL &&
@@ -669,7 +902,8 @@ model_load(struct duo_model *model, const char *path, struct duo_error *err)
 		model_tensor_info(&config, tied, i, &info);
 		copy_tensor(&file, &info, model->params + info.offset);
 	}
-	if (check_unknown_tensors(&file, model, err) != 0)
+	if (check_unknown_tensors(&file, model, err) != 0 ||
+	    (dense && read_dense_route(model, &file, err) != 0))
 		goto fail;
 	model->name = name;
 	model->training = training;
@@ -689,17 +923,56 @@ fail:
 	return -1;
 }
 
+int
+model_load(struct duo_model *model, const char *path, struct duo_error *err)
+{
+	return load_file(model, path, false, err);
+}
+
+int
+model_load_dense(struct duo_model *model, const char *path,
+    struct duo_error *err)
+{
+	return load_file(model, path, true, err);
+}
+
+/* The keys every Duo or dense file has under the same name: the
+ * training facts and the tokenizer; then every tensor of the layout. */
+static void
+write_training_and_tensors(const struct duo_model *model,
+    struct gguf_writer *writer, enum gguf_tensor_type type)
+{
+	const struct duo_training_info *training = &model->training;
+	struct model_tensor_info info;
+	int j, n = model_tensor_count(&model->config, model->tied_output);
+
+	gguf_writer_set_f32(writer, KEY_P_BIG, training->p_big);
+	gguf_writer_set_f32(writer, KEY_P_SKIP, training->p_skip);
+	gguf_writer_set_u64(writer, KEY_TOKENS_SEEN, training->tokens_seen);
+	gguf_writer_set_u32(writer, KEY_SEED, training->seed);
+	if (training->corpus != NULL)
+		gguf_writer_set_string(writer, KEY_CORPUS, training->corpus);
+	if (model->tokenizer != NULL)
+		tokenizer_write(model->tokenizer, writer);
+	for (j = 0; j < n; j++) {
+		model_tensor_info(&model->config, model->tied_output, j, &info);
+		/* llama.cpp multiplies by a norm's weights only in F32: it
+		 * aborts on an F16 one ("binary_op: unsupported types") */
+		gguf_writer_add_tensor(writer, info.name, model->config.dense &&
+		    info.n_dims == 1 ? GGUF_TENSOR_F32 : type, info.n_dims,
+		    info.ne, model->params + info.offset);
+	}
+}
+
 void
 model_write(const struct duo_model *model, struct gguf_writer *writer,
     enum gguf_tensor_type type)
 {
 	const struct duo_config *config = &model->config;
-	const struct duo_training_info *training = &model->training;
-	struct model_tensor_info info;
 	uint32_t u;
 	float f;
 	size_t i;
-	int j, value, n = model_tensor_count(config, model->tied_output);
+	int value;
 
 	gguf_writer_set_string(writer, "general.architecture", "duo");
 	gguf_writer_set_string(writer, "general.name",
@@ -719,19 +992,115 @@ model_write(const struct duo_model *model, struct gguf_writer *writer,
 		    sizeof f);
 		gguf_writer_set_f32(writer, config_f32_keys[i].key, f);
 	}
-	gguf_writer_set_f32(writer, KEY_P_BIG, training->p_big);
-	gguf_writer_set_f32(writer, KEY_P_SKIP, training->p_skip);
-	gguf_writer_set_u64(writer, KEY_TOKENS_SEEN, training->tokens_seen);
-	gguf_writer_set_u32(writer, KEY_SEED, training->seed);
-	if (training->corpus != NULL)
-		gguf_writer_set_string(writer, KEY_CORPUS, training->corpus);
-	if (model->tokenizer != NULL)
-		tokenizer_write(model->tokenizer, writer);
-	for (j = 0; j < n; j++) {
-		model_tensor_info(config, model->tied_output, j, &info);
-		gguf_writer_add_tensor(writer, info.name, type, info.n_dims,
-		    info.ne, model->params + info.offset);
+	write_training_and_tensors(model, writer, type);
+}
+
+void
+model_write_dense(const struct duo_model *model, struct gguf_writer *writer,
+    enum gguf_tensor_type type)
+{
+	const struct duo_config *c = &model->config;
+	int32_t widths[DUO_MAX_LAYERS], heads[DUO_MAX_LAYERS];
+	size_t i;
+	int l;
+
+	for (l = 0; l < c->n_layer; l++) {
+		widths[l] = c->ffn_width[l];
+		heads[l] = c->n_head;
 	}
+	gguf_writer_set_string(writer, "general.architecture", DENSE_ARCH);
+	gguf_writer_set_string(writer, "general.name",
+	    model->name != NULL ? model->name : "duo");
+	gguf_writer_set_u32(writer, "general.alignment",
+	    GGUF_DEFAULT_ALIGNMENT);
+	gguf_writer_set_u32(writer, "deci.block_count", (uint32_t)c->n_layer);
+	for (i = 0; i < sizeof dense_u32_keys / sizeof dense_u32_keys[0]; i++)
+		gguf_writer_set_u32(writer, dense_u32_keys[i].key,
+		    (uint32_t)*(const int *)((const char *)c +
+		    dense_u32_keys[i].field));
+	for (i = 0; i < sizeof dense_f32_keys / sizeof dense_f32_keys[0]; i++)
+		gguf_writer_set_f32(writer, dense_f32_keys[i].key,
+		    *(const float *)((const char *)c + dense_f32_keys[i].field));
+	gguf_writer_set_i32_array(writer, KEY_DENSE_FFN, widths,
+	    (size_t)c->n_layer);
+	gguf_writer_set_i32_array(writer, KEY_DENSE_HEADS, heads,
+	    (size_t)c->n_layer);
+	gguf_writer_set_i32_array(writer, KEY_DENSE_HEADS_KV, heads,
+	    (size_t)c->n_layer);
+	/* llama.cpp checks the rotated size against the head size */
+	gguf_writer_set_u32(writer, "deci.rope.dimension_count",
+	    (uint32_t)(c->d_model / c->n_head));
+	gguf_writer_set_u32(writer, "deci.vocab_size", (uint32_t)c->n_vocab);
+	if (model->dense_route[0] != '\0')
+		gguf_writer_set_string(writer, KEY_DENSE_ROUTE,
+		    model->dense_route);
+	/* every window begins with BOS, as duo's do */
+	gguf_writer_set_bool(writer, "tokenizer.ggml.add_bos_token", 1);
+	write_training_and_tensors(model, writer, type);
+}
+
+/* Copy n floats of one tensor, or zeros when src is NULL. */
+static void
+copy_or_zero(float *dst, const float *src, size_t n)
+{
+	if (src == NULL)
+		memset(dst, 0, n * sizeof *dst);
+	else
+		memcpy(dst, src, n * sizeof *dst);
+}
+
+int
+model_make_dense(struct duo_model *dense, struct duo_model *model,
+    const uint8_t *route, struct duo_error *err)
+{
+	const struct duo_config *c = &model->config;
+	const struct duo_layer *w;
+	struct duo_config config = *c;
+	struct duo_layer *d;
+	size_t C = (size_t)c->d_model, I;
+	int l;
+
+	if (c->dense)
+		return error_set(err, "the model is dense already");
+	config.dense = 1;
+	config.d_ff = 1;
+	config.d_ff_small = c->d_ff;
+	for (l = 0; l < c->n_layer; l++) {
+		config.ffn_width[l] = route[l] == CHOICE_BIG ? c->d_ff :
+		    route[l] == CHOICE_SMALL ? c->d_ff_small : 1;
+		if (config.ffn_width[l] > config.d_ff)
+			config.d_ff = config.ffn_width[l];
+		if (config.ffn_width[l] < config.d_ff_small)
+			config.d_ff_small = config.ffn_width[l];
+	}
+	if (model_alloc(dense, &config, model->tied_output, err) != 0)
+		return -1;
+	/* the global tensors and each layer's attention and norms come
+	 * first in both layouts and have the same shapes */
+	memcpy(dense->params, model->params, global_elements(c,
+	    model->tied_output) * sizeof *dense->params);
+	for (l = 0; l < c->n_layer; l++) {
+		w = &model->layers[l];
+		d = &dense->layers[l];
+		memcpy(d->attn_norm, w->attn_norm, (size_t)(d->gate -
+		    d->attn_norm) * sizeof(float));
+		I = (size_t)config.ffn_width[l];
+		copy_or_zero(d->gate, route[l] == CHOICE_BIG ? w->gate :
+		    route[l] == CHOICE_SMALL ? w->gate_small : NULL, I * C);
+		copy_or_zero(d->up, route[l] == CHOICE_BIG ? w->up :
+		    route[l] == CHOICE_SMALL ? w->up_small : NULL, I * C);
+		copy_or_zero(d->down, route[l] == CHOICE_BIG ? w->down :
+		    route[l] == CHOICE_SMALL ? w->down_small : NULL, I * C);
+		dense->dense_route[l] = "BS."[route[l]];
+	}
+	dense->dense_route[c->n_layer] = '\0';
+	dense->name = model->name;
+	dense->training = model->training;
+	dense->tokenizer = model->tokenizer;
+	model->name = NULL;
+	model->training.corpus = NULL;
+	model->tokenizer = NULL;
+	return 0;
 }
 
 int
@@ -943,7 +1312,8 @@ ffn_weights(const struct duo_model *model, int layer,
 	if (choice == CHOICE_BIG) {
 		*gate_up = w->gate;
 		*down = w->down;
-		return model->config.d_ff;
+		return model->config.dense ? model->config.ffn_width[layer] :
+		    model->config.d_ff;
 	}
 	*gate_up = w->gate_small;
 	*down = w->down_small;
@@ -1098,8 +1468,9 @@ forward_check(const struct duo_model *model, const struct kv_cache *cache,
 			return error_set(err, "forward: token id %d at "
 			    "position %d is outside the vocabulary of %d",
 			    (int)tokens[t], cache->length + t, c->n_vocab);
+	/* a dense model's one module per layer is its big one */
 	for (i = 0; routes != NULL && i < (size_t)T * (size_t)c->n_layer; i++)
-		if (routes[i] > CHOICE_SKIP)
+		if (routes[i] > (c->dense ? CHOICE_BIG : CHOICE_SKIP))
 			return error_set(err, "forward: route choice %d at "
 			    "position %d, layer %d", routes[i],
 			    cache->length + (int)(i / (size_t)c->n_layer),

@@ -51,6 +51,15 @@ struct duo_config {
 	int n_ctx;         /* N */
 	float rope_base;   /* 10000 */
 	float norm_eps;    /* 1e-5 */
+	/*
+	 * A dense model (a file of architecture 'deci' that "duo convert
+	 * --route" writes) has one FFN module per layer, of inner size
+	 * ffn_width[l], held where a Duo model holds its big module: its
+	 * only route is all B, d_ff is its widest module and d_ff_small
+	 * its narrowest.  Zero for a Duo model.
+	 */
+	int dense;
+	int ffn_width[DUO_MAX_LAYERS];
 };
 
 struct duo_layer {
@@ -92,6 +101,8 @@ struct duo_model {
 	float *output;                 /* (V, C); == token_embedding when tied */
 	int tied_output;
 	struct duo_layer *layers;      /* [L] */
+	/* a dense model's route letters from duo.dense.route, or "" */
+	char dense_route[DUO_MAX_LAYERS + 1];
 };
 
 /*
@@ -121,9 +132,25 @@ int model_alloc(struct duo_model *model, const struct duo_config *config,
 /* Random initialisation (normal, std 0.02; residual projections scaled by
  * 1/sqrt(2L); norms at 1), deterministic for a seed. */
 void model_init_random(struct duo_model *model, uint64_t seed);
-/* Load a duo GGUF file (F32 or F16 tensors), tokenizer included. */
+/* Load a duo GGUF file (F32 or F16 tensors), tokenizer included; a
+ * dense file is refused with a line saying which commands read it. */
 int model_load(struct duo_model *model, const char *path,
     struct duo_error *err);
+/* model_load that also reads a dense file (architecture 'deci'), for
+ * the commands that only score with the model's own route. */
+int model_load_dense(struct duo_model *model, const char *path,
+    struct duo_error *err);
+/* Add a dense model's keys (architecture 'deci', the per-layer arrays
+ * llama.cpp reads), tokenizer and tensors to a writer; model must be
+ * dense. */
+void model_write_dense(const struct duo_model *model,
+    struct gguf_writer *writer, enum gguf_tensor_type type);
+/* The dense model of model under route (L choices): layer l holds the
+ * big module, the small one, or for a skip a module of width 1 whose
+ * weights are zero (it adds exactly nothing).  dense takes model's
+ * name, training facts and tokenizer. */
+int model_make_dense(struct duo_model *dense, struct duo_model *model,
+    const uint8_t *route, struct duo_error *err);
 /* Add every model key, tokenizer key and tensor to a writer. */
 void model_write(const struct duo_model *model, struct gguf_writer *writer,
     enum gguf_tensor_type type);

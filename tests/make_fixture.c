@@ -100,7 +100,7 @@ int
 main(int argc, char **argv)
 {
 	struct duo_config config = { 4, 32, 4, 128, 8, 0, 64, 10000.0f,
-	    1e-5f };
+	    1e-5f, 0, { 0 } };
 	struct tokenizer *tokenizer;
 	struct duo_model model;
 	struct duo_error err;

@@ -448,7 +448,7 @@ static void
 test_refusals(void)
 {
 	static const struct duo_config config = { 2, 16, 2, 64, 4, 40, 10,
-	    10000.0f, 1e-5f };
+	    10000.0f, 1e-5f, 0, { 0 } };
 	struct duo_model m;
 	struct kv_cache cache;
 	struct forward_workspace *ws, *small;
@@ -511,7 +511,7 @@ static void
 test_parts(void)
 {
 	static const struct duo_config config = { 3, 24, 3, 40, 6, 37, 16,
-	    10000.0f, 1e-5f };
+	    10000.0f, 1e-5f, 0, { 0 } };
 	struct duo_config bad;
 	struct model_tensor_info info;
 	struct duo_model m, again;
@@ -662,7 +662,7 @@ static void
 make_model_with_tokenizer(struct duo_model *m, int tied, int vocab_extra)
 {
 	struct duo_config config = { 2, 16, 2, 32, 4, 0, 16, 10000.0f,
-	    1e-5f };
+	    1e-5f, 0, { 0 } };
 	struct tokenizer *tok;
 	struct duo_error err;
 
@@ -902,7 +902,7 @@ test_huge_declared_width(void)
 {
 	struct duo_model m, loaded;
 	struct duo_config huge = { 64, 65536, 64, 1 << 20, 1 << 16, 1 << 20,
-	    1024, 10000.0f, 1e-5f };
+	    1024, 10000.0f, 1e-5f, 0, { 0 } };
 	struct duo_error err;
 	char path[4096];
 	const char *dir = getenv("TMPDIR");
@@ -960,12 +960,13 @@ main(void)
 		struct duo_config config;
 		int tied;
 	} shapes[] = {
-		{ { 2, 16, 2, 64, 4, 50, 24, 10000.0f, 1e-5f }, 1 },
-		{ { 3, 24, 3, 40, 6, 37, 20, 10000.0f, 1e-5f }, 0 },
-		{ { 1, 8, 1, 32, 2, 11, 9, 10000.0f, 1e-5f }, 0 },
-		{ { 4, 12, 6, 48, 3, 70, 70, 10000.0f, 1e-5f }, 1 },
-		{ { 2, 20, 5, 80, 5, 97, 140, 500.0f, 1e-5f }, 0 },
-		{ { 2, 256, 4, 512, 32, 300, 150, 10000.0f, 1e-5f }, 1 },
+		{ { 2, 16, 2, 64, 4, 50, 24, 10000.0f, 1e-5f, 0, { 0 } }, 1 },
+		{ { 3, 24, 3, 40, 6, 37, 20, 10000.0f, 1e-5f, 0, { 0 } }, 0 },
+		{ { 1, 8, 1, 32, 2, 11, 9, 10000.0f, 1e-5f, 0, { 0 } }, 0 },
+		{ { 4, 12, 6, 48, 3, 70, 70, 10000.0f, 1e-5f, 0, { 0 } }, 1 },
+		{ { 2, 20, 5, 80, 5, 97, 140, 500.0f, 1e-5f, 0, { 0 } }, 0 },
+		{ { 2, 256, 4, 512, 32, 300, 150,
+		    10000.0f, 1e-5f, 0, { 0 } }, 1 },
 	};
 	size_t i;
 	int pass;

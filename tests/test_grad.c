@@ -748,7 +748,8 @@ model_loss(void *p)
 static void
 test_model(void)
 {
-	struct duo_config cf = { 2, 8, 2, 32, 4, 11, 6, 10000.0f, 1e-5f };
+	struct duo_config cf = { 2, 8, 2, 32, 4, 11, 6,
+	    10000.0f, 1e-5f, 0, { 0 } };
 	struct duo_model model;
 	struct train_options opts;
 	struct trainer tr;
@@ -824,7 +825,8 @@ test_model(void)
 static void
 test_matches_inference(void)
 {
-	struct duo_config cf = { 3, 32, 4, 128, 8, 50, 40, 10000.0f, 1e-5f };
+	struct duo_config cf = { 3, 32, 4, 128, 8, 50, 40,
+	    10000.0f, 1e-5f, 0, { 0 } };
 	struct duo_model model;
 	struct train_options opts;
 	struct forward_workspace *ws;

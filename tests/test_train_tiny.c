@@ -112,7 +112,8 @@ static int
 make_model(struct duo_model *model, const struct tokenizer *tok,
     uint64_t seed)
 {
-	struct duo_config cf = { 2, 32, 2, 128, 8, 0, 32, 10000.0f, 1e-5f };
+	struct duo_config cf = { 2, 32, 2, 128, 8, 0, 32,
+	    10000.0f, 1e-5f, 0, { 0 } };
 	struct duo_error err;
 
 	cf.n_vocab = tokenizer_vocab_size(tok);

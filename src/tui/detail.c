@@ -9,6 +9,7 @@
  */
 #include "detail.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -359,7 +360,23 @@ draw_predictions(struct app *app, const struct rect *r, int y)
 	return y + 1;
 }
 
-/* Difficulty, the glyphs' legend and the loss chart, from line y of r. */
+/* Under the fixed method, the command that writes its route at the
+ * budget as a dense model for llama.cpp (duo convert --route; IN is the
+ * run's model, which the runs list names); the line after it. */
+static int
+draw_convert(struct app *app, int y, int x, int w, int bottom)
+{
+	char line[128];
+
+	snprintf(line, sizeof line, "for llama.cpp: duo convert -r "
+	    "%" PRId64 ":fixed@%d IN OUT", app->run->data.info.id,
+	    app_budget(app, app->run->L));
+	return draw_wrapped(app, y, x, w, bottom, line, EL_DIM);
+}
+
+/* Difficulty, the glyphs' legend, the chosen method's predictions (and
+ * under fixed, its convert command) and the loss chart, from line y of
+ * r. */
 static void
 draw_extras(struct app *app, const struct rect *r, int y)
 {
@@ -387,6 +404,9 @@ draw_extras(struct app *app, const struct rect *r, int y)
 	draw_wchar(app, y, x + 14, app->glyphs.skip, EL_SKIP);
 	draw_text(app, y, x + 15, 6, " skip", EL_DIM);
 	y += 1;
+	if (y < bottom && method_find(run->methods[app->method].name) ==
+	    METHOD_FIXED)
+		y = draw_convert(app, y, x, w, bottom);
 	if (app->predictions && y < bottom)
 		y = draw_predictions(app, r, y) + 1;
 	y += 1;

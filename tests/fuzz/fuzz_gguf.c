@@ -133,8 +133,9 @@ use_model(const struct duo_model *model)
 		free(ids);
 		return;
 	}
+	/* a dense model's one module per layer is its big one */
 	for (i = 0; i < (size_t)T * (size_t)model->config.n_layer; i++)
-		routes[i] = (uint8_t)(i % 3);
+		routes[i] = model->config.dense ? CHOICE_BIG : (uint8_t)(i % 3);
 	ws = forward_workspace_new(&model->config, T);
 	if (ws != NULL && model_window_losses(model, ws, ids, T, routes,
 	    losses, &err) != 0)
@@ -160,11 +161,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		FUZZ_CHECK_MESSAGE(err.message);
 	}
-	if (model_load(&model, path, &err) != 0) {
+	/* dense files (duo convert --route) too: their per-layer arrays */
+	if (model_load_dense(&model, path, &err) != 0) {
 		FUZZ_CHECK_MESSAGE(err.message);
 		return 0;
 	}
-	if (router_load_all(path, &model.config, &routers, &n_routers,
+	if (model.config.dense)
+		n_routers = 0;
+	else if (router_load_all(path, &model.config, &routers, &n_routers,
 	    &err) == 0)
 		router_free_all(routers, n_routers);
 	else

@@ -9,7 +9,8 @@
  *   tests/fuzz/make_gguf_seeds tests/fuzz/corpus/gguf
  *
  * Writes tiny-f32.gguf (tied output, one router), tiny-f16.gguf (untied,
- * F16), and every-type.gguf.  Deterministic: fixed seeds.
+ * F16), dense-f16.gguf (the dense model of route "S.", as duo convert
+ * --route writes it), and every-type.gguf.  Deterministic: fixed seeds.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,8 @@ static int
 write_model(const char *directory, const char *file, int tied,
     enum gguf_tensor_type type, int with_router)
 {
-	struct duo_config config = { 2, 8, 2, 16, 4, 0, 8, 10000.0f, 1e-5f };
+	struct duo_config config = { 2, 8, 2, 16, 4, 0, 8,
+	    10000.0f, 1e-5f, 0, { 0 } };
 	struct tokenizer *tokenizer;
 	struct duo_model model;
 	struct duo_router router;
@@ -72,6 +74,45 @@ write_model(const char *directory, const char *file, int tied,
 	if (status != 0)
 		goto fail;
 	return 0;
+fail:
+	fprintf(stderr, "make_gguf_seeds: %s: %s\n", path, err.message);
+	return -1;
+}
+
+/* The dense model of tiny-f16.gguf's shape at route "S.": a small
+ * module, then a skip (width 1, zero weights). */
+static int
+write_dense(const char *directory)
+{
+	struct duo_config config = { 2, 8, 2, 16, 4, 0, 8,
+	    10000.0f, 1e-5f, 0, { 0 } };
+	static const uint8_t route[2] = { CHOICE_SMALL, CHOICE_SKIP };
+	struct tokenizer *tokenizer;
+	struct duo_model model, dense;
+	struct gguf_writer *w;
+	struct duo_error err;
+	char path[4096];
+	int status;
+
+	snprintf(path, sizeof path, "%s/dense-f16.gguf", directory);
+	if (tokenizer_train(&tokenizer, seed_text, sizeof seed_text - 1, 262,
+	    &err) != 0)
+		goto fail;
+	config.n_vocab = tokenizer_vocab_size(tokenizer);
+	if (model_alloc(&model, &config, 1, &err) != 0)
+		goto fail;
+	model.tokenizer = tokenizer;
+	model_init_random(&model, 7);
+	status = model_make_dense(&dense, &model, route, &err);
+	model_free(&model);
+	if (status != 0 || (w = gguf_writer_new()) == NULL)
+		goto fail;
+	model_write_dense(&dense, w, GGUF_TENSOR_F16);
+	status = gguf_writer_save(w, path, &err);
+	gguf_writer_free(w);
+	model_free(&dense);
+	if (status == 0)
+		return 0;
 fail:
 	fprintf(stderr, "make_gguf_seeds: %s: %s\n", path, err.message);
 	return -1;
@@ -119,7 +160,7 @@ main(int argc, char **argv)
 	}
 	if (write_model(argv[1], "tiny-f32.gguf", 1, GGUF_TENSOR_F32, 1) != 0 ||
 	    write_model(argv[1], "tiny-f16.gguf", 0, GGUF_TENSOR_F16, 0) != 0 ||
-	    write_every_type(argv[1]) != 0)
+	    write_dense(argv[1]) != 0 || write_every_type(argv[1]) != 0)
 		return 1;
 	return 0;
 }

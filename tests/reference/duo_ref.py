@@ -8,6 +8,10 @@ every loss with the one in the TSV.
 
     duo_ref.py MODEL TSV --route R [--context-route R]
                [--tolerance X] [--min-windows K]
+    duo_ref.py DENSE-MODEL TSV [--tolerance X] [--min-windows K]
+
+A dense model (architecture 'deci', written by `duo convert --route`)
+holds one module per layer and is scored without a route.
 
 The TSV has the header "pos<TAB>token_id<TAB>piece<TAB>loss" and one row
 per text token, pos counting from 1; BOS is not a row.  Windows follow
@@ -113,24 +117,40 @@ class DuoModel:
 
     def __init__(self, gguf):
         kv, t = gguf.kv, gguf.tensors
-        if kv.get("general.architecture") != "duo":
-            raise BadInput("general.architecture is not 'duo'")
-        self.n_layer = kv["duo.block_count"]
-        self.d_model = kv["duo.embedding_length"]
-        self.n_head = kv["duo.attention.head_count"]
-        self.n_ctx = kv["duo.context_length"]
-        self.rope_base = kv["duo.rope.freq_base"]
-        self.eps = kv["duo.attention.layer_norm_rms_epsilon"]
+        arch = kv.get("general.architecture")
+        if arch not in ("duo", "deci"):
+            raise BadInput("general.architecture is not 'duo' or 'deci'")
+        # A dense file (architecture 'deci', duo convert --route) has one
+        # module per layer under the big module's names, its width and
+        # head counts given per layer as llama.cpp reads them.
+        self.dense = arch == "deci"
+        self.n_layer = kv[f"{arch}.block_count"]
+        self.d_model = kv[f"{arch}.embedding_length"]
+        self.n_head = kv[f"{arch}.attention.head_count"]
+        if self.dense:
+            heads = set(self.n_head) | set(
+                kv["deci.attention.head_count_kv"])
+            if len(heads) != 1 or len(self.n_head) != self.n_layer:
+                raise BadInput(f"head counts {sorted(heads)} per layer")
+            self.n_head = heads.pop()
+        self.n_ctx = kv[f"{arch}.context_length"]
+        self.rope_base = kv[f"{arch}.rope.freq_base"]
+        self.eps = kv[f"{arch}.attention.layer_norm_rms_epsilon"]
         self.bos = kv["tokenizer.ggml.bos_token_id"]
         self.embedding = t["token_embd.weight"]            # (V, C)
         self.output = t.get("output.weight", self.embedding)
         self.output_norm = t["output_norm.weight"]
+        names = ["attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
+                 "ffn_norm", "ffn_gate", "ffn_up", "ffn_down"]
+        if not self.dense:
+            names += ["ffn_gate_small", "ffn_up_small", "ffn_down_small"]
         self.layers = []
         for n in range(self.n_layer):
-            w = {name: t[f"blk.{n}.{name}.weight"] for name in (
-                "attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
-                "ffn_norm", "ffn_gate", "ffn_up", "ffn_down",
-                "ffn_gate_small", "ffn_up_small", "ffn_down_small")}
+            w = {name: t[f"blk.{n}.{name}.weight"] for name in names}
+            if self.dense and w["ffn_gate"].shape[0] != \
+                    kv["deci.feed_forward_length"][n]:
+                raise BadInput(f"layer {n}: ffn_gate does not match "
+                               f"deci.feed_forward_length")
             self.layers.append(w)
 
     def rmsnorm(self, x, w):
@@ -232,7 +252,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model")
     parser.add_argument("tsv")
-    parser.add_argument("--route", required=True)
+    parser.add_argument("--route")
     parser.add_argument("--context-route")
     parser.add_argument("--tolerance", type=float, default=1e-4)
     parser.add_argument("--min-windows", type=int, default=1)
@@ -240,6 +260,13 @@ def main():
     try:
         model = DuoModel(GGUFReader(args.model))
         ids, c_losses = read_tsv(args.tsv)
+        if model.dense and (args.route or args.context_route):
+            raise BadInput("a dense model takes no route")
+        if not model.dense and not args.route:
+            raise BadInput("--route is required")
+        if model.dense:
+            # every layer's one module is held as the big one
+            args.route = "B" * model.n_layer
         for r in filter(None, (args.route, args.context_route)):
             if len(r) != model.n_layer or set(r) - set("BS."):
                 raise BadInput(f"route {r!r} does not fit "
@@ -254,7 +281,7 @@ def main():
     worst = int(np.argmax(diff))
     windows = -(-len(ids) // (model.n_ctx - 1))
     mode = (f"context route {args.context_route}" if args.context_route
-            else "shared")
+            else "dense model" if model.dense else "shared")
     ok = diff[worst] <= args.tolerance and windows >= args.min_windows
     print(f"{'ok  ' if ok else 'FAIL'} route {args.route} ({mode}): "
           f"{len(ids)} tokens in {windows} windows, mean loss "
