@@ -284,7 +284,7 @@ refused "a model of 65 layers" "duo: layers.db: run 1: its model's n_layer is 65
 	layers.db
 damage extra.db "CREATE TABLE notes (x)"
 refused "a table duo does not know" \
-	"duo: extra.db: table notes is not one of schema version 4, or has other columns; duo merge copies only the tables it knows" \
+	"duo: extra.db: table notes is not one of schema version 5, or has other columns; duo merge copies only the tables it knows" \
 	extra.db
 # (new settings, or the duplicate test would refuse it first)
 damage method.db "UPDATE results SET method = 'guess' WHERE run_id = 1 AND method = 'big';
@@ -308,7 +308,7 @@ refused "another program's database" \
 cp b.db newer.db
 sqlite3 newer.db "PRAGMA user_version = 99" || exit 99
 refused "a newer schema" \
-	"duo: newer.db: schema version 99 is newer than this duo understands (4); upgrade duo" \
+	"duo: newer.db: schema version 99 is newer than this duo understands (5); upgrade duo" \
 	newer.db
 cp b.db older.db
 sqlite3 older.db "PRAGMA user_version = 2" || exit 99
@@ -335,14 +335,15 @@ refused "the output by its path" \
 # an older database is upgraded as the output, then merged into: a
 # version-3 file made from a current one (no route_kl, no control_of)
 cp b.db old-out.db
-sqlite3 old-out.db "DROP TABLE route_kl; PRAGMA writable_schema = ON;
+sqlite3 old-out.db "DROP TABLE route_kl; DROP TABLE route_losses_f16;
+	DROP TABLE route_kl_f16; PRAGMA writable_schema = ON;
 	UPDATE sqlite_schema SET sql = replace(sql, ', control_of INTEGER
   REFERENCES runs(id) ON DELETE CASCADE', '') WHERE name = 'runs';
 	PRAGMA writable_schema = OFF; PRAGMA user_version = 3" || exit 99
 expect 0 '' "an older output" -- "$DUO" merge old-out.db seed.db
 checks=$((checks + 1))
 [ "$(sqlite3 old-out.db 'PRAGMA user_version;
-    SELECT count(*) FROM runs')" = "$(printf '4\n2')" ] ||
+    SELECT count(*) FROM runs')" = "$(printf '5\n2')" ] ||
 	fail "an older output was not upgraded and merged into"
 
 # a null-model control keeps its link to the run it controls, by the

@@ -36,6 +36,8 @@
 struct whatif_tables {
 	int64_t run_id;                 /* read for; 0: not yet */
 	int ok;                         /* 0: why says why not */
+	enum store_tables encoding;     /* F32, or F16: rounded losses */
+	int asked_none;                 /* made with --losses none */
 	char why[1024];
 	struct route_space space;
 	size_t R;
@@ -236,15 +238,22 @@ load_tables(struct app *app, struct whatif_tables *t)
 		    "tables");
 		return;
 	}
-	if (store_open(&store, app->db_path, STORE_READONLY, &err) != 0) {
+	if (store_open(&store, app->db_path, STORE_READONLY, &err) != 0 ||
+	    store_route_tables(store, app->run_id, &t->encoding,
+	    &t->asked_none, &err) != 0) {
 		snprintf(t->why, sizeof t->why, "%s", err.message);
+		store_close(store);
 		return;
 	}
 	for (p = 1; p <= run->T; p++) {
 		rc = store_load_route_losses(store, app->run_id, (int)p,
 		    t->losses + (p - 1) * t->R, t->R, &err);
 		if (rc != 0) {
-			if (rc > 0)
+			if (rc > 0 && t->asked_none)
+				snprintf(t->why, sizeof t->why, "this run was "
+				    "made with --losses none: no loss tables "
+				    "to ask a what-if of");
+			else if (rc > 0)
 				snprintf(t->why, sizeof t->why, "this run "
 				    "keeps no loss tables%s: there is nothing "
 				    "to ask a what-if of",
@@ -612,6 +621,11 @@ whatif_draw(struct app *app, struct view *view)
 			    "%zu of the %zu routes with %d big modules meet "
 			    "the constraints", s->n_allowed, s->n_at_k, k);
 	}
+	/* half precision keeps 11 significant bits: a loss is off by at
+	 * most 2^-11 of itself */
+	if (s->tables.encoding == STORE_TABLES_F16 && ++y < bottom)
+		draw_text(app, y, r->x + 1, r->w - 2, "(F16 tables: each loss "
+		    "rounded, within 0.05%; near ties may swap)", EL_DIM);
 	if (context_find(run->data.info.context) == ORACLE_GREEDY &&
 	    ++y < bottom)
 		draw_text(app, y, r->x + 1, r->w - 2, "(the tables of a greedy "
