@@ -27,7 +27,21 @@
  * tokens, for its time against the exhaustive one's scaled by the number
  * of routes and tokens.
  *
+ * With --greedy: the greedy context against the shared one on a real
+ * model and text (the shipped model and examples/notes.txt, say), every
+ * budget over BS as "duo run --context greedy" runs it: the first TOKENS
+ * tokens of the text in each mode, RUNS times (alternating the modes, so
+ * that other work on the machine falls on all of them alike), medians of
+ * the wall times reported per token, with the FLOPs the search counted,
+ * its GFLOP/s, and the machine's sgemm rate measured in the same run on
+ * the shapes of the walk's products (the head's 256 x C x 1024 and the big
+ * FFN's 256 x C x 2F, every core single-threaded, before and after the
+ * runs).  Greedy runs twice: its contexts walked together, one tree per
+ * position (the default), and apart, one pass per method and budget (the
+ * walk before, oracle_settings.greedy_apart).
+ *
  *   bench_oracle [naive-sample]     (default 256 routes)
+ *   bench_oracle --greedy MODEL TEXT [TOKENS [RUNS]]   (default 24, 3)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -39,10 +53,13 @@
 #endif
 
 #include "error.h"
+#include "host.h"
 #include "linalg.h"
 #include "model.h"
 #include "oracle.h"
 #include "route.h"
+#include "text.h"
+#include "tokenizer.h"
 
 #define N_TOKENS 256
 #define BEAM_TOKENS 64
@@ -205,6 +222,116 @@ naive_seconds(const struct duo_model *model, const int32_t *text,
 	return seconds * (double)n_routes / sample;
 }
 
+static int
+compare_doubles(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double
+median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, compare_doubles);
+	return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+enum { MODE_SHARED, MODE_TOGETHER, MODE_APART, N_MODES };
+
+static const char *const mode_names[N_MODES] = {
+	"shared", "greedy, contexts walked together",
+	"greedy, contexts walked apart (before)",
+};
+
+/* The greedy context against the shared one on a real model and text. */
+static int
+bench_greedy(const char *model_path, const char *text_path, size_t n_tokens,
+    int runs)
+{
+	struct duo_model model;
+	struct text_tokens tokens;
+	struct oracle_settings settings;
+	struct oracle_result result;
+	struct duo_error err;
+	const struct duo_config *c;
+	char *text;
+	size_t length;
+	double *seconds[N_MODES], flops[N_MODES], rate[N_MODES], head[2];
+	double ffn[2], sgemm_best, per_token[N_MODES];
+	int mode, r;
+
+	if (model_load(&model, model_path, &err) != 0 ||
+	    read_input(text_path, &text, &length, &err) != 0 ||
+	    text_tokenize(&tokens, model.tokenizer, text, length, text_path,
+	    &err) != 0) {
+		fprintf(stderr, "bench_oracle: %s\n", err.message);
+		return 1;
+	}
+	c = &model.config;
+	if (n_tokens > tokens.n)
+		n_tokens = tokens.n;
+	printf("model %s: L=%d C=%d H=%d F=%d S=%d V=%d N=%d; %zu tokens of "
+	    "%s, space BS, every budget; %d threads; %d runs a mode\n",
+	    model_path, c->n_layer, c->d_model, c->n_head, c->d_ff,
+	    c->d_ff_small, c->n_vocab, c->n_ctx, n_tokens, text_path,
+	    thread_count(), runs);
+	head[0] = sgemm_rate(256, 1024, c->d_model);
+	ffn[0] = sgemm_rate(256, 2 * c->d_ff, c->d_model);
+	for (mode = 0; mode < N_MODES; mode++) {
+		seconds[mode] = calloc((size_t)runs, sizeof(double));
+		if (seconds[mode] == NULL)
+			return 1;
+	}
+	for (r = 0; r < runs; r++)
+		for (mode = 0; mode < N_MODES; mode++) {
+			oracle_settings_default(&settings);
+			settings.context = mode == MODE_SHARED ? ORACLE_SHARED :
+			    ORACLE_GREEDY;
+			settings.greedy_apart = mode == MODE_APART;
+			if (oracle_run(&model, tokens.ids, n_tokens,
+			    tokenizer_bos(model.tokenizer), &settings,
+			    &result, &err) != 0) {
+				fprintf(stderr, "bench_oracle: %s\n",
+				    err.message);
+				return 1;
+			}
+			seconds[mode][r] = result.seconds;
+			flops[mode] = result.flops;
+			oracle_result_free(&result);
+		}
+	head[1] = sgemm_rate(256, 1024, c->d_model);
+	ffn[1] = sgemm_rate(256, 2 * c->d_ff, c->d_model);
+	sgemm_best = head[0] > head[1] ? head[0] : head[1];
+	sgemm_best = ffn[0] > sgemm_best ? ffn[0] : sgemm_best;
+	sgemm_best = ffn[1] > sgemm_best ? ffn[1] : sgemm_best;
+	printf("sgemm, every core single-threaded: head shape (256x%d)x"
+	    "(%dx1024) %.1f, %.1f GFLOP/s; big FFN shape (256x%d)x(%dx%d) "
+	    "%.1f, %.1f GFLOP/s (before, after the runs)\n", c->d_model,
+	    c->d_model, head[0], head[1], c->d_model, c->d_model, 2 * c->d_ff,
+	    ffn[0], ffn[1]);
+	for (mode = 0; mode < N_MODES; mode++) {
+		per_token[mode] = median(seconds[mode], runs) /
+		    (double)n_tokens;
+		rate[mode] = flops[mode] / (per_token[mode] *
+		    (double)n_tokens) / 1e9;
+		printf("%-40s %.3f s a token (median), %.1f GFLOP a token, "
+		    "%.1f GFLOP/s, %.0f%% of the best sgemm rate\n",
+		    mode_names[mode], per_token[mode], flops[mode] /
+		    (double)n_tokens / 1e9, rate[mode], 100.0 * rate[mode] /
+		    sgemm_best);
+		free(seconds[mode]);
+	}
+	printf("greedy against shared, a token: %.2f times (together), %.2f "
+	    "times (apart); FLOPs %.2f times\n", per_token[MODE_TOGETHER] /
+	    per_token[MODE_SHARED], per_token[MODE_APART] /
+	    per_token[MODE_SHARED], flops[MODE_TOGETHER] / flops[MODE_SHARED]);
+	text_tokens_free(&tokens);
+	free(text);
+	model_free(&model);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -220,6 +347,16 @@ main(int argc, char **argv)
 	double exhaustive_per_route, search_seconds, best_head;
 	int sample = argc > 1 ? atoi(argv[1]) : 256, i;
 
+	if (argc > 1 && strcmp(argv[1], "--greedy") == 0) {
+		if (argc < 4) {
+			fprintf(stderr, "usage: bench_oracle --greedy MODEL "
+			    "TEXT [TOKENS [RUNS]]\n");
+			return 2;
+		}
+		return bench_greedy(argv[2], argv[3], argc > 4 ?
+		    (size_t)atol(argv[4]) : 24, argc > 5 && atoi(argv[5]) > 0 ?
+		    atoi(argv[5]) : 3);
+	}
 	if (sample < 1)
 		sample = 1;
 	if (model_alloc(&model, &config, 1, &err) != 0) {

@@ -72,7 +72,8 @@ append(struct buffer *b, const char *fmt, ...)
  * out of memory. */
 static char *
 settings_json(const struct oracle_settings *settings,
-    const struct oracle_result *result, int n_threads)
+    const struct oracle_result *result, int n_threads,
+    enum store_tables tables)
 {
 	struct buffer b = { malloc(256), 0, 256, false };
 	char route[64 + 1];
@@ -97,6 +98,7 @@ settings_json(const struct oracle_settings *settings,
 	    (unsigned long long)settings->shuffle_seed);
 	if (settings->context == ORACLE_GREEDY)
 		append(&b, ",\"route_losses_context\":\"shared\"");
+	append(&b, ",\"losses\":\"%s\"", store_tables_name(tables));
 	if (settings->n_routers > 0) {
 		append(&b, ",\"router_mode\":\"%s\",\"routers\":{",
 		    router_mode_name(settings->router_mode));
@@ -263,8 +265,10 @@ check_room(struct store *store, const struct duo_model *model,
 	size.n_results = n_tokens * plan.n_methods;
 	size.n_methods = plan.n_methods;
 	size.n_layer = L;
-	size.n_tables = plan.keeps_tables ? n_tokens : 0;
-	size.table_bytes = (size_t)plan.n_routes * sizeof(float);
+	size.n_tables = plan.keeps_tables && req->tables != STORE_TABLES_NONE ?
+	    n_tokens : 0;
+	size.table_bytes = (size_t)plan.n_routes * (req->tables ==
+	    STORE_TABLES_F16 ? 2 : sizeof(float));
 	return store_check_room(store, &size, err);
 }
 
@@ -475,7 +479,8 @@ analysis_run(struct store *store, const struct duo_model *model,
 #endif
 	out->token_records = make_tokens(model, &out->tokens);
 	out->results = make_results(&out->result, &n_results, &out->arena);
-	out->settings_json = settings_json(settings, &out->result, n_threads);
+	out->settings_json = settings_json(settings, &out->result, n_threads,
+	    req->tables);
 	if (settings->context == ORACLE_FIXED)
 		out->context_text = malloc((size_t)L + 1);
 	if (out->token_records == NULL || out->results == NULL ||
@@ -519,8 +524,12 @@ analysis_run(struct store *store, const struct duo_model *model,
 	run->tokens = out->token_records;
 	run->results = out->results;
 	run->n_results = n_results;
-	run->route_losses = out->result.tables;
-	run->route_kl = out->result.kl_tables;
+	/* with --losses none the tables are the analysis's only */
+	run->tables = req->tables;
+	if (req->tables != STORE_TABLES_NONE) {
+		run->route_losses = out->result.tables;
+		run->route_kl = out->result.kl_tables;
+	}
 	run->routers_soft = settings->n_routers > 0 &&
 	    settings->router_mode == ROUTER_SOFT;
 

@@ -38,6 +38,9 @@ struct analysis_request {
 	 * progress and cancel flag; n_threads 0 is OpenMP's number; the
 	 * routers are analysis_prepare()'s */
 	struct oracle_settings settings;
+	/* how the run keeps its loss and KL tables ("duo run --losses");
+	 * zero is exact, float32 */
+	enum store_tables tables;
 
 	/* Made by analysis_prepare(), freed by analysis_request_free(). */
 	char *model_path;               /* the model file's full path, so

@@ -60,6 +60,10 @@ static const char run_options[] =
     "                           NAME (repeatable; 'all' for every one)\n"
     "      --router-mode M      exact (default): each router held to\n"
     "                           every budget; soft: its own choices\n"
+    "      --losses F           how the loss and KL tables of every route\n"
+    "                           are kept: f32 (default, exact), f16\n"
+    "                           (rounded to half precision, half the\n"
+    "                           bytes) or none\n"
     "      --busy-timeout MS    wait up to MS milliseconds for a lock\n"
     "                           that another process holds on the\n"
     "                           database (default 5000)\n"
@@ -85,7 +89,7 @@ const struct command cmd_run_entry = {
 };
 
 enum { OPTION_BEAM = 256, OPTION_SEED, OPTION_SHUFFLE_SEED,
-    OPTION_ROUTER_MODE, OPTION_BUSY_TIMEOUT };
+    OPTION_ROUTER_MODE, OPTION_BUSY_TIMEOUT, OPTION_LOSSES };
 
 /* Routers named with --router, at most this many. */
 #define MAX_ROUTER_OPTIONS 64
@@ -104,6 +108,7 @@ struct run_options {
 	const char *routers[MAX_ROUTER_OPTIONS];
 	int n_routers;
 	const char *router_mode;
+	const char *losses;
 	long busy_timeout;              /* milliseconds */
 	const char *input;
 };
@@ -142,6 +147,7 @@ parse_options(int argc, char **argv, const struct command *cmd,
 		    OPTION_SHUFFLE_SEED },
 		{ "router", required_argument, NULL, 'R' },
 		{ "router-mode", required_argument, NULL, OPTION_ROUTER_MODE },
+		{ "losses", required_argument, NULL, OPTION_LOSSES },
 		{ "busy-timeout", required_argument, NULL,
 		    OPTION_BUSY_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
@@ -155,6 +161,7 @@ parse_options(int argc, char **argv, const struct command *cmd,
 	o->seed = ORACLE_DEFAULT_SEED;
 	o->shuffle_seed = ORACLE_DEFAULT_SHUFFLE_SEED;
 	o->router_mode = "exact";
+	o->losses = "f32";
 	o->busy_timeout = STORE_BUSY_TIMEOUT_MS;
 	while ((c = getopt_long(argc, argv, "m:d:s:c:r:b:l:R:h", long_options,
 	    NULL)) != -1) {
@@ -199,6 +206,9 @@ parse_options(int argc, char **argv, const struct command *cmd,
 			break;
 		case OPTION_ROUTER_MODE:
 			o->router_mode = optarg;
+			break;
+		case OPTION_LOSSES:
+			o->losses = optarg;
 			break;
 		case OPTION_BUSY_TIMEOUT:
 			o->busy_timeout = parse_long_option(cmd,
@@ -415,6 +425,7 @@ cmd_run_exec(int argc, char **argv)
 	enum oracle_context context;
 	struct route_space space;
 	enum router_mode router_mode;
+	enum store_tables tables;
 	uint8_t *context_route = NULL;
 	char *text, context_text[DUO_MAX_LAYERS + 1];
 	const char *name, *model_file;
@@ -432,6 +443,8 @@ cmd_run_exec(int argc, char **argv)
 		n_budgets = parse_budgets(cmd, o.budgets, &budgets);
 	if (router_mode_parse(o.router_mode, &router_mode, &err) != 0)
 		die_usage(cmd, "--router-mode: %s", err.message);
+	if (store_tables_parse(o.losses, &tables, &err) != 0)
+		die_usage(cmd, "--losses: %s", err.message);
 	name = strcmp(o.input, "-") == 0 ? "standard input" : o.input;
 
 	/* The database first: a file that cannot take the run is reported
@@ -483,6 +496,7 @@ cmd_run_exec(int argc, char **argv)
 	req.settings.seed = o.seed;
 	req.settings.shuffle_seed = o.shuffle_seed;
 	req.settings.router_mode = router_mode;
+	req.tables = tables;
 	req.settings.progress = show_progress;
 	req.settings.progress_arg = &progress;
 	/* the tokens first, for the progress line's rate and ETA; the

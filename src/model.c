@@ -1624,20 +1624,19 @@ model_attention_sequences(const struct duo_model *model, int layer,
 
 void
 model_attention_cached(const struct duo_model *model, int layer,
-    const struct forward_workspace *ws, const struct kv_cache *cache,
+    const struct forward_workspace *ws, const struct kv_cache *const *caches,
     float *x, int n, const int *positions, float *scratch)
 {
 	const struct duo_config *c = &model->config;
 	const struct duo_layer *w = &model->layers[layer];
 	int C = c->d_model, H = c->n_head, D = C / H, N = c->n_ctx;
-	int P = 0, h, i;
+	int P = 0, h, i, i0, i1, keys;
 	bool parallel = ws->parallel;
 	float scale = 1.0f / sqrtf((float)D);
 	float *xn = scratch, *qkv = xn + (size_t)n * C;
 	float *att = qkv + (size_t)n * 3 * C, *scores = att + (size_t)n * C;
 	float *own_weights, *inverse_sums;
-	const float *kc = cache->k + (size_t)layer * N * C;
-	const float *vc = cache->v + (size_t)layer * N * C;
+	const float *kc, *vc;
 
 	for (i = 0; i < n; i++)
 		P = positions[i] > P ? positions[i] : P;
@@ -1651,10 +1650,21 @@ model_attention_cached(const struct duo_model *model, int layer,
 		    2 * C, 3 * C, D, ws->rope_cos, ws->rope_sin, false);
 	for (h = 0; h < H; h++) {
 		/* scores (n, P) = q_h k_h^T / sqrt(D) against the cached keys,
-		 * one product for every row since they share the cache */
-		if (P > 0)
-			gemm(false, true, n, P, D, scale, qkv + (size_t)h * D,
-			    3 * C, kc + (size_t)h * D, C, 0.0f, scores, P);
+		 * one product for each run of rows that share a cache */
+		for (i0 = 0; P > 0 && i0 < n; i0 = i1) {
+			keys = positions[i0];
+			for (i1 = i0 + 1; i1 < n && caches[i1] == caches[i0];
+			    i1++)
+				keys = positions[i1] > keys ? positions[i1] :
+				    keys;
+			if (keys == 0)
+				continue;
+			kc = caches[i0]->k + (size_t)layer * N * C;
+			gemm(false, true, i1 - i0, keys, D, scale, qkv +
+			    (size_t)i0 * 3 * C + (size_t)h * D, 3 * C, kc +
+			    (size_t)h * D, C, 0.0f, scores + (size_t)i0 * P,
+			    P);
+		}
 		PARALLEL_FOR(parallel, (size_t)n * (size_t)P)
 		for (i = 0; i < n; i++) {
 			const float *q = qkv + (size_t)i * 3 * C + h * D;
@@ -1675,10 +1685,25 @@ model_attention_cached(const struct duo_model *model, int layer,
 			inverse_sums[i] = (float)(1.0 / (sum + e));
 			memset(row + pos, 0, (size_t)(P - pos) * sizeof *row);
 		}
-		/* out_h (n, D) = scores (n, P) v_h (P, D), then the own value */
-		if (P > 0)
-			gemm(false, false, n, D, P, 1.0f, scores, P,
-			    vc + (size_t)h * D, C, 0.0f, att + (size_t)h * D, C);
+		/* out_h (n, D) = scores (n, P) v_h (P, D) per run, then the
+		 * own value */
+		for (i0 = 0; P > 0 && i0 < n; i0 = i1) {
+			keys = positions[i0];
+			for (i1 = i0 + 1; i1 < n && caches[i1] == caches[i0];
+			    i1++)
+				keys = positions[i1] > keys ? positions[i1] :
+				    keys;
+			if (keys == 0) {
+				for (i = i0; i < i1; i++)
+					memset(att + (size_t)i * C + h * D, 0,
+					    (size_t)D * sizeof *att);
+				continue;
+			}
+			vc = caches[i0]->v + (size_t)layer * N * C;
+			gemm(false, false, i1 - i0, D, keys, 1.0f, scores +
+			    (size_t)i0 * P, P, vc + (size_t)h * D, C, 0.0f,
+			    att + (size_t)i0 * C + (size_t)h * D, C);
+		}
 		for (i = 0; i < n; i++) {
 			float *o = att + (size_t)i * C + h * D;
 			const float *own_v = qkv + (size_t)i * 3 * C + 2 * C +

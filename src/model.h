@@ -253,9 +253,11 @@ float model_row_loss(const float *logits, int V, int32_t target);
  * causal within its sequence.
  *
  * model_attention_cached: x (n, C) += Attn(RMSNorm(x)) of layer for n
- * rows, row i at position positions[i], attending to the cached keys and
- * values of positions 0 .. positions[i] - 1 and to its own key and value,
- * which are not written to the cache.
+ * rows, row i at position positions[i], attending to the keys and values
+ * of positions 0 .. positions[i] - 1 in its own cache, caches[i], and to
+ * its own key and value, which are not written to the cache.  Rows next
+ * to each other with the same cache share one product (the greedy walk
+ * holds rows of several contexts in one batch).
  *
  * model_ffn_add: out (n, C) += module choice of layer applied to xn (n,
  * C), already normalised; scratch needs 2 * n * F floats.
@@ -286,7 +288,7 @@ void model_attention_sequences(const struct duo_model *model, int layer,
     const struct forward_workspace *ws, float *x, int n_seq, int T,
     float *scratch);
 void model_attention_cached(const struct duo_model *model, int layer,
-    const struct forward_workspace *ws, const struct kv_cache *cache,
+    const struct forward_workspace *ws, const struct kv_cache *const *caches,
     float *x, int n, const int *positions, float *scratch);
 void model_ffn_add(const struct duo_model *model, int layer,
     enum route_choice choice, const float *xn, int n, float *out,

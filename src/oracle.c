@@ -556,7 +556,10 @@ oracle_run(const struct duo_model *model, const int32_t *tokens,
 		    oracle_free) != 0)
 			goto done;
 	}
-	if (greedy) {
+	if (greedy && s.exhaustive && !settings->greedy_apart) {
+		if (search_greedy_together(&s, oracle, oracle_free, best) != 0)
+			goto done;
+	} else if (greedy) {
 		for (b = 0; b < s.n_budgets; b++)
 			if (search_greedy_pass(&s, s.budgets[b], false,
 			    oracle[b]) != 0 ||

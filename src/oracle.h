@@ -19,8 +19,11 @@
  *     are cached once per window, and a prefix's rows are the positions
  *     being scored, each attending to the cache and to itself.
  *   greedy: earlier positions use the routes that the same method chose
- *     for them at the same budget: one sequential pass per budget for
- *     oracle, one for best.  Methods that use one route for the whole run
+ *     for them at the same budget: sequential, position by position, each
+ *     method and budget (oracle, oracle_free, best) with its own cache of
+ *     its own choices; in an exhaustive run all of them are walked as one
+ *     tree at each position (search_greedy_together()), in a beam run one
+ *     pass each.  Methods that use one route for the whole run
  *     (big, small, fixed, random_best, random_mean) see their own route at
  *     every position, so in greedy mode they equal their shared-mode
  *     values, and the loss tables kept are the shared-mode tables.
@@ -140,6 +143,11 @@ struct oracle_settings {
 					   0: about a millisecond's (tests
 					   set it tiny so that small models
 					   use the threads too) */
+	int greedy_apart;               /* greedy: walk each method's
+					   context alone, one pass each, as
+					   a beam run does (tests compare
+					   the walk of all of them at once,
+					   the default, with it) */
 	oracle_progress_fn progress;    /* may be NULL */
 	void *progress_arg;
 	/* when another thread sets *cancel non-zero, the run stops soon

@@ -718,6 +718,198 @@ search_greedy_pass(struct search *s, int k, bool label_free,
 }
 
 /*
+ * The greedy contexts walked together: every method's own history (oracle
+ * and oracle_free at each budget, and best) is a group of the walk, with
+ * its own cache and its own codes, so that at each position one tree over
+ * (context, route prefix) holds them all.  A context alone has one row a
+ * node, and its products near the root are a row of matrix-vector
+ * products; together, every depth's nodes of every context share each
+ * weight matrix's product.  Each context's choice is then appended to its
+ * own cache.
+ */
+struct greedy_walk {
+	int n_groups;
+	struct oracle_method **methods;         /* [n_groups] */
+	bool *label_free;                       /* [n_groups] */
+	struct kv_cache *caches;                /* [n_groups] */
+	const struct kv_cache **cache_of;       /* [n_groups] */
+	size_t *group_start;                    /* [n_groups + 1] */
+	uint64_t *codes;                        /* [group_start[n_groups]] */
+	float *losses, *kl;                     /* [group_start[n_groups]] */
+	struct forward_workspace **ws;          /* [engine.n_workers] */
+};
+
+static void
+greedy_walk_free(struct greedy_walk *g, int n_workers)
+{
+	int i;
+
+	for (i = 0; g->caches != NULL && i < g->n_groups; i++)
+		kv_cache_free(&g->caches[i]);
+	free(g->methods);
+	free(g->label_free);
+	free(g->caches);
+	free(g->cache_of);
+	free(g->group_start);
+	free(g->codes);
+	free(g->losses);
+	free(g->kl);
+	for (i = 0; g->ws != NULL && i < n_workers; i++)
+		forward_workspace_free(g->ws[i]);
+	free(g->ws);
+	memset(g, 0, sizeof *g);
+}
+
+/* Add a group: the method's codes (budget k, every route when k < 0). */
+static void
+greedy_walk_add(struct search *s, struct greedy_walk *g,
+    struct oracle_method *method, int k, bool label_free)
+{
+	size_t n = g->group_start[g->n_groups];
+	uint64_t c;
+
+	for (c = 0; c < s->n_routes; c++)
+		if (k < 0 || s->route_budget[c] == k)
+			g->codes[n++] = c;
+	g->methods[g->n_groups] = method;
+	g->label_free[g->n_groups] = label_free;
+	g->cache_of[g->n_groups] = &g->caches[g->n_groups];
+	g->group_start[++g->n_groups] = n;
+}
+
+static int
+greedy_walk_init(struct search *s, struct greedy_walk *g,
+    struct oracle_method **oracle, struct oracle_method **oracle_free,
+    struct oracle_method *best)
+{
+	size_t most = 2 * (size_t)s->n_budgets + 1, n_codes;
+	int b;
+
+	memset(g, 0, sizeof *g);
+	n_codes = 3 * (size_t)s->n_routes;
+	g->methods = calloc(most, sizeof *g->methods);
+	g->label_free = calloc(most, sizeof *g->label_free);
+	g->caches = calloc(most, sizeof *g->caches);
+	g->cache_of = calloc(most, sizeof *g->cache_of);
+	g->group_start = calloc(most + 1, sizeof *g->group_start);
+	g->codes = array_new(n_codes, sizeof *g->codes);
+	g->losses = array_new(n_codes, sizeof *g->losses);
+	g->kl = array_new(n_codes, sizeof *g->kl);
+	g->ws = calloc((size_t)s->engine.n_workers, sizeof *g->ws);
+	if (g->methods == NULL || g->label_free == NULL || g->caches == NULL ||
+	    g->cache_of == NULL || g->group_start == NULL || g->codes == NULL ||
+	    g->losses == NULL || g->kl == NULL || g->ws == NULL)
+		return error_set(s->err, "out of memory");
+	for (b = 0; b < s->engine.n_workers; b++)
+		if ((g->ws[b] = forward_workspace_new(&s->model->config,
+		    1)) == NULL)
+			return error_set(s->err, "out of memory");
+	for (b = 0; b < (int)most; b++)
+		if (kv_cache_init(&g->caches[b], &s->model->config,
+		    s->err) != 0)
+			return -1;
+	for (b = 0; b < s->n_budgets; b++) {
+		greedy_walk_add(s, g, oracle[b], s->budgets[b], false);
+		greedy_walk_add(s, g, oracle_free[b], s->budgets[b], true);
+	}
+	greedy_walk_add(s, g, best, -1, false);
+	return 0;
+}
+
+/* Each group's choice at the position just walked (ties to the lowest
+ * code: codes ascend in a group), set, then appended to its cache, the
+ * groups on the threads. */
+static int
+greedy_walk_choose(struct search *s, struct greedy_walk *g, int q)
+{
+	struct window *win = &s->window;
+	size_t token = win->first + (size_t)q, i, chosen;
+	const float *criterion;
+	int h, failed = 0;
+
+	for (h = 0; h < g->n_groups; h++) {
+		criterion = g->label_free[h] ? g->kl : g->losses;
+		chosen = g->group_start[h];
+		for (i = chosen + 1; i < g->group_start[h + 1]; i++)
+			if (criterion[i] < criterion[chosen])
+				chosen = i;
+		derive_set_route(&s->space, s->L, g->methods[h], token,
+		    g->codes[chosen], g->losses[chosen]);
+		walk_tick(&s->engine, GREEDY_POSITION_WORK * s->L);
+	}
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(s->engine.n_workers)
+#endif
+	for (h = 0; h < g->n_groups; h++) {
+		struct duo_error err;
+
+		if (model_forward(s->model, &g->caches[h],
+		    g->ws[walk_thread()], win->ids + q, 1, g->methods[h]->routes +
+		    token * (size_t)s->L, NULL, &err) != 0) {
+#ifdef _OPENMP
+#pragma omp critical
+#endif
+			{
+				if (!failed)
+					*s->err = err;
+				failed = 1;
+			}
+		}
+	}
+	return failed ? -1 : 0;
+}
+
+int
+search_greedy_together(struct search *s, struct oracle_method **oracle,
+    struct oracle_method **oracle_free, struct oracle_method *best)
+{
+	struct window *win = &s->window;
+	struct walk_evaluation ev;
+	struct greedy_walk g;
+	size_t w, C = (size_t)s->model->config.d_model;
+	int q, h, status = -1;
+
+	if (greedy_walk_init(s, &g, oracle, oracle_free, best) != 0)
+		goto done;
+	memset(&ev, 0, sizeof ev);
+	ev.engine = &s->engine;
+	ev.rows = 1;
+	ev.codes = g.codes;
+	ev.n_codes = g.group_start[g.n_groups];
+	ev.ld = ev.n_codes;
+	ev.out = g.losses;
+	ev.kl_out = g.kl;
+	ev.n_groups = g.n_groups;
+	ev.group_start = g.group_start;
+	ev.caches = g.cache_of;
+	for (w = 0; w < s->n_windows; w++) {
+		search_load_window(s, w);
+		/* the shared all-B reference, the same for every budget */
+		search_reference(s, false);
+		for (h = 0; h < g.n_groups; h++)
+			kv_cache_reset(&g.caches[h]);
+		for (q = 0; q < win->T - 1; q++) {
+			ev.inputs = win->ids + q;
+			ev.targets = win->ids + q + 1;
+			ev.positions = win->positions + q;
+			ev.reference = s->reference + (size_t)q * C;
+			ev.reference_plogp = s->reference_plogp + q;
+			walk_evaluate(&ev, 0, true);
+			if (walk_cancelled(&s->engine)) {
+				error_cancelled(s->err);
+				goto done;
+			}
+			if (greedy_walk_choose(s, &g, q) != 0)
+				goto done;
+		}
+	}
+	status = 0;
+done:
+	greedy_walk_free(&g, s->engine.n_workers);
+	return status;
+}
+
+/*
  * oracle@k and best by beam search in the shared or fixed context: a beam
  * per window (shared), or per position (fixed, positions on the threads).
  */

@@ -137,6 +137,16 @@ int search_greedy_pass(struct search *s, int k, bool label_free,
     struct oracle_method *method);
 
 /*
+ * Every greedy pass of an exhaustive run at once, as search_greedy_pass()
+ * would make them one after the other (the same routes, the losses equal
+ * but for the order BLAS sums products of other row counts in): the
+ * oracle and oracle_free contexts of every budget and best's, each with
+ * its own cache, walked as one tree per position.
+ */
+int search_greedy_together(struct search *s, struct oracle_method **oracle,
+    struct oracle_method **oracle_free, struct oracle_method *best);
+
+/*
  * Routers where the tree is not walked whole (greedy and beam runs):
  * every position of a window follows the router's own choices, one pass
  * per router and budget, into the routers' methods.  In greedy mode

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gguf.h"
 #include "names.h"
 #include "route.h"
 #include "store_internal.h"
@@ -326,6 +327,11 @@ static const char schema_v4[] =
  * gap_closed, the share of the gap from fixed to the oracle.  A view
  * cannot be altered, so it is made again with its old columns in their
  * old places and the new ones after gap_closed.
+ *
+ * It also adds the compact loss tables ("duo run --losses f16").  A
+ * run's tables rounded to IEEE half precision go into tables of their
+ * own, of route_losses' shape, so that a reader of route_losses, which
+ * holds float32 by contract, never takes half floats for single ones.
  */
 static const char schema_v5[] =
     "DROP VIEW router_metrics;\n"
@@ -369,7 +375,23 @@ static const char schema_v5[] =
     "LEFT JOIN run_means AS b ON b.run_id = s.run_id\n"
     "  AND b.method = 'random_best' AND b.budget = s.budget\n"
     "LEFT JOIN run_means AS a ON a.run_id = s.run_id\n"
-    "  AND a.method = 'oracle_free' AND a.budget = s.budget;\n";
+    "  AND a.method = 'oracle_free' AND a.budget = s.budget;\n"
+    "CREATE TABLE route_losses_f16 (\n"
+    "  run_id  INTEGER NOT NULL,\n"
+    "  pos     INTEGER NOT NULL CHECK (pos >= 1),\n"
+    "  losses  BLOB NOT NULL,\n"
+    "  PRIMARY KEY (run_id, pos),\n"
+    "  FOREIGN KEY (run_id, pos) REFERENCES tokens(run_id, pos)\n"
+    "    ON DELETE CASCADE\n"
+    ");\n"
+    "CREATE TABLE route_kl_f16 (\n"
+    "  run_id  INTEGER NOT NULL,\n"
+    "  pos     INTEGER NOT NULL CHECK (pos >= 1),\n"
+    "  kl      BLOB NOT NULL,\n"
+    "  PRIMARY KEY (run_id, pos),\n"
+    "  FOREIGN KEY (run_id, pos) REFERENCES tokens(run_id, pos)\n"
+    "    ON DELETE CASCADE\n"
+    ");\n";
 
 /* Schema steps: entry i takes a database from version i to i + 1. */
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
@@ -379,6 +401,33 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	schema_v4,
 	schema_v5,
 };
+
+static const char *const tables_names[] = {
+	[STORE_TABLES_F32] = "f32",
+	[STORE_TABLES_F16] = "f16",
+	[STORE_TABLES_NONE] = "none",
+};
+
+int
+store_tables_parse(const char *name, enum store_tables *tables,
+    struct duo_error *err)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof tables_names / sizeof tables_names[0]; i++)
+		if (strcmp(name, tables_names[i]) == 0) {
+			*tables = (enum store_tables)i;
+			return 0;
+		}
+	return error_set(err, "loss tables '%s' are not one of f32, f16 or "
+	    "none", name);
+}
+
+const char *
+store_tables_name(enum store_tables tables)
+{
+	return tables_names[tables];
+}
 
 /* What a failing SQLite primary result code means to a person. */
 static const struct {
@@ -1250,7 +1299,11 @@ check_run(const struct run_record *run, size_t *n_routes,
 	if (run->route_kl != NULL && run->route_losses == NULL)
 		return error_set(err, "KL tables go with loss tables, and the "
 		    "run has none");
-	if (run->route_losses == NULL)
+	if ((int)run->tables < STORE_TABLES_F32 ||
+	    run->tables > STORE_TABLES_NONE)
+		return error_set(err, "unknown encoding %d of the loss tables",
+		    (int)run->tables);
+	if (run->route_losses == NULL || run->tables == STORE_TABLES_NONE)
 		return 0;
 	size = route_space_size(&space, run->model.n_layer);
 	/* SQLite's longest value is 1e9 bytes by default. */
@@ -1273,14 +1326,6 @@ timestamp_now(char out[32])
 
 	gmtime_r(&now, &tm);
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static int
-host_is_little_endian(void)
-{
-	const uint16_t one = 1;
-
-	return *(const unsigned char *)&one == 1;
 }
 
 /* Add the model or find it by its hash; its stored facts must agree. */
@@ -1492,34 +1537,36 @@ write_route_tables(struct store *store, const struct run_record *run,
     const float *tables, const char *sql, const char *doing,
     size_t n_routes, int64_t run_id, struct duo_error *err)
 {
-	size_t bytes = n_routes * sizeof(float), pos, i;
-	unsigned char *swapped = NULL;
-	const void *row;
+	size_t width = run->tables == STORE_TABLES_F16 ? 2 : 4;
+	size_t bytes = n_routes * width, pos, i;
+	unsigned char *row = NULL, *b;
+	const float *values;
 	sqlite3_stmt *stmt;
 	uint32_t word;
 	int rc = SQLITE_DONE;
 
-	if (!host_is_little_endian() &&
-	    (swapped = malloc(bytes)) == NULL)
+	/* little-endian whatever the host, float32 or half */
+	if ((row = malloc(bytes)) == NULL)
 		return error_set(err, "out of memory");
 	if (store_prepare(store, &stmt, sql, err) != 0) {
-		free(swapped);
+		free(row);
 		return -1;
 	}
 	sqlite3_bind_int64(stmt, 1, run_id);
 	for (pos = 1; pos <= run->n_tokens && rc == SQLITE_DONE; pos++) {
-		row = tables + (pos - 1) * n_routes;
-		if (swapped != NULL) {
-			for (i = 0; i < n_routes; i++) {
-				unsigned char *b = swapped + 4 * i;
-
-				memcpy(&word, (const float *)row + i, 4);
-				b[0] = (unsigned char)word;
-				b[1] = (unsigned char)(word >> 8);
-				b[2] = (unsigned char)(word >> 16);
-				b[3] = (unsigned char)(word >> 24);
-			}
-			row = swapped;
+		values = tables + (pos - 1) * n_routes;
+		for (i = 0; i < n_routes; i++) {
+			b = row + width * i;
+			if (width == 2)
+				word = gguf_f32_to_f16(values[i]);
+			else
+				memcpy(&word, values + i, 4);
+			b[0] = (unsigned char)word;
+			b[1] = (unsigned char)(word >> 8);
+			if (width == 2)
+				continue;
+			b[2] = (unsigned char)(word >> 16);
+			b[3] = (unsigned char)(word >> 24);
 		}
 		sqlite3_bind_int64(stmt, 2, (int64_t)pos);
 		sqlite3_bind_blob(stmt, 3, row, (int)bytes, SQLITE_STATIC);
@@ -1527,7 +1574,7 @@ write_route_tables(struct store *store, const struct run_record *run,
 		sqlite3_reset(stmt);
 	}
 	sqlite3_finalize(stmt);
-	free(swapped);
+	free(row);
 	if (rc != SQLITE_DONE)
 		return store_fail(store, err, doing);
 	return 0;
@@ -1538,7 +1585,9 @@ write_route_losses(struct store *store, const struct run_record *run,
     size_t n_routes, int64_t run_id, struct duo_error *err)
 {
 	return write_route_tables(store, run, run->route_losses,
-	    "INSERT INTO route_losses (run_id, pos, losses) VALUES (?, ?, ?)",
+	    run->tables == STORE_TABLES_F16 ? "INSERT INTO route_losses_f16 "
+	    "(run_id, pos, losses) VALUES (?, ?, ?)" : "INSERT INTO "
+	    "route_losses (run_id, pos, losses) VALUES (?, ?, ?)",
 	    "writing the loss tables", n_routes, run_id, err);
 }
 
@@ -1550,7 +1599,9 @@ write_route_kl(struct store *store, const struct run_record *run,
 	if (run->route_kl == NULL)
 		return 0;
 	return write_route_tables(store, run, run->route_kl,
-	    "INSERT INTO route_kl (run_id, pos, kl) VALUES (?, ?, ?)",
+	    run->tables == STORE_TABLES_F16 ? "INSERT INTO route_kl_f16 "
+	    "(run_id, pos, kl) VALUES (?, ?, ?)" : "INSERT INTO route_kl "
+	    "(run_id, pos, kl) VALUES (?, ?, ?)",
 	    "writing the KL tables", n_routes, run_id, err);
 }
 
@@ -1921,7 +1972,11 @@ store_check_room(struct store *store, const struct run_size *size,
     " m.id IS NOT NULL," \
     " CASE WHEN typeof(r.settings) = 'text' AND json_valid(r.settings)" \
     "  THEN json_type(r.settings) = 'object' ELSE 0 END," \
-    " coalesce(r.control_of, 0)" \
+    " coalesce(r.control_of, 0)," \
+    " (EXISTS (SELECT 1 FROM route_losses WHERE run_id = r.id)" \
+    "  OR EXISTS (SELECT 1 FROM route_kl WHERE run_id = r.id))" \
+    " AND (EXISTS (SELECT 1 FROM route_losses_f16 WHERE run_id = r.id)" \
+    "  OR EXISTS (SELECT 1 FROM route_kl_f16 WHERE run_id = r.id))" \
     " FROM runs AS r LEFT JOIN models AS m ON m.id = r.model_id"
 
 /* A column as a fresh string, NULL for SQL NULL; *failed on no memory. */
@@ -1993,7 +2048,7 @@ column_bytes(sqlite3_stmt *stmt, int column, size_t *length, int *failed)
  * both judge a run by this one function.
  */
 static void
-check_run_info(struct run_info *info, int model_found)
+check_run_info(struct run_info *info, int model_found, int mixed_tables)
 {
 	const char *field = NULL;
 	int64_t value = 0;
@@ -2017,6 +2072,12 @@ check_run_info(struct run_info *info, int model_found)
 	if (field != NULL) {
 		snprintf(info->damage, sizeof info->damage, "run %" PRId64
 		    ": %s is %" PRId64, info->id, field, value);
+		return;
+	}
+	/* a reader takes whichever it finds first: one encoding a run */
+	if (mixed_tables) {
+		snprintf(info->damage, sizeof info->damage, "run %" PRId64
+		    ": it keeps both float32 and F16 loss tables", info->id);
 		return;
 	}
 	field = info->created_at == NULL ? "created_at" :
@@ -2087,7 +2148,8 @@ fill_info(sqlite3_stmt *stmt, struct run_info *info)
 	    is_text(info->settings, info->settings_length);
 	info->control_of = sqlite3_column_int64(stmt, 30);
 	if (!failed)
-		check_run_info(info, sqlite3_column_int(stmt, 28));
+		check_run_info(info, sqlite3_column_int(stmt, 28),
+		    sqlite3_column_int(stmt, 31));
 	if (failed || fill_missing(&info->created_at) != 0 ||
 	    fill_missing(&info->source) != 0 ||
 	    fill_missing(&info->settings) != 0 ||
@@ -2580,14 +2642,15 @@ store_free_run(struct run_data *run)
 	memset(run, 0, sizeof *run);
 }
 
-/* One token's table of little-endian float32 by the SELECT sql, named
- * what in messages; as store_load_route_losses(). */
+/* One token's table of little-endian float32 (width 4) or IEEE half
+ * (width 2) by the SELECT sql, named what in messages; as
+ * store_load_route_losses(). */
 static int
 load_route_table(struct store *store, const char *sql, const char *what,
-    int64_t run_id, int pos, float *losses, size_t n_routes,
+    size_t width, int64_t run_id, int pos, float *losses, size_t n_routes,
     struct duo_error *err)
 {
-	const unsigned char *bytes;
+	const unsigned char *bytes, *b;
 	sqlite3_stmt *stmt;
 	size_t length, i;
 	uint32_t word;
@@ -2610,15 +2673,19 @@ load_route_table(struct store *store, const char *sql, const char *what,
 	}
 	bytes = sqlite3_column_blob(stmt, 0);
 	length = (size_t)sqlite3_column_bytes(stmt, 0);
-	if (length != n_routes * sizeof(float)) {
+	if (length != n_routes * width) {
 		sqlite3_finalize(stmt);
 		return error_set(err, "%s: run %" PRId64 ", position %d: the "
 		    "%s has %zu bytes, not %zu", store->path, run_id, pos,
-		    what, length, n_routes * sizeof(float));
+		    what, length, n_routes * width);
 	}
 	for (i = 0; i < n_routes; i++) {
-		const unsigned char *b = bytes + 4 * i;
-
+		b = bytes + width * i;
+		if (width == 2) {
+			losses[i] = gguf_f16_to_f32((uint16_t)(b[0] |
+			    b[1] << 8));
+			continue;
+		}
 		word = (uint32_t)b[0] | (uint32_t)b[1] << 8 |
 		    (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 		memcpy(&losses[i], &word, sizeof word);
@@ -2631,18 +2698,61 @@ int
 store_load_route_losses(struct store *store, int64_t run_id, int pos,
     float *losses, size_t n_routes, struct duo_error *err)
 {
-	return load_route_table(store, "SELECT losses FROM route_losses "
-	    "WHERE run_id = ? AND pos = ?", "loss table", run_id, pos, losses,
-	    n_routes, err);
+	int rc = load_route_table(store, "SELECT losses FROM route_losses "
+	    "WHERE run_id = ? AND pos = ?", "loss table", 4, run_id, pos,
+	    losses, n_routes, err);
+
+	if (rc != 1)
+		return rc;
+	return load_route_table(store, "SELECT losses FROM route_losses_f16 "
+	    "WHERE run_id = ? AND pos = ?", "F16 loss table", 2, run_id, pos,
+	    losses, n_routes, err);
 }
 
 int
 store_load_route_kl(struct store *store, int64_t run_id, int pos, float *kl,
     size_t n_routes, struct duo_error *err)
 {
-	return load_route_table(store, "SELECT kl FROM route_kl "
-	    "WHERE run_id = ? AND pos = ?", "KL table", run_id, pos, kl,
+	int rc = load_route_table(store, "SELECT kl FROM route_kl "
+	    "WHERE run_id = ? AND pos = ?", "KL table", 4, run_id, pos, kl,
 	    n_routes, err);
+
+	if (rc != 1)
+		return rc;
+	return load_route_table(store, "SELECT kl FROM route_kl_f16 "
+	    "WHERE run_id = ? AND pos = ?", "F16 KL table", 2, run_id, pos,
+	    kl, n_routes, err);
+}
+
+int
+store_route_tables(struct store *store, int64_t run_id,
+    enum store_tables *tables, int *asked_none, struct duo_error *err)
+{
+	int64_t f32 = 0, f16 = 0;
+	sqlite3_stmt *stmt;
+	int rc;
+
+	*asked_none = 0;
+	if (store_prepare(store, &stmt, "SELECT EXISTS (SELECT 1 FROM "
+	    "route_losses WHERE run_id = ?1), EXISTS (SELECT 1 FROM "
+	    "route_losses_f16 WHERE run_id = ?1), CASE WHEN json_valid("
+	    "settings) THEN json_extract(settings, '$.losses') IS 'none' END "
+	    "FROM runs WHERE id = ?1", err) != 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, run_id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		f32 = sqlite3_column_int64(stmt, 0);
+		f16 = sqlite3_column_int64(stmt, 1);
+		*asked_none = sqlite3_column_int(stmt, 2) == 1;
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_fail(store, err, "reading which loss tables a run "
+		    "keeps");
+	*tables = f32 ? STORE_TABLES_F32 : f16 ? STORE_TABLES_F16 :
+	    STORE_TABLES_NONE;
+	return 0;
 }
 
 int

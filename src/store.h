@@ -99,6 +99,24 @@ struct result_record {
 	double loss;                    /* nats, finite */
 };
 
+/*
+ * How a run keeps its loss and KL tables ("duo run --losses"): exact, as
+ * float32 in route_losses and route_kl; rounded to IEEE half precision in
+ * route_losses_f16 and route_kl_f16, tables of their own so that no
+ * reader of route_losses can take them for float32; or not at all.
+ */
+enum store_tables {
+	STORE_TABLES_F32,
+	STORE_TABLES_F16,
+	STORE_TABLES_NONE,
+};
+
+/* "f32", "f16", "none" <-> enum store_tables; parse fails naming the
+ * text. */
+int store_tables_parse(const char *name, enum store_tables *tables,
+    struct duo_error *err);
+const char *store_tables_name(enum store_tables tables);
+
 /* Everything one run stores.  The store copies nothing it does not write. */
 struct run_record {
 	struct model_facts model;
@@ -128,6 +146,9 @@ struct run_record {
 	 * every route (route_kl); NULL for none, and only with
 	 * route_losses */
 	const float *route_kl;
+	/* how the tables are written: F32 or F16 (with NONE, or when
+	 * route_losses is NULL, none is written) */
+	enum store_tables tables;
 	/* the run this one is a null-model control of; 0 for none */
 	int64_t control_of;
 	/* 1 when the run's routers chose in soft mode: their rows hold the
@@ -279,7 +300,9 @@ int store_load_run(struct store *store, int64_t run_id, struct run_data *run,
 void store_free_run(struct run_data *run);
 
 /*
- * The loss table of one token: n_routes floats into losses.  Returns 0, or
+ * The loss table of one token: n_routes floats into losses, from
+ * route_losses or, in a run that keeps half-precision tables, from
+ * route_losses_f16 (each value the half widened to float).  Returns 0, or
  * 1 when the run keeps no table for pos, or -1 on error (including a table
  * whose size is not n_routes).
  */
@@ -287,11 +310,20 @@ int store_load_route_losses(struct store *store, int64_t run_id, int pos,
     float *losses, size_t n_routes, struct duo_error *err);
 
 /*
- * The KL table of one token (route_kl): n_routes floats, KL(p_big ||
- * p_route) by route code, as store_load_route_losses().
+ * The KL table of one token (route_kl, or route_kl_f16): n_routes floats,
+ * KL(p_big || p_route) by route code, as store_load_route_losses().
  */
 int store_load_route_kl(struct store *store, int64_t run_id, int pos,
     float *kl, size_t n_routes, struct duo_error *err);
+
+/*
+ * How a run keeps its loss tables, by the tables that hold its rows: F32
+ * (route_losses), F16 (route_losses_f16) or NONE; *asked_none is 1 when
+ * its settings say it was made with "--losses none" (not a beam run, or
+ * a run from before the option, which keep none either).
+ */
+int store_route_tables(struct store *store, int64_t run_id,
+    enum store_tables *tables, int *asked_none, struct duo_error *err);
 
 /* Delete a run with its tokens, results and tables, and its controls. */
 int store_delete_run(struct store *store, int64_t run_id,

@@ -44,6 +44,8 @@ static const struct merged_table {
 	{ "results", "run_id, pos, method, budget, route, loss" },
 	{ "route_losses", "run_id, pos, losses" },
 	{ "route_kl", "run_id, pos, kl" },
+	{ "route_losses_f16", "run_id, pos, losses" },
+	{ "route_kl_f16", "run_id, pos, kl" },
 	{ "run_means", "run_id, method, budget, n, mean_loss" },
 };
 #define N_MERGED_TABLES (sizeof merged_tables / sizeof merged_tables[0])
@@ -229,22 +231,31 @@ check_models_present(struct store *in, struct duo_error *err)
 }
 
 /* The loss and KL tables of a run: on its positions, n_routes float32
- * each. */
+ * each, or n_routes halves in the F16 tables. */
 static int
 check_loss_tables(struct store *in, const struct run_info *info,
     struct duo_error *err)
 {
 	static const struct {
 		const char *sql, *what;
+		int width;
 	} tables[] = {
 		{ "SELECT pos, length(losses) FROM route_losses"
 		  " WHERE run_id = ?1 AND (pos < 1 OR pos > ?2 OR"
 		  " typeof(losses) != 'blob' OR length(losses) != ?3)"
-		  " ORDER BY pos LIMIT 1", "loss table" },
+		  " ORDER BY pos LIMIT 1", "loss table", 4 },
 		{ "SELECT pos, length(kl) FROM route_kl"
 		  " WHERE run_id = ?1 AND (pos < 1 OR pos > ?2 OR"
 		  " typeof(kl) != 'blob' OR length(kl) != ?3)"
-		  " ORDER BY pos LIMIT 1", "KL table" },
+		  " ORDER BY pos LIMIT 1", "KL table", 4 },
+		{ "SELECT pos, length(losses) FROM route_losses_f16"
+		  " WHERE run_id = ?1 AND (pos < 1 OR pos > ?2 OR"
+		  " typeof(losses) != 'blob' OR length(losses) != ?3)"
+		  " ORDER BY pos LIMIT 1", "F16 loss table", 2 },
+		{ "SELECT pos, length(kl) FROM route_kl_f16"
+		  " WHERE run_id = ?1 AND (pos < 1 OR pos > ?2 OR"
+		  " typeof(kl) != 'blob' OR length(kl) != ?3)"
+		  " ORDER BY pos LIMIT 1", "F16 KL table", 2 },
 	};
 	struct route_space space;
 	struct duo_error ignored;
@@ -259,11 +270,11 @@ check_loss_tables(struct store *in, const struct run_info *info,
 	n_routes = route_space_size(&space, info->n_layer);
 	params[0] = info->id;
 	params[1] = info->n_tokens;
-	/* SQLite's longest value is 1e9 bytes, as store_write_run() knows:
-	 * no table of a larger space can be right. */
-	params[2] = n_routes > 0 && n_routes <= 250000000 ?
-	    (int64_t)n_routes * 4 : -1;
 	for (t = 0; t < sizeof tables / sizeof tables[0]; t++) {
+		/* SQLite's longest value is 1e9 bytes, as store_write_run()
+		 * knows: no table of a larger space can be right. */
+		params[2] = n_routes > 0 && n_routes <= 250000000 ?
+		    (int64_t)n_routes * tables[t].width : -1;
 		rc = query_ints(in, tables[t].sql, params, 3, row, 2, err);
 		if (rc < 0)
 			return -1;

@@ -26,6 +26,12 @@
  * are the positions being scored, each attending to a cache of the
  * earlier positions (the context route's, or the routes a greedy pass
  * chose) and to itself.
+ *
+ * Groups.  The greedy passes score one position against many caches, one
+ * per method and budget; with a root per group the tree is over (group,
+ * route prefix), each node attending to its group's cache, so a depth's
+ * nodes of every group share each weight's product: one row a group near
+ * the root would otherwise be matrix-vector products.
  */
 #include "walk.h"
 
@@ -83,6 +89,7 @@ worker_free(struct walk_worker *w, int L)
 	free(w->reference_plogp);
 	free(w->positions);
 	free(w->targets);
+	free(w->caches);
 	memset(w, 0, sizeof *w);
 }
 
@@ -118,7 +125,8 @@ worker_init(struct walk_worker *w, const struct walk_engine *e)
 	w->reference_plogp = array_new(rows, sizeof(double));
 	w->positions = array_new(rows, sizeof(int));
 	w->targets = array_new(rows, sizeof(int32_t));
-	if (w->xn == NULL || w->gathered == NULL || w->attention == NULL ||
+	w->caches = array_new(rows, sizeof *w->caches);
+	if (w->caches == NULL || w->xn == NULL || w->gathered == NULL || w->attention == NULL ||
 	    w->ffn == NULL || w->head == NULL || w->losses == NULL ||
 	    w->kl == NULL || w->reference == NULL ||
 	    w->reference_plogp == NULL ||
@@ -273,6 +281,23 @@ walk_leaves(struct walk_evaluation *ev, struct walk_worker *w,
 static void walk(struct walk_evaluation *ev, int w, int depth,
     struct walk_node *nodes, size_t count, float *x, bool may_split);
 
+/* The cache each row of a batch of nodes attends to: its group's. */
+static const struct kv_cache *const *
+row_caches(const struct walk_evaluation *ev, struct walk_worker *w,
+    const struct walk_node *nodes, size_t count)
+{
+	size_t R = (size_t)ev->rows, i, r;
+	const struct kv_cache *cache;
+
+	for (i = 0; i < count; i++) {
+		cache = ev->n_groups > 0 ? ev->caches[nodes[i].group] :
+		    ev->cache;
+		for (r = 0; r < R; r++)
+			w->caches[i * R + r] = cache;
+	}
+	return w->caches;
+}
+
 /* A rough count of the FLOPs below n nodes of R rows at depth: at least
  * their own layers (projections and the big module) and the head. */
 static double
@@ -337,6 +362,7 @@ make_children(struct walk_evaluation *ev, struct walk_worker *w, int depth,
 			children[n].lo = a;
 			children[n].hi = b;
 			children[n].parent = i;
+			children[n].group = nodes[i].group;
 			memcpy(states + n * R * C, x + i * R * C,
 			    R * C * sizeof *states);
 			n++;
@@ -394,8 +420,9 @@ walk(struct walk_evaluation *ev, int w, int depth, struct walk_node *nodes,
 		model_attention_sequences(e->model, depth, e->ws, x, (int)count,
 		    ev->rows, wk->attention);
 	else
-		model_attention_cached(e->model, depth, e->ws, ev->cache, x,
-		    (int)(count * R), wk->positions, wk->attention);
+		model_attention_cached(e->model, depth, e->ws,
+		    row_caches(ev, wk, nodes, count), x, (int)(count * R),
+		    wk->positions, wk->attention);
 	wk->flops += (double)count * ev->attention_flops;
 	n = make_children(ev, wk, depth, nodes, count, x);
 	children = wk->nodes[depth + 1];
@@ -437,7 +464,8 @@ walk(struct walk_evaluation *ev, int w, int depth, struct walk_node *nodes,
 
 /*
  * Evaluate every route of ev->codes at every row of the unit on worker w
- * (and the other threads too when may_split).
+ * (and the other threads too when may_split): one root per group, as many
+ * roots a batch as a chunk holds.
  */
 void
 walk_evaluate(struct walk_evaluation *ev, int w, bool may_split)
@@ -445,24 +473,40 @@ walk_evaluate(struct walk_evaluation *ev, int w, bool may_split)
 	struct walk_engine *e = ev->engine;
 	struct walk_worker *wk = &e->workers[w];
 	const struct duo_config *c = &e->model->config;
-	struct walk_node *root = wk->nodes[0];
-	int R = ev->rows, r, context;
+	struct walk_node *roots = wk->nodes[0];
+	size_t R = (size_t)ev->rows, C = (size_t)e->C, per_chunk, n, i, r;
+	size_t n_roots = ev->n_groups > 0 ? (size_t)ev->n_groups : 1, g0;
+	int context;
 
 	if (ev->n_codes == 0 || R == 0)
 		return;
 	ev->attention_flops = 0.0;
 	for (r = 0; r < R; r++) {
-		context = (ev->positions == NULL ? r : ev->positions[r]) + 1;
+		context = (ev->positions == NULL ? (int)r : ev->positions[r]) +
+		    1;
 		ev->attention_flops += model_flops_attention(c, context);
 	}
 	worker_prepare(wk, ev);
-	root->prefix = 0;
-	root->lo = 0;
-	root->hi = ev->n_codes;
-	root->parent = 0;
-	for (r = 0; r < R; r++)
-		memcpy(wk->states[0] + (size_t)r * e->C,
-		    e->model->token_embedding + (size_t)ev->inputs[r] * e->C,
-		    (size_t)e->C * sizeof(float));
-	walk(ev, w, 0, root, 1, wk->states[0], may_split);
+	per_chunk = (size_t)e->max_rows / R;
+	for (g0 = 0; g0 < n_roots; g0 += per_chunk) {
+		n = 0;
+		for (i = g0; i < n_roots && i < g0 + per_chunk; i++) {
+			roots[n].prefix = 0;
+			roots[n].lo = ev->n_groups > 0 ? ev->group_start[i] : 0;
+			roots[n].hi = ev->n_groups > 0 ? ev->group_start[i + 1] :
+			    ev->n_codes;
+			roots[n].parent = 0;
+			roots[n].group = (int)i;
+			if (roots[n].lo == roots[n].hi)
+				continue;
+			for (r = 0; r < R; r++)
+				memcpy(wk->states[0] + (n * R + r) * C,
+				    e->model->token_embedding +
+				    (size_t)ev->inputs[r] * C,
+				    C * sizeof(float));
+			n++;
+		}
+		if (n > 0)
+			walk(ev, w, 0, roots, n, wk->states[0], may_split);
+	}
 }

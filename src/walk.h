@@ -37,6 +37,7 @@ struct walk_node {
 	uint64_t prefix;        /* digits of layers 0 .. depth - 1 */
 	size_t lo, hi;          /* the codes under it */
 	size_t parent;          /* its parent's index in the parent batch */
+	int group;              /* its context (walk_evaluation) */
 };
 
 /* One thread's buffers. */
@@ -53,6 +54,7 @@ struct walk_worker {
 	const float **reference;     /* (max_rows) the unit's, repeated */
 	double *reference_plogp;     /* (max_rows) the unit's, repeated */
 	int *positions;              /* (max_rows) the unit's, repeated */
+	const struct kv_cache **caches;  /* (max_rows) each row's context */
 	int32_t *targets;            /* (max_rows) the unit's, repeated */
 	double flops;
 	double route_tokens;
@@ -89,6 +91,15 @@ struct walk_evaluation {
 	const struct kv_cache *cache;   /* with positions */
 	const uint64_t *codes;          /* ascending, distinct */
 	size_t n_codes;
+	/* when n_groups > 0, with positions: the codes are n_groups runs,
+	 * codes[group_start[g] .. group_start[g + 1]) each ascending and
+	 * distinct, and group g's routes are evaluated against its own
+	 * cache, caches[g], not against cache: several contexts at the
+	 * same positions walked as one tree (the greedy passes), so that
+	 * their nodes of a depth share each product */
+	int n_groups;
+	const size_t *group_start;      /* [n_groups + 1], the last n_codes */
+	const struct kv_cache *const *caches;   /* [n_groups] */
 	float *out;                     /* out[row * ld + i] for codes[i] */
 	size_t ld;
 	double attention_flops;         /* per node */

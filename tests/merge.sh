@@ -335,7 +335,8 @@ refused "the output by its path" \
 # an older database is upgraded as the output, then merged into: a
 # version-3 file made from a current one (no route_kl, no control_of)
 cp b.db old-out.db
-sqlite3 old-out.db "DROP TABLE route_kl; PRAGMA writable_schema = ON;
+sqlite3 old-out.db "DROP TABLE route_kl; DROP TABLE route_losses_f16;
+	DROP TABLE route_kl_f16; PRAGMA writable_schema = ON;
 	UPDATE sqlite_schema SET sql = replace(sql, ', control_of INTEGER
   REFERENCES runs(id) ON DELETE CASCADE', '') WHERE name = 'runs';
 	PRAGMA writable_schema = OFF; PRAGMA user_version = 3" || exit 99

@@ -923,6 +923,51 @@ schema_text(const char *path)
 }
 
 /*
+ * What a version-4 database was: no tables for half-precision loss and KL
+ * tables (applied to a file whose runs keep float32 tables or none), and
+ * router_metrics without ppl_oracle_free and achievable_gap_closed
+ * (version 3's view, unchanged in version 4).
+ */
+static const char downgrade_to_v4[] =
+    "DROP TABLE route_losses_f16;\n"
+    "DROP TABLE route_kl_f16;\n"
+    "DROP VIEW router_metrics;\n"
+    "CREATE VIEW router_metrics AS\n"
+    "WITH ranked AS (\n"
+    "  SELECT run_id, method, budget, regret,\n"
+    "    length(route) - length(replace(route, 'B', '')) AS spent,\n"
+    "    row_number() OVER (PARTITION BY run_id, method, budget\n"
+    "      ORDER BY regret) AS i,\n"
+    "    count(*) OVER (PARTITION BY run_id, method, budget) AS n\n"
+    "  FROM router_regret\n"
+    "), summary AS (\n"
+    "  SELECT run_id, method, budget, max(n) AS n, avg(spent) AS spent,\n"
+    "    min(CASE WHEN i >= (n * 50 + 99) / 100 THEN regret END)\n"
+    "      AS regret_p50,\n"
+    "    min(CASE WHEN i >= (n * 90 + 99) / 100 THEN regret END)\n"
+    "      AS regret_p90,\n"
+    "    max(regret) AS regret_max, avg(regret) AS regret_mean\n"
+    "  FROM ranked GROUP BY run_id, method, budget\n"
+    ")\n"
+    "SELECT s.run_id, s.method, s.budget, s.n, s.spent,\n"
+    "  exp(r.mean_loss) AS ppl, exp(o.mean_loss) AS ppl_oracle,\n"
+    "  exp(f.mean_loss) AS ppl_fixed, exp(b.mean_loss) AS ppl_random_best,\n"
+    "  CASE WHEN f.mean_loss - o.mean_loss > 1e-5\n"
+    "    THEN (f.mean_loss - r.mean_loss) / (f.mean_loss - o.mean_loss)\n"
+    "  END AS gap_closed,\n"
+    "  s.regret_p50, s.regret_p90, s.regret_max, s.regret_mean\n"
+    "FROM summary AS s\n"
+    "JOIN run_means AS r ON r.run_id = s.run_id AND r.method = s.method\n"
+    "  AND r.budget = s.budget\n"
+    "JOIN run_means AS o ON o.run_id = s.run_id AND o.method = 'oracle'\n"
+    "  AND o.budget = s.budget\n"
+    "LEFT JOIN run_means AS f ON f.run_id = s.run_id\n"
+    "  AND f.method = 'fixed' AND f.budget = s.budget\n"
+    "LEFT JOIN run_means AS b ON b.run_id = s.run_id\n"
+    "  AND b.method = 'random_best' AND b.budget = s.budget;\n"
+    "PRAGMA user_version = 4;\n";
+
+/*
  * What a version-3 database was, for a file whose runs have no oracle_free
  * or shuffled rows: results with version 3's CHECK (rebuilt, as SQLite
  * cannot change a CHECK; the views keep reading it by its name), no
@@ -1021,6 +1066,7 @@ test_migration(void)
 
 	db = raw_open(path);
 	raw_exec(db, "PRAGMA journal_mode = DELETE");
+	raw_exec(db, downgrade_to_v4);
 	raw_exec(db, downgrade_to_v3);
 	raw_exec(db, downgrade_to_v1);
 	sqlite3_close(db);
@@ -1195,6 +1241,7 @@ test_migration_v3(void)
 
 	db = raw_open(path);
 	raw_exec(db, "PRAGMA journal_mode = DELETE");
+	raw_exec(db, downgrade_to_v4);
 	raw_exec(db, downgrade_to_v3);
 	sqlite3_close(db);
 	rows_before = rows_text(path);
@@ -1321,47 +1368,6 @@ test_migration_v3(void)
 	synthetic_run_free(&b);
 	synthetic_run_free(&c);
 }
-
-/*
- * What a version-4 database was: router_metrics without ppl_oracle_free
- * and achievable_gap_closed (version 3's view, unchanged in version 4).
- */
-static const char downgrade_to_v4[] =
-    "DROP VIEW router_metrics;\n"
-    "CREATE VIEW router_metrics AS\n"
-    "WITH ranked AS (\n"
-    "  SELECT run_id, method, budget, regret,\n"
-    "    length(route) - length(replace(route, 'B', '')) AS spent,\n"
-    "    row_number() OVER (PARTITION BY run_id, method, budget\n"
-    "      ORDER BY regret) AS i,\n"
-    "    count(*) OVER (PARTITION BY run_id, method, budget) AS n\n"
-    "  FROM router_regret\n"
-    "), summary AS (\n"
-    "  SELECT run_id, method, budget, max(n) AS n, avg(spent) AS spent,\n"
-    "    min(CASE WHEN i >= (n * 50 + 99) / 100 THEN regret END)\n"
-    "      AS regret_p50,\n"
-    "    min(CASE WHEN i >= (n * 90 + 99) / 100 THEN regret END)\n"
-    "      AS regret_p90,\n"
-    "    max(regret) AS regret_max, avg(regret) AS regret_mean\n"
-    "  FROM ranked GROUP BY run_id, method, budget\n"
-    ")\n"
-    "SELECT s.run_id, s.method, s.budget, s.n, s.spent,\n"
-    "  exp(r.mean_loss) AS ppl, exp(o.mean_loss) AS ppl_oracle,\n"
-    "  exp(f.mean_loss) AS ppl_fixed, exp(b.mean_loss) AS ppl_random_best,\n"
-    "  CASE WHEN f.mean_loss - o.mean_loss > 1e-5\n"
-    "    THEN (f.mean_loss - r.mean_loss) / (f.mean_loss - o.mean_loss)\n"
-    "  END AS gap_closed,\n"
-    "  s.regret_p50, s.regret_p90, s.regret_max, s.regret_mean\n"
-    "FROM summary AS s\n"
-    "JOIN run_means AS r ON r.run_id = s.run_id AND r.method = s.method\n"
-    "  AND r.budget = s.budget\n"
-    "JOIN run_means AS o ON o.run_id = s.run_id AND o.method = 'oracle'\n"
-    "  AND o.budget = s.budget\n"
-    "LEFT JOIN run_means AS f ON f.run_id = s.run_id\n"
-    "  AND f.method = 'fixed' AND f.budget = s.budget\n"
-    "LEFT JOIN run_means AS b ON b.run_id = s.run_id\n"
-    "  AND b.method = 'random_best' AND b.budget = s.budget;\n"
-    "PRAGMA user_version = 4;\n";
 
 /* Rows of router_metrics for run 1 whose achievable gap and label-free
  * perplexity agree with the means of results, computed here, to 1e-9
@@ -1719,6 +1725,274 @@ test_killed(const char *path)
 	synthetic_run_free(&big);
 }
 
+/*
+ * The value of the IEEE half nearest to f, ties to the even one: the
+ * test's own rounding, in double, for checking the store's bit by bit.
+ * Finite values only; from 65520 up, infinity.
+ */
+static double
+half_nearest(float f)
+{
+	double a = fabs((double)f), quantum, value;
+	int e;
+
+	if (a == 0.0)
+		return (double)f;
+	frexp(a, &e);           /* a in [2^(e-1), 2^e) */
+	quantum = ldexp(1.0, (e - 1 < -14 ? -14 : e - 1) - 10);
+	value = rint(a / quantum) * quantum;    /* ties to even */
+	if (value >= 65520.0)
+		value = INFINITY;
+	return f < 0 ? -value : value;
+}
+
+/* A little-endian half read as a double, by its fields. */
+static double
+half_value(const unsigned char *b)
+{
+	unsigned bits = (unsigned)b[0] | (unsigned)b[1] << 8;
+	int exponent = (int)(bits >> 10 & 0x1f);
+	double value, mantissa = (double)(bits & 0x3ff);
+
+	if (exponent == 0x1f)
+		value = mantissa == 0 ? INFINITY : NAN;
+	else if (exponent == 0)
+		value = ldexp(mantissa, -24);
+	else
+		value = ldexp(1024.0 + mantissa, exponent - 25);
+	return bits & 0x8000 ? -value : value;
+}
+
+/* Every blob of table (losses or kl column) of run id against the float
+ * tables want (n_tokens, n_routes) rounded to half; the count of values
+ * that differ, or -1 when a row is missing or of another size. */
+static long
+half_mismatches(const char *path, const char *table, const char *column,
+    int64_t id, const float *want, size_t n_tokens, size_t n_routes)
+{
+	sqlite3 *db = raw_open(path);
+	sqlite3_stmt *stmt;
+	const unsigned char *blob;
+	char sql[200];
+	size_t rows = 0, i, p;
+	long bad = 0;
+
+	snprintf(sql, sizeof sql, "SELECT pos, %s FROM %s WHERE run_id = %lld "
+	    "ORDER BY pos", column, table, (long long)id);
+	if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		exit(99);
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		p = (size_t)sqlite3_column_int64(stmt, 0);
+		blob = sqlite3_column_blob(stmt, 1);
+		if (p != rows + 1 || (size_t)sqlite3_column_bytes(stmt, 1) !=
+		    2 * n_routes) {
+			bad = -1;
+			break;
+		}
+		for (i = 0; i < n_routes; i++)
+			bad += half_value(blob + 2 * i) != half_nearest(
+			    want[(p - 1) * n_routes + i]);
+		rows++;
+	}
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return bad < 0 || rows != n_tokens ? -1 : bad;
+}
+
+/*
+ * Compact loss tables (duo run --losses): a run kept with F16 tables has
+ * them in route_losses_f16 and route_kl_f16, none in route_losses or
+ * route_kl, each value the float32 one rounded to the nearest half (ties
+ * to even), checked bit for bit against the test's own rounding, with
+ * halfway cases, subnormals and a value past the largest half put in;
+ * store_load_route_losses() and store_load_route_kl() give the halves
+ * back widened, store_route_tables() says F16.  A run kept with NONE
+ * stores no table, and says so.  The old float32 run reads as before.
+ */
+static void
+test_half_tables(void)
+{
+	static const float edges[] = {
+		1.0f + 0x1p-11f,        /* halfway: to 1, the even one */
+		1.0f + 0x3p-11f,        /* halfway: up to 1 + 2^-9 */
+		1.0f + 0x1p-11f + 0x1p-20f,     /* past halfway: up */
+		3e-8f, 6e-5f, 0x1p-25f, 0x1.8p-24f,     /* subnormals */
+		65504.0f, 65519.0f, 65520.0f, 1e6f,     /* the top */
+		-2.5f, 0.0f, 11.3f, 0.1f,
+	};
+	struct synthetic_run a, none;
+	struct store *store;
+	struct duo_error err;
+	enum store_tables tables = STORE_TABLES_F32;
+	float *back;
+	size_t i, p, n_edges = sizeof edges / sizeof edges[0];
+	int64_t id_a, id_none;
+	int same = 1, rc, asked_none = 1;
+	char path[512], sql[300];
+	struct run_info *runs = NULL;
+	struct run_data data;
+	size_t n_runs = 0;
+	sqlite3 *db;
+
+	struct synthetic_options o = {
+		.n_layer = 4, .space = "BS", .n_ctx = 16, .n_tokens = 30,
+		.keep_tables = 1, .seed = 61, .model_name = "model four",
+		.label_free = 1,
+	};
+
+	path_in(path, sizeof path, "half.db");
+	if (synthetic_run_make(&a, text, text_length, &o) != 0)
+		exit(99);
+	make_run(&none, 3, "BS.", 12, 1, 62, "model three");
+	if (a.route_kl == NULL || a.n_routes < n_edges) {
+		printf("FAIL the synthetic run has no KL tables to round\n");
+		failures++;
+		return;
+	}
+	memcpy(a.route_losses, edges, sizeof edges);
+	memcpy(a.route_kl + a.n_routes, edges, sizeof edges);
+	a.record.tables = STORE_TABLES_F16;
+	none.record.tables = STORE_TABLES_NONE;
+	expect_ok(store_open(&store, path, 0, &err), &err, "open the database "
+	    "for half tables");
+	if (store == NULL)
+		return;
+	expect_ok(store_write_run(store, &a.record, &id_a, &err), &err,
+	    "write a run with F16 tables");
+	expect_ok(store_write_run(store, &none.record, &id_none, &err), &err,
+	    "write a run with no tables");
+	expect(half_mismatches(path, "route_losses_f16", "losses", id_a,
+	    a.route_losses, a.record.n_tokens, a.n_routes) == 0,
+	    "every F16 loss is the float32 one rounded to the nearest half");
+	expect(half_mismatches(path, "route_kl_f16", "kl", id_a, a.route_kl,
+	    a.record.n_tokens, a.n_routes) == 0,
+	    "every F16 divergence is the float32 one rounded to the nearest "
+	    "half");
+	expect(count_rows(path, "route_losses", id_a) == 0 &&
+	    count_rows(path, "route_kl", id_a) == 0, "an F16 run has no row "
+	    "in the float32 tables");
+	back = malloc(a.n_routes * sizeof *back);
+	if (back == NULL)
+		exit(99);
+	for (p = 1; p <= a.record.n_tokens; p++) {
+		rc = store_load_route_losses(store, id_a, (int)p, back,
+		    a.n_routes, &err);
+		for (i = 0; i < a.n_routes; i++)
+			same &= rc == 0 && (double)back[i] == half_nearest(
+			    a.route_losses[(p - 1) * a.n_routes + i]);
+		rc = store_load_route_kl(store, id_a, (int)p, back, a.n_routes,
+		    &err);
+		for (i = 0; i < a.n_routes; i++)
+			same &= rc == 0 && (double)back[i] == half_nearest(
+			    a.route_kl[(p - 1) * a.n_routes + i]);
+	}
+	expect(same, "the store reads an F16 table back as its halves");
+	expect(store_route_tables(store, id_a, &tables, &asked_none,
+	    &err) == 0 && tables == STORE_TABLES_F16 && !asked_none,
+	    "an F16 run says F16");
+	expect(count_rows(path, "route_losses", id_none) == 0 &&
+	    count_rows(path, "route_losses_f16", id_none) == 0 &&
+	    count_rows(path, "route_kl", id_none) == 0 &&
+	    count_rows(path, "route_kl_f16", id_none) == 0,
+	    "a run kept with no tables has none");
+	expect(store_load_route_losses(store, id_none, 1, back, none.n_routes,
+	    &err) == 1 && store_route_tables(store, id_none, &tables,
+	    &asked_none, &err) == 0 && tables == STORE_TABLES_NONE,
+	    "... and says so");
+	expect_error(store_load_route_losses(store, id_a, 1, back, 3, &err),
+	    &err, "F16 loss table has 32 bytes, not 6", "an F16 table of "
+	    "another size is refused");
+	free(back);
+	/* a run in both encodings is damaged: readers would take either */
+	none.record.tables = STORE_TABLES_F32;
+	expect_ok(store_write_run(store, &none.record, &id_none, &err), &err,
+	    "write a run with float32 tables");
+	store_close(store);
+	db = raw_open(path);
+	snprintf(sql, sizeof sql, "INSERT INTO route_losses_f16 SELECT run_id,"
+	    " pos, substr(losses, 1, length(losses) / 2) FROM route_losses "
+	    "WHERE run_id = %lld", (long long)id_none);
+	raw_exec(db, sql);
+	sqlite3_close(db);
+	expect_ok(store_open(&store, path, 0, &err), &err, "open it again");
+	if (store == NULL)
+		return;
+	snprintf(sql, sizeof sql, "run %lld: it keeps both float32 and F16 "
+	    "loss tables", (long long)id_none);
+	expect_error(store_load_run(store, id_none, &data, &err), &err, sql,
+	    "a run with tables in both encodings is refused as damaged");
+	expect(store_list_runs(store, &runs, &n_runs, &err) == 0 &&
+	    n_runs == 3 && strstr(runs[2].damage, "both float32 and F16") !=
+	    NULL && runs[0].damage[0] == '\0', "... and listed as damaged, "
+	    "the others not");
+	if (runs != NULL)
+		store_free_runs(runs, n_runs);
+	store_close(store);
+	synthetic_run_free(&a);
+	synthetic_run_free(&none);
+}
+
+/*
+ * A version-4 database opened for writing: the F16 tables added, the
+ * schema a fresh one's, every row kept; then an F16 run is stored.
+ */
+static void
+test_migration_v4_tables(void)
+{
+	struct synthetic_run a;
+	struct store *store;
+	struct duo_error err;
+	int64_t id_a, id_b;
+	char path[512], fresh[512];
+	char *rows_before, *rows_after, *before, *after;
+	sqlite3 *db;
+
+	path_in(path, sizeof path, "v4-old.db");
+	path_in(fresh, sizeof fresh, "v5.db");
+	make_run(&a, 4, "BS", 20, 1, 71, "model four");
+	expect_ok(store_open(&store, path, 0, &err), &err, "make a database "
+	    "to turn into version 4");
+	if (store == NULL)
+		return;
+	expect_ok(store_write_run(store, &a.record, &id_a, &err), &err,
+	    "write a run with float32 tables");
+	store_close(store);
+	expect_ok(store_open(&store, fresh, 0, &err), &err, "a fresh "
+	    "database for its schema");
+	store_close(store);
+	db = raw_open(path);
+	raw_exec(db, "PRAGMA journal_mode = DELETE");
+	raw_exec(db, downgrade_to_v4);
+	sqlite3_close(db);
+	rows_before = rows_text(path);
+	expect(file_int(path, "PRAGMA user_version") == 4 &&
+	    file_int(path, "SELECT count(*) FROM sqlite_master WHERE name "
+	    "GLOB 'route_*_f16'") == 0, "the database is now version 4");
+	expect_ok(store_open(&store, path, 0, &err), &err,
+	    "open a version-4 database for writing");
+	if (store == NULL)
+		return;
+	before = schema_text(path);
+	after = schema_text(fresh);
+	expect(file_int(path, "PRAGMA user_version") == STORE_SCHEMA_VERSION &&
+	    strcmp(before, after) == 0, "... it is the current version, its "
+	    "schema a fresh one's word for word");
+	rows_after = rows_text(path);
+	expect(strcmp(rows_before, rows_after) == 0, "every row of version 4 "
+	    "is kept, byte for byte");
+	a.record.tables = STORE_TABLES_F16;
+	expect_ok(store_write_run(store, &a.record, &id_b, &err), &err,
+	    "store an F16 run in the upgraded database");
+	expect(count_rows(path, "route_losses_f16", id_b) == 20,
+	    "... into route_losses_f16");
+	store_close(store);
+	free(before);
+	free(after);
+	free(rows_before);
+	free(rows_after);
+	synthetic_run_free(&a);
+}
+
 int
 main(void)
 {
@@ -1747,6 +2021,8 @@ main(void)
 	test_migration();
 	test_migration_v3();
 	test_migration_v4();
+	test_migration_v4_tables();
+	test_half_tables();
 	test_paths();
 	test_readonly(path);
 	test_locked(path);

@@ -36,6 +36,8 @@
 struct whatif_tables {
 	int64_t run_id;                 /* read for; 0: not yet */
 	int ok;                         /* 0: why says why not */
+	enum store_tables encoding;     /* F32, or F16: rounded losses */
+	int asked_none;                 /* made with --losses none */
 	char why[1024];
 	struct route_space space;
 	size_t R;
@@ -269,15 +271,22 @@ load_tables(struct app *app, struct whatif_tables *t)
 		    "tables");
 		return;
 	}
-	if (store_open(&store, app->db_path, STORE_READONLY, &err) != 0) {
+	if (store_open(&store, app->db_path, STORE_READONLY, &err) != 0 ||
+	    store_route_tables(store, app->run_id, &t->encoding,
+	    &t->asked_none, &err) != 0) {
 		snprintf(t->why, sizeof t->why, "%s", err.message);
+		store_close(store);
 		return;
 	}
 	for (p = 1; p <= run->T; p++) {
 		rc = store_load_route_losses(store, app->run_id, (int)p,
 		    t->losses + (p - 1) * t->R, t->R, &err);
 		if (rc != 0) {
-			if (rc > 0)
+			if (rc > 0 && t->asked_none)
+				snprintf(t->why, sizeof t->why, "this run was "
+				    "made with --losses none: no loss tables "
+				    "to ask a what-if of");
+			else if (rc > 0)
 				snprintf(t->why, sizeof t->why, "this run "
 				    "keeps no loss tables%s: there is nothing "
 				    "to ask a what-if of",
@@ -598,24 +607,24 @@ draw_routes(struct app *app, struct whatif_state *s, const struct rect *r)
 	const struct whatif_tables *t = &s->tables;
 	uint8_t choices[DUO_MAX_LAYERS];
 	char route[DUO_MAX_LAYERS + 1];
-	int i, L = app->run->L;
+	int i, L = app->run->L, rw = L < r->w - 16 ? L : r->w - 16;
+	/* the counts' column: past the routes, and past the header's
+	 * "route" when the routes are shorter */
+	int x = r->x + 2 + (rw > 5 ? rw : 5);
 
 	draw_pane_title(app, r, r->w >= 26 ? "Most frequent routes" :
 	    "Routes", 0);
 	if (r->h < 3)
 		return;
 	draw_text(app, r->y + 1, r->x + 1, r->w - 2, "route", EL_HEADER);
-	draw_textf(app, r->y + 1, r->x + 2 + (L < r->w - 16 ? L : r->w - 16),
-	    15, EL_HEADER, "%6s %7s", "tokens", "share");
+	draw_textf(app, r->y + 1, x, 15, EL_HEADER, "%6s %7s", "tokens", "share");
 	for (i = 0; i < s->n_top && i + 2 < r->h; i++) {
 		int y = r->y + 2 + i;
 
 		route_decode(&t->space, s->top[i], L, choices);
 		route_format(choices, L, route);
-		draw_route(app, y, r->x + 1, route, L < r->w - 16 ? L :
-		    r->w - 16);
-		draw_textf(app, y, r->x + 2 + (L < r->w - 16 ? L : r->w - 16),
-		    15, EL_NORMAL, "%6u %6.1f%%", s->top_count[i],
+		draw_route(app, y, r->x + 1, route, rw);
+		draw_textf(app, y, x, 15, EL_NORMAL, "%6u %6.1f%%", s->top_count[i],
 		    100.0 * s->top_count[i] / (double)app->run->T);
 	}
 }
@@ -698,6 +707,11 @@ whatif_draw(struct app *app, struct view *view)
 	if (s->tables.kl == NULL && ++y < bottom)
 		draw_text(app, y, r->x + 1, r->w - 2, "(this run keeps no KL "
 		    "tables: no label-free oracle to hold)", EL_DIM);
+	/* half precision keeps 11 significant bits: a loss is off by at
+	 * most 2^-11 of itself */
+	if (s->tables.encoding == STORE_TABLES_F16 && ++y < bottom)
+		draw_text(app, y, r->x + 1, r->w - 2, "(F16 tables: each loss "
+		    "rounded, within 0.05%; near ties may swap)", EL_DIM);
 	if (context_find(run->data.info.context) == ORACLE_GREEDY &&
 	    ++y < bottom)
 		draw_text(app, y, r->x + 1, r->w - 2, "(the tables of a greedy "

@@ -1,9 +1,11 @@
 /*
  * fuzz_db.c - a database damaged by SQL from the fuzzer, then read by
  * every reader of duo: the run list, each run loaded whole, its loss
- * and KL tables, the run finder, both export formats, the findings (as
- * text and TSV) and the browser's loader thread.  A duo database is
- * untrusted input (doc/design.md section 7): people share them.
+ * and KL tables (float32, or half in a template run kept with --losses
+ * f16) and which of them it keeps, the run finder, both export formats,
+ * the findings (as text and TSV) and the browser's loader thread.  A duo
+ * database is untrusted input (doc/design.md section 7): people share
+ * them.
  *
  * Each input is SQL run against a fresh copy of a small database of
  * synthetic runs (made once, at start), with foreign keys and CHECK
@@ -63,10 +65,12 @@ write_template_runs(void)
 		int n_layer;
 		const char *space, *context, *label;
 		int n_routers, keep_tables;
+		enum store_tables tables;
 	} runs[] = {
-		{ 3, "BS", "shared", "first", 1, 1 },
-		{ 2, "BS.", "fixed", "second", 0, 1 },
-		{ 4, "B.", "greedy", NULL, 2, 0 },
+		{ 3, "BS", "shared", "first", 1, 1, STORE_TABLES_F32 },
+		{ 2, "BS.", "fixed", "second", 0, 1, STORE_TABLES_F32 },
+		{ 4, "B.", "greedy", NULL, 2, 0, STORE_TABLES_F32 },
+		{ 3, "BS.", "shared", "half", 0, 1, STORE_TABLES_F16 },
 	};
 	struct synthetic_options options;
 	struct synthetic_run run;
@@ -87,7 +91,7 @@ write_template_runs(void)
 		options.keep_tables = runs[i].keep_tables;
 		options.label_free = 1;
 		options.seed = i + 1;
-		options.model_name = i == 0 ? "duo-fuzz-a" : i == 1 ?
+		options.model_name = i == 0 || i == 3 ? "duo-fuzz-a" : i == 1 ?
 		    "duo-fuzz-b" : "duo-fuzz-c";
 		FUZZ_CHECK(synthetic_run_make(&run, template_text,
 		    sizeof template_text - 1, &options) == 0, "synthetic run");
@@ -97,6 +101,7 @@ write_template_runs(void)
 		run.record.context_route = strcmp(runs[i].context, "fixed")
 		    == 0 ? "BS" : NULL;
 		run.record.source = "fuzz";
+		run.record.tables = runs[i].tables;
 		FUZZ_CHECK(store_write_run(store, &run.record, &id, &err) ==
 		    0, "%s", err.message);
 		synthetic_run_free(&run);
@@ -222,6 +227,8 @@ read_run(struct store *store, const struct run_info *info)
 	struct route_space space;
 	struct run_data run;
 	struct duo_error err;
+	enum store_tables tables;
+	int asked_none;
 	uint64_t n_routes = 0;
 	float *losses = NULL;
 	int pos;
@@ -237,6 +244,9 @@ read_run(struct store *store, const struct run_info *info)
 	if (route_space_parse(&space, run.info.space, &err) == 0 &&
 	    run.info.n_layer >= 1 && run.info.n_layer <= 12)
 		n_routes = route_space_size(&space, run.info.n_layer);
+	if (store_route_tables(store, info->id, &tables, &asked_none,
+	    &err) != 0)
+		FUZZ_CHECK_MESSAGE(err.message);
 	if (n_routes > 0)
 		losses = malloc(n_routes * sizeof *losses);
 	for (pos = 1; losses != NULL && pos <= (int)run.n_tokens && pos <= 3;
