@@ -73,7 +73,7 @@ append(struct buffer *b, const char *fmt, ...)
 static char *
 settings_json(const struct oracle_settings *settings,
     const struct oracle_result *result, int n_threads,
-    enum store_tables tables)
+    enum store_tables tables, const uint64_t *null_seed)
 {
 	struct buffer b = { malloc(256), 0, 256, false };
 	char route[64 + 1];
@@ -96,6 +96,9 @@ settings_json(const struct oracle_settings *settings,
 	append(&b, "],\"seed\":%llu,\"n_random\":%d,\"shuffle_seed\":%llu",
 	    (unsigned long long)settings->seed, result->n_random,
 	    (unsigned long long)settings->shuffle_seed);
+	if (null_seed != NULL)
+		append(&b, ",\"null_seed\":%llu",
+		    (unsigned long long)*null_seed);
 	if (settings->context == ORACLE_GREEDY)
 		append(&b, ",\"route_losses_context\":\"shared\"");
 	append(&b, ",\"losses\":\"%s\"", store_tables_name(tables));
@@ -248,6 +251,8 @@ check_room(struct store *store, const struct duo_model *model,
     const struct analysis_request *req, size_t n_tokens,
     struct duo_error *err)
 {
+	/* a null control is a second run of the same size, less routers */
+	size_t runs = req->null_control ? 2 : 1;
 	const struct oracle_settings *settings = &req->settings;
 	struct oracle_plan plan;
 	struct run_size size;
@@ -258,15 +263,15 @@ check_room(struct store *store, const struct duo_model *model,
 	if (oracle_plan(model, settings, &plan, err) != 0)
 		return -1;
 	memset(&size, 0, sizeof size);
-	size.text_bytes = req->length;
-	size.settings_bytes = 512 + (size_t)plan.n_budgets * n_random *
-	    ((size_t)L + 3) + (size_t)settings->n_routers * 96;
-	size.n_tokens = n_tokens;
-	size.n_results = n_tokens * plan.n_methods;
-	size.n_methods = plan.n_methods;
+	size.text_bytes = runs * req->length;
+	size.settings_bytes = runs * (512 + (size_t)plan.n_budgets *
+	    n_random * ((size_t)L + 3)) + (size_t)settings->n_routers * 96;
+	size.n_tokens = runs * n_tokens;
+	size.n_results = runs * n_tokens * plan.n_methods;
+	size.n_methods = runs * plan.n_methods;
 	size.n_layer = L;
 	size.n_tables = plan.keeps_tables && req->tables != STORE_TABLES_NONE ?
-	    n_tokens : 0;
+	    runs * n_tokens : 0;
 	size.table_bytes = (size_t)plan.n_routes * (req->tables ==
 	    STORE_TABLES_F16 ? 2 : sizeof(float));
 	return store_check_room(store, &size, err);
@@ -324,6 +329,12 @@ keep_unstored_run(struct store *store, const struct run_record *run,
 void
 analysis_free(struct analysis *a)
 {
+	if (a->control != NULL) {
+		analysis_free(a->control);
+		free(a->control);
+	}
+	free(a->label);
+	free(a->model_name);
 	text_tokens_free(&a->tokens);
 	oracle_result_free(&a->result);
 	free(a->token_records);
@@ -449,46 +460,92 @@ analysis_request_free(struct analysis_request *req)
 }
 
 int
-analysis_run(struct store *store, const struct duo_model *model,
-    const struct analysis_request *req, struct analysis *out,
+analysis_null_model(const struct duo_model *model, uint64_t seed,
+    struct duo_model *null, char sha256[SHA256_HEX_SIZE],
     struct duo_error *err)
 {
-	const struct oracle_settings *settings = &req->settings;
+	struct sha256 ctx;
+	uint8_t digest[SHA256_DIGEST_SIZE];
+	const char *name = model->name != NULL ? model->name : "duo";
+	size_t n;
+
+	if (model_alloc(null, &model->config, model->tied_output, err) != 0)
+		return -1;
+	model_init_random(null, seed);
+	null->tokenizer = model->tokenizer;
+	n = strlen(name) + 64;
+	if ((null->name = malloc(n)) == NULL) {
+		analysis_null_model_free(null);
+		return error_set(err, "out of memory");
+	}
+	snprintf(null->name, n, "%s, null (seed %llu)", name,
+	    (unsigned long long)seed);
+	sha256_init(&ctx);
+	sha256_update(&ctx, null->params, null->n_params * sizeof *null->params);
+	sha256_final(&ctx, digest);
+	sha256_hex(digest, sha256);
+	return 0;
+}
+
+void
+analysis_null_model_free(struct duo_model *null)
+{
+	null->tokenizer = NULL;         /* borrowed */
+	model_free(null);
+}
+
+/* The progress of a run with a null control: the run's work is the first
+ * half, the control's the second. */
+struct halves {
+	oracle_progress_fn fn;
+	void *arg;
+	double offset, route_tokens;    /* of the halves before */
+};
+
+static void
+half_progress(void *arg, double fraction, double route_tokens)
+{
+	struct halves *h = arg;
+
+	h->fn(h->arg, h->offset + fraction / 2.0, h->route_tokens +
+	    route_tokens);
+}
+
+/*
+ * Analyse tokens with model and make the run's records in out (whose
+ * tokens are given); sha256 and null_seed are the null model's for a
+ * control (null_seed NULL for the real run).
+ */
+static int
+analyse(const struct duo_model *model, const struct analysis_request *req,
+    const struct oracle_settings *settings, const struct text_tokens *tokens,
+    const char *sha256, const uint64_t *null_seed, struct analysis *out,
+    struct duo_error *err)
+{
 	struct run_record *run = &out->run;
 	int L = model->config.n_layer, n_threads = settings->n_threads;
 	size_t n_results = 0;
 
-	memset(out, 0, sizeof *out);
-	if (req->tokens != NULL) {
-		out->tokens = *req->tokens;
-		memset(req->tokens, 0, sizeof *req->tokens);
-	} else if (text_tokenize(&out->tokens, model->tokenizer, req->text,
-	    req->length, req->input_name, err) != 0)
-		return -1;
-	if (check_room(store, model, req, out->tokens.n, err) != 0)
-		goto fail;
-	if (oracle_run(model, out->tokens.ids, out->tokens.n,
+	if (oracle_run(model, tokens->ids, tokens->n,
 	    tokenizer_bos(model->tokenizer), settings, &out->result,
 	    err) != 0)
-		goto fail;
+		return -1;
 #ifdef _OPENMP
 	if (n_threads <= 0)
 		n_threads = omp_get_max_threads();
 #else
 	n_threads = 1;
 #endif
-	out->token_records = make_tokens(model, &out->tokens);
+	out->token_records = make_tokens(model, tokens);
 	out->results = make_results(&out->result, &n_results, &out->arena);
 	out->settings_json = settings_json(settings, &out->result, n_threads,
-	    req->tables);
+	    req->tables, null_seed);
 	if (settings->context == ORACLE_FIXED)
 		out->context_text = malloc((size_t)L + 1);
 	if (out->token_records == NULL || out->results == NULL ||
 	    out->settings_json == NULL || (settings->context == ORACLE_FIXED &&
-	    out->context_text == NULL)) {
-		error_set(err, "out of memory for the run's records");
-		goto fail;
-	}
+	    out->context_text == NULL))
+		return error_set(err, "out of memory for the run's records");
 	if (settings->context == ORACLE_FIXED) {
 		if (settings->context_route != NULL)
 			route_format(settings->context_route, L,
@@ -498,8 +555,7 @@ analysis_run(struct store *store, const struct duo_model *model,
 			out->context_text[L] = '\0';
 		}
 	}
-	memcpy(run->model.sha256, req->model_sha256,
-	    sizeof run->model.sha256);
+	memcpy(run->model.sha256, sha256, sizeof run->model.sha256);
 	run->model.path = req->model_path;
 	run->model.name = model->name;
 	run->model.n_layer = L;
@@ -513,14 +569,16 @@ analysis_run(struct store *store, const struct duo_model *model,
 	run->source = req->source;
 	run->text = req->text;
 	run->text_length = req->length;
-	run->space = settings->space.name;
+	/* settings may be a copy that does not outlive the call */
+	snprintf(out->space, sizeof out->space, "%s", settings->space.name);
+	run->space = out->space;
 	run->context = oracle_context_name(settings->context);
 	run->context_route = out->context_text;
 	run->settings = out->settings_json;
 	run->seconds = out->result.seconds;
 	run->approximate = out->result.approximate;
 	run->beam_width = out->result.beam_width;
-	run->n_tokens = out->tokens.n;
+	run->n_tokens = tokens->n;
 	run->tokens = out->token_records;
 	run->results = out->results;
 	run->n_results = n_results;
@@ -532,12 +590,111 @@ analysis_run(struct store *store, const struct duo_model *model,
 	}
 	run->routers_soft = settings->n_routers > 0 &&
 	    settings->router_mode == ROUTER_SOFT;
+	return 0;
+}
+
+/* The null control of req's run in out->control, progress in its half. */
+static int
+analyse_control(const struct duo_model *model,
+    const struct analysis_request *req, struct halves *halves,
+    struct analysis *out, struct duo_error *err)
+{
+	struct oracle_settings settings = req->settings;
+	struct duo_model null;
+	char sha[SHA256_HEX_SIZE];
+	int status;
+
+	if ((out->control = calloc(1, sizeof *out->control)) == NULL)
+		return error_set(err, "out of memory");
+	if (analysis_null_model(model, req->null_seed, &null, sha, err) != 0)
+		return -1;
+	settings.routers = NULL;
+	settings.n_routers = 0;
+	if (settings.progress != NULL) {
+		halves->offset = 0.5;
+		halves->route_tokens = out->result.route_tokens;
+	}
+	status = analyse(&null, req, &settings, &out->tokens, sha,
+	    &req->null_seed, out->control, err);
+	/* the records point into the tokenizer, the model's, and to the
+	 * name, kept here: nothing of the null model outlives it */
+	out->control->model_name = null.name;
+	out->control->run.model.name = null.name;
+	null.name = NULL;
+	analysis_null_model_free(&null);
+	if (status == 0 && req->label != NULL) {
+		size_t n = strlen(req->label) + 32;
+
+		if ((out->control->label = malloc(n)) == NULL)
+			return error_set(err, "out of memory");
+		snprintf(out->control->label, n, "%s (null control)",
+		    req->label);
+		out->control->run.label = out->control->label;
+	}
+	return status;
+}
+
+/* Store the null control of the stored run out->run_id; on failure it is
+ * kept in a side file, and the message says that the run is stored. */
+static int
+store_control(struct store *store, struct analysis *out,
+    struct duo_error *err)
+{
+	struct duo_error why;
+	char message[sizeof err->message];
+
+	out->control->run.control_of = out->run_id;
+	if (store_write_run(store, &out->control->run, &out->control->run_id,
+	    err) == 0)
+		return 0;
+	keep_unstored_run(store, &out->control->run, err);
+	why = *err;
+	snprintf(message, sizeof message, "%s", why.message);
+	error_set(err, "run %lld is stored, its null control is not: %s",
+	    (long long)out->run_id, message);
+	err->code = why.code;
+	return -1;
+}
+
+int
+analysis_run(struct store *store, const struct duo_model *model,
+    const struct analysis_request *req, struct analysis *out,
+    struct duo_error *err)
+{
+	struct analysis_request split = *req;
+	struct halves halves = { req->settings.progress,
+	    req->settings.progress_arg, 0.0, 0.0 };
+	char sha[SHA256_HEX_SIZE];
+
+	memset(out, 0, sizeof *out);
+	if (req->tokens != NULL) {
+		out->tokens = *req->tokens;
+		memset(req->tokens, 0, sizeof *req->tokens);
+	} else if (text_tokenize(&out->tokens, model->tokenizer, req->text,
+	    req->length, req->input_name, err) != 0)
+		return -1;
+	if (check_room(store, model, req, out->tokens.n, err) != 0)
+		goto fail;
+	/* with a control, each analysis reports half of the progress */
+	if (req->null_control && req->settings.progress != NULL) {
+		split.settings.progress = half_progress;
+		split.settings.progress_arg = &halves;
+	}
+	memcpy(sha, req->model_sha256, sizeof sha);
+	if (analyse(model, req, &split.settings, &out->tokens, sha, NULL, out,
+	    err) != 0)
+		goto fail;
+	if (req->null_control && analyse_control(model, &split, &halves, out,
+	    err) != 0)
+		goto fail;
 
 	test_pause_before_write();
-	if (store_write_run(store, run, &out->run_id, err) != 0) {
-		keep_unstored_run(store, run, err);
+	if (store_write_run(store, &out->run, &out->run_id, err) != 0) {
+		keep_unstored_run(store, &out->run, err);
 		goto fail;
 	}
+	if (out->control != NULL && store_control(store, out, err) != 0)
+		goto fail;
 	return 0;
 fail:
 	analysis_free(out);

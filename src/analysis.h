@@ -41,6 +41,15 @@ struct analysis_request {
 	/* how the run keeps its loss and KL tables ("duo run --losses");
 	 * zero is exact, float32 */
 	enum store_tables tables;
+	/* A null-model control ("duo run --null-control"): the same
+	 * analysis of the same tokens on a model of the same shape and
+	 * tokenizer whose weights are the trainer's random initialisation
+	 * from null_seed (model_init_random()), built in memory and never
+	 * written, stored as a second run whose control_of is the first's.
+	 * It evaluates no learned routers (they were trained on the real
+	 * model's states). */
+	int null_control;
+	uint64_t null_seed;
 
 	/* Made by analysis_prepare(), freed by analysis_request_free(). */
 	char *model_path;               /* the model file's full path, so
@@ -62,6 +71,10 @@ struct analysis {
 	char *arena;                    /* route strings of results */
 	char *settings_json;
 	char *context_text;
+	char space[8];                  /* the run's space's name */
+	char *label;                    /* a control's label */
+	char *model_name;               /* a control's model's name */
+	struct analysis *control;       /* the null control's, or NULL */
 };
 
 /*
@@ -91,11 +104,31 @@ void analysis_request_free(struct analysis_request *req);
  * side file (store_keep_run()) and the failure has the code
  * DUO_ERROR_KEPT and a message saying where and how to store it, or, if
  * even that failed, a message saying that the results are lost and why.
+ *
+ * With req->null_control both analyses are made before anything is
+ * written (a cancelled or failed one leaves nothing), the progress
+ * reported is the real run's for the first half and the control's for
+ * the second, then the run and its control are written one after the
+ * other, and out->control holds the control.  Should the control's
+ * write alone fail, the run stays stored and the control is kept in a
+ * side file as above, which the message says.
  */
 int analysis_run(struct store *store, const struct duo_model *model,
     const struct analysis_request *req, struct analysis *out,
     struct duo_error *err);
 void analysis_free(struct analysis *a);
+
+/*
+ * The null model of a null control: model's shape and tokenizer (borrowed:
+ * free it with analysis_null_model_free(), never model_free()) and the
+ * trainer's random initialisation from seed; its SHA-256 (its identity in
+ * the store, the model never being a file) is that of its parameters as
+ * little-endian float32 in layout order.
+ */
+int analysis_null_model(const struct duo_model *model, uint64_t seed,
+    struct duo_model *null, char sha256[SHA256_HEX_SIZE],
+    struct duo_error *err);
+void analysis_null_model_free(struct duo_model *null);
 
 /* Mean loss of a method over the run's tokens. */
 double analysis_mean_loss(const struct oracle_method *m, size_t n);

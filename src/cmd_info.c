@@ -80,7 +80,8 @@ print_routers(const char *path, const struct duo_model *model)
 			    (double)r->alpha, (double)r->sharpness_start,
 			    (double)r->sharpness_end);
 		else
-			printf(", weighting %s", r->weighting);
+			printf(", target %s, weighting %s", r->target,
+			    r->weighting);
 		printf(", final loss %.4f\n", (double)r->final_loss);
 	}
 	router_free_all(routers, n);

@@ -45,6 +45,10 @@ static const char router_options_help[] =
     "      --label-tokens N     tokens labelled by the oracle (4096)\n"
     "      --weighted           weight examples by what a wrong choice\n"
     "                           costs\n"
+    "      --target T           oracle (default): learn the oracle's\n"
+    "                           choices; free: oracle_free's (the route\n"
+    "                           closest to all-big, chosen without the\n"
+    "                           next token)\n"
     "  -h, --help               show this help and exit\n";
 
 static int cmd_router_exec(int argc, char **argv);
@@ -62,11 +66,11 @@ const struct command cmd_router_entry = {
 enum {
 	OPT_KIND = 256, OPT_DATA, OPT_IN_PLACE, OPT_REPLACE, OPT_STEPS, OPT_LR,
 	OPT_SEED, OPT_BATCH, OPT_ALPHA, OPT_SHARPNESS, OPT_LABEL_TOKENS,
-	OPT_WEIGHTED,
+	OPT_WEIGHTED, OPT_TARGET,
 };
 
 struct router_args {
-	const char *model, *name, *data, *out, *space, *kind;
+	const char *model, *name, *data, *out, *space, *kind, *target;
 	long budget;
 	int in_place, replace;
 	struct router_train_options train;
@@ -109,6 +113,7 @@ parse_args(int argc, char **argv, const struct command *cmd,
 		{ "sharpness", required_argument, NULL, OPT_SHARPNESS },
 		{ "label-tokens", required_argument, NULL, OPT_LABEL_TOKENS },
 		{ "weighted", no_argument, NULL, OPT_WEIGHTED },
+		{ "target", required_argument, NULL, OPT_TARGET },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -180,6 +185,9 @@ parse_args(int argc, char **argv, const struct command *cmd,
 			break;
 		case OPT_WEIGHTED:
 			a->weighted = 1;
+			break;
+		case OPT_TARGET:
+			a->target = optarg;
 			break;
 		case 'h':
 			print_usage(stdout, cmd);
@@ -299,6 +307,15 @@ router_train_command(int argc, char **argv)
 		a.train.sharpness_end = (float)a.sharp_b;
 	}
 	a.train.weighted = a.weighted;
+	if (a.target != NULL && strcmp(a.target, "free") != 0 &&
+	    strcmp(a.target, "oracle") != 0)
+		die_usage(cmd, "--target: '%s' is not oracle or free",
+		    a.target);
+	if (a.target != NULL && kind != ROUTER_ORACLE)
+		die_usage(cmd, "--target is for the oracle kind (--kind "
+		    "oracle)");
+	a.train.label_free = a.target != NULL && strcmp(a.target, "free") ==
+	    0;
 
 	model_file = default_model_path(a.model);
 	out = a.in_place ? model_file : a.out;

@@ -56,6 +56,11 @@ static const char run_options[] =
     "      --shuffle-seed N     seed of the order in which the shuffled\n"
     "                           method lends each token another's oracle\n"
     "                           route (default 1)\n"
+    "      --null-control       also analyse the text on a model of the\n"
+    "                           same shape with random weights (the\n"
+    "                           trainer's initialisation), stored as a\n"
+    "                           second run, the first run's control\n"
+    "      --null-seed N        seed of those weights (default 1)\n"
     "  -R, --router NAME        also evaluate the model's learned router\n"
     "                           NAME (repeatable; 'all' for every one)\n"
     "      --router-mode M      exact (default): each router held to\n"
@@ -89,7 +94,12 @@ const struct command cmd_run_entry = {
 };
 
 enum { OPTION_BEAM = 256, OPTION_SEED, OPTION_SHUFFLE_SEED,
-    OPTION_ROUTER_MODE, OPTION_BUSY_TIMEOUT, OPTION_LOSSES };
+    OPTION_ROUTER_MODE, OPTION_BUSY_TIMEOUT, OPTION_NULL_CONTROL,
+    OPTION_NULL_SEED, OPTION_LOSSES };
+
+/* The null control's seed when none is given: the trainer's default, so
+ * that the null model is the shipped model as it was before training. */
+#define DEFAULT_NULL_SEED 1
 
 /* Routers named with --router, at most this many. */
 #define MAX_ROUTER_OPTIONS 64
@@ -104,7 +114,8 @@ struct run_options {
 	const char *budgets;
 	const char *label;
 	long beam;
-	unsigned long long seed, shuffle_seed;
+	unsigned long long seed, shuffle_seed, null_seed;
+	int null_control, null_seed_given;
 	const char *routers[MAX_ROUTER_OPTIONS];
 	int n_routers;
 	const char *router_mode;
@@ -150,6 +161,8 @@ parse_options(int argc, char **argv, const struct command *cmd,
 		{ "losses", required_argument, NULL, OPTION_LOSSES },
 		{ "busy-timeout", required_argument, NULL,
 		    OPTION_BUSY_TIMEOUT },
+		{ "null-control", no_argument, NULL, OPTION_NULL_CONTROL },
+		{ "null-seed", required_argument, NULL, OPTION_NULL_SEED },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -160,6 +173,7 @@ parse_options(int argc, char **argv, const struct command *cmd,
 	o->context = context_names[ORACLE_SHARED].name;
 	o->seed = ORACLE_DEFAULT_SEED;
 	o->shuffle_seed = ORACLE_DEFAULT_SHUFFLE_SEED;
+	o->null_seed = DEFAULT_NULL_SEED;
 	o->router_mode = "exact";
 	o->losses = "f32";
 	o->busy_timeout = STORE_BUSY_TIMEOUT_MS;
@@ -198,6 +212,13 @@ parse_options(int argc, char **argv, const struct command *cmd,
 			o->shuffle_seed = parse_seed(cmd, "--shuffle-seed",
 			    optarg);
 			break;
+		case OPTION_NULL_CONTROL:
+			o->null_control = 1;
+			break;
+		case OPTION_NULL_SEED:
+			o->null_seed = parse_seed(cmd, "--null-seed", optarg);
+			o->null_seed_given = 1;
+			break;
 		case 'R':
 			if (o->n_routers == MAX_ROUTER_OPTIONS)
 				die_usage(cmd, "more than %d --router options",
@@ -223,6 +244,8 @@ parse_options(int argc, char **argv, const struct command *cmd,
 	}
 	if (argc - optind > 1)
 		die_usage(cmd, "too many arguments");
+	if (o->null_seed_given && !o->null_control)
+		die_usage(cmd, "--null-seed goes with --null-control");
 	o->input = optind < argc ? argv[optind] : "-";
 }
 
@@ -268,7 +291,9 @@ note_changed_model(struct store *store, const char *path, const char *sha)
 	if (store_list_runs(store, &runs, &n, &err) != 0)
 		die("%s", err.message);
 	for (i = 0; i < n; i++)
-		if (strcmp(runs[i].model_path, path) == 0 &&
+		/* a null control has its own model at the same path */
+		if (runs[i].control_of == 0 &&
+		    strcmp(runs[i].model_path, path) == 0 &&
 		    strcmp(runs[i].model_sha256, sha) != 0)
 			last = i;
 	if (last != SIZE_MAX)
@@ -335,6 +360,58 @@ print_routers(const struct oracle_result *result)
 				    analysis_mean_loss(free_oracle, n));
 		}
 		printf("  spent %.2f\n", spent / (double)n);
+	}
+}
+
+/* The percentage by which the oracle's perplexity at budget k is below
+ * (negative) or above all-big's; NAN where the run has no such budget. */
+static double
+oracle_change(const struct oracle_result *result, int k)
+{
+	const struct oracle_method *oracle, *big;
+	size_t n = result->n_tokens;
+
+	oracle = oracle_result_method(result,
+	    method_table[METHOD_ORACLE].name, k);
+	big = oracle_result_method(result, method_table[METHOD_BIG].name, -1);
+	if (oracle == NULL || big == NULL)
+		return NAN;
+	return 100.0 * (exp(analysis_mean_loss(oracle, n) -
+	    analysis_mean_loss(big, n)) - 1.0);
+}
+
+/* The null control beside the run: the oracle's perplexity against
+ * all-big's at each budget on both models. */
+static void
+print_control(const struct analysis *run, unsigned long long seed)
+{
+	const struct oracle_result *real = &run->result;
+	const struct oracle_result *null = &run->control->result;
+	const struct oracle_method *o, *no;
+	size_t n = real->n_tokens;
+	int b, k;
+
+	printf("\nnull control: run %lld, the same analysis on a model of the "
+	    "same shape with random weights (seed %llu), %.1f s\n"
+	    "oracle against all-big (perplexity, and the oracle's change "
+	    "from all-big):\n%6s %12s %12s %8s %12s %12s %8s\n",
+	    (long long)run->control->run_id, seed, null->seconds, "budget",
+	    "oracle", "big", "change", "null oracle", "null big", "change");
+	for (b = 0; b < real->n_budgets; b++) {
+		k = real->budgets[b];
+		o = oracle_result_method(real, method_table[METHOD_ORACLE].name,
+		    k);
+		no = oracle_result_method(null,
+		    method_table[METHOD_ORACLE].name, k);
+		if (o == NULL || no == NULL)
+			continue;
+		printf("%6d %12.3f %12.3f %7.1f%% %12.3f %12.3f %7.1f%%\n", k,
+		    exp(analysis_mean_loss(o, n)), exp(analysis_mean_loss(
+		    oracle_result_method(real, method_table[METHOD_BIG].name,
+		    -1), n)), oracle_change(real, k),
+		    exp(analysis_mean_loss(no, n)), exp(analysis_mean_loss(
+		    oracle_result_method(null, method_table[METHOD_BIG].name,
+		    -1), n)), oracle_change(null, k));
 	}
 }
 
@@ -497,6 +574,8 @@ cmd_run_exec(int argc, char **argv)
 	req.settings.shuffle_seed = o.shuffle_seed;
 	req.settings.router_mode = router_mode;
 	req.tables = tables;
+	req.null_control = o.null_control;
+	req.null_seed = o.null_seed;
 	req.settings.progress = show_progress;
 	req.settings.progress_arg = &progress;
 	/* the tokens first, for the progress line's rate and ETA; the
@@ -514,6 +593,8 @@ cmd_run_exec(int argc, char **argv)
 	}
 	progress_finish(&progress.line);
 	print_summary(analysis.run_id, &analysis.result, &analysis.run);
+	if (analysis.control != NULL)
+		print_control(&analysis, o.null_seed);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		die("standard output: write error");
 

@@ -94,6 +94,7 @@ router_alloc(struct duo_router *router, const char *name,
 	router->d_model = config->d_model;
 	router->budget = budget;
 	snprintf(router->weighting, sizeof router->weighting, "none");
+	snprintf(router->target, sizeof router->target, "oracle");
 	n = (size_t)config->n_layer * (size_t)space->n_choices *
 	    (size_t)config->d_model;
 	router->weight = calloc(n, sizeof *router->weight);
@@ -284,6 +285,11 @@ read_router(const struct gguf_file *file, const char *name,
 	if (optional_string(file, key, router->weighting,
 	    sizeof router->weighting, err) != 0)
 		goto fail;
+	/* routers trained before the label-free target have no key */
+	key_of(key, sizeof key, name, "target");
+	if (optional_string(file, key, router->target,
+	    sizeof router->target, err) != 0)
+		goto fail;
 	return 0;
 fail:
 	router_free(router);
@@ -385,6 +391,8 @@ router_save(const struct duo_model *model,
 		} else {
 			key_of(key, sizeof key, r->name, "loss_weighting");
 			gguf_writer_set_string(writer, key, r->weighting);
+			key_of(key, sizeof key, r->name, "target");
+			gguf_writer_set_string(writer, key, r->target);
 		}
 		key_of(key, sizeof key, r->name, "learning_rate");
 		gguf_writer_set_f32(writer, key, r->learning_rate);

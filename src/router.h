@@ -67,6 +67,8 @@ struct duo_router {
 	uint64_t tokens;             /* tokens it learned from */
 	char data[128];              /* the training text's file name */
 	char weighting[16];          /* oracle: "none" or "regret" */
+	char target[16];             /* oracle: the method whose choices it
+					learned, "oracle" or "oracle_free" */
 	float final_loss;            /* last training loss */
 };
 

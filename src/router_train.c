@@ -543,7 +543,8 @@ label_progress(void *arg, double fraction, double route_tokens)
  * Per (token, layer), what the best wrong choice costs: the lowest loss of
  * the routes of budget k that follow the oracle's route up to that layer
  * and then differ from it, minus the oracle's loss; 0 where no such
- * route exists (the choice is forced).
+ * route exists (the choice is forced).  tables are the losses, or for
+ * the label-free target the divergences, its choice minimised.
  */
 static void
 regret_weights(const struct route_space *space, int L, int k,
@@ -650,6 +651,7 @@ train_oracle(const struct duo_model *model, struct duo_router *router,
 	struct oracle_result result;
 	struct label_progress lp = { progress, progress_arg };
 	const struct oracle_method *oracle;
+	const char *target;
 	int T = model->config.n_ctx, L = router->n_layer, C = router->d_model;
 	int m = space->n_choices, k = router->budget, l;
 	size_t per = (size_t)T - 1, n_windows, n, w, t;
@@ -694,9 +696,11 @@ train_oracle(const struct duo_model *model, struct duo_router *router,
 		    "label exhaustively", space->name, L);
 		goto done;
 	}
-	if ((oracle = oracle_result_method(&result,
-	    method_table[METHOD_ORACLE].name, k)) == NULL) {
-		error_set(err, "the oracle gave no routes at budget %d", k);
+	target = method_table[o->label_free ? METHOD_ORACLE_FREE :
+	    METHOD_ORACLE].name;
+	if ((oracle = oracle_result_method(&result, target, k)) == NULL) {
+		error_set(err, "the %s method gave no routes at budget %d",
+		    target, k);
 		goto done;
 	}
 	codes = malloc(n * sizeof *codes);
@@ -734,8 +738,8 @@ train_oracle(const struct duo_model *model, struct duo_router *router,
 	    err) != 0)
 		goto done;
 	if (o->weighted)
-		regret_weights(space, L, k, result.tables, result.n_routes,
-		    codes, n, weights);
+		regret_weights(space, L, k, o->label_free ? result.kl_tables :
+		    result.tables, result.n_routes, codes, n, weights);
 	for (l = 0; l < L; l++) {
 		loss += fit_layer(router->weight + (size_t)l * m * C, m, C, L,
 		    l, states, labels, weights, n, o->steps, o->lr, x, z, grad,
@@ -748,6 +752,7 @@ train_oracle(const struct duo_model *model, struct duo_router *router,
 	router->tokens = (uint64_t)n;
 	snprintf(router->weighting, sizeof router->weighting, "%s",
 	    o->weighted ? "regret" : "none");
+	snprintf(router->target, sizeof router->target, "%s", target);
 	status = 0;
 done:
 	oracle_result_free(&result);

@@ -27,6 +27,10 @@
  *   oracle up to that layer and then differ, minus the oracle's loss
  *   (plus 0.01 nats, so that no example vanishes), normalised to a mean
  *   weight of 1.
+ *   Label-free target: the same, with oracle_free's choices at budget k
+ *   (the route closest to all-big's next-token distribution, chosen
+ *   without the next token) in place of the oracle's; weighted, a wrong
+ *   choice costs its divergence from all-big rather than its loss.
  */
 #ifndef DUO_ROUTER_TRAIN_H
 #define DUO_ROUTER_TRAIN_H
@@ -48,6 +52,7 @@ struct router_train_options {
 	float sharpness_end;       /* paper */
 	size_t label_tokens;       /* oracle: tokens labelled */
 	int weighted;              /* oracle: regret weighting */
+	int label_free;            /* oracle: learn oracle_free's choices */
 };
 
 /* paper: 300 steps of 8 sequences, lr 3e-3, alpha 1, sharpness 1 to 20;

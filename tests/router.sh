@@ -51,6 +51,12 @@ expect 1 "more than the model's $L layers" "budget above L" -- \
 expect 1 'missing.txt' "missing training text" -- \
     "$DUO" router train -m "$fixture" --budget 1 --name a \
     --data "$tmp/missing.txt" -o "$m"
+expect 2 "--target: 'maybe' is not oracle or free" "unknown target" -- \
+    "$DUO" router train -m "$fixture" --budget 1 --name a --kind oracle \
+    --target maybe --data "$data" -o "$m"
+expect 2 '--target is for the oracle kind' "a target for the paper kind" -- \
+    "$DUO" router train -m "$fixture" --budget 1 --name a --target free \
+    --data "$data" -o "$m"
 [ ! -e "$m" ] && ok || fail "a failed training wrote $m"
 
 expect 0 '' "paper router" -- "$DUO" router train -m "$fixture" \
@@ -68,8 +74,15 @@ expect 0 '' "--replace" -- "$DUO" router train -m "$m" --budget 3 \
 "$DUO" info "$m" >"$tmp/info" 2>&1
 grep -q '^  paper2 *paper, space BS, budget 3: 2 steps' "$tmp/info" && ok ||
     fail "info does not describe paper2: $(grep -A3 routers "$tmp/info")"
-grep -q '^  oracle1 *oracle, space BS, budget 1: 400 steps.*weighting regret' \
+grep -q '^  oracle1 *oracle, space BS, budget 1: 400 steps.*target oracle, weighting regret' \
     "$tmp/info" && ok || fail "info does not describe oracle1"
+# the label-free target, in a file of its own
+expect 0 '' "label-free oracle router" -- "$DUO" router train -m "$fixture" \
+    --budget 1 --name free1 --kind oracle --target free --label-tokens 300 \
+    --data "$data" -o "$tmp/free.gguf"
+"$DUO" info "$tmp/free.gguf" | grep -q \
+    '^  free1 *oracle, space BS, budget 1: 400 steps.*target oracle_free, weighting none' &&
+    ok || fail "info does not describe free1: $("$DUO" info "$tmp/free.gguf" | grep free1)"
 [ "$(grep -c '\.router\.' "$tmp/info")" -eq $((2 * L)) ] && ok ||
     fail "info lists $(grep -c '\.router\.' "$tmp/info") router tensors"
 expect 0 '' "convert keeps routers" -- "$DUO" convert --type f32 "$m" \

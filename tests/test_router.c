@@ -528,6 +528,92 @@ training(const struct duo_model *model)
 	free(targets);
 }
 
+/* Tokens of n on which methods a and b of result (budget k) take the same
+ * route. */
+static size_t
+same_routes(const struct oracle_result *result, const char *a,
+    const char *b, int k)
+{
+	const struct oracle_method *ma = oracle_result_method(result, a, k);
+	const struct oracle_method *mb = oracle_result_method(result, b, k);
+	size_t t, same = 0, L = (size_t)result->n_layer;
+
+	if (ma == NULL || mb == NULL)
+		return 0;
+	for (t = 0; t < result->n_tokens; t++)
+		same += memcmp(ma->routes + t * L, mb->routes + t * L, L) == 0;
+	return same;
+}
+
+/*
+ * The label-free target (--target free): on a text whose every window is
+ * the same (one token repeated, so the labelled window is known), a
+ * router trained on oracle_free's choices takes oracle_free's routes, and
+ * one trained on the oracle's the oracle's, where the two differ.
+ */
+static void
+label_free_training(const struct duo_model *model)
+{
+	const struct duo_config *c = &model->config;
+	struct router_train_options o;
+	struct duo_router r[2];
+	struct route_space space;
+	struct oracle_settings settings;
+	struct oracle_result result;
+	struct duo_error err;
+	int N = c->n_ctx, k = 2, i;
+	size_t n = (size_t)N - 1, t, differ;
+	int32_t *text = xmalloc(3 * n * sizeof *text), bos = c->n_vocab - 1;
+	char what[160];
+
+	for (t = 0; t < 3 * n; t++)
+		text[t] = 5;
+	route_space_parse(&space, "BS", NULL);
+	for (i = 0; i < 2; i++) {
+		router_train_defaults(&o, ROUTER_ORACLE);
+		o.label_tokens = n;
+		o.steps = 600;
+		o.lr = 5e-2f;
+		o.label_free = i == 0;
+		if (router_alloc(&r[i], i == 0 ? "free" : "oracle",
+		    ROUTER_ORACLE, &space, k, c, &err) != 0 ||
+		    router_train(model, &r[i], text, 3 * n, bos, &o, NULL,
+		    NULL, &err) != 0)
+			setup_failed(&err);
+	}
+	check_true("the routers record their targets", strcmp(r[0].target,
+	    "oracle_free") == 0 && strcmp(r[1].target, "oracle") == 0);
+	oracle_settings_default(&settings);
+	settings.budgets = &k;
+	settings.n_budgets = 1;
+	settings.routers = r;
+	settings.n_routers = 2;
+	if (oracle_run(model, text, n, bos, &settings, &result, &err) != 0)
+		setup_failed(&err);
+	differ = n - same_routes(&result, "oracle", "oracle_free", k);
+	snprintf(what, sizeof what, "oracle and oracle_free differ on %zu of "
+	    "%zu tokens (at least 3)", differ, n);
+	check_true(what, differ >= 3);
+	snprintf(what, sizeof what, "the label-free router takes "
+	    "oracle_free's route on %zu of %zu tokens, the oracle's on %zu",
+	    same_routes(&result, "router:free", "oracle_free", k), n,
+	    same_routes(&result, "router:free", "oracle", k));
+	check_true(what, same_routes(&result, "router:free", "oracle_free",
+	    k) >= n - 1 && same_routes(&result, "router:free", "oracle", k) <
+	    n - differ + 1);
+	snprintf(what, sizeof what, "the oracle router takes the oracle's "
+	    "route on %zu of %zu tokens, oracle_free's on %zu",
+	    same_routes(&result, "router:oracle", "oracle", k), n,
+	    same_routes(&result, "router:oracle", "oracle_free", k));
+	check_true(what, same_routes(&result, "router:oracle", "oracle",
+	    k) >= n - 1 && same_routes(&result, "router:oracle",
+	    "oracle_free", k) < n - differ + 1);
+	oracle_result_free(&result);
+	router_free(&r[0]);
+	router_free(&r[1]);
+	free(text);
+}
+
 /* --- the file ----------------------------------------------------------- */
 
 static void
@@ -546,6 +632,7 @@ file_round_trip(const struct duo_model *model)
 	routers[1].kind = ROUTER_ORACLE;
 	snprintf(routers[1].weighting, sizeof routers[1].weighting,
 	    "regret");
+	snprintf(routers[1].target, sizeof routers[1].target, "oracle_free");
 	routers[0].alpha = 0.25f;
 	routers[0].steps = 17;
 	routers[0].tokens = 123456789012ull;
@@ -571,7 +658,9 @@ file_round_trip(const struct duo_model *model)
 	same = same && n_back == 2 && back[0].alpha == 0.25f &&
 	    back[0].steps == 17 && back[0].tokens == 123456789012ull &&
 	    strcmp(back[0].data, "train.txt") == 0 &&
-	    strcmp(back[1].weighting, "regret") == 0;
+	    strcmp(back[1].weighting, "regret") == 0 &&
+	    strcmp(back[1].target, "oracle_free") == 0 &&
+	    strcmp(back[0].target, "oracle") == 0;
 	check_true("names, kinds, spaces, budgets, settings and F32 weights "
 	    "read back exactly", same);
 	/* a whole model (the fixture, with its tokenizer) with a router
@@ -667,6 +756,7 @@ main(void)
 	exact_rule();
 	runs(&model);
 	training(&model);
+	label_free_training(&model);
 	file_round_trip(&model);
 	cancelling(&model);
 	model_free(&model);

@@ -51,6 +51,10 @@ check_clean "duo run" "$DUO" run -m "$fixture" -d "$tmp/runs.db" \
 checks=$((checks + 1))
 [ "$(sqlite3 "$tmp/runs.db" 'SELECT count(*) FROM runs' 2>/dev/null)" = 1 ] ||
 	fail "the run under valgrind was not stored"
+# a run and its null control: the control's records outlive the copies
+# of the settings they were made from
+check_clean "duo run --null-control" "$DUO" run -m "$fixture" \
+    -d "$tmp/null.db" --budgets 1 --null-control "$text"
 
 echo "valgrind: $((checks - failures)) of $checks checks passed"
 [ "$failures" -eq 0 ]

@@ -49,6 +49,8 @@ struct job {
 	char space[4];
 	char context[16];
 	char *routers;                  /* names joined by ',', or NULL */
+	int null_control;
+	uint64_t null_seed;
 	struct text_tokens tokens;      /* the thread's, until the analysis
 					   takes them over */
 	double pause;                   /* DUO_TEST_JOB_PAUSE */
@@ -228,6 +230,8 @@ job_main(void *arg)
 	req.label = job->label;
 	req.source = job->source;
 	req.input_name = job->path != NULL ? job->path : "the text";
+	req.null_control = job->null_control;
+	req.null_seed = job->null_seed;
 	rc = prepare(job, &store, &model, &model_loaded, &req, &text, &length,
 	    &err);
 	if (rc == 0) {
@@ -242,12 +246,17 @@ job_main(void *arg)
 		    analysis_run(store, &model, &req, &analysis, &err);
 	}
 	if (rc == 0) {
-		int64_t id = analysis.run_id;
+		int64_t id = analysis.run_id, control_id = 0;
 		double seconds = analysis.result.seconds;
 
+		if (analysis.control != NULL) {
+			control_id = analysis.control->run_id;
+			seconds += analysis.control->result.seconds;
+		}
 		analysis_free(&analysis);
 		PUBLISH(job, {
 			job->status.run_id = id;
+			job->status.control_id = control_id;
 			job->status.seconds = seconds;
 		});
 		set_state(job, JOB_DONE, NULL);
@@ -310,6 +319,8 @@ job_start(const struct job_request *r, struct duo_error *err)
 		}
 		job->length = r->length;
 	}
+	job->null_control = r->null_control;
+	job->null_seed = r->null_seed;
 	snprintf(job->space, sizeof job->space, "%s", r->space);
 	snprintf(job->context, sizeof job->context, "%s", r->context);
 	job->pause = pause != NULL ? atof(pause) : 0.0;

@@ -31,6 +31,10 @@ struct job_request {
 	 * (NULL: none); those of another space than the run's are left
 	 * out */
 	const char *routers;
+	/* also a null-model control (duo run --null-control) of this
+	 * seed */
+	int null_control;
+	uint64_t null_seed;
 };
 
 /* What the job has done so far; times are now_seconds(). */
@@ -42,6 +46,8 @@ struct job_status {
 	size_t n_tokens;                /* once the text is read */
 	int n_layer;
 	int64_t run_id;                 /* JOB_DONE */
+	int64_t control_id;             /* JOB_DONE: its null control, or
+					   0 */
 	double seconds;                 /* the engine's, JOB_DONE */
 	/* JOB_FAILED, JOB_CANCELLED: why; as long as a struct duo_error's,
 	 * since a run kept in a side file is told with two paths */

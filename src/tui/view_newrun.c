@@ -3,8 +3,8 @@
  * stores it as a run without leaving the browser.  The text comes from a
  * file (its path completed with Tab), from a pasted or typed area of
  * several lines, or from one line; the form also chooses the route space,
- * the context mode, a label and, once the model has learned routers,
- * which of them to evaluate.  The work runs in the background (job.c)
+ * the context mode, a label, once the model has learned routers which
+ * of them to evaluate, and whether to add a null-model control.  The work runs in the background (job.c)
  * with a progress bar here and a percentage on every view's status line;
  * Esc stops it; the loop follows it through the view's busy, poll, wait
  * and status hooks.  When the run is stored the runs view, told through
@@ -50,6 +50,7 @@ enum field {
 	FIELD_CONTEXT,
 	FIELD_LABEL,
 	FIELD_ROUTERS,
+	FIELD_NULL,
 	N_FIELDS
 };
 
@@ -61,6 +62,15 @@ static const struct described_name sources[N_SOURCES] = {
 	{ "one line", "typed below" },
 };
 
+/* The null control, off or on (duo run --null-control, its default
+ * seed). */
+static const struct described_name null_choices[2] = {
+	{ "off", "the model only" },
+	{ "on", "also a model of its shape with random weights: twice the "
+	    "time" },
+};
+#define NULL_SEED 1
+
 static const struct described_name *const spaces = route_space_names;
 #define N_SPACES N_ROUTE_SPACES
 static const struct described_name *const contexts = context_names;
@@ -69,6 +79,7 @@ struct newrun_state {
 	enum field focus;
 	enum source source;
 	int space, context;
+	int null_control;               /* 0 off, 1 on */
 	struct edit path, area, line, label;
 	int area_top;                   /* first row of the area shown */
 	int area_width, area_rows;      /* at the last draw */
@@ -205,8 +216,8 @@ newrun_done(struct app *app, struct view *view)
 /* Rows the progress pane takes at the bottom of the body. */
 #define PROGRESS_ROWS 4
 /* Rows of the form besides the input: title, source, space, context,
- * label, routers, model, a gap and the hint. */
-#define FORM_ROWS 9
+ * label, routers, null model, model, a gap and the hint. */
+#define FORM_ROWS 10
 
 static void
 newrun_layout(struct app *app, struct view *view, const struct rect *body)
@@ -368,9 +379,16 @@ draw_progress(struct app *app, struct newrun_state *s)
 		    "stay in use meanwhile.", EL_DIM);
 		break;
 	case JOB_DONE:
-		draw_textf(app, y, x, w, EL_NORMAL, "Run %lld stored: %s, %zu "
-		    "tokens in %.1f s.", (long long)st->run_id, s->what,
-		    st->n_tokens, st->seconds);
+		if (st->control_id > 0)
+			draw_textf(app, y, x, w, EL_NORMAL, "Run %lld stored "
+			    "with its null control, run %lld: %s, %zu tokens "
+			    "in %.1f s.", (long long)st->run_id,
+			    (long long)st->control_id, s->what, st->n_tokens,
+			    st->seconds);
+		else
+			draw_textf(app, y, x, w, EL_NORMAL, "Run %lld stored: "
+			    "%s, %zu tokens in %.1f s.", (long long)st->run_id,
+			    s->what, st->n_tokens, st->seconds);
 		draw_text(app, y + 1, x, w, "The runs view (1) has it "
 		    "selected; Enter there opens it.", EL_DIM);
 		break;
@@ -405,7 +423,8 @@ short_path(const char *path, char *buf, size_t size)
 	return path;
 }
 
-/* The fields below the text: space, context, label, routers, model. */
+/* The fields below the text: space, context, label, routers, null
+ * control, model. */
 static void
 draw_fields(struct app *app, struct newrun_state *s, int y)
 {
@@ -438,6 +457,9 @@ draw_fields(struct app *app, struct newrun_state *s, int y)
 		    EL_SELECTED : router_fits_space(s, i) ? EL_NORMAL :
 		    EL_DIM) + 2;
 	}
+	y++;
+	draw_caption(app, s, y, FIELD_NULL, "Null model");
+	draw_choices(app, s, y, FIELD_NULL, null_choices, 2, s->null_control);
 	y++;
 	draw_text(app, y, LABEL_X, VALUE_X - LABEL_X - 1, "Model", EL_HEADER);
 	draw_text(app, y, EDIT_X, w, short_path(model, buf, sizeof buf),
@@ -585,6 +607,8 @@ start_job(struct app *app, struct newrun_state *s)
 			n += (size_t)snprintf(routers + n, sizeof routers - n,
 			    "%s%s", n > 0 ? "," : "", s->routers[i]);
 	req.routers = n > 0 ? routers : NULL;
+	req.null_control = s->null_control;
+	req.null_seed = NULL_SEED;
 	s->job = job_start(&req, &err);
 	if (s->job == NULL) {
 		app_error(app, "%s", err.message);
@@ -649,8 +673,9 @@ job_ended(struct app *app, struct newrun_state *s)
 			app_show(app, VIEW_RUNS, &select);
 		else
 			app_tell(app, VIEW_RUNS, &select);
-		app_message(app, "run %lld stored (%zu tokens, %.1f s): %s "
-		    "opens it", (long long)st->run_id, st->n_tokens,
+		app_message(app, "run %lld stored%s (%zu tokens, %.1f s): %s "
+		    "opens it", (long long)st->run_id, st->control_id > 0 ?
+		    " with its null control" : "", st->n_tokens,
 		    st->seconds, app_view_id(app) == VIEW_RUNS ? "Enter" :
 		    "1 lists it, Enter");
 		break;
@@ -787,6 +812,9 @@ choose(struct newrun_state *s, int delta)
 			s->router_cursor = (s->router_cursor + delta +
 			    s->n_routers) % s->n_routers;
 		break;
+	case FIELD_NULL:
+		s->null_control = !s->null_control;
+		break;
 	default:
 		break;
 	}
@@ -912,6 +940,8 @@ newrun_request(struct app *app, struct view *view, enum action_id action)
 			move_field(s, 1);
 		return 1;
 	case ACT_TOGGLE:
+		if (s->focus == FIELD_NULL)
+			s->null_control = !s->null_control;
 		if (s->focus != FIELD_ROUTERS)
 			return 1;
 		if (s->n_routers == 0)
@@ -947,7 +977,7 @@ newrun_click(struct app *app, struct view *view, int y, int x, int twice)
 	int row = y - (s->form.y + 1);
 
 	/* Rows: source, input (area rows), space, context, label,
-	 * routers. */
+	 * routers, null model. */
 	if (row < 0 || y >= s->form.y + s->form.h)
 		return;
 	if (row == 0)
@@ -956,7 +986,7 @@ newrun_click(struct app *app, struct view *view, int y, int x, int twice)
 		s->focus = FIELD_INPUT;
 	else {
 		row -= (s->source == SOURCE_PASTE ? s->area_rows : 1) - 1;
-		if (row >= FIELD_SPACE && row <= FIELD_ROUTERS)
+		if (row >= FIELD_SPACE && row <= FIELD_NULL)
 			s->focus = (enum field)row;
 	}
 }

@@ -437,6 +437,93 @@ draw_first_run(struct app *app, struct view *view)
 	    EL_DIM);
 }
 
+/* The run of that id in the list, or SIZE_MAX. */
+static size_t
+run_index(const struct run_info *runs, size_t n, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (runs[i].id == id)
+			return i;
+	return SIZE_MAX;
+}
+
+/*
+ * One row of the null-control table: caption, then at each budget the
+ * oracle's change of perplexity from all-big, in per cent, as far as the
+ * pane allows; "-" where the run has no such budget.
+ */
+static void
+draw_change_row(struct app *app, int y, int x, int w, const char *caption,
+    const struct run_info *info, const struct run_summary *summary, int L)
+{
+	char line[1024];
+	size_t used;
+	double change;
+	int k;
+
+	used = (size_t)snprintf(line, sizeof line, "%-16.16s", caption);
+	for (k = 0; k <= L && used + 8 < sizeof line; k++) {
+		change = summary != NULL && summary->oracle_mean != NULL &&
+		    k <= summary->n_layer ? 100.0 * (exp(summary->oracle_mean[
+		    k] - info->mean_loss_big) - 1.0) : NAN;
+		if (fabs(change) < 0.5)
+			change = 0.0;   /* no "-0%" */
+		used += (size_t)(isfinite(change) ? snprintf(line + used,
+		    sizeof line - used, " %4.0f%%", change) :
+		    snprintf(line + used, sizeof line - used, " %5s", "-"));
+	}
+	draw_text_cut(app, y, x, w, line, EL_NORMAL);
+}
+
+/*
+ * A run with a null-model control (runs.control_of), or a control: the
+ * oracle's change from all-big at each budget on the real model and on
+ * the null one, the part of the oracle's gain that a model that has
+ * learned nothing shows too.  The rows used.
+ */
+static int
+draw_control(struct app *app, const struct run_info *info, int y, int x,
+    int w)
+{
+	const struct run_info *runs, *real = info, *null = NULL;
+	size_t n, i, j, summarised = loader_summarised(app->loader);
+	char caption[64], line[1024];
+	size_t used;
+	int L = info->n_layer, k;
+
+	runs = app_runs(app, &n);
+	if (runs == NULL)
+		return 0;
+	if (info->control_of != 0) {
+		null = info;
+		i = run_index(runs, n, info->control_of);
+		real = i == SIZE_MAX ? NULL : &runs[i];
+	} else
+		for (j = 0; j < n && null == NULL; j++)
+			if (runs[j].control_of == info->id)
+				null = &runs[j];
+	if (null == NULL || real == NULL)
+		return 0;
+	used = (size_t)snprintf(line, sizeof line, "%-16s",
+	    "oracle/big, k");
+	for (k = 0; k <= L && used + 8 < sizeof line; k++)
+		used += (size_t)snprintf(line + used, sizeof line - used,
+		    " %5d", k);
+	draw_text_cut(app, y, x, w, line, EL_HEADER);
+	i = run_index(runs, n, real->id);
+	snprintf(caption, sizeof caption, "run %lld", (long long)real->id);
+	draw_change_row(app, y + 1, x, w, caption, real,
+	    summary_of(app, i, summarised), L);
+	j = run_index(runs, n, null->id);
+	snprintf(caption, sizeof caption, "null, run %lld", (long long)
+	    null->id);
+	draw_change_row(app, y + 2, x, w, caption, null,
+	    summary_of(app, j, summarised), L);
+	return 3;
+}
+
 static void
 draw_preview(struct app *app, struct view *view)
 {
@@ -465,6 +552,7 @@ draw_preview(struct app *app, struct view *view)
 	    info->created_at, info->seconds, info->approximate ?
 	    "; approximate (beam)" : "");
 	draw_text(app, y++, x, r->w - 2, line, EL_DIM);
+	y += draw_control(app, info, y, x, r->w - 2);
 	i = s->order[s->selected];
 	summary = summary_of(app, i, summarised);
 	if ((damage = run_damage(info, summary)) != NULL) {
