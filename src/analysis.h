@@ -38,6 +38,9 @@ struct analysis_request {
 	 * progress and cancel flag; n_threads 0 is OpenMP's number; the
 	 * routers are analysis_prepare()'s */
 	struct oracle_settings settings;
+	/* more members of the settings JSON, each after a comma
+	 * (",\"shard\":\"2/4\"..."), or NULL */
+	const char *extra_settings;
 
 	/* Made by analysis_prepare(), freed by analysis_request_free(). */
 	char *model_path;               /* the model file's full path, so
@@ -93,6 +96,11 @@ int analysis_run(struct store *store, const struct duo_model *model,
     const struct analysis_request *req, struct analysis *out,
     struct duo_error *err);
 void analysis_free(struct analysis *a);
+
+/* One result row per token and method of result (positions from 1), the
+ * route strings in *arena; NULL when out of memory.  Free both. */
+struct result_record *analysis_make_results(
+    const struct oracle_result *result, size_t *n_results, char **arena);
 
 /* Mean loss of a method over the run's tokens. */
 double analysis_mean_loss(const struct oracle_method *m, size_t n);
