@@ -73,7 +73,7 @@ append(struct buffer *b, const char *fmt, ...)
 static char *
 settings_json(const struct oracle_settings *settings,
     const struct oracle_result *result, int n_threads,
-    enum store_tables tables, const uint64_t *null_seed)
+    enum store_tables tables, const uint64_t *null_seed, const char *extra)
 {
 	struct buffer b = { malloc(256), 0, 256, false };
 	char route[64 + 1];
@@ -126,7 +126,7 @@ settings_json(const struct oracle_settings *settings,
 		}
 		append(&b, "]");
 	}
-	append(&b, "}}");
+	append(&b, "}%s}", extra != NULL ? extra : "");
 	if (b.failed) {
 		free(b.data);
 		return NULL;
@@ -157,9 +157,8 @@ make_tokens(const struct duo_model *model, const struct text_tokens *tokens)
 	return records;
 }
 
-/* One result row per token and method; route strings in *arena. */
-static struct result_record *
-make_results(const struct oracle_result *result, size_t *n_results,
+struct result_record *
+analysis_make_results(const struct oracle_result *result, size_t *n_results,
     char **arena)
 {
 	const struct oracle_method *m;
@@ -537,9 +536,10 @@ analyse(const struct duo_model *model, const struct analysis_request *req,
 	n_threads = 1;
 #endif
 	out->token_records = make_tokens(model, tokens);
-	out->results = make_results(&out->result, &n_results, &out->arena);
+	out->results = analysis_make_results(&out->result, &n_results,
+	    &out->arena);
 	out->settings_json = settings_json(settings, &out->result, n_threads,
-	    req->tables, null_seed);
+	    req->tables, null_seed, req->extra_settings);
 	if (settings->context == ORACLE_FIXED)
 		out->context_text = malloc((size_t)L + 1);
 	if (out->token_records == NULL || out->results == NULL ||

@@ -50,6 +50,9 @@ struct analysis_request {
 	 * model's states). */
 	int null_control;
 	uint64_t null_seed;
+	/* more members of the settings JSON, each after a comma
+	 * (",\"shard\":\"2/4\"..."), or NULL */
+	const char *extra_settings;
 
 	/* Made by analysis_prepare(), freed by analysis_request_free(). */
 	char *model_path;               /* the model file's full path, so
@@ -129,6 +132,10 @@ int analysis_null_model(const struct duo_model *model, uint64_t seed,
     struct duo_model *null, char sha256[SHA256_HEX_SIZE],
     struct duo_error *err);
 void analysis_null_model_free(struct duo_model *null);
+/* One result row per token and method of result (positions from 1), the
+ * route strings in *arena; NULL when out of memory.  Free both. */
+struct result_record *analysis_make_results(
+    const struct oracle_result *result, size_t *n_results, char **arena);
 
 /* Mean loss of a method over the run's tokens. */
 double analysis_mean_loss(const struct oracle_method *m, size_t n);

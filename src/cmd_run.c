@@ -30,6 +30,7 @@
 #include "route.h"
 #include "router.h"
 #include "sha256.h"
+#include "shard.h"
 #include "store.h"
 #include "text.h"
 #include "tokenizer.h"
@@ -61,6 +62,10 @@ static const char run_options[] =
     "                           trainer's initialisation), stored as a\n"
     "                           second run, the first run's control\n"
     "      --null-seed N        seed of those weights (default 1)\n"
+    "      --shard I/N          analyse only the I-th of N equal slices\n"
+    "                           of the text's windows, stored as a run\n"
+    "                           of its own that 'duo merge --join-shards'\n"
+    "                           joins with the others\n"
     "  -R, --router NAME        also evaluate the model's learned router\n"
     "                           NAME (repeatable; 'all' for every one)\n"
     "      --router-mode M      exact (default): each router held to\n"
@@ -95,7 +100,7 @@ const struct command cmd_run_entry = {
 
 enum { OPTION_BEAM = 256, OPTION_SEED, OPTION_SHUFFLE_SEED,
     OPTION_ROUTER_MODE, OPTION_BUSY_TIMEOUT, OPTION_NULL_CONTROL,
-    OPTION_NULL_SEED, OPTION_LOSSES };
+    OPTION_NULL_SEED, OPTION_LOSSES, OPTION_SHARD };
 
 /* The null control's seed when none is given: the trainer's default, so
  * that the null model is the shipped model as it was before training. */
@@ -121,6 +126,7 @@ struct run_options {
 	const char *router_mode;
 	const char *losses;
 	long busy_timeout;              /* milliseconds */
+	struct shard_spec shard;        /* count 0: the whole text */
 	const char *input;
 };
 
@@ -163,9 +169,11 @@ parse_options(int argc, char **argv, const struct command *cmd,
 		    OPTION_BUSY_TIMEOUT },
 		{ "null-control", no_argument, NULL, OPTION_NULL_CONTROL },
 		{ "null-seed", required_argument, NULL, OPTION_NULL_SEED },
+		{ "shard", required_argument, NULL, OPTION_SHARD },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct duo_error err;
 	int c;
 
 	memset(o, 0, sizeof *o);
@@ -234,6 +242,10 @@ parse_options(int argc, char **argv, const struct command *cmd,
 		case OPTION_BUSY_TIMEOUT:
 			o->busy_timeout = parse_long_option(cmd,
 			    "--busy-timeout", optarg, 0, INT_MAX);
+			break;
+		case OPTION_SHARD:
+			if (shard_parse(optarg, &o->shard, &err) != 0)
+				die_usage(cmd, "--shard %s", err.message);
 			break;
 		case 'h':
 			print_usage(stdout, cmd);
@@ -486,6 +498,45 @@ print_summary(int64_t id, const struct oracle_result *result,
 	    big->losses[hardest]);
 }
 
+/*
+ * Keep only the shard's slice of the text: its tokens, its bytes, and in
+ * the settings its place in the whole text (shard.h).
+ */
+static void
+cut_shard(const struct shard_spec *spec, struct analysis_request *req,
+    struct text_tokens *tokens, int n_ctx, const char *name)
+{
+	struct shard_slice slice;
+	struct text_tokens part;
+	struct duo_error err;
+	struct sha256 ctx;
+	uint8_t digest[SHA256_DIGEST_SIZE];
+	char hex[SHA256_HEX_SIZE];
+	char *extra;
+	size_t n_all = tokens->n;
+
+	if (shard_slice(spec, tokens, req->length, n_ctx, &slice, &err) != 0)
+		die("%s: %s", name, err.message);
+	if (shard_tokens(tokens, &slice, &part, &err) != 0)
+		die("%s", err.message);
+	sha256_init(&ctx);
+	sha256_update(&ctx, req->text, req->length);
+	sha256_final(&ctx, digest);
+	sha256_hex(digest, hex);
+	extra = shard_settings(spec, &slice, tokens->n, req->length, hex);
+	if (extra == NULL)
+		die("out of memory");
+	text_tokens_free(tokens);
+	*tokens = part;
+	req->text += slice.byte_start;
+	req->length = slice.byte_end - slice.byte_start;
+	req->extra_settings = extra;
+	fprintf(stderr, "%s: %s: shard %d/%d: windows %zu-%zu of %zu, "
+	    "positions %zu-%zu of %zu\n", program_name, name, spec->index,
+	    spec->count, slice.first_window, slice.end_window - 1,
+	    slice.n_windows, slice.token_start + 1, slice.token_end, n_all);
+}
+
 /* Analyse FILE (or standard input) and store the run. */
 static int
 cmd_run_exec(int argc, char **argv)
@@ -583,6 +634,8 @@ cmd_run_exec(int argc, char **argv)
 	if (text_tokenize(&tokens, model.tokenizer, text, length, name,
 	    &err) != 0)
 		die("%s", err.message);
+	if (o.shard.count > 0)
+		cut_shard(&o.shard, &req, &tokens, model.config.n_ctx, name);
 	progress.n_tokens = (double)tokens.n;
 	req.tokens = &tokens;
 	progress_start(&progress.line, "analysing", "tokens",
@@ -600,6 +653,7 @@ cmd_run_exec(int argc, char **argv)
 
 	analysis_free(&analysis);
 	analysis_request_free(&req);
+	free((char *)req.extra_settings);
 	free(text);
 	free(budgets);
 	free(context_route);

@@ -375,4 +375,23 @@ int store_merge(struct store *out, const char *in_path, int flags,
     struct store_merge_report *report, struct duo_error *err);
 void store_merge_report_free(struct store_merge_report *report);
 
+/* ---- settings JSON (store_json.c) ------------------------------------- */
+
+/*
+ * The value at path ("$.shard") of the JSON text json, as a fresh string
+ * in *value: a string's own text, a number as written, an array or
+ * object as JSON.  Returns 0, 1 when there is no such value (or it is
+ * null), -1 when json is not JSON.
+ */
+int store_json_get(struct store *store, const char *json, const char *path,
+    char **value, struct duo_error *err);
+/* The elements of the array at path, each as store_json_get() gives it;
+ * none when path is not an array.  Free with store_json_free_array(). */
+int store_json_array(struct store *store, const char *json, const char *path,
+    char ***items, size_t *n_items, struct duo_error *err);
+void store_json_free_array(char **items, size_t n_items);
+/* json without the members at paths (at most 30), as a fresh string. */
+int store_json_remove(struct store *store, const char *json,
+    const char *const *paths, int n_paths, char **out, struct duo_error *err);
+
 #endif
