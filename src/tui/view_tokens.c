@@ -375,7 +375,9 @@ choose_columns(const struct app *app, struct tokens_state *s, int w)
 	 * (regret, gain and need are then among those left out). */
 	if (n > 64)
 		n = 64;
-	if (oracle >= n || label_free >= n)
+	/* the pair, or neither: a run without oracle_free (or a column
+	 * past the 64 shown) pairs nothing */
+	if (oracle < 0 || label_free < 0 || oracle >= n || label_free >= n)
 		oracle = label_free = -1;
 	for (c = 0; c < n; c++)
 		if (c < COL_LOSS || c >= col_regret(run)) {
