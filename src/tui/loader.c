@@ -52,6 +52,7 @@ loader_free(struct loader *loader)
 		for (i = 0; i < loader->n_runs; i++) {
 			free(loader->summaries[i].text);
 			free(loader->summaries[i].oracle_mean);
+			free(loader->summaries[i].free_mean);
 			free(loader->summaries[i].damage);
 		}
 	free(loader->summaries);
@@ -63,7 +64,8 @@ loader_free(struct loader *loader)
 	free(loader);
 }
 
-/* Summarise one run: its text and the oracle's mean loss per budget. */
+/* Summarise one run: its text, and the mean loss per budget of the oracle
+ * and of its label-free control oracle_free, shown side by side. */
 static int
 summarise(struct store *store, const struct run_info *info,
     struct run_summary *summary, struct duo_error *err)
@@ -71,33 +73,47 @@ summarise(struct store *store, const struct run_info *info,
 	struct run_data data;
 	size_t i, *count;
 	double *sum;
-	int k, L = info->n_layer;
+	int k, L = info->n_layer, which;
 
 	if (store_load_run(store, info->id, &data, err) != 0)
 		return -1;
-	sum = calloc((size_t)L + 1, sizeof *sum);
-	count = calloc((size_t)L + 1, sizeof *count);
+	sum = calloc(2 * ((size_t)L + 1), sizeof *sum);
+	count = calloc(2 * ((size_t)L + 1), sizeof *count);
 	summary->oracle_mean = malloc(((size_t)L + 1) *
 	    sizeof *summary->oracle_mean);
-	if (sum == NULL || count == NULL || summary->oracle_mean == NULL) {
+	summary->free_mean = malloc(((size_t)L + 1) *
+	    sizeof *summary->free_mean);
+	if (sum == NULL || count == NULL || summary->oracle_mean == NULL ||
+	    summary->free_mean == NULL) {
 		free(sum);
 		free(count);
 		free(summary->oracle_mean);
+		free(summary->free_mean);
+		summary->oracle_mean = summary->free_mean = NULL;
 		store_free_run(&data);
 		return error_set(err, "out of memory");
 	}
 	for (i = 0; i < data.n_results; i++) {
 		const struct result_record *r = &data.results[i];
 
-		if (r->budget >= 0 && r->budget <= L &&
-		    strcmp(r->method, method_table[METHOD_ORACLE].name) == 0) {
-			sum[r->budget] += r->loss;
-			count[r->budget]++;
-		}
+		if (r->budget < 0 || r->budget > L)
+			continue;
+		if (strcmp(r->method, method_table[METHOD_ORACLE].name) == 0)
+			which = 0;
+		else if (strcmp(r->method,
+		    method_table[METHOD_ORACLE_FREE].name) == 0)
+			which = 1;
+		else
+			continue;
+		sum[which * (L + 1) + r->budget] += r->loss;
+		count[which * (L + 1) + r->budget]++;
 	}
-	for (k = 0; k <= L; k++)
+	for (k = 0; k <= L; k++) {
 		summary->oracle_mean[k] = count[k] > 0 ?
 		    sum[k] / (double)count[k] : NAN;
+		summary->free_mean[k] = count[L + 1 + k] > 0 ?
+		    sum[L + 1 + k] / (double)count[L + 1 + k] : NAN;
+	}
 	summary->n_layer = L;
 	/* The text moves to the summary; the rest goes. */
 	summary->text = data.text;

@@ -16,6 +16,7 @@ struct run_summary {
 	char *text;                     /* for the filter */
 	size_t text_length;
 	double *oracle_mean;            /* [n_layer + 1], NAN where absent */
+	double *free_mean;              /* oracle_free's, the same way */
 	int n_layer;
 	int failed;
 	/* Why the run cannot be read, found only by reading it (token or

@@ -171,6 +171,21 @@ fill_oracle(const struct run_info *info, const struct run_summary *s, int k,
 	fill_ppl(s->oracle_mean[k < s->n_layer ? k : s->n_layer], c);
 }
 
+/* oracle_free@k beside oracle@k: the oracle's label-free control. */
+static void
+fill_free(const struct run_info *info, const struct run_summary *s, int k,
+    struct cell *c)
+{
+	if (s == NULL || s->free_mean == NULL) {
+		snprintf(c->text, sizeof c->text, "%s",
+		    run_damage(info, s) != NULL ? "damaged" : s == NULL ?
+		    "..." : "-");
+		c->number = NAN;
+		return;
+	}
+	fill_ppl(s->free_mean[k < s->n_layer ? k : s->n_layer], c);
+}
+
 static const struct column columns[] = {
 	{ "id", 4, 1, 0, fill_id },
 	{ "label", 0, 0, 0, fill_label },
@@ -183,6 +198,7 @@ static const struct column columns[] = {
 	{ "big", 8, 1, 3, fill_big },
 	{ "small", 8, 1, 3, fill_small },
 	{ "oracle@k", 9, 1, 1, fill_oracle },
+	{ "oracle_free@k", 14, 1, 1, fill_free },
 };
 #define N_COLUMNS ((int)(sizeof columns / sizeof columns[0]))
 #define LABEL_MIN 14
@@ -634,8 +650,9 @@ runs_draw(struct app *app, struct view *view)
 		if (!shown[i])
 			continue;
 		w = columns[i].width > 0 ? columns[i].width : label_width;
-		if (i == N_COLUMNS - 1)
-			snprintf(header, sizeof header, "oracle@%d",
+		if (i >= N_COLUMNS - 2)
+			snprintf(header, sizeof header, "%s@%d", i ==
+			    N_COLUMNS - 2 ? "oracle" : "oracle_free",
 			    list_budget(app));
 		else
 			snprintf(header, sizeof header, "%s", columns[i].title);

@@ -33,4 +33,9 @@ check "the control is stored, linked to the run, with its seed" \
     sh -c '[ "$(sqlite3 runs.db "SELECT id, control_of,
         json_extract(settings, \"\$.null_seed\") FROM runs
         WHERE control_of IS NOT NULL")" = "2|1|1" ]'
+# The runs list's oracle_free@2, beside oracle@2, is the stored mean.
+free=$(sqlite3 runs.db "SELECT printf('%.1f', exp(avg(loss))) FROM results
+    WHERE run_id = 1 AND method = 'oracle_free' AND budget = 2")
+check "the list shows run 1's oracle_free@2 as $free" sh -c \
+    "grep -q '^    1 (letter.txt) .* 222.4 *$free\$' nullcontrol.out"
 ui_done
