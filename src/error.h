@@ -21,6 +21,8 @@ enum duo_error_code {
 				   lists it as damaged instead */
 	DUO_ERROR_KEPT,         /* not stored, but kept elsewhere (the
 				   message says where and how to store it) */
+	DUO_ERROR_INCOMPLETE,   /* a stored run is not complete (running or
+				   stopped): the browser lists its state */
 };
 
 /* The message first, so that { "" } still initialises one. */

@@ -393,6 +393,101 @@ static const char schema_v5[] =
     "    ON DELETE CASCADE\n"
     ");\n";
 
+/*
+ * Version 6: runs stored as they go (duo(1), LONG TEXTS).  runs.status is
+ * 'running' while a run's windows are being written, 'stopped' when it
+ * ended before its last one, and 'complete' once every window and the
+ * methods chosen over the whole run are in; tokens_done counts the
+ * positions stored so far.  runs.corpus tags the runs of one "duo run
+ * --corpus NAME".  The views over results and tokens are made again with
+ * their old columns and a filter that leaves out runs that are not
+ * complete (curve and router_metrics read run_means, which a run gets
+ * only when it completes); corpus_curve and corpus_difficulty aggregate
+ * the complete runs of a corpus, weighted by tokens, apart for each
+ * model, space and context.
+ */
+static const char schema_v6[] =
+    "ALTER TABLE runs ADD COLUMN status TEXT NOT NULL DEFAULT 'complete'\n"
+    "  CHECK (status IN ('running', 'stopped', 'complete'));\n"
+    "ALTER TABLE runs ADD COLUMN tokens_done INTEGER NOT NULL DEFAULT 0\n"
+    "  CHECK (tokens_done >= 0);\n"
+    "ALTER TABLE runs ADD COLUMN corpus TEXT;\n"
+    "UPDATE runs SET tokens_done = n_tokens;\n"
+    "CREATE INDEX runs_by_corpus ON runs(corpus) WHERE corpus IS NOT NULL;\n"
+    "DROP VIEW difficulty;\n"
+    "CREATE VIEW difficulty AS\n"
+    "SELECT t.run_id, t.pos, t.piece,\n"
+    "  big.loss AS loss_big, small.loss AS loss_small,\n"
+    "  best.loss AS loss_best, small.loss - best.loss AS difficulty\n"
+    "FROM tokens AS t\n"
+    "LEFT JOIN results AS big ON big.run_id = t.run_id\n"
+    "  AND big.pos = t.pos AND big.method = 'big'\n"
+    "LEFT JOIN results AS small ON small.run_id = t.run_id\n"
+    "  AND small.pos = t.pos AND small.method = 'small'\n"
+    "LEFT JOIN results AS best ON best.run_id = t.run_id\n"
+    "  AND best.pos = t.pos AND best.method = 'best'\n"
+    "WHERE t.pos >= 1\n"
+    "  AND t.run_id IN (SELECT id FROM runs WHERE status = 'complete');\n"
+    "DROP VIEW difficulty_at;\n"
+    "CREATE VIEW difficulty_at AS\n"
+    "SELECT o.run_id, o.pos, o.budget, t.piece,\n"
+    "  small.loss AS loss_small, o.loss AS loss_oracle,\n"
+    "  small.loss - o.loss AS difficulty\n"
+    "FROM results AS o\n"
+    "JOIN tokens AS t ON t.run_id = o.run_id AND t.pos = o.pos\n"
+    "JOIN results AS small ON small.run_id = o.run_id\n"
+    "  AND small.pos = o.pos AND small.method = 'small'\n"
+    "WHERE o.method = 'oracle'\n"
+    "  AND o.run_id IN (SELECT id FROM runs WHERE status = 'complete');\n"
+    "DROP VIEW allocation;\n"
+    "CREATE VIEW allocation AS\n"
+    "WITH RECURSIVE layers(layer) AS (\n"
+    "  SELECT 0\n"
+    "  UNION ALL\n"
+    "  SELECT layer + 1 FROM layers\n"
+    "  WHERE layer + 1 < (SELECT max(n_layer) FROM models)\n"
+    ")\n"
+    "SELECT r.run_id, r.method, r.budget, l.layer,\n"
+    "  avg(substr(r.route, l.layer + 1, 1) = 'B') AS share_big,\n"
+    "  avg(substr(r.route, l.layer + 1, 1) = 'S') AS share_small,\n"
+    "  avg(substr(r.route, l.layer + 1, 1) = '.') AS share_skip\n"
+    "FROM results AS r CROSS JOIN layers AS l\n"
+    "WHERE l.layer < length(r.route)\n"
+    "  AND r.run_id IN (SELECT id FROM runs WHERE status = 'complete')\n"
+    "GROUP BY r.run_id, r.method, r.budget, l.layer;\n"
+    /* router_confusion and router_agreement read router_regret, and
+     * router_metrics reads it too: dropping it first would leave them
+     * pointing at nothing for a moment, which SQLite allows. */
+    "DROP VIEW router_regret;\n"
+    "CREATE VIEW router_regret AS\n"
+    "SELECT r.run_id, r.pos, r.method, r.budget, r.route,\n"
+    "  o.route AS oracle_route, r.loss, o.loss AS loss_oracle,\n"
+    "  r.loss - o.loss AS regret\n"
+    "FROM results AS r\n"
+    "JOIN results AS o ON o.run_id = r.run_id AND o.pos = r.pos\n"
+    "  AND o.method = 'oracle' AND o.budget = r.budget\n"
+    "WHERE r.method GLOB 'router:*'\n"
+    "  AND r.run_id IN (SELECT id FROM runs WHERE status = 'complete');\n"
+    "CREATE VIEW corpus_curve AS\n"
+    "SELECT r.corpus, r.model_id, r.space, r.context, m.method, m.budget,\n"
+    "  count(*) AS n_runs, sum(m.n) AS n,\n"
+    "  sum(m.n * m.mean_loss) / sum(m.n) AS mean_loss,\n"
+    "  exp(sum(m.n * m.mean_loss) / sum(m.n)) AS ppl\n"
+    "FROM run_means AS m\n"
+    "JOIN runs AS r ON r.id = m.run_id\n"
+    "WHERE r.corpus IS NOT NULL AND r.status = 'complete'\n"
+    "  AND r.control_of IS NULL\n"
+    "GROUP BY r.corpus, r.model_id, r.space, r.context, m.method, m.budget;\n"
+    "CREATE VIEW corpus_difficulty AS\n"
+    "SELECT r.corpus, r.model_id, r.space, r.context, d.piece,\n"
+    "  count(*) AS n, avg(d.loss_big) AS loss_big,\n"
+    "  avg(d.loss_small) AS loss_small, avg(d.loss_best) AS loss_best,\n"
+    "  avg(d.difficulty) AS difficulty\n"
+    "FROM difficulty AS d\n"
+    "JOIN runs AS r ON r.id = d.run_id\n"
+    "WHERE r.corpus IS NOT NULL AND r.control_of IS NULL\n"
+    "GROUP BY r.corpus, r.model_id, r.space, r.context, d.piece;\n";
+
 /* Schema steps: entry i takes a database from version i to i + 1. */
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	schema_v1,
@@ -400,6 +495,7 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	schema_v3,
 	schema_v4,
 	schema_v5,
+	schema_v6,
 };
 
 static const char *const tables_names[] = {
@@ -1384,8 +1480,10 @@ write_run_row(struct store *store, const struct run_record *run,
 	static const char sql[] =
 	    "INSERT INTO runs (model_id, label, created_at, source, text,"
 	    " n_tokens, space, context, context_route, settings, seconds,"
-	    " approximate, beam_width, n_results, duo_version, control_of)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, json(?), ?, ?, ?, ?, ?, ?)";
+	    " approximate, beam_width, n_results, duo_version, control_of,"
+	    " status, tokens_done, corpus)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, json(?), ?, ?, ?, ?, ?, ?,"
+	    " ?, ?, ?)";
 	sqlite3_stmt *stmt;
 	int rc;
 
@@ -1413,6 +1511,14 @@ write_run_row(struct store *store, const struct run_record *run,
 	sqlite3_bind_text(stmt, 15, PACKAGE_VERSION, -1, SQLITE_STATIC);
 	if (run->control_of > 0)
 		sqlite3_bind_int64(stmt, 16, run->control_of);
+	/* a run begun window by window (store_begin_run()) has no token
+	 * yet; one written whole has them all */
+	sqlite3_bind_text(stmt, 17, run->tokens == NULL ? "running" :
+	    "complete", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 18, run->tokens == NULL ? 0 :
+	    (int64_t)run->n_tokens);
+	if (run->corpus != NULL)
+		sqlite3_bind_text(stmt, 19, run->corpus, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
@@ -1976,7 +2082,8 @@ store_check_room(struct store *store, const struct run_size *size,
     " (EXISTS (SELECT 1 FROM route_losses WHERE run_id = r.id)" \
     "  OR EXISTS (SELECT 1 FROM route_kl WHERE run_id = r.id))" \
     " AND (EXISTS (SELECT 1 FROM route_losses_f16 WHERE run_id = r.id)" \
-    "  OR EXISTS (SELECT 1 FROM route_kl_f16 WHERE run_id = r.id))" \
+    "  OR EXISTS (SELECT 1 FROM route_kl_f16 WHERE run_id = r.id))," \
+    " r.status, r.tokens_done, r.corpus" \
     " FROM runs AS r LEFT JOIN models AS m ON m.id = r.model_id"
 
 /* A column as a fresh string, NULL for SQL NULL; *failed on no memory. */
@@ -2013,6 +2120,7 @@ free_info(struct run_info *info)
 	free(info->context_route);
 	free(info->settings);
 	free(info->duo_version);
+	free(info->corpus);
 	memset(info, 0, sizeof *info);
 }
 
@@ -2068,6 +2176,11 @@ check_run_info(struct run_info *info, int model_found, int mixed_tables)
 	} else if (info->n_layer < 1 || info->n_layer > DUO_MAX_LAYERS) {
 		field = "its model's n_layer";
 		value = info->n_layer;
+	} else if (info->tokens_done < 0 || info->tokens_done >
+	    info->n_tokens || (info->status == RUN_COMPLETE &&
+	    info->tokens_done != info->n_tokens)) {
+		field = "tokens_done";
+		value = info->tokens_done;
 	}
 	if (field != NULL) {
 		snprintf(info->damage, sizeof info->damage, "run %" PRId64
@@ -2084,9 +2197,15 @@ check_run_info(struct run_info *info, int model_found, int mixed_tables)
 	    info->source == NULL ? "source" :
 	    info->settings == NULL ? "settings" :
 	    info->model_path == NULL ? "its model's path" : NULL;
-	if (field != NULL)
+	if (field != NULL) {
 		snprintf(info->damage, sizeof info->damage, "run %" PRId64
 		    ": %s is NULL", info->id, field);
+		return;
+	}
+	if (info->status == RUN_UNKNOWN)
+		snprintf(info->damage, sizeof info->damage, "run %" PRId64
+		    ": its status is not running, stopped or complete",
+		    info->id);
 }
 
 /* An empty string where a damaged row has none; -1 on no memory. */
@@ -2147,6 +2266,14 @@ fill_info(sqlite3_stmt *stmt, struct run_info *info)
 	    info->settings != NULL &&
 	    is_text(info->settings, info->settings_length);
 	info->control_of = sqlite3_column_int64(stmt, 30);
+	text = sqlite3_column_text(stmt, 32);
+	info->status = text == NULL ? RUN_UNKNOWN :
+	    strcmp((const char *)text, "complete") == 0 ? RUN_COMPLETE :
+	    strcmp((const char *)text, "running") == 0 ? RUN_RUNNING :
+	    strcmp((const char *)text, "stopped") == 0 ? RUN_STOPPED :
+	    RUN_UNKNOWN;
+	info->tokens_done = sqlite3_column_int64(stmt, 33);
+	info->corpus = column_string(stmt, 34, &failed);
 	if (!failed)
 		check_run_info(info, sqlite3_column_int(stmt, 28),
 		    sqlite3_column_int(stmt, 31));
@@ -2593,6 +2720,35 @@ store_refuse_damaged(const struct store *store, const struct run_info *info,
 	return store_damaged(store, err, "%s", info->damage);
 }
 
+const char *
+store_status_name(enum run_status status)
+{
+	switch (status) {
+	case RUN_RUNNING:
+		return "running";
+	case RUN_STOPPED:
+		return "stopped";
+	case RUN_COMPLETE:
+		return "complete";
+	default:
+		return "unknown";
+	}
+}
+
+int
+store_incomplete(const struct store *store, const struct run_info *info,
+    struct duo_error *err)
+{
+	error_set(err, "%s: run %" PRId64 " is %s, %.0f%% done (%" PRId64
+	    " of %" PRId64 " tokens); continue it with: duo run --resume %"
+	    PRId64, store->path, info->id, store_status_name(info->status),
+	    info->n_tokens > 0 ? floor(100.0 * (double)info->tokens_done /
+	    (double)info->n_tokens) : 0.0, info->tokens_done, info->n_tokens,
+	    info->id);
+	err->code = DUO_ERROR_INCOMPLETE;
+	return -1;
+}
+
 int
 store_load_run(struct store *store, int64_t run_id, struct run_data *run,
     struct duo_error *err)
@@ -2613,6 +2769,10 @@ store_load_run(struct store *store, int64_t run_id, struct run_data *run,
 	}
 	if (run->info.damage[0] != '\0')
 		rc = store_damaged(store, err, "%s", run->info.damage);
+	else if (run->info.status != RUN_COMPLETE) {
+		store_incomplete(store, &run->info, err);
+		rc = -1;
+	}
 	if (rc != 0 || load_text(store, run, err) != 0 ||
 	    load_tokens(store, run, err) != 0 ||
 	    load_results(store, run, err) != 0) {

@@ -26,7 +26,7 @@
 #include "sha256.h"
 
 /* The schema this duo writes; PRAGMA user_version of its databases. */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 /* PRAGMA application_id of a duo database: "Duo1". */
 #define STORE_APPLICATION_ID 0x44756f31
 
@@ -151,6 +151,8 @@ struct run_record {
 	enum store_tables tables;
 	/* the run this one is a null-model control of; 0 for none */
 	int64_t control_of;
+	/* "duo run --corpus NAME"; NULL for none */
+	const char *corpus;
 	/* 1 when the run's routers chose in soft mode: their rows hold the
 	 * budget each router was trained for, and their routes may have
 	 * another number of B's */
@@ -206,6 +208,18 @@ double store_estimate_run_bytes(const struct run_size *size,
 int store_check_room(struct store *store, const struct run_size *size,
     struct duo_error *err);
 
+/* Where a run stands (runs.status): its windows are being written, it
+ * ended before its last one, or every window and the methods chosen over
+ * the whole run are in.  UNKNOWN: a value no duo writes (a damaged
+ * row). */
+enum run_status {
+	RUN_UNKNOWN,
+	RUN_RUNNING,
+	RUN_STOPPED,
+	RUN_COMPLETE,
+};
+const char *store_status_name(enum run_status status);
+
 /* A run as listed, with its model and a summary of its results. */
 struct run_info {
 	int64_t id;
@@ -245,7 +259,18 @@ struct run_info {
 	 */
 	char damage[160];
 	int64_t control_of;             /* the run it controls; 0 for none */
+	enum run_status status;
+	int64_t tokens_done;            /* positions stored so far */
+	char *corpus;                   /* "duo run --corpus"; may be NULL */
 };
+
+/*
+ * The one-line refusal of a run that is not complete, naming the
+ * database, the run, its status, its share done and the command that
+ * continues it, with the code DUO_ERROR_INCOMPLETE; returns -1.
+ */
+int store_incomplete(const struct store *store, const struct run_info *info,
+    struct duo_error *err);
 
 /*
  * Every run, oldest first, damaged ones included (see damage): one bad
@@ -293,7 +318,8 @@ struct run_data {
  * Read a run whole.  A run that fails a check (its info's damage, or token
  * and result rows that disagree with its counts) is refused with one line
  * naming the database, the run and the fault, and the error code
- * DUO_ERROR_DAMAGED; the rest of the database stays readable.
+ * DUO_ERROR_DAMAGED; the rest of the database stays readable.  A run that
+ * is not complete is refused by store_incomplete().
  */
 int store_load_run(struct store *store, int64_t run_id, struct run_data *run,
     struct duo_error *err);
