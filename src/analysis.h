@@ -53,6 +53,12 @@ struct analysis_request {
 	/* more members of the settings JSON, each after a comma
 	 * (",\"shard\":\"2/4\"..."), or NULL */
 	const char *extra_settings;
+	/* runs.corpus ("duo run --corpus NAME"), or NULL */
+	const char *corpus;
+	/* a run written window by window that fails or is cancelled is
+	 * deleted instead of kept as stopped (the browser's New run, whose
+	 * cancel means "never mind") */
+	int discard_incomplete;
 
 	/* Made by analysis_prepare(), freed by analysis_request_free(). */
 	char *model_path;               /* the model file's full path, so
@@ -78,6 +84,10 @@ struct analysis {
 	char *label;                    /* a control's label */
 	char *model_name;               /* a control's model's name */
 	struct analysis *control;       /* the null control's, or NULL */
+	/* 1: the run was written window by window, and result, run and
+	 * the records are empty (read the run back from the store) */
+	int windowed;
+	double seconds;                 /* wall time of the analysis */
 };
 
 /*
@@ -120,6 +130,36 @@ int analysis_run(struct store *store, const struct duo_model *model,
     const struct analysis_request *req, struct analysis *out,
     struct duo_error *err);
 void analysis_free(struct analysis *a);
+
+/*
+ * 1 when a run of these settings is written window by window (duo(1),
+ * LONG TEXTS): an exhaustive search in the shared or fixed context, whose
+ * methods chosen over the whole run (fixed, random_best, shuffled) follow
+ * from the loss tables stored with each window.  Such a run's row is
+ * written with status 'running' after its first window is analysed, each
+ * window is its own transaction, and the run completes after its last;
+ * one that fails or is cancelled on the way is marked 'stopped' (or
+ * deleted, with discard_incomplete) and the message (code
+ * DUO_ERROR_INCOMPLETE, or DUO_ERROR_CANCELLED) says how to continue it.
+ * Its null control is a second such run, begun after the first completes.
+ * Beam and greedy runs are analysed whole and written in one
+ * transaction, as analysis_run() says.
+ */
+int analysis_windowed(const struct duo_model *model,
+    const struct oracle_settings *settings);
+
+/*
+ * Continue the run info (read with store_get_run()) from its first window
+ * not stored, req made from the run's stored settings and text by the
+ * caller, and complete it: the same model file (by its hash; a control's
+ * model is the null model of req->null_seed), the same number of tokens
+ * and settings that this duo turns into the same settings JSON.  With
+ * req->null_control the run's null control is then begun, continued, or
+ * left as it is if complete.  out->run_id is the run continued.
+ */
+int analysis_resume(struct store *store, const struct duo_model *model,
+    const struct analysis_request *req, const struct run_info *info,
+    struct analysis *out, struct duo_error *err);
 
 /*
  * The null model of a null control: model's shape and tokenizer (borrowed:

@@ -1636,22 +1636,21 @@ write_results(struct store *store, const struct run_record *run,
 	return 0;
 }
 
-/* Tables per token (loss or KL, (n_tokens, n_routes) in tables) as
- * little-endian float32, whatever the host's order, by the INSERT sql. */
+/* Tables per token (loss or KL, (n, n_routes) in tables, row i for
+ * position first_pos + i) as little-endian float32 (width 4) or half
+ * (width 2), whatever the host's order, by the INSERT sql. */
 static int
-write_route_tables(struct store *store, const struct run_record *run,
-    const float *tables, const char *sql, const char *doing,
-    size_t n_routes, int64_t run_id, struct duo_error *err)
+write_tables_at(struct store *store, size_t width, const float *tables,
+    const char *sql, const char *doing, size_t n_routes, int64_t run_id,
+    size_t first_pos, size_t n, struct duo_error *err)
 {
-	size_t width = run->tables == STORE_TABLES_F16 ? 2 : 4;
-	size_t bytes = n_routes * width, pos, i;
+	size_t bytes = n_routes * width, i, r;
 	unsigned char *row = NULL, *b;
 	const float *values;
 	sqlite3_stmt *stmt;
 	uint32_t word;
 	int rc = SQLITE_DONE;
 
-	/* little-endian whatever the host, float32 or half */
 	if ((row = malloc(bytes)) == NULL)
 		return error_set(err, "out of memory");
 	if (store_prepare(store, &stmt, sql, err) != 0) {
@@ -1659,8 +1658,8 @@ write_route_tables(struct store *store, const struct run_record *run,
 		return -1;
 	}
 	sqlite3_bind_int64(stmt, 1, run_id);
-	for (pos = 1; pos <= run->n_tokens && rc == SQLITE_DONE; pos++) {
-		values = tables + (pos - 1) * n_routes;
+	for (r = 0; r < n && rc == SQLITE_DONE; r++) {
+		values = tables + r * n_routes;
 		for (i = 0; i < n_routes; i++) {
 			b = row + width * i;
 			if (width == 2)
@@ -1674,7 +1673,7 @@ write_route_tables(struct store *store, const struct run_record *run,
 			b[2] = (unsigned char)(word >> 16);
 			b[3] = (unsigned char)(word >> 24);
 		}
-		sqlite3_bind_int64(stmt, 2, (int64_t)pos);
+		sqlite3_bind_int64(stmt, 2, (int64_t)(first_pos + r));
 		sqlite3_bind_blob(stmt, 3, row, (int)bytes, SQLITE_STATIC);
 		rc = sqlite3_step(stmt);
 		sqlite3_reset(stmt);
@@ -1690,11 +1689,12 @@ static int
 write_route_losses(struct store *store, const struct run_record *run,
     size_t n_routes, int64_t run_id, struct duo_error *err)
 {
-	return write_route_tables(store, run, run->route_losses,
-	    run->tables == STORE_TABLES_F16 ? "INSERT INTO route_losses_f16 "
-	    "(run_id, pos, losses) VALUES (?, ?, ?)" : "INSERT INTO "
-	    "route_losses (run_id, pos, losses) VALUES (?, ?, ?)",
-	    "writing the loss tables", n_routes, run_id, err);
+	return write_tables_at(store, run->tables == STORE_TABLES_F16 ? 2 : 4,
+	    run->route_losses, run->tables == STORE_TABLES_F16 ?
+	    "INSERT INTO route_losses_f16 (run_id, pos, losses) VALUES "
+	    "(?, ?, ?)" : "INSERT INTO route_losses (run_id, pos, losses) "
+	    "VALUES (?, ?, ?)", "writing the loss tables", n_routes, run_id,
+	    1, run->n_tokens, err);
 }
 
 /* The KL tables beside the loss tables, in the same encoding. */
@@ -1704,11 +1704,11 @@ write_route_kl(struct store *store, const struct run_record *run,
 {
 	if (run->route_kl == NULL)
 		return 0;
-	return write_route_tables(store, run, run->route_kl,
-	    run->tables == STORE_TABLES_F16 ? "INSERT INTO route_kl_f16 "
-	    "(run_id, pos, kl) VALUES (?, ?, ?)" : "INSERT INTO route_kl "
-	    "(run_id, pos, kl) VALUES (?, ?, ?)",
-	    "writing the KL tables", n_routes, run_id, err);
+	return write_tables_at(store, run->tables == STORE_TABLES_F16 ? 2 : 4,
+	    run->route_kl, run->tables == STORE_TABLES_F16 ?
+	    "INSERT INTO route_kl_f16 (run_id, pos, kl) VALUES (?, ?, ?)" :
+	    "INSERT INTO route_kl (run_id, pos, kl) VALUES (?, ?, ?)",
+	    "writing the KL tables", n_routes, run_id, 1, run->n_tokens, err);
 }
 
 /* The budget a result counts under in run_means: none (-1) for best. */
@@ -1863,6 +1863,588 @@ store_write_run(struct store *store, const struct run_record *run,
 	if (run_id != NULL)
 		*run_id = id;
 	return 0;
+}
+
+/* ---- a run written window by window ------------------------------------ */
+
+/* Readers further down, shared with the run written as it goes. */
+static char *column_string(sqlite3_stmt *stmt, int column, int *failed);
+static double column_mean(sqlite3_stmt *stmt, int column);
+static char *column_bytes(sqlite3_stmt *stmt, int column, size_t *length,
+    int *failed);
+static void free_info(struct run_info *info);
+static int load_info(struct store *store, int64_t run_id,
+    struct run_info *info, struct duo_error *err);
+static int load_text(struct store *store, struct run_data *run,
+    struct duo_error *err);
+
+int
+store_begin_run(struct store *store, const struct run_record *run,
+    int64_t *run_id, struct duo_error *err)
+{
+	struct run_record header = *run;
+	char created_at[32];
+	int64_t model_id;
+	size_t n_routes;
+
+	if (store->readonly)
+		return error_set(err, "%s: opened read-only", store->path);
+	/* the checks of a whole run, but for its rows: none yet */
+	header.tokens = NULL;
+	header.results = NULL;
+	header.n_results = 0;
+	header.route_losses = NULL;
+	header.route_kl = NULL;
+	if (run->n_tokens < 1 || run->n_tokens >= INT_MAX)
+		return error_set(err, "a run needs 1 to %d tokens, not %zu",
+		    INT_MAX - 1, run->n_tokens);
+	header.n_tokens = 0;            /* check_tokens() wants rows */
+	{
+		struct run_record probe = header;
+		struct token_record two[2] = { { 0, "", 0, 0, 0 },
+		    { 0, "", 0, 0, 0 } };
+
+		probe.tokens = two;
+		probe.n_tokens = 1;
+		if (check_run(&probe, &n_routes, err) != 0 ||
+		    check_settings(store, run->settings, err) != 0)
+			return -1;
+	}
+	header.n_tokens = run->n_tokens;
+	if (run->created_at != NULL)
+		snprintf(created_at, sizeof created_at, "%s", run->created_at);
+	else
+		timestamp_now(created_at);
+	if (store_exec(store, "BEGIN IMMEDIATE", "beginning the run",
+	    err) != 0)
+		return -1;
+	if (write_model(store, &header.model, created_at, &model_id,
+	    err) != 0 ||
+	    write_run_row(store, &header, model_id, created_at, run_id,
+	    err) != 0 ||
+	    store_exec(store, "COMMIT", "beginning the run", err) != 0) {
+		if (!sqlite3_get_autocommit(store->db))
+			sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* The window's tokens: BOS first in the run's first window. */
+static int
+write_window_tokens(struct store *store, int64_t run_id,
+    const struct store_window *w, const struct run_record *run,
+    struct duo_error *err)
+{
+	static const char sql[] =
+	    "INSERT INTO tokens (run_id, pos, token_id, piece, byte_start,"
+	    " byte_end, window_index, window_pos)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+	size_t per_window = (size_t)run->model.n_ctx - 1, i, pos;
+	const struct token_record *t;
+	sqlite3_stmt *stmt;
+	int rc = SQLITE_DONE;
+
+	if (store_prepare(store, &stmt, sql, err) != 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, run_id);
+	for (i = w->bos != NULL ? 0 : 1; i <= w->n && rc == SQLITE_DONE;
+	    i++) {
+		pos = i == 0 ? 0 : w->first_pos + i - 1;
+		t = i == 0 ? w->bos : &w->tokens[i - 1];
+		sqlite3_bind_int64(stmt, 2, (int64_t)pos);
+		sqlite3_bind_int(stmt, 3, t->token_id);
+		rc = bind_bytes(stmt, 4, t->piece, t->piece_length);
+		sqlite3_bind_int64(stmt, 5, (int64_t)t->byte_start);
+		sqlite3_bind_int64(stmt, 6, (int64_t)t->byte_end);
+		sqlite3_bind_int64(stmt, 7, pos == 0 ? 0 :
+		    (int64_t)((pos - 1) / per_window));
+		sqlite3_bind_int64(stmt, 8, pos == 0 ? 0 :
+		    (int64_t)((pos - 1) % per_window + 1));
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return store_fail(store, err, "writing the tokens");
+	return 0;
+}
+
+int
+store_write_window(struct store *store, int64_t run_id,
+    const struct run_record *run, const struct store_window *w,
+    struct duo_error *err)
+{
+	struct run_record part = *run;
+	struct token_record bos = { 0, "", 0, 0, 0 };
+	sqlite3_stmt *stmt;
+	size_t i, n_routes = 0;
+	int rc;
+
+	if (store->readonly)
+		return error_set(err, "%s: opened read-only", store->path);
+	if (w->first_pos < 1 || w->n < 1 ||
+	    w->first_pos + w->n - 1 > run->n_tokens)
+		return error_set(err, "window of positions %zu..%zu is not in "
+		    "1..%zu", w->first_pos, w->first_pos + w->n - 1,
+		    run->n_tokens);
+	/* the whole run's checks on the window's rows */
+	part.tokens = &bos;
+	part.n_tokens = 0;
+	part.results = w->results;
+	part.n_results = w->n_results;
+	part.route_losses = w->route_losses;
+	part.route_kl = w->route_kl;
+	part.tables = STORE_TABLES_F32;
+	part.n_tokens = run->n_tokens;
+	if (check_results(&part, err) != 0)
+		return -1;
+	for (i = 0; i < w->n_results; i++)
+		if ((size_t)w->results[i].pos < w->first_pos ||
+		    (size_t)w->results[i].pos >= w->first_pos + w->n)
+			return error_set(err, "result %zu: position %d is not "
+			    "in the window", i, w->results[i].pos);
+	for (i = 0; i < w->n; i++)
+		if (w->tokens[i].token_id < 0 || w->tokens[i].token_id >=
+		    run->model.n_vocab || w->tokens[i].byte_start >
+		    w->tokens[i].byte_end || w->tokens[i].byte_end >
+		    run->text_length)
+			return error_set(err, "token %zu is not a token of "
+			    "the text", w->first_pos + i);
+	if (w->route_losses != NULL) {
+		struct route_space space;
+
+		if (route_space_parse(&space, run->space, err) != 0)
+			return -1;
+		n_routes = (size_t)route_space_size(&space,
+		    run->model.n_layer);
+	}
+	if (store_exec(store, "BEGIN IMMEDIATE", "writing a window",
+	    err) != 0)
+		return -1;
+	if (write_window_tokens(store, run_id, w, run, err) != 0 ||
+	    write_results(store, &part, run_id, err) != 0)
+		goto fail;
+	if (w->route_losses != NULL && (write_tables_at(store, 4,
+	    w->route_losses, "INSERT INTO route_losses (run_id, pos, losses)"
+	    " VALUES (?, ?, ?)", "writing the loss tables", n_routes, run_id,
+	    w->first_pos, w->n, err) != 0 || (w->route_kl != NULL &&
+	    write_tables_at(store, 4, w->route_kl, "INSERT INTO route_kl "
+	    "(run_id, pos, kl) VALUES (?, ?, ?)", "writing the KL tables",
+	    n_routes, run_id, w->first_pos, w->n, err) != 0)))
+		goto fail;
+	if (store_prepare(store, &stmt, "UPDATE runs SET tokens_done = ?,"
+	    " seconds = seconds + ?, status = 'running' WHERE id = ?",
+	    err) != 0)
+		goto fail;
+	sqlite3_bind_int64(stmt, 1, (int64_t)(w->first_pos + w->n - 1));
+	sqlite3_bind_double(stmt, 2, w->seconds > 0 ? w->seconds : 0.0);
+	sqlite3_bind_int64(stmt, 3, run_id);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE) {
+		store_fail(store, err, "writing a window");
+		goto fail;
+	}
+	if (store_exec(store, "COMMIT", "writing a window", err) != 0)
+		goto fail;
+	return 0;
+fail:
+	if (!sqlite3_get_autocommit(store->db))
+		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int
+store_stop_run(struct store *store, int64_t run_id, struct duo_error *err)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store_prepare(store, &stmt, "UPDATE runs SET status = 'stopped'"
+	    " WHERE id = ? AND status = 'running'", err) != 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, run_id);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return store_fail(store, err, "marking the run stopped");
+	return 0;
+}
+
+/* A little-endian float32 blob of n values into out. */
+static void
+decode_f32(const unsigned char *b, size_t n, float *out)
+{
+	uint32_t word;
+	size_t i;
+
+	for (i = 0; i < n; i++, b += 4) {
+		word = (uint32_t)b[0] | (uint32_t)b[1] << 8 |
+		    (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+		memcpy(out + i, &word, 4);
+	}
+}
+
+int
+store_scan_route_losses(struct store *store, int64_t run_id, size_t n_routes,
+    store_row_fn fn, void *arg, struct duo_error *err)
+{
+	sqlite3_stmt *stmt;
+	float *row = malloc((n_routes > 0 ? n_routes : 1) * sizeof *row);
+	int64_t pos;
+	int rc, status = 0;
+
+	if (row == NULL)
+		return error_set(err, "out of memory");
+	if (store_prepare(store, &stmt, "SELECT pos, losses FROM route_losses"
+	    " WHERE run_id = ? ORDER BY pos", err) != 0) {
+		free(row);
+		return -1;
+	}
+	sqlite3_bind_int64(stmt, 1, run_id);
+	while (status == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		pos = sqlite3_column_int64(stmt, 0);
+		if (sqlite3_column_type(stmt, 1) != SQLITE_BLOB ||
+		    (size_t)sqlite3_column_bytes(stmt, 1) != 4 * n_routes) {
+			status = store_damaged(store, err, "run %" PRId64
+			    ": the loss table of position %" PRId64 " is not "
+			    "%zu float32 values", run_id, pos, n_routes);
+			break;
+		}
+		decode_f32(sqlite3_column_blob(stmt, 1), n_routes, row);
+		status = fn(arg, (size_t)pos, row, err);
+	}
+	if (status == 0 && rc != SQLITE_DONE)
+		status = store_fail(store, err, "reading the loss tables");
+	sqlite3_finalize(stmt);
+	free(row);
+	return status;
+}
+
+int
+store_scan_results(struct store *store, int64_t run_id, const char *method,
+    store_result_fn fn, void *arg, struct duo_error *err)
+{
+	struct result_record r;
+	sqlite3_stmt *stmt;
+	int rc, status = 0;
+
+	if (store_prepare(store, &stmt, "SELECT pos, budget, route, loss"
+	    " FROM results WHERE run_id = ? AND method = ?"
+	    " ORDER BY pos, budget", err) != 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, run_id);
+	sqlite3_bind_text(stmt, 2, method, -1, SQLITE_STATIC);
+	while (status == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		r.pos = sqlite3_column_int(stmt, 0);
+		r.method = method;
+		r.budget = sqlite3_column_int(stmt, 1);
+		r.route = (const char *)sqlite3_column_text(stmt, 2);
+		r.loss = sqlite3_column_double(stmt, 3);
+		status = fn(arg, &r, err);
+	}
+	if (status == 0 && rc != SQLITE_DONE)
+		status = store_fail(store, err, "reading the results");
+	sqlite3_finalize(stmt);
+	return status;
+}
+
+int
+store_complete_begin(struct store *store, struct duo_error *err)
+{
+	if (store->readonly)
+		return error_set(err, "%s: opened read-only", store->path);
+	return store_exec(store, "BEGIN IMMEDIATE", "completing the run", err);
+}
+
+int
+store_append_results(struct store *store, int64_t run_id,
+    const struct run_record *run, const struct result_record *results,
+    size_t n, struct duo_error *err)
+{
+	struct run_record part = *run;
+
+	part.results = results;
+	part.n_results = n;
+	if (check_results(&part, err) != 0)
+		return -1;
+	return write_results(store, &part, run_id, err);
+}
+
+/* One table of the run rewritten from float32 to half precision. */
+static int
+convert_tables(struct store *store, int64_t run_id, const char *from,
+    const char *column, const char *to, size_t n_routes,
+    struct duo_error *err)
+{
+	char select[160], insert[160];
+	sqlite3_stmt *in, *out;
+	unsigned char *half = malloc(2 * (n_routes > 0 ? n_routes : 1));
+	const unsigned char *b;
+	float value;
+	uint32_t word;
+	uint16_t h;
+	size_t i;
+	int rc, status = 0;
+
+	if (half == NULL)
+		return error_set(err, "out of memory");
+	snprintf(select, sizeof select, "SELECT pos, %s FROM %s WHERE "
+	    "run_id = ? ORDER BY pos", column, from);
+	snprintf(insert, sizeof insert, "INSERT INTO %s (run_id, pos, %s) "
+	    "VALUES (?, ?, ?)", to, column);
+	if (store_prepare(store, &in, select, err) != 0) {
+		free(half);
+		return -1;
+	}
+	if (store_prepare(store, &out, insert, err) != 0) {
+		sqlite3_finalize(in);
+		free(half);
+		return -1;
+	}
+	sqlite3_bind_int64(in, 1, run_id);
+	sqlite3_bind_int64(out, 1, run_id);
+	while (status == 0 && (rc = sqlite3_step(in)) == SQLITE_ROW) {
+		if ((size_t)sqlite3_column_bytes(in, 1) != 4 * n_routes) {
+			status = store_damaged(store, err, "run %" PRId64
+			    ": a table of %s is not %zu float32 values",
+			    run_id, from, n_routes);
+			break;
+		}
+		b = sqlite3_column_blob(in, 1);
+		for (i = 0; i < n_routes; i++, b += 4) {
+			word = (uint32_t)b[0] | (uint32_t)b[1] << 8 |
+			    (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+			memcpy(&value, &word, 4);
+			h = gguf_f32_to_f16(value);
+			half[2 * i] = (unsigned char)h;
+			half[2 * i + 1] = (unsigned char)(h >> 8);
+		}
+		sqlite3_bind_int64(out, 2, sqlite3_column_int64(in, 0));
+		sqlite3_bind_blob(out, 3, half, (int)(2 * n_routes),
+		    SQLITE_STATIC);
+		if (sqlite3_step(out) != SQLITE_DONE)
+			status = store_fail(store, err, "writing the F16 "
+			    "tables");
+		sqlite3_reset(out);
+	}
+	if (status == 0 && rc != SQLITE_DONE)
+		status = store_fail(store, err, "reading the tables");
+	sqlite3_finalize(in);
+	sqlite3_finalize(out);
+	free(half);
+	return status;
+}
+
+/* Run one statement of the run's id. */
+static int
+exec_run(struct store *store, const char *sql, int64_t run_id,
+    const char *doing, struct duo_error *err)
+{
+	sqlite3_stmt *stmt;
+	int rc, i, n;
+
+	if (store_prepare(store, &stmt, sql, err) != 0)
+		return -1;
+	n = sqlite3_bind_parameter_count(stmt);
+	for (i = 1; i <= n; i++)
+		sqlite3_bind_int64(stmt, i, run_id);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return store_fail(store, err, doing);
+	return 0;
+}
+
+int
+store_complete_run(struct store *store, int64_t run_id,
+    enum store_tables tables, size_t n_routes, struct duo_error *err)
+{
+	static const char *const deletes[] = {
+		"DELETE FROM route_losses WHERE run_id = ?",
+		"DELETE FROM route_kl WHERE run_id = ?",
+	};
+	size_t i;
+
+	if (exec_run(store, "INSERT INTO run_means (run_id, method, budget,"
+	    " n, mean_loss) SELECT run_id, method,"
+	    " CASE WHEN method = 'best' THEN NULL ELSE budget END,"
+	    " count(*), avg(loss) FROM results WHERE run_id = ?"
+	    " GROUP BY method, CASE WHEN method = 'best' THEN NULL"
+	    " ELSE budget END", run_id, "writing the run's means", err) != 0)
+		goto fail;
+	if (tables == STORE_TABLES_F16 && (convert_tables(store, run_id,
+	    "route_losses", "losses", "route_losses_f16", n_routes,
+	    err) != 0 || convert_tables(store, run_id, "route_kl", "kl",
+	    "route_kl_f16", n_routes, err) != 0))
+		goto fail;
+	if (tables != STORE_TABLES_F32)
+		for (i = 0; i < 2; i++)
+			if (exec_run(store, deletes[i], run_id, "dropping the "
+			    "float32 tables", err) != 0)
+				goto fail;
+	if (exec_run(store, "UPDATE runs SET status = 'complete',"
+	    " tokens_done = n_tokens,"
+	    " n_results = (SELECT count(*) FROM results WHERE run_id = ?)"
+	    " WHERE id = ?", run_id, "completing the run", err) != 0 ||
+	    store_exec(store, "COMMIT", "completing the run", err) != 0)
+		goto fail;
+	sqlite3_wal_checkpoint_v2(store->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+	    NULL, NULL);
+	return 0;
+fail:
+	store_complete_abort(store);
+	return -1;
+}
+
+void
+store_complete_abort(struct store *store)
+{
+	if (!sqlite3_get_autocommit(store->db))
+		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int
+store_get_run(struct store *store, int64_t run_id, struct run_info *info,
+    char **text, size_t *text_length, struct duo_error *err)
+{
+	struct run_data data;
+	int rc;
+
+	memset(&data, 0, sizeof data);
+	rc = load_info(store, run_id, &data.info, err);
+	if (rc == 1)
+		return error_set(err, "%s: no run %" PRId64, store->path,
+		    run_id);
+	if (rc != 0)
+		return -1;
+	if (data.info.damage[0] != '\0') {
+		store_damaged(store, err, "%s", data.info.damage);
+		free_info(&data.info);
+		return -1;
+	}
+	if (text != NULL) {
+		if (load_text(store, &data, err) != 0) {
+			free_info(&data.info);
+			return -1;
+		}
+		*text = data.text;
+		*text_length = data.text_length;
+	}
+	*info = data.info;
+	return 0;
+}
+
+void
+store_free_run_info(struct run_info *info)
+{
+	free_info(info);
+}
+
+/* One summary row per method and budget, in the order of run_means. */
+int
+store_run_means(struct store *store, int64_t run_id,
+    struct store_mean **means, size_t *n_means, struct duo_error *err)
+{
+	static const char sql[] =
+	    "SELECT m.method, coalesce(m.budget, -1), m.n, m.mean_loss,"
+	    " (SELECT avg(length(r.route) - length(replace(r.route, 'B', '')))"
+	    "  FROM results AS r WHERE r.run_id = m.run_id"
+	    "  AND r.method = m.method"
+	    "  AND (m.method GLOB 'router:*' OR m.method = 'best')"
+	    "  AND (m.budget IS NULL OR r.budget = m.budget))"
+	    " FROM run_means AS m WHERE m.run_id = ?"
+	    " ORDER BY m.method, m.budget";
+	struct store_mean *list = NULL, *grown;
+	size_t n = 0, capacity = 0;
+	sqlite3_stmt *stmt;
+	int rc, failed = 0;
+
+	*means = NULL;
+	*n_means = 0;
+	if (store_prepare(store, &stmt, sql, err) != 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, run_id);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (n == capacity) {
+			capacity = 2 * capacity + 32;
+			if ((grown = realloc(list, capacity *
+			    sizeof *list)) == NULL) {
+				failed = 1;
+				break;
+			}
+			list = grown;
+		}
+		memset(&list[n], 0, sizeof list[n]);
+		list[n].method = column_string(stmt, 0, &failed);
+		list[n].budget = sqlite3_column_int(stmt, 1);
+		list[n].n = sqlite3_column_int64(stmt, 2);
+		list[n].mean_loss = sqlite3_column_double(stmt, 3);
+		list[n].mean_spent = column_mean(stmt, 4);
+		if (failed || list[n].method == NULL) {
+			failed = 1;
+			break;
+		}
+		n++;
+	}
+	sqlite3_finalize(stmt);
+	if (failed) {
+		store_free_means(list, n);
+		return error_set(err, "out of memory");
+	}
+	if (rc != SQLITE_DONE) {
+		store_free_means(list, n);
+		return store_fail(store, err, "reading the run's means");
+	}
+	*means = list;
+	*n_means = n;
+	return 0;
+}
+
+void
+store_free_means(struct store_mean *means, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(means[i].method);
+	free(means);
+}
+
+int
+store_hardest_token(struct store *store, int64_t run_id,
+    struct store_hardest *hardest, struct duo_error *err)
+{
+	static const char sql[] =
+	    "SELECT d.pos, d.piece, d.loss_small, d.loss_best, d.loss_big"
+	    " FROM difficulty AS d WHERE d.run_id = ?"
+	    " AND d.difficulty IS NOT NULL"
+	    " ORDER BY d.difficulty DESC, d.pos LIMIT 1";
+	sqlite3_stmt *stmt;
+	size_t length;
+	int rc, failed = 0;
+
+	memset(hardest, 0, sizeof *hardest);
+	if (store_prepare(store, &stmt, sql, err) != 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, run_id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		hardest->pos = sqlite3_column_int64(stmt, 0);
+		hardest->piece = column_bytes(stmt, 1, &length, &failed);
+		hardest->piece_length = length;
+		hardest->loss_small = sqlite3_column_double(stmt, 2);
+		hardest->loss_best = sqlite3_column_double(stmt, 3);
+		hardest->loss_big = sqlite3_column_double(stmt, 4);
+	}
+	sqlite3_finalize(stmt);
+	if (failed)
+		return error_set(err, "out of memory");
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_fail(store, err, "finding the hardest token");
+	return rc == SQLITE_ROW ? 0 : 1;
 }
 
 /* ---- a run kept in a side file ------------------------------------------ */

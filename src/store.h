@@ -362,6 +362,107 @@ int store_delete_run(struct store *store, int64_t run_id,
 int store_check_model(struct store *store, int64_t run_id,
     const char *sha256_hex, struct duo_error *err);
 
+/* ---- a run written as it goes ------------------------------------------- */
+
+/*
+ * A run written window by window (duo(1), LONG TEXTS), so that one killed
+ * after hours keeps what it did and "duo run --resume" continues it.
+ * store_begin_run() writes the model and the run's row, with status
+ * 'running', tokens_done 0 and no rows yet, in one transaction; run holds
+ * everything but the rows (tokens, results and tables are ignored) and
+ * n_tokens is the whole text's.  Each window is then one transaction of
+ * store_write_window(): its tokens, its per-token results and its loss and
+ * KL tables as float32, tokens_done moved to its last position and its
+ * seconds added to the run's.  The methods chosen over the whole run are
+ * written last, between store_complete_begin() and store_complete_run(),
+ * which also writes run_means, leaves the tables as the run asked (F16
+ * rewritten from the float32 ones, or none) and sets 'complete', all in
+ * one transaction.  store_stop_run() marks a run that ends early.
+ */
+int store_begin_run(struct store *store, const struct run_record *run,
+    int64_t *run_id, struct duo_error *err);
+
+/* One window of a run written as it goes. */
+struct store_window {
+	size_t first_pos;               /* its first position, from 1 */
+	size_t n;                       /* positions first_pos .. + n - 1 */
+	const struct token_record *bos; /* the run's first window: BOS (pos
+					   0), else NULL */
+	const struct token_record *tokens;      /* [n] */
+	const struct result_record *results;    /* positions in the window */
+	size_t n_results;
+	const float *route_losses;      /* (n, n_routes) or NULL */
+	const float *route_kl;          /* (n, n_routes) or NULL */
+	double seconds;                 /* its analysis's wall time */
+};
+
+/* Write window w of run run_id (run: its header, as begun). */
+int store_write_window(struct store *store, int64_t run_id,
+    const struct run_record *run, const struct store_window *w,
+    struct duo_error *err);
+/* Set a running run's status to 'stopped'. */
+int store_stop_run(struct store *store, int64_t run_id,
+    struct duo_error *err);
+
+/* Called with each stored float32 loss table of a run, in position
+ * order; non-zero stops the scan and is returned (err set). */
+typedef int (*store_row_fn)(void *arg, size_t pos, const float *row,
+    struct duo_error *err);
+int store_scan_route_losses(struct store *store, int64_t run_id,
+    size_t n_routes, store_row_fn fn, void *arg, struct duo_error *err);
+/* Called with each result of one method, in (pos, budget) order; the
+ * route points into SQLite's memory until the call returns. */
+typedef int (*store_result_fn)(void *arg, const struct result_record *r,
+    struct duo_error *err);
+int store_scan_results(struct store *store, int64_t run_id,
+    const char *method, store_result_fn fn, void *arg,
+    struct duo_error *err);
+
+int store_complete_begin(struct store *store, struct duo_error *err);
+/* Results of the run (checked as store_write_run() checks them, against
+ * run's header) written inside store_complete_begin(). */
+int store_append_results(struct store *store, int64_t run_id,
+    const struct run_record *run, const struct result_record *results,
+    size_t n, struct duo_error *err);
+/* run_means, the tables as asked, 'complete'; then COMMIT.  On failure
+ * nothing of the completion stays (the windows do). */
+int store_complete_run(struct store *store, int64_t run_id,
+    enum store_tables tables, size_t n_routes, struct duo_error *err);
+/* Undo an unfinished completion. */
+void store_complete_abort(struct store *store);
+
+/* One run's info and, if text is not NULL, its text (free both: the text
+ * with free(), the info with store_free_run_info()); a damaged run is
+ * refused as store_load_run() refuses it.  Any status. */
+int store_get_run(struct store *store, int64_t run_id, struct run_info *info,
+    char **text, size_t *text_length, struct duo_error *err);
+void store_free_run_info(struct run_info *info);
+
+/* A run's mean loss per method and budget (run_means; budget -1 for
+ * best), with the mean number of B's of its routes for best and the
+ * routers (NAN for the others). */
+struct store_mean {
+	char *method;
+	int budget;
+	int64_t n;
+	double mean_loss;
+	double mean_spent;
+};
+int store_run_means(struct store *store, int64_t run_id,
+    struct store_mean **means, size_t *n_means, struct duo_error *err);
+void store_free_means(struct store_mean *means, size_t n);
+
+/* The token of highest difficulty (small - best; the first of equal
+ * ones): 0, or 1 when the run has none (no small modules). */
+struct store_hardest {
+	int64_t pos;
+	char *piece;                    /* free it */
+	size_t piece_length;
+	double loss_small, loss_best, loss_big;
+};
+int store_hardest_token(struct store *store, int64_t run_id,
+    struct store_hardest *hardest, struct duo_error *err);
+
 /* ---- merging databases (store_merge.c) ---------------------------------- */
 
 enum store_merge_flags {
@@ -416,6 +517,10 @@ int store_json_get(struct store *store, const char *json, const char *path,
 int store_json_array(struct store *store, const char *json, const char *path,
     char ***items, size_t *n_items, struct duo_error *err);
 void store_json_free_array(char **items, size_t n_items);
+/* The keys of the object at path in their order, as store_json_array()
+ * gives elements; none when path is not an object. */
+int store_json_keys(struct store *store, const char *json, const char *path,
+    char ***keys, size_t *n_keys, struct duo_error *err);
 /* json without the members at paths (at most 30), as a fresh string. */
 int store_json_remove(struct store *store, const char *json,
     const char *const *paths, int n_paths, char **out, struct duo_error *err);

@@ -50,13 +50,11 @@ store_json_get(struct store *store, const char *json, const char *path,
 	return rc;
 }
 
-int
-store_json_array(struct store *store, const char *json, const char *path,
-    char ***items, size_t *n_items, struct duo_error *err)
+/* The column of json_each that sql selects, as fresh strings. */
+static int
+json_items(struct store *store, const char *sql, const char *json,
+    const char *path, char ***items, size_t *n_items, struct duo_error *err)
 {
-	static const char sql[] =
-	    "SELECT value FROM json_each(?1, ?2) WHERE json_type(?1, ?2) ="
-	    " 'array' ORDER BY key";
 	sqlite3_stmt *stmt;
 	char **grown;
 	size_t n = 0, capacity = 0;
@@ -91,6 +89,24 @@ store_json_array(struct store *store, const char *json, const char *path,
 		return error_set(err, "out of memory");
 	return error_set(err, "settings are not JSON: %s",
 	    sqlite3_errmsg(store->db));
+}
+
+int
+store_json_array(struct store *store, const char *json, const char *path,
+    char ***items, size_t *n_items, struct duo_error *err)
+{
+	return json_items(store, "SELECT value FROM json_each(?1, ?2) WHERE"
+	    " json_type(?1, ?2) = 'array' ORDER BY key", json, path, items,
+	    n_items, err);
+}
+
+int
+store_json_keys(struct store *store, const char *json, const char *path,
+    char ***keys, size_t *n_keys, struct duo_error *err)
+{
+	return json_items(store, "SELECT key FROM json_each(?1, ?2) WHERE"
+	    " json_type(?1, ?2) = 'object' ORDER BY id", json, path, keys,
+	    n_keys, err);
 }
 
 void

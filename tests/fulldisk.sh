@@ -101,13 +101,14 @@ wait_hold() {
 	done
 }
 
-# filled_meanwhile TMPDIR: a short run whose disk is filled at the hook;
-# its status and stderr in $status and $tmp/err.
+# filled_meanwhile TMPDIR [CONTEXT]: a short run (greedy: stored whole at
+# the end) whose disk is filled at the hook; its status and stderr in
+# $status and $tmp/err.
 filled_meanwhile() {
 	rm -f "$fs/filler" "$tmp/hold"
 	env TMPDIR="$1" DUO_TEST_HOLD_BEFORE_WRITE="$tmp/hold" \
-		"$DUO" run -m "$fixture" -d "$db" "$tmp/short.txt" \
-		>"$tmp/out" 2>"$tmp/err" &
+		"$DUO" run -m "$fixture" -d "$db" --context "${2:-greedy}" \
+		"$tmp/short.txt" >"$tmp/out" 2>"$tmp/err" &
 	run_pid=$!
 	if ! wait_hold; then
 		fail "duo never reached the test hook: $(cat "$tmp/err")"
@@ -143,6 +144,34 @@ fi
 ok
 [ -z "$(ls "$fs" | grep kept)" ] ||
 	fail "a side file was left on the full disk: $(ls "$fs")"
+
+# A run stored window by window: the window that meets the full disk is
+# not stored, the run is marked stopped, and --resume completes it once
+# there is room.
+runs_before=$(sqlite3 "$db" 'SELECT count(*) FROM runs')
+filled_meanwhile "$tmp/tmpdir" shared
+id=$(sqlite3 "$db" 'SELECT max(id) FROM runs')
+ok
+[ "$status" -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] ||
+	fail "a window run on a disk filled meanwhile: exit $status: $(cat "$tmp/err")"
+expect_line "duo: run $id stopped: $db: writing a window: [a-z ]*\(the disk is full\|(No space left on device)\); what is done is stored, continue it with: duo run --resume $id" \
+	"a window run on a disk filled meanwhile"
+# (marked stopped if even that small write found room; else left running)
+ok
+case $(sqlite3 "$db" "SELECT status, tokens_done FROM runs WHERE id = $id") in
+stopped\|0|running\|0) ;;
+*) false ;;
+esac ||
+	fail "the stopped run: $(sqlite3 "$db" "SELECT status, tokens_done FROM runs WHERE id = $id")"
+rm -f "$fs/filler"
+expect 0 '' "--resume once there is room" -- \
+	"$DUO" run -m "$fixture" -d "$db" -q --resume "$id"
+ok
+[ "$(sqlite3 "$db" "SELECT status, tokens_done FROM runs WHERE id = $id")" = \
+    "complete|$n" ] ||
+	fail "the resumed run: $(sqlite3 "$db" "SELECT status, tokens_done FROM runs WHERE id = $id")"
+sqlite3 "$db" "PRAGMA foreign_keys = ON; DELETE FROM runs WHERE id = $id" ||
+	exit 99
 
 # Neither beside the database nor in $TMPDIR: lost, and said so.
 : >"$tmp/notafolder"

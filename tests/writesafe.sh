@@ -127,10 +127,24 @@ unlock() {
 	holder_pid=
 }
 
-# A lock held past --busy-timeout: not stored, kept beside the database.
+# A lock held past --busy-timeout as a run stored window by window begins:
+# nothing stored, said on one line.
+lock
+expect 1 '' "a lock held past --busy-timeout, window by window" -- \
+	"$DUO" run -m "$fixture" -d "$db" --busy-timeout 200 "$tmp/text.txt"
+unlock
+expect_line "duo: $db: beginning the run: database is locked by another process (gave up after 0\.2 s)" \
+	"a lock held past --busy-timeout, window by window"
+ok
+[ "$(sqlite3 "$db" 'SELECT count(*) FROM runs')" -eq 1 ] ||
+	fail "a run that could not begin left $(sqlite3 "$db" 'SELECT count(*) FROM runs') runs"
+
+# A lock held past --busy-timeout at the end of a run stored whole (a
+# greedy one): not stored, kept beside the database.
 lock
 expect 1 '' "a lock held past --busy-timeout" -- \
-	"$DUO" run -m "$fixture" -d "$db" --busy-timeout 200 "$tmp/text.txt"
+	"$DUO" run -m "$fixture" -d "$db" --context greedy --busy-timeout 200 \
+	"$tmp/text.txt"
 unlock
 side=$(ls "$tmp" | grep '^runs\.db\.kept-[0-9]\{8\}T[0-9]\{6\}Z-[0-9]*\.db$')
 ok
@@ -156,8 +170,8 @@ ok
 
 # A lock released within --busy-timeout: stored.
 lock
-"$DUO" run -m "$fixture" -d "$db" --busy-timeout 30000 "$tmp/text.txt" \
-	>"$tmp/out" 2>"$tmp/err" 3>&- &
+"$DUO" run -m "$fixture" -d "$db" --context greedy --busy-timeout 30000 \
+	"$tmp/text.txt" >"$tmp/out" 2>"$tmp/err" 3>&- &
 run_pid=$!
 sleep 1
 unlock
