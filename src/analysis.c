@@ -986,7 +986,7 @@ windowed_run(struct windowed *w, size_t first_window, struct duo_error *err)
 	if (status == 0 || w->run_id == 0)
 		return status;
 	why = *err;
-	if (w->req->discard_incomplete) {
+	if (w->req->discard_incomplete && why.code == DUO_ERROR_CANCELLED) {
 		store_delete_run(w->store, w->run_id, err);
 		*err = why;
 		w->run_id = 0;

@@ -55,9 +55,9 @@ struct analysis_request {
 	const char *extra_settings;
 	/* runs.corpus ("duo run --corpus NAME"), or NULL */
 	const char *corpus;
-	/* a run written window by window that fails or is cancelled is
-	 * deleted instead of kept as stopped (the browser's New run, whose
-	 * cancel means "never mind") */
+	/* a run written window by window that is cancelled is deleted
+	 * instead of kept as stopped (the browser's New run, whose cancel
+	 * means "never mind"); one that fails is kept either way */
 	int discard_incomplete;
 
 	/* Made by analysis_prepare(), freed by analysis_request_free(). */

@@ -973,6 +973,11 @@ resume(const struct run_options *o)
 		free(given);
 	}
 	resume_request(&r, &info, text, length, &budgets, &context_route);
+	if (info.control_of == 0 && strcmp(r.req.model_sha256,
+	    info.model_sha256) != 0)
+		die("run %lld was made with the model of sha256 %.12s..., not "
+		    "%s (%.12s...): give its file with -m", (long long)id,
+		    info.model_sha256, r.req.model_path, r.req.model_sha256);
 	note_changed_model(r.store, r.req.model_path, r.req.model_sha256);
 	progress_file(&r.progress, info.source, 1, (double)(info.n_tokens -
 	    info.tokens_done));

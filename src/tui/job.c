@@ -232,6 +232,8 @@ job_main(void *arg)
 	req.input_name = job->path != NULL ? job->path : "the text";
 	req.null_control = job->null_control;
 	req.null_seed = job->null_seed;
+	/* the form's cancel means "never mind": no stopped run is kept */
+	req.discard_incomplete = 1;
 	rc = prepare(job, &store, &model, &model_loaded, &req, &text, &length,
 	    &err);
 	if (rc == 0) {
@@ -247,11 +249,11 @@ job_main(void *arg)
 	}
 	if (rc == 0) {
 		int64_t id = analysis.run_id, control_id = 0;
-		double seconds = analysis.result.seconds;
+		double seconds = analysis.seconds;
 
 		if (analysis.control != NULL) {
 			control_id = analysis.control->run_id;
-			seconds += analysis.control->result.seconds;
+			seconds += analysis.control->seconds;
 		}
 		analysis_free(&analysis);
 		PUBLISH(job, {
