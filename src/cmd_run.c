@@ -1,13 +1,16 @@
 /*
- * cmd_run.c - "duo run": the full analysis of a text (oracle.h), stored as
- * one run (store.h), and a summary of it on standard output.
+ * cmd_run.c - "duo run": the full analysis of each text (oracle.h),
+ * stored as one run each (store.h), and a summary of it on standard
+ * output, read back from the database; "duo run --resume" continues a
+ * run stopped or killed on the way.
  *
  * The database is opened before anything else, so that a file that cannot
  * be written (no permission, a missing folder, a newer schema) is reported
- * before the analysis.  The run is written in one transaction: a run
- * interrupted at any moment leaves nothing of itself behind.  The model's
- * identity and the routers come from analysis_prepare(), as for the
- * browser's New run form.
+ * before the analysis, and every text is read and tokenized before the
+ * first is analysed.  How a run is written (window by window, or whole)
+ * is analysis.h's; Ctrl-C, SIGTERM and SIGHUP ask it to stop after the
+ * window under way.  The model's identity and the routers come from
+ * analysis_prepare(), as for the browser's New run form.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -349,7 +352,7 @@ parse_budgets(const struct command *cmd, const char *text, int **budgets)
 
 /* The progress of the whole command: the file being analysed among the
  * others, on the terminal's line or, when standard error is not a
- * terminal, as a log line at each tenth of each file. */
+ * terminal, as a log line every log_every seconds. */
 struct progress_state {
 	struct progress line;
 	const char *name;               /* the file's */
