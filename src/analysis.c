@@ -23,6 +23,7 @@
 
 #include "analysis.h"
 #include "derive.h"
+#include "linalg.h"
 #include "names.h"
 #include "route.h"
 #include "router.h"
@@ -548,8 +549,7 @@ analysis_windowed(const struct duo_model *model,
 	struct oracle_plan plan;
 	struct duo_error err;
 
-	return settings->context != ORACLE_GREEDY &&
-	    oracle_plan(model, settings, &plan, &err) == 0 &&
+	return oracle_plan(model, settings, &plan, &err) == 0 &&
 	    plan.keeps_tables;
 }
 
@@ -844,11 +844,73 @@ derive_row(void *arg, size_t pos, const float *row, struct duo_error *err)
 		    row[c->fixed[b]]);
 		add_result(c, pos, METHOD_RANDOM_BEST, r->budgets[b],
 		    c->random_best[b], row[c->random_best[b]]);
+		/* greedy: scored in its own context afterwards */
+		if (c->w->settings.context == ORACLE_GREEDY)
+			continue;
 		code = c->oracle[(size_t)b * c->n_tokens + c->order[p]];
 		add_result(c, pos, METHOD_SHUFFLED, r->budgets[b], code,
 		    row[code]);
 	}
 	return 0;
+}
+
+/*
+ * shuffled@k of a greedy run: token p takes oracle@k's route of token
+ * order[p], and earlier positions of its window take their own shuffled
+ * routes, as oracle_run() scores it with oracle_score_routes(); window
+ * by window, which is the same, windows never seeing each other.
+ */
+static int
+greedy_shuffled(struct completion *c, struct duo_error *err)
+{
+	struct windowed *w = c->w;
+	const struct oracle_result *r = c->r;
+	size_t per = (size_t)w->model->config.n_ctx - 1, start, n, i;
+	size_t L = (size_t)w->L;
+	uint8_t *routes = malloc(per * L);
+	float *losses = malloc(per * sizeof *losses);
+	uint64_t code;
+	int b, status = -1;
+
+	if (routes == NULL || losses == NULL) {
+		free(routes);
+		free(losses);
+		return error_set(err, "out of memory");
+	}
+	/* products on one BLAS thread, as oracle_run() scores them: the
+	 * last bits of a product depend on how OpenBLAS blocks it */
+	linalg_workers_begin();
+	for (start = 0; start < c->n_tokens; start += per) {
+		n = c->n_tokens - start < per ? c->n_tokens - start : per;
+		for (b = 0; b < r->n_budgets; b++) {
+			for (i = 0; i < n; i++)
+				route_decode(c->space, c->oracle[(size_t)b *
+				    c->n_tokens + c->order[start + i]], w->L,
+				    routes + i * L);
+			if (oracle_score_routes(w->model, w->tokens->ids +
+			    start, n, tokenizer_bos(w->model->tokenizer),
+			    ORACLE_GREEDY, NULL, routes, losses, err) != 0)
+				goto done;
+			if (c->n_batch + n > c->capacity &&
+			    flush_batch(c, err) != 0)
+				goto done;
+			for (i = 0; i < n; i++) {
+				code = c->oracle[(size_t)b * c->n_tokens +
+				    c->order[start + i]];
+				if (c->n_batch == c->capacity &&
+				    flush_batch(c, err) != 0)
+					goto done;
+				add_result(c, start + i + 1, METHOD_SHUFFLED,
+				    r->budgets[b], code, losses[i]);
+			}
+		}
+	}
+	status = 0;
+done:
+	linalg_workers_end();
+	free(routes);
+	free(losses);
+	return status;
 }
 
 /*
@@ -924,7 +986,9 @@ windowed_complete(struct windowed *w, struct duo_error *err)
 	if (store_complete_begin(w->store, err) != 0)
 		goto done;
 	if (store_scan_route_losses(w->store, w->run_id, c.n_routes,
-	    derive_row, &c, err) != 0 || flush_batch(&c, err) != 0) {
+	    derive_row, &c, err) != 0 || flush_batch(&c, err) != 0 ||
+	    (w->settings.context == ORACLE_GREEDY &&
+	    (greedy_shuffled(&c, err) != 0 || flush_batch(&c, err) != 0))) {
 		store_complete_abort(w->store);
 		goto done;
 	}

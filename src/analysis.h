@@ -133,17 +133,18 @@ void analysis_free(struct analysis *a);
 
 /*
  * 1 when a run of these settings is written window by window (duo(1),
- * LONG TEXTS): an exhaustive search in the shared or fixed context, whose
- * methods chosen over the whole run (fixed, random_best, shuffled) follow
- * from the loss tables stored with each window.  Such a run's row is
+ * "Long texts"): an exhaustive search, in any context, whose methods
+ * chosen over the whole run (fixed, random_best, shuffled) follow from
+ * the loss tables stored with each window (a greedy run's shuffled is
+ * scored again in its own context, window by window).  Such a run's row is
  * written with status 'running' after its first window is analysed, each
  * window is its own transaction, and the run completes after its last;
  * one that fails or is cancelled on the way is marked 'stopped' (or
  * deleted, with discard_incomplete) and the message (code
  * DUO_ERROR_INCOMPLETE, or DUO_ERROR_CANCELLED) says how to continue it.
  * Its null control is a second such run, begun after the first completes.
- * Beam and greedy runs are analysed whole and written in one
- * transaction, as analysis_run() says.
+ * Beam runs are analysed whole and written in one transaction, as
+ * analysis_run() says.
  */
 int analysis_windowed(const struct duo_model *model,
     const struct oracle_settings *settings);

@@ -99,10 +99,10 @@ static const char run_options[] =
     "\nor no FILE.  Each run's id and summary go to standard output; a"
     "\nprogress line (the file's share, tokens/s, ETA, and the whole's) to"
     "\nstandard error when it is a terminal, else a log line a minute."
-    "\nAn exhaustive shared or fixed run is stored window by window: one"
-    "\nstopped (Ctrl-C, a full disk) or killed keeps its windows, and"
-    "\n'duo run --resume RUN' continues it.  A beam or greedy run is stored"
-    "\nwhole at the end; one the database cannot take then is kept in a"
+    "\nAn exhaustive run is stored window by window: one stopped (Ctrl-C,"
+    "\na full disk) or killed keeps its windows, and 'duo run --resume RUN'"
+    "\ncontinues it.  A beam run is stored whole at the end; one the"
+    "\ndatabase cannot take then is kept in a"
     "\nside file (beside it, else in $TMPDIR) that 'duo merge DB SIDE'"
     "\nstores; duo then exits with status 1.\n";
 

@@ -101,13 +101,14 @@ wait_hold() {
 	done
 }
 
-# filled_meanwhile TMPDIR [CONTEXT]: a short run (greedy: stored whole at
-# the end) whose disk is filled at the hook; its status and stderr in
-# $status and $tmp/err.
+# filled_meanwhile TMPDIR [OPTION]: a short run (by default a beam run,
+# --beam 2, stored whole at the end; --space BS, exhaustive and stored
+# window by window) whose disk is filled at the hook; its status and
+# stderr in $status and $tmp/err.
 filled_meanwhile() {
 	rm -f "$fs/filler" "$tmp/hold"
 	env TMPDIR="$1" DUO_TEST_HOLD_BEFORE_WRITE="$tmp/hold" \
-		"$DUO" run -m "$fixture" -d "$db" --context "${2:-greedy}" \
+		"$DUO" run -m "$fixture" -d "$db" ${2:---beam 2} \
 		"$tmp/short.txt" >"$tmp/out" 2>"$tmp/err" &
 	run_pid=$!
 	if ! wait_hold; then
@@ -149,7 +150,7 @@ ok
 # not stored, the run is marked stopped, and --resume completes it once
 # there is room.
 runs_before=$(sqlite3 "$db" 'SELECT count(*) FROM runs')
-filled_meanwhile "$tmp/tmpdir" shared
+filled_meanwhile "$tmp/tmpdir" "--space BS"
 id=$(sqlite3 "$db" 'SELECT max(id) FROM runs')
 ok
 [ "$status" -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] ||

@@ -4,7 +4,7 @@
 # "duo run --resume" completes them into exactly the rows of an
 # uninterrupted run (every token, result, loss and KL table and mean, bit
 # for bit: the comparison is of SQLite's text of each value, tolerance 0);
-# with --losses f16 and --null-control too.  Then what --resume refuses,
+# with --losses f16, --null-control and --context greedy too.  Then what --resume refuses,
 # several FILEs with --corpus, and the log lines off a terminal.
 #
 # The kills land between windows because each window waits at the test
@@ -150,6 +150,14 @@ ok
 [ "$(sqlite3 "$tmp/stopped.db" 'SELECT count(*) FROM route_losses')" -eq 0 ] &&
     [ "$(sqlite3 "$tmp/stopped.db" 'SELECT count(*) FROM route_losses_f16')" -eq $((2 * n)) ] ||
 	fail "the resumed f16 run keeps $(sqlite3 "$tmp/stopped.db" 'SELECT count(*) FROM route_losses') float32 tables"
+
+# a greedy run: its shuffled method is scored again in its own context
+"$DUO" run -m "$fixture" -d "$tmp/whole_g.db" -q --context greedy \
+	"$tmp/long.txt" >/dev/null || exit 99
+interrupt KILL "$tmp/greedy.db" --context greedy
+expect 0 '' "--resume of a killed greedy run" -- \
+	"$DUO" run -m "$fixture" -d "$tmp/greedy.db" -q --resume 1
+same "greedy, killed, then resumed" "$tmp/whole_g.db" 1 "$tmp/greedy.db" 1
 
 # a control stopped in its turn is continued by itself
 interrupt KILL "$tmp/control.db" --null-control --null-seed 5

@@ -140,10 +140,10 @@ ok
 	fail "a run that could not begin left $(sqlite3 "$db" 'SELECT count(*) FROM runs') runs"
 
 # A lock held past --busy-timeout at the end of a run stored whole (a
-# greedy one): not stored, kept beside the database.
+# beam run): not stored, kept beside the database.
 lock
 expect 1 '' "a lock held past --busy-timeout" -- \
-	"$DUO" run -m "$fixture" -d "$db" --context greedy --busy-timeout 200 \
+	"$DUO" run -m "$fixture" -d "$db" --beam 2 --busy-timeout 200 \
 	"$tmp/text.txt"
 unlock
 side=$(ls "$tmp" | grep '^runs\.db\.kept-[0-9]\{8\}T[0-9]\{6\}Z-[0-9]*\.db$')
@@ -170,7 +170,7 @@ ok
 
 # A lock released within --busy-timeout: stored.
 lock
-"$DUO" run -m "$fixture" -d "$db" --context greedy --busy-timeout 30000 \
+"$DUO" run -m "$fixture" -d "$db" --beam 2 --busy-timeout 30000 \
 	"$tmp/text.txt" >"$tmp/out" 2>"$tmp/err" 3>&- &
 run_pid=$!
 sleep 1
