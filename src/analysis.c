@@ -271,7 +271,7 @@ check_room(struct store *store, const struct duo_model *model,
 	const struct oracle_settings *settings = &req->settings;
 	struct oracle_plan plan;
 	struct run_size size;
-	int L = model->config.n_layer;
+	int L = model->config.n_layer, windowed;
 	size_t n_random = settings->n_random > 0 ?
 	    (size_t)settings->n_random : ORACLE_RANDOM_ROUTES;
 
@@ -285,10 +285,13 @@ check_room(struct store *store, const struct duo_model *model,
 	size.n_results = runs * n_tokens * plan.n_methods;
 	size.n_methods = runs * plan.n_methods;
 	size.n_layer = L;
-	size.n_tables = plan.keeps_tables && req->tables != STORE_TABLES_NONE ?
-	    runs * n_tokens : 0;
-	size.table_bytes = (size_t)plan.n_routes * (req->tables ==
-	    STORE_TABLES_F16 ? 2 : sizeof(float));
+	/* a run written window by window keeps its tables as float32 until
+	 * it completes, whatever --losses asks */
+	windowed = analysis_windowed(model, settings);
+	size.n_tables = plan.keeps_tables && (windowed || req->tables !=
+	    STORE_TABLES_NONE) ? runs * n_tokens : 0;
+	size.table_bytes = (size_t)plan.n_routes * (!windowed &&
+	    req->tables == STORE_TABLES_F16 ? 2 : sizeof(float));
 	return store_check_room(store, &size, err);
 }
 
