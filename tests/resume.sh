@@ -4,8 +4,11 @@
 # "duo run --resume" completes them into exactly the rows of an
 # uninterrupted run (every token, result, loss and KL table and mean, bit
 # for bit: the comparison is of SQLite's text of each value, tolerance 0);
-# with --losses f16, --null-control and --context greedy too.  Then what --resume refuses,
-# several FILEs with --corpus, and the log lines off a terminal.
+# with --losses f16, --null-control and --context greedy too.  Then what
+# --resume refuses, several FILEs with --corpus, the log lines off a
+# terminal, and examples/slurm/duo-corpus.sbatch run again for a task
+# killed on the way (the script runs as a plain shell script here;
+# tests/slurm.sh runs it under Slurm).
 #
 # The kills land between windows because each window waits at the test
 # hook DUO_TEST_PAUSE_BEFORE_WRITE=SECONDS (src/analysis.c) before its
@@ -237,6 +240,48 @@ expect 0 '' "-q: nothing on stderr" -- \
 	"$DUO" run -m "$fixture" -d "$tmp/corpus.db" -q --log-every 0 "$tmp/a.txt"
 ok
 [ ! -s "$tmp/err" ] || fail "-q printed: $(cat "$tmp/err")"
+
+# --- the Slurm example continues a task's shard when it runs again -------
+
+script="$srcdir/examples/slurm/duo-corpus.sbatch"
+mkdir "$tmp/shards"
+task() {
+	env SLURM_ARRAY_TASK_ID="$1" SLURM_ARRAY_TASK_COUNT=2 DUO="$DUO" \
+	    DUO_MODEL="$fixture" sh "$script" "$tmp/long.txt" "$tmp/shards" \
+	    >"$tmp/out" 2>"$tmp/err"
+}
+env SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=2 DUO_MODEL="$fixture" \
+    DUO_TEST_PAUSE_BEFORE_WRITE=0.05 DUO="$DUO" sh "$script" \
+    "$tmp/long.txt" "$tmp/shards" >/dev/null 2>&1 &
+run_pid=$!
+waited=0
+while [ "$(stored "$tmp/shards/shard-1.db" 1)" -lt 126 ] &&
+    [ $waited -lt 600 ]; do
+	sleep 0.05
+	waited=$((waited + 1))
+done
+kill -9 "$run_pid"
+wait "$run_pid" 2>/dev/null
+run_pid=
+ok
+task 1 || fail "the requeued task 1: $(cat "$tmp/err")"
+ok
+grep -q '^duo: run 1: [0-9]* of [0-9]* tokens are stored; continuing' \
+    "$tmp/err" || fail "the requeued task did not continue its shard: $(cat "$tmp/err")"
+ok
+task 2 || fail "task 2: $(cat "$tmp/err")"
+ok
+task 1 && [ ! -s "$tmp/out" ] ||
+	fail "task 1 run again after its shard was complete: $(cat "$tmp/out" "$tmp/err")"
+# the script runs duo on the task's CPUs, one here: the reference too,
+# since products on one thread and on two differ in their last bits
+env OMP_NUM_THREADS=1 "$DUO" run -m "$fixture" -d "$tmp/whole1.db" -q \
+	"$tmp/long.txt" >/dev/null || exit 99
+expect 0 '' "the join of the requeued shards" -- \
+	"$DUO" merge --join-shards "$tmp/joined.db" "$tmp/shards/shard-1.db" \
+	"$tmp/shards/shard-2.db"
+same "the shards of a requeued task, joined" "$tmp/whole1.db" 1 \
+	"$tmp/joined.db" 1
 
 echo "resume: $((checks - failures)) of $checks checks passed"
 [ "$failures" -eq 0 ]
