@@ -381,13 +381,15 @@ show_progress(void *arg, double fraction, double route_tokens)
 		snprintf(eta, sizeof eta, "-");
 	if (s->line.enabled) {
 		if (s->count > 1)
-			snprintf(extra, sizeof extra, "%.3g route-tokens/s  "
-			    "all: %.0f%% of %.0f tokens, ETA %s", elapsed > 0 ?
-			    route_tokens / elapsed : 0.0, s->total > 0 ?
-			    100.0 * whole / s->total : 0.0, s->total, eta);
+			snprintf(extra, sizeof extra, "%.0f%%  %.3g "
+			    "route-tokens/s  all: %.0f%% of %.0f tokens, ETA %s",
+			    100.0 * fraction, elapsed > 0 ? route_tokens /
+			    elapsed : 0.0, s->total > 0 ? 100.0 * whole /
+			    s->total : 0.0, s->total, eta);
 		else
-			snprintf(extra, sizeof extra, "%.3g route-tokens/s",
-			    elapsed > 0 ? route_tokens / elapsed : 0.0);
+			snprintf(extra, sizeof extra, "%.0f%%  %.3g "
+			    "route-tokens/s", 100.0 * fraction, elapsed > 0 ?
+			    route_tokens / elapsed : 0.0);
 		progress_update(&s->line, fraction * s->n_tokens, extra);
 		return;
 	}
