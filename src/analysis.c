@@ -1018,16 +1018,18 @@ windowed_run(struct windowed *w, size_t first_window, struct duo_error *err)
 {
 	size_t W = text_window_count(w->tokens->n, w->model->config.n_ctx);
 	size_t per = (size_t)w->model->config.n_ctx - 1, i;
-	double base = w->span.offset, scale = w->span.scale;
+	double base = w->span.offset, scale = w->span.scale, left;
 	struct duo_error why;
 	int status = 0;
 
+	/* the progress is of the windows this call analyses */
+	left = first_window * per < w->tokens->n ? (double)(w->tokens->n -
+	    first_window * per) : 1.0;
 	for (i = first_window; i < W && status == 0; i++) {
-		w->span.offset = base + scale * (double)(i * per) /
-		    (double)w->tokens->n;
+		w->span.offset = base + scale * (double)((i - first_window) *
+		    per) / left;
 		w->span.scale = scale * (double)((i + 1) * per <
-		    w->tokens->n ? per : w->tokens->n - i * per) /
-		    (double)w->tokens->n;
+		    w->tokens->n ? per : w->tokens->n - i * per) / left;
 		status = windowed_window(w, i, err);
 	}
 	/* every window was stored before this process began: one window
@@ -1483,10 +1485,13 @@ analysis_resume(struct store *store, const struct duo_model *model,
 	if (found == 1 || control.status != RUN_COMPLETE) {
 		if (found == 1)
 			control_id = 0;
+		/* the control's progress is all of it when the run was
+		 * complete before, else the second half */
 		if (windowed_control(store, model, req, &out->tokens,
 		    info->id, &control_id, found == 0 ? control.settings :
 		    NULL, found == 0 ? (size_t)control.tokens_done / per : 0,
-		    0.5, &out->control->seconds, err) != 0) {
+		    info->status == RUN_COMPLETE ? 0.0 : 0.5,
+		    &out->control->seconds, err) != 0) {
 			store_free_run_info(&control);
 			goto fail;
 		}

@@ -984,8 +984,9 @@ resume(const struct run_options *o)
 		    "%s (%.12s...): give its file with -m", (long long)id,
 		    info.model_sha256, r.req.model_path, r.req.model_sha256);
 	note_changed_model(r.store, r.req.model_path, r.req.model_sha256);
-	progress_file(&r.progress, info.source, 1, (double)(info.n_tokens -
-	    info.tokens_done));
+	/* the tokens left; of the control alone when the run is complete */
+	progress_file(&r.progress, info.source, 1, (double)(info.status ==
+	    RUN_COMPLETE ? info.n_tokens : info.n_tokens - info.tokens_done));
 	r.progress.count = 1;
 	r.progress.total = (double)info.n_tokens;
 	r.progress.whole_start = now_seconds();
