@@ -294,6 +294,11 @@ read_inputs(struct join *j, const char *const *inputs,
 			if (s->info->damage[0] != '\0')
 				return error_set(err, "%s: %s", s->path,
 				    s->info->damage);
+			/* a shard that is not complete lacks windows
+			 * and the loss tables the join reads */
+			if (s->info->status != RUN_COMPLETE)
+				return store_incomplete(s->store, s->info,
+				    err);
 			if (read_shard(s, err) != 0 ||
 			    read_settings(s, err) != 0)
 				return -1;

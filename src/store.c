@@ -3317,16 +3317,38 @@ store_status_name(enum run_status status)
 	}
 }
 
+void
+store_describe_incomplete(const struct run_info *info, char *line,
+    size_t size)
+{
+	/* a running run may be a live one's: only its writer knows */
+	snprintf(line, size, "run %" PRId64 " is %s, %d%% done (%" PRId64
+	    " of %" PRId64 " tokens); %scontinue it with: duo run --resume %"
+	    PRId64, info->id, store_status_name(info->status),
+	    store_share_done(info), info->tokens_done, info->n_tokens,
+	    info->status == RUN_RUNNING ? "if no duo is writing it, " : "",
+	    info->id);
+}
+
+int
+store_share_done(const struct run_info *info)
+{
+	if (info->n_tokens <= 0 || info->tokens_done <= 0)
+		return 0;
+	if (info->tokens_done >= info->n_tokens)
+		return 100;
+	return (int)floor(100.0 * (double)info->tokens_done /
+	    (double)info->n_tokens);
+}
+
 int
 store_incomplete(const struct store *store, const struct run_info *info,
     struct duo_error *err)
 {
-	error_set(err, "%s: run %" PRId64 " is %s, %.0f%% done (%" PRId64
-	    " of %" PRId64 " tokens); continue it with: duo run --resume %"
-	    PRId64, store->path, info->id, store_status_name(info->status),
-	    info->n_tokens > 0 ? floor(100.0 * (double)info->tokens_done /
-	    (double)info->n_tokens) : 0.0, info->tokens_done, info->n_tokens,
-	    info->id);
+	char line[200];
+
+	store_describe_incomplete(info, line, sizeof line);
+	error_set(err, "%s: %s", store->path, line);
 	err->code = DUO_ERROR_INCOMPLETE;
 	return -1;
 }

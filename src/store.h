@@ -271,6 +271,12 @@ struct run_info {
  */
 int store_incomplete(const struct store *store, const struct run_info *info,
     struct duo_error *err);
+/* The same line without the database ("run 7 is stopped, 42% done (840 of
+ * 2000 tokens); continue it with: duo run --resume 7"), and the share done
+ * in whole percent, rounded down: 100 only when every token is done. */
+void store_describe_incomplete(const struct run_info *info, char *line,
+    size_t size);
+int store_share_done(const struct run_info *info);
 
 /*
  * Every run, oldest first, damaged ones included (see damage): one bad

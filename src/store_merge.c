@@ -38,7 +38,8 @@ static const struct merged_table {
 	  "d_ff_small, n_vocab, n_ctx, created_at" },
 	{ "runs", "id, model_id, label, created_at, source, text, n_tokens, "
 	  "space, context, context_route, settings, seconds, approximate, "
-	  "beam_width, n_results, duo_version, control_of" },
+	  "beam_width, n_results, duo_version, control_of, status, tokens_done, "
+	  "corpus" },
 	{ "tokens", "run_id, pos, token_id, piece, byte_start, byte_end, "
 	  "window_index, window_pos" },
 	{ "results", "run_id, pos, method, budget, route, loss" },
@@ -55,10 +56,11 @@ static const struct merged_table {
 
 /* The columns of runs copied as they are: all but id and model_id, which
  * the output gives, and control_of, an id of the input that link_controls()
- * maps once every run is in. */
+ * maps once every run is in.  A run copied while 'running' is 'stopped' in
+ * the output, where no duo writes it (merge_run()). */
 #define RUNS_COPIED_COLUMNS "label, created_at, source, text, n_tokens, " \
 	"space, context, context_route, settings, seconds, approximate, " \
-	"beam_width, n_results, duo_version"
+	"beam_width, n_results, duo_version, status, tokens_done, corpus"
 
 /* The longest SQL that copy_rows() builds. */
 #define COPY_SQL_SIZE 1024
@@ -302,17 +304,24 @@ static int
 check_input_run(struct store *in, const struct run_info *info,
     struct duo_error *err)
 {
-	int64_t params[2] = { info->id, info->n_tokens }, v[3];
+	/* A run that is not complete has its tokens and per-token results
+	 * up to tokens_done, and n_results 0 until it completes. */
+	int complete = info->status == RUN_COMPLETE;
+	int64_t last = complete ? info->n_tokens : info->tokens_done;
+	int64_t params[2] = { info->id, last }, v[3];
 
 	if (store_refuse_damaged(in, info, err) != 0)
 		return -1;
 	if (query_ints(in, "SELECT count(*), min(pos), max(pos) FROM tokens"
 	    " WHERE run_id = ?1", params, 1, v, 3, err) != 0)
 		return -1;
-	if (v[0] != info->n_tokens + 1 || v[1] != 0 || v[2] != info->n_tokens)
+	if ((last > 0 || complete) && (v[0] != last + 1 || v[1] != 0 ||
+	    v[2] != last))
 		return error_set(err, "%s: run %" PRId64 ": the tokens do not "
-		    "run from 0 to %" PRId64, in->path, info->id,
-		    info->n_tokens);
+		    "run from 0 to %" PRId64, in->path, info->id, last);
+	if (last == 0 && !complete && v[0] != 0)
+		return error_set(err, "%s: run %" PRId64 ": it has tokens, but "
+		    "none done", in->path, info->id);
 	if (query_ints(in, "SELECT count(*), count(CASE WHEN pos < 1"
 	    " OR pos > ?2 THEN 1 END) FROM results WHERE run_id = ?1",
 	    params, 2, v, 2, err) != 0)
@@ -320,7 +329,7 @@ check_input_run(struct store *in, const struct run_info *info,
 	if (v[1] != 0)
 		return error_set(err, "%s: run %" PRId64 ": a result lies "
 		    "outside the run's tokens", in->path, info->id);
-	if (v[0] != info->n_results)
+	if (complete && v[0] != info->n_results)
 		return error_set(err, "%s: run %" PRId64 ": n_results is %"
 		    PRId64 ", but it has %" PRId64 " results", in->path,
 		    info->id, info->n_results, v[0]);
@@ -367,6 +376,8 @@ load_input_runs(struct merge *m, struct duo_error *err)
  * the same settings but for "threads": another number of threads sums in
  * another order, which moves the last bits of a loss (under 1e-6 nats
  * between one and two threads on the test model) but is the same analysis.
+ * A run that is not complete repeats nothing that is: the complete one is
+ * what the output lacks.
  */
 static int
 find_duplicate(struct merge *m, int64_t run_id, int64_t *duplicate_of,
@@ -374,7 +385,7 @@ find_duplicate(struct merge *m, int64_t run_id, int64_t *duplicate_of,
 {
 	static const char in_sql[] =
 	    "SELECT m.sha256, r.space, r.context, r.context_route,"
-	    " json_remove(r.settings, '$.threads'), r.text"
+	    " json_remove(r.settings, '$.threads'), r.text, r.status"
 	    " FROM runs AS r JOIN models AS m ON m.id = r.model_id"
 	    " WHERE r.id = ?";
 	static const char out_sql[] =
@@ -383,6 +394,7 @@ find_duplicate(struct merge *m, int64_t run_id, int64_t *duplicate_of,
 	    " AND r.context_route IS ?4"
 	    " AND json_remove(r.settings, '$.threads') = ?5"
 	    " AND CAST(r.text AS BLOB) = CAST(?6 AS BLOB)"
+	    " AND (r.status = 'complete' OR ?7 <> 'complete')"
 	    " ORDER BY r.id LIMIT 1";
 	sqlite3_stmt *from, *to;
 	int i, rc;
@@ -397,7 +409,7 @@ find_duplicate(struct merge *m, int64_t run_id, int64_t *duplicate_of,
 	sqlite3_bind_int64(from, 1, run_id);
 	rc = sqlite3_step(from);
 	if (rc == SQLITE_ROW) {
-		for (i = 0; i < 6; i++)
+		for (i = 0; i < 7; i++)
 			sqlite3_bind_value(to, i + 1,
 			    sqlite3_column_value(from, i));
 		if ((rc = sqlite3_step(to)) == SQLITE_ROW)
@@ -556,6 +568,15 @@ merge_run(struct merge *m, const struct run_info *info,
 		return -1;
 	run_id = sqlite3_last_insert_rowid(m->out->db);
 	m->new_id[info - m->runs] = run_id;
+	if (info->status == RUN_RUNNING) {
+		char sql[96];
+
+		snprintf(sql, sizeof sql, "UPDATE runs SET status = 'stopped'"
+		    " WHERE id = %" PRId64, run_id);
+		if (store_exec(m->out, sql, "writing the merged runs",
+		    err) != 0)
+			return -1;
+	}
 	for (i = FIRST_RUN_TABLE; i < N_MERGED_TABLES; i++) {
 		t = &merged_tables[i];
 		if (copy_rows(m, t->name, columns_after(t->columns, 1),

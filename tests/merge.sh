@@ -71,14 +71,16 @@ same() {
 	a AS (SELECT m.sha256, r.label, r.created_at, r.source, r.text,
 	  typeof(r.text), r.n_tokens, r.space, r.context, r.context_route,
 	  r.settings, r.seconds, r.approximate, r.beam_width, r.n_results,
-	  r.duo_version, m.path, m.name, m.n_layer, m.d_model, m.n_head,
+	  r.duo_version, r.status, r.tokens_done, r.corpus, m.path, m.name,
+	  m.n_layer, m.d_model, m.n_head,
 	  m.d_ff, m.d_ff_small, m.n_vocab, m.n_ctx
 	  FROM s.runs AS r JOIN s.models AS m ON m.id = r.model_id
 	  WHERE r.id = $old),
 	b AS (SELECT m.sha256, r.label, r.created_at, r.source, r.text,
 	  typeof(r.text), r.n_tokens, r.space, r.context, r.context_route,
 	  r.settings, r.seconds, r.approximate, r.beam_width, r.n_results,
-	  r.duo_version, m.path, m.name, m.n_layer, m.d_model, m.n_head,
+	  r.duo_version, r.status, r.tokens_done, r.corpus, m.path, m.name,
+	  m.n_layer, m.d_model, m.n_head,
 	  m.d_ff, m.d_ff_small, m.n_vocab, m.n_ctx
 	  FROM main.runs AS r JOIN main.models AS m ON m.id = r.model_id
 	  WHERE r.id = $new),
@@ -284,7 +286,7 @@ refused "a model of 65 layers" "duo: layers.db: run 1: its model's n_layer is 65
 	layers.db
 damage extra.db "CREATE TABLE notes (x)"
 refused "a table duo does not know" \
-	"duo: extra.db: table notes is not one of schema version 5, or has other columns; duo merge copies only the tables it knows" \
+	"duo: extra.db: table notes is not one of schema version 6, or has other columns; duo merge copies only the tables it knows" \
 	extra.db
 # (new settings, or the duplicate test would refuse it first)
 damage method.db "UPDATE results SET method = 'guess' WHERE run_id = 1 AND method = 'big';
@@ -308,7 +310,7 @@ refused "another program's database" \
 cp b.db newer.db
 sqlite3 newer.db "PRAGMA user_version = 99" || exit 99
 refused "a newer schema" \
-	"duo: newer.db: schema version 99 is newer than this duo understands (5); upgrade duo" \
+	"duo: newer.db: schema version 99 is newer than this duo understands (6); upgrade duo" \
 	newer.db
 cp b.db older.db
 sqlite3 older.db "PRAGMA user_version = 2" || exit 99
@@ -333,8 +335,20 @@ refused "the output by its path" \
 	"duo: ./out.db: is the output database out.db itself" ./out.db
 
 # an older database is upgraded as the output, then merged into: a
-# version-3 file made from a current one (no route_kl, no control_of)
+# version-3 file made from a current one (no status, tokens_done or corpus,
+# no corpus views, no route_kl, no control_of)
 cp b.db old-out.db
+sqlite3 old-out.db "DROP VIEW corpus_curve; DROP VIEW corpus_difficulty;
+	DROP INDEX runs_by_corpus; PRAGMA writable_schema = ON;
+	UPDATE sqlite_schema SET sql = replace(sql, ', status TEXT NOT NULL DEFAULT ''complete''
+  CHECK (status IN (''running'', ''stopped'', ''complete'')), tokens_done INTEGER NOT NULL DEFAULT 0
+  CHECK (tokens_done >= 0), corpus TEXT', '') WHERE name = 'runs';
+	UPDATE sqlite_schema SET sql = replace(replace(replace(sql,
+	  char(10) || '  AND t.run_id IN (SELECT id FROM runs WHERE status = ''complete'')', ''),
+	  char(10) || '  AND o.run_id IN (SELECT id FROM runs WHERE status = ''complete'')', ''),
+	  char(10) || '  AND r.run_id IN (SELECT id FROM runs WHERE status = ''complete'')', '')
+	  WHERE type = 'view';
+	PRAGMA writable_schema = OFF" || exit 99
 sqlite3 old-out.db "DROP TABLE route_kl; DROP TABLE route_losses_f16;
 	DROP TABLE route_kl_f16; PRAGMA writable_schema = ON;
 	UPDATE sqlite_schema SET sql = replace(sql, ', control_of INTEGER
@@ -343,7 +357,7 @@ sqlite3 old-out.db "DROP TABLE route_kl; DROP TABLE route_losses_f16;
 expect 0 '' "an older output" -- "$DUO" merge old-out.db seed.db
 checks=$((checks + 1))
 [ "$(sqlite3 old-out.db 'PRAGMA user_version;
-    SELECT count(*) FROM runs')" = "$(printf '5\n2')" ] ||
+    SELECT count(*) FROM runs')" = "$(printf '6\n2')" ] ||
 	fail "an older output was not upgraded and merged into"
 
 # a null-model control keeps its link to the run it controls, by the
@@ -357,6 +371,19 @@ checks=$((checks + 1))
     WHERE id > 2 ORDER BY id')" = "$(printf '3|0\n4|0\n5|3')" ] ||
 	fail "control_of is not mapped to the new ids: $(sqlite3 linked.db \
 	    'SELECT id, control_of FROM runs')"
+
+# corpus tags are kept; a run that was being written in its input is
+# 'stopped' in the output, where no duo writes it
+cp a.db tagged.db
+sqlite3 tagged.db "UPDATE runs SET corpus = 'ferries' WHERE id = 1;
+	UPDATE runs SET status = 'running' WHERE id = 2" || exit 99
+expect 0 '' "a tagged and a running run" -- "$DUO" merge tagged-out.db tagged.db
+checks=$((checks + 1))
+[ "$(sqlite3 tagged-out.db 'SELECT id, status, tokens_done = n_tokens,
+    coalesce(corpus, 0) FROM runs ORDER BY id')" = \
+    "$(printf '1|complete|1|ferries\n2|stopped|1|0\n3|complete|1|0')" ] ||
+	fail "corpus or status not carried over: $(sqlite3 tagged-out.db \
+	    'SELECT id, status, tokens_done, corpus FROM runs')"
 
 # a refused input stops the merge; inputs before it stay merged
 cp own-source.db partial.db

@@ -115,6 +115,18 @@ ok
 	fail "the views show a run that is not complete"
 expect 1 'continue it with: duo run --resume 1' "duo export of a killed run" -- \
 	"$DUO" export -d "$tmp/killed.db" 1
+expect 1 "killed.db: run 1 is running, [0-9]*% done ($done_at of $n tokens); if no duo is writing it, continue it with: duo run --resume 1" \
+	"duo findings of a killed run" -- "$DUO" findings -d "$tmp/killed.db" 1
+# a plain merge copies it as it is, stopped, to be continued there
+expect 0 '' "duo merge of a killed run" -- \
+	"$DUO" merge "$tmp/moved.db" "$tmp/killed.db"
+ok
+[ "$(sqlite3 "$tmp/moved.db" 'SELECT status, tokens_done FROM runs')" = \
+    "stopped|$done_at" ] || fail "the merged killed run: $(sqlite3 \
+    "$tmp/moved.db" 'SELECT status, tokens_done FROM runs')"
+expect 0 '' "--resume of the killed run in the database it was merged into" \
+	-- "$DUO" run -m "$fixture" -d "$tmp/moved.db" --resume 1
+same "killed, merged, then resumed" "$tmp/whole.db" 1 "$tmp/moved.db" 1
 expect 0 '' "--resume of the killed run" -- \
 	"$DUO" run -m "$fixture" -d "$tmp/killed.db" --resume 1
 ok
@@ -263,6 +275,11 @@ done
 kill -9 "$run_pid"
 wait "$run_pid" 2>/dev/null
 run_pid=
+expect 1 'shard-1.db: run 1 is running, .*continue it with: duo run --resume 1$' \
+	"--join-shards with a shard that is not complete" -- \
+	"$DUO" merge --join-shards "$tmp/early.db" "$tmp/shards/shard-1.db"
+ok
+[ ! -e "$tmp/early.db" ] || fail "a refused join wrote early.db"
 ok
 task 1 || fail "the requeued task 1: $(cat "$tmp/err")"
 ok

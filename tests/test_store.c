@@ -923,6 +923,35 @@ schema_text(const char *path)
 }
 
 /*
+ * What a version-5 database was: runs without status, tokens_done and
+ * corpus, no corpus views, and views that read every run.  The columns'
+ * text is taken out of runs' CREATE statement and the status clause out
+ * of the views' with writable_schema (as downgrade_to_v3 does below): the
+ * three columns are runs' last, and a row's extra last fields are
+ * ignored.  Run it on its own connection: the next step must read the
+ * rewritten schema.
+ */
+static const char downgrade_to_v5[] =
+    "DROP VIEW corpus_curve;\n"
+    "DROP VIEW corpus_difficulty;\n"
+    "DROP INDEX runs_by_corpus;\n"
+    "PRAGMA writable_schema = ON;\n"
+    "UPDATE sqlite_schema SET sql = replace(sql, ', status TEXT NOT NULL "
+    "DEFAULT ''complete''\n  CHECK (status IN (''running'', ''stopped'', "
+    "''complete'')), tokens_done INTEGER NOT NULL DEFAULT 0\n  CHECK "
+    "(tokens_done >= 0), corpus TEXT', '') WHERE name = 'runs';\n"
+    "UPDATE sqlite_schema SET sql = replace(replace(replace(sql,\n"
+    "  char(10) || '  AND t.run_id IN (SELECT id FROM runs WHERE status = "
+    "''complete'')', ''),\n"
+    "  char(10) || '  AND o.run_id IN (SELECT id FROM runs WHERE status = "
+    "''complete'')', ''),\n"
+    "  char(10) || '  AND r.run_id IN (SELECT id FROM runs WHERE status = "
+    "''complete'')', '')\n"
+    "  WHERE type = 'view';\n"
+    "PRAGMA writable_schema = OFF;\n"
+    "PRAGMA user_version = 5;\n";
+
+/*
  * What a version-4 database was: no tables for half-precision loss and KL
  * tables (applied to a file whose runs keep float32 tables or none), and
  * router_metrics without ppl_oracle_free and achievable_gap_closed
@@ -1066,6 +1095,9 @@ test_migration(void)
 
 	db = raw_open(path);
 	raw_exec(db, "PRAGMA journal_mode = DELETE");
+	raw_exec(db, downgrade_to_v5);
+	sqlite3_close(db);
+	db = raw_open(path);
 	raw_exec(db, downgrade_to_v4);
 	raw_exec(db, downgrade_to_v3);
 	raw_exec(db, downgrade_to_v1);
@@ -1241,6 +1273,9 @@ test_migration_v3(void)
 
 	db = raw_open(path);
 	raw_exec(db, "PRAGMA journal_mode = DELETE");
+	raw_exec(db, downgrade_to_v5);
+	sqlite3_close(db);
+	db = raw_open(path);
 	raw_exec(db, downgrade_to_v4);
 	raw_exec(db, downgrade_to_v3);
 	sqlite3_close(db);
@@ -1429,6 +1464,9 @@ test_migration_v4(void)
 
 	db = raw_open(path);
 	raw_exec(db, "PRAGMA journal_mode = DELETE");
+	raw_exec(db, downgrade_to_v5);
+	sqlite3_close(db);
+	db = raw_open(path);
 	raw_exec(db, downgrade_to_v4);
 	sqlite3_close(db);
 	rows_before = rows_text(path);
@@ -1456,6 +1494,132 @@ test_migration_v4(void)
 	free(rows_before);
 	free(rows_after);
 	synthetic_run_free(&a);
+}
+
+/*
+ * Version 6 adds runs.status, tokens_done and corpus, leaves incomplete
+ * runs out of the views over results, and aggregates a corpus.  The views
+ * are checked against sums written here over results and tokens; then the
+ * file is taken back to version 5 and opened: every run is complete, with
+ * every token done and no corpus, and the schema is a fresh one's.
+ */
+static void
+test_migration_v5(void)
+{
+	struct synthetic_run a, b;
+	struct synthetic_options oa = {
+		.n_layer = 4, .space = "BS", .n_ctx = 16, .n_tokens = 25,
+		.n_routers = 1, .keep_tables = 0, .seed = 51,
+		.model_name = "model four",
+	}, ob = oa;
+	struct store *store;
+	struct duo_error err;
+	char path[512], *before, *after;
+	int64_t id_a, id_b, id_c;
+	sqlite3 *db;
+
+	path_in(path, sizeof path, "v5.db");
+	ob.seed = 52;
+	ob.n_tokens = 18;
+	if (synthetic_run_make(&a, text, text_length, &oa) != 0 ||
+	    synthetic_run_make(&b, text, text_length, &ob) != 0)
+		exit(99);
+	expect_ok(store_open(&store, path, 0, &err), &err, "make a database "
+	    "to turn into version 5");
+	if (store == NULL)
+		return;
+	expect_ok(store_write_run(store, &a.record, &id_a, &err), &err,
+	    "write a first run");
+	expect_ok(store_write_run(store, &b.record, &id_b, &err), &err,
+	    "write a second run");
+	expect_ok(store_write_run(store, &b.record, &id_c, &err), &err,
+	    "write a third run, to be stopped");
+	store_close(store);
+	expect(file_int(path, "SELECT count(*) FROM runs WHERE status = "
+	    "'complete' AND tokens_done = n_tokens AND corpus IS NULL") == 3,
+	    "a run written whole is complete, every token done");
+
+	db = raw_open(path);
+	raw_exec(db, "UPDATE runs SET corpus = 'books'; UPDATE runs SET "
+	    "status = 'stopped', tokens_done = 5 WHERE id = 3");
+	sqlite3_close(db);
+	expect(file_int(path, "SELECT count(*) FROM difficulty WHERE run_id "
+	    "= 3") == 0 && file_int(path, "SELECT count(*) FROM "
+	    "difficulty_at WHERE run_id = 3") == 0 && file_int(path,
+	    "SELECT count(*) FROM allocation WHERE run_id = 3") == 0 &&
+	    file_int(path, "SELECT count(*) FROM router_regret WHERE run_id "
+	    "= 3") == 0, "the views over results leave a stopped run out");
+	expect(file_int(path, "SELECT count(*) FROM difficulty WHERE run_id "
+	    "= 2") == 18 && file_int(path, "SELECT count(*) FROM "
+	    "router_regret WHERE run_id = 2") > 0, "... and show the "
+	    "complete one with the same rows");
+	/* corpus_curve: the mean over every token of the complete runs */
+	expect(file_int(path, "SELECT count(*) FROM corpus_curve AS c WHERE "
+	    "c.corpus = 'books' AND c.n_runs = 2 AND c.n = (SELECT count(*) "
+	    "FROM results AS r WHERE r.run_id IN (1, 2) AND r.method = "
+	    "c.method AND (r.budget IS c.budget OR c.budget IS NULL)) AND "
+	    "abs(c.mean_loss - (SELECT avg(r.loss) FROM results AS r WHERE "
+	    "r.run_id IN (1, 2) AND r.method = c.method AND (r.budget IS "
+	    "c.budget OR c.budget IS NULL))) < 1e-9 AND "
+	    "abs(c.ppl - exp(c.mean_loss)) < 1e-9 * c.ppl") == file_int(path,
+	    "SELECT count(*) FROM (SELECT DISTINCT method, budget FROM "
+	    "run_means WHERE run_id IN (1, 2))") && file_int(path,
+	    "SELECT count(*) FROM corpus_curve") > 10, "corpus_curve is the "
+	    "token-weighted mean loss of the complete runs, per method and "
+	    "budget (tol 1e-9)");
+	/* corpus_difficulty: per piece, over the complete runs' tokens */
+	expect(file_int(path, "SELECT count(*) FROM corpus_difficulty AS c "
+	    "WHERE c.n = (SELECT count(*) FROM tokens AS t WHERE t.run_id IN "
+	    "(1, 2) AND t.pos >= 1 AND t.piece = c.piece) AND "
+	    "abs(c.difficulty - (SELECT avg(s.loss - o.loss) FROM tokens AS t "
+	    "JOIN results AS s ON s.run_id = t.run_id AND s.pos = t.pos AND "
+	    "s.method = 'small' JOIN results AS o ON o.run_id = t.run_id AND "
+	    "o.pos = t.pos AND o.method = 'best' WHERE t.run_id IN (1, 2) AND "
+	    "t.piece = c.piece)) < 1e-9") == file_int(path, "SELECT "
+	    "count(DISTINCT piece) FROM tokens WHERE run_id IN (1, 2) AND pos "
+	    ">= 1"), "corpus_difficulty has every piece of the complete runs "
+	    "with its count and mean difficulty (tol 1e-9)");
+	db = raw_open(path);
+	raw_exec(db, "UPDATE runs SET corpus = NULL WHERE id = 1");
+	sqlite3_close(db);
+	expect(file_int(path, "SELECT max(n_runs) FROM corpus_curve") == 1,
+	    "a run without a corpus is in no corpus");
+
+	before = schema_text(path);
+	db = raw_open(path);
+	raw_exec(db, "PRAGMA journal_mode = DELETE");
+	raw_exec(db, downgrade_to_v5);
+	sqlite3_close(db);
+	/* The rows written again without their three last fields, as a
+	 * version-5 file holds them (VACUUM would copy them as they are). */
+	db = raw_open(path);
+	raw_exec(db, "PRAGMA foreign_keys = OFF; BEGIN; CREATE TABLE "
+	    "runs_v5 AS SELECT * FROM runs; DELETE FROM runs; INSERT INTO "
+	    "runs SELECT * FROM runs_v5; DROP TABLE runs_v5; COMMIT");
+	sqlite3_close(db);
+	expect(file_int(path, "PRAGMA user_version") == 5 && file_int(path,
+	    "SELECT count(*) FROM pragma_table_info('runs') WHERE name IN "
+	    "('status', 'tokens_done', 'corpus')") == 0 && file_int(path,
+	    "SELECT count(*) FROM difficulty WHERE run_id = 3") == 18,
+	    "the database is now version 5, its views over every run");
+
+	expect_ok(store_open(&store, path, 0, &err), &err,
+	    "open a version-5 database for writing");
+	if (store == NULL)
+		return;
+	store_close(store);
+	after = schema_text(path);
+	expect(file_int(path, "PRAGMA user_version") == STORE_SCHEMA_VERSION &&
+	    strcmp(before, after) == 0, "... it is the current version, its "
+	    "schema a fresh one's word for word");
+	expect(file_int(path, "SELECT count(*) FROM runs WHERE status = "
+	    "'complete' AND tokens_done = n_tokens AND corpus IS NULL") == 3,
+	    "every run of version 5 is complete, every token done, in no "
+	    "corpus");
+	free(before);
+	free(after);
+	synthetic_run_free(&a);
+	synthetic_run_free(&b);
 }
 
 static void
@@ -1962,6 +2126,9 @@ test_migration_v4_tables(void)
 	store_close(store);
 	db = raw_open(path);
 	raw_exec(db, "PRAGMA journal_mode = DELETE");
+	raw_exec(db, downgrade_to_v5);
+	sqlite3_close(db);
+	db = raw_open(path);
 	raw_exec(db, downgrade_to_v4);
 	sqlite3_close(db);
 	rows_before = rows_text(path);
@@ -2021,6 +2188,7 @@ main(void)
 	test_migration();
 	test_migration_v3();
 	test_migration_v4();
+	test_migration_v5();
 	test_migration_v4_tables();
 	test_half_tables();
 	test_paths();

@@ -4,7 +4,9 @@
  * first when the window is narrow), a PCRE2 filter over label and text,
  * deletion after a question, and a preview pane of the selected run.
  * A damaged run (store.h) is listed like the others, marked "damaged"
- * in its oracle column, with the reason in the preview.
+ * in its oracle column, with the reason in the preview; a run that is not
+ * complete shows its state and share done there, and in the preview the
+ * line that says how to continue it.
  * With no database or no run in it, it tells how to make the first run.
  */
 #include "tui.h"
@@ -156,10 +158,32 @@ fill_small(const struct run_info *info, const struct run_summary *s, int k,
 	fill_ppl(info->mean_loss_small, c);
 }
 
+/*
+ * A run that is not complete has no oracle to show (store.h: its
+ * fixed-budget methods and means come at the end): its state stands in
+ * the oracle column and its share done in the label-free one.
+ */
+static int
+fill_incomplete(const struct run_info *info, int free_column, struct cell *c)
+{
+	if (info->status == RUN_COMPLETE)
+		return 0;
+	if (free_column)
+		snprintf(c->text, sizeof c->text, "%d%% done",
+		    store_share_done(info));
+	else
+		snprintf(c->text, sizeof c->text, "%s",
+		    store_status_name(info->status));
+	c->number = NAN;
+	return 1;
+}
+
 static void
 fill_oracle(const struct run_info *info, const struct run_summary *s, int k,
     struct cell *c)
 {
+	if (fill_incomplete(info, 0, c))
+		return;
 	if (s == NULL || s->oracle_mean == NULL) {
 		/* A damaged run says so where its numbers would be. */
 		snprintf(c->text, sizeof c->text, "%s",
@@ -176,6 +200,8 @@ static void
 fill_free(const struct run_info *info, const struct run_summary *s, int k,
     struct cell *c)
 {
+	if (fill_incomplete(info, 1, c))
+		return;
 	if (s == NULL || s->free_mean == NULL) {
 		snprintf(c->text, sizeof c->text, "%s",
 		    run_damage(info, s) != NULL ? "damaged" : s == NULL ?
@@ -574,6 +600,11 @@ draw_preview(struct app *app, struct view *view)
 	if ((damage = run_damage(info, summary)) != NULL) {
 		snprintf(line, sizeof line, "damaged: %s", damage);
 		draw_text(app, y, x, r->w - 2, line, EL_ERROR);
+		return;
+	}
+	if (info->status != RUN_COMPLETE) {
+		store_describe_incomplete(info, line, sizeof line);
+		draw_text(app, y, x, r->w - 2, line, EL_MARK);
 		return;
 	}
 	if (summary == NULL || summary->text == NULL) {
