@@ -4,6 +4,7 @@
 #include "utf8.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -44,14 +45,41 @@ die_usage(const struct command *cmd, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	/* one line, as every error: the help is a command away */
 	if (cmd != NULL)
-		fprintf(stderr, "usage: %s %s %s\nTry '%s %s --help'.\n",
-		    program_name, cmd->name, cmd->usage, program_name,
+		fprintf(stderr, " (see '%s %s --help')\n", program_name,
 		    cmd->name);
 	else
-		fprintf(stderr, "Try '%s --help'.\n", program_name);
+		fprintf(stderr, " (see '%s --help')\n", program_name);
 	exit(EXIT_USAGE);
+}
+
+void
+die_option(const struct command *cmd, int c, char *const argv[])
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+	const char *equals;
+	int is_long = arg != NULL && strncmp(arg, "--", 2) == 0;
+
+	if (arg == NULL)
+		arg = "";
+	if (c == ':') {
+		if (is_long)
+			die_usage(cmd, "%s needs a value", arg);
+		die_usage(cmd, "-%c needs a value", optopt);
+	}
+	if (!is_long)
+		die_usage(cmd, "unknown option '-%c'", optopt > 32 &&
+		    optopt < 127 ? optopt : '?');
+	/* "--help=x": a known long option given a value it does not take
+	 * (getopt_long sets optopt to its value); else no option, or the
+	 * prefix of more than one */
+	equals = strchr(arg, '=');
+	if (optopt != 0 && equals != NULL)
+		die_usage(cmd, "%.*s takes no value", (int)(equals - arg),
+		    arg);
+	die_usage(cmd, "unknown option '%.*s'", equals != NULL ?
+	    (int)(equals - arg) : (int)strlen(arg), arg);
 }
 
 void

@@ -32,9 +32,17 @@ extern const char *program_name;   /* "duo" */
 
 /* Print "duo: message" (one line) and exit 1; restores the terminal. */
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-/* Print "duo: message" and a pointer to --help, exit 2. */
+/* Print "duo: message (see 'duo NAME --help')" on one line, exit 2. */
 void die_usage(const struct command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));
+/*
+ * The usage error of getopt_long()'s return c, '?' or ':' (the option
+ * string begins with ':' and opterr is 0, so that getopt says nothing
+ * itself): "unknown option '--x'", "-m needs a value", "--help takes no
+ * value".
+ */
+void die_option(const struct command *cmd, int c, char *const argv[])
+    __attribute__((noreturn));
 /* Print the usage of a command and its option help. */
 void print_usage(FILE *out, const struct command *cmd);
 void print_version(void);

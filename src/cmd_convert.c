@@ -203,7 +203,8 @@ cmd_convert_exec(int argc, char **argv)
 	struct duo_error err;
 	int c, n_routers;
 
-	while ((c = getopt_long(argc, argv, "t:r:d:h", long_options,
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":t:r:d:h", long_options,
 	    NULL)) != -1) {
 		switch (c) {
 		case 't':
@@ -225,7 +226,7 @@ cmd_convert_exec(int argc, char **argv)
 			print_usage(stdout, cmd);
 			return EXIT_OK;
 		default:
-			die_usage(cmd, "unknown option");
+			die_option(cmd, c, argv);
 		}
 	}
 	if (argc - optind != 2)

@@ -53,7 +53,8 @@ cmd_export_exec(int argc, char **argv)
 	int64_t run_id;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "d:f:h", long_options,
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":d:f:h", long_options,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -66,7 +67,7 @@ cmd_export_exec(int argc, char **argv)
 			print_usage(stdout, cmd);
 			return EXIT_OK;
 		default:
-			die_usage(cmd, "unknown option");
+			die_option(cmd, c, argv);
 		}
 	}
 	if (export_format_parse(format_name, &format) != 0)

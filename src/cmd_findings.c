@@ -92,7 +92,8 @@ cmd_findings_exec(int argc, char **argv)
 	int64_t run_id;
 	int c, tsv = 0, has_control;
 
-	while ((c = getopt_long(argc, argv, "d:h", long_options,
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":d:h", long_options,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -105,7 +106,7 @@ cmd_findings_exec(int argc, char **argv)
 			print_usage(stdout, cmd);
 			return EXIT_OK;
 		default:
-			die_usage(cmd, "unknown option");
+			die_option(cmd, c, argv);
 		}
 	}
 	if (argc - optind > 1)

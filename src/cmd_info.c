@@ -203,13 +203,14 @@ cmd_info_exec(int argc, char **argv)
 	const char *path;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			print_usage(stdout, cmd);
 			return EXIT_OK;
 		default:
-			die_usage(cmd, "unknown option");
+			die_option(cmd, c, argv);
 		}
 	}
 	if (argc - optind > 1)

@@ -113,7 +113,8 @@ cmd_merge_exec(int argc, char **argv)
 	const char *out_path;
 	int c, i, flags = 0, created, merged_any = 0, join = 0;
 
-	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			flags |= STORE_MERGE_SKIP_DUPLICATES;
@@ -125,7 +126,7 @@ cmd_merge_exec(int argc, char **argv)
 			print_usage(stdout, cmd);
 			return EXIT_OK;
 		default:
-			die_usage(cmd, "unknown option");
+			die_option(cmd, c, argv);
 		}
 	}
 	if (optind == argc)

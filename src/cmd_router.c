@@ -125,7 +125,8 @@ parse_args(int argc, char **argv, const struct command *cmd,
 	a->kind = "paper";
 	a->steps = a->batch = a->label_tokens = a->seed = -1;
 	a->lr = a->alpha = a->sharp_a = -1.0;
-	while ((c = getopt_long(argc, argv, "m:k:n:o:s:h", options, NULL)) !=
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":m:k:n:o:s:h", options, NULL)) !=
 	    -1) {
 		switch (c) {
 		case 'm':
@@ -193,7 +194,7 @@ parse_args(int argc, char **argv, const struct command *cmd,
 			print_usage(stdout, cmd);
 			exit(EXIT_OK);
 		default:
-			die_usage(cmd, "unknown option");
+			die_option(cmd, c, argv);
 		}
 	}
 	if (optind < argc)

@@ -218,7 +218,8 @@ parse_options(int argc, char **argv, const struct command *cmd,
 	o->losses = "f32";
 	o->busy_timeout = STORE_BUSY_TIMEOUT_MS;
 	o->log_every = 60;
-	while ((c = getopt_long(argc, argv, "m:d:s:c:r:b:l:R:qh", long_options,
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":m:d:s:c:r:b:l:R:qh", long_options,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'm':
@@ -311,7 +312,7 @@ parse_options(int argc, char **argv, const struct command *cmd,
 			print_usage(stdout, cmd);
 			exit(EXIT_OK);
 		default:
-			die_usage(cmd, "unknown option");
+			die_option(cmd, c, argv);
 		}
 	}
 	if (o->null_seed_given && !o->null_control)

@@ -141,7 +141,8 @@ cmd_score_exec(int argc, char **argv)
 	double p_random = -1;
 	uint64_t rng = 1;
 
-	while ((c = getopt_long(argc, argv, "m:r:c:qh", long_options,
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":m:r:c:qh", long_options,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'm':
@@ -168,7 +169,7 @@ cmd_score_exec(int argc, char **argv)
 			print_usage(stdout, cmd);
 			return EXIT_OK;
 		default:
-			die_usage(cmd, "unknown option");
+			die_option(cmd, c, argv);
 		}
 	}
 	if (route_text != NULL && p_random >= 0)

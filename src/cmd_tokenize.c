@@ -45,7 +45,9 @@ cmd_tokenize_exec(int argc, char **argv)
 	const char *piece;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "m:h", long_options, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":m:h", long_options,
+	    NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			model_option = optarg;
@@ -54,7 +56,7 @@ cmd_tokenize_exec(int argc, char **argv)
 			print_usage(stdout, cmd);
 			return EXIT_OK;
 		default:
-			die_usage(cmd, "unknown option");
+			die_option(cmd, c, argv);
 		}
 	}
 	if (argc - optind > 1)

@@ -174,7 +174,8 @@ parse_arguments(struct train_command *tc, const struct command *cmd,
 	struct train_options *o = &tc->options;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "d:o:qh", long_options,
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":d:o:qh", long_options,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -303,7 +304,7 @@ parse_arguments(struct train_command *tc, const struct command *cmd,
 			tc->name = optarg;
 			break;
 		default:
-			die_usage(cmd, "unknown option");
+			die_option(cmd, c, argv);
 		}
 	}
 	if (optind < argc)

@@ -83,10 +83,8 @@ cmd_tui_exec(int argc, char **argv)
 		case 'h':
 			print_usage(stdout, cmd);
 			return EXIT_OK;
-		case ':':
-			die_usage(cmd, "%s needs a value", argv[optind - 1]);
 		default:
-			die_usage(cmd, "unknown option '%s'", argv[optind - 1]);
+			die_option(cmd, c, argv);
 		}
 	}
 	if (optind < argc)

@@ -41,6 +41,31 @@ expect 1 'no tokens' "score an empty text" -- "$DUO" score -m "$fixture" --route
 expect 1 'missing.txt' "score a missing text" -- "$DUO" score -m "$fixture" --route "$allB" "$tmp/missing.txt"
 expect 2 'too many arguments' "too many arguments" -- "$DUO" score -m "$fixture" --route "$allB" a b
 
+# usage errors: one line that names the option and where help is
+usage_error() {
+	what=$1 want=$2
+	shift 2
+	checks=$((checks + 1))
+	"$DUO" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	got=$?
+	[ "$got" -eq 2 ] && [ "$(cat "$tmp/err")" = "$want" ] ||
+		fail "$what: exit $got, stderr: $(cat "$tmp/err")"
+}
+usage_error "an unknown long option" \
+	"duo: unknown option '--bogus' (see 'duo run --help')" run --bogus x
+usage_error "an unknown short option" \
+	"duo: unknown option '-Z' (see 'duo score --help')" score -Z x
+usage_error "a long option without its value" \
+	"duo: --format needs a value (see 'duo export --help')" export --format
+usage_error "a short option without its value" \
+	"duo: -d needs a value (see 'duo findings --help')" findings -d
+usage_error "a value for an option that takes none" \
+	"duo: --help takes no value (see 'duo merge --help')" merge --help=yes
+usage_error "an unknown option given a value" \
+	"duo: unknown option '--colour' (see 'duo info --help')" info --colour=red
+usage_error "an unknown command" \
+	"duo: 'frobnicate' is not a duo command (see 'duo --help')" frobnicate
+
 # A binary file is text to a byte-level tokenizer: it must tokenize and
 # score, with one row per token.
 head -c 3000 "$fixture" >"$tmp/binary"

@@ -44,6 +44,6 @@ unset DUO_TUI_DUMP_ATTRS
 "$DUO" --frobnicate >"$tmp/out" 2>"$tmp/err"
 status=$?
 check "an unknown option exits 2, not $status" test "$status" -eq 2
-check "an unknown option is named: $(head -n 1 "$tmp/err")" \
-    test "$(head -n 1 "$tmp/err")" = "duo: unknown option '--frobnicate'"
+check "an unknown option is named, on one line: $(cat "$tmp/err")" \
+    test "$(cat "$tmp/err")" = "duo: unknown option '--frobnicate' (see 'duo tui --help')"
 ui_done
