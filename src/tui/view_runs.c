@@ -68,13 +68,20 @@ fill_label(const struct run_info *info, const struct run_summary *s, int k,
     struct cell *c)
 {
 	const char *base;
+	char control[40] = "";
 
+	/* a null-model control is its run's text on random weights: say so
+	 * before the label it shares with that run */
+	if (info->control_of != 0)
+		snprintf(control, sizeof control, "null of %lld: ",
+		    (long long)info->control_of);
 	if (info->label != NULL) {
-		snprintf(c->text, sizeof c->text, "%s", info->label);
+		snprintf(c->text, sizeof c->text, "%s%s", control,
+		    info->label);
 	} else {
 		base = strrchr(info->source, '/');
-		snprintf(c->text, sizeof c->text, "(%s)", base != NULL ?
-		    base + 1 : info->source);
+		snprintf(c->text, sizeof c->text, "%s(%s)", control,
+		    base != NULL ? base + 1 : info->source);
 	}
 	c->string = c->text;
 	c->number = NAN;
