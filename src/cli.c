@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 const char *program_name = "duo";
@@ -134,11 +135,42 @@ progress_start(struct progress *p, const char *label, const char *unit,
 	p->enabled = isatty(STDERR_FILENO);
 }
 
+/* The terminal's columns on standard error, or 80. */
+static int
+terminal_columns(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 80;
+}
+
+/* The bytes of line that fill at most columns, a character a column (a
+ * UTF-8 continuation byte takes none), never cutting a character. */
+static size_t
+fit_columns(const char *line, int columns)
+{
+	size_t i = 0;
+	int used = 0;
+
+	for (;;) {
+		if (line[i] == '\0')
+			return i;
+		if (((unsigned char)line[i] & 0xC0) != 0x80 &&
+		    used++ == columns)
+			return i;
+		i++;
+	}
+}
+
 void
 progress_update(struct progress *p, double done, const char *extra)
 {
 	double t = now_seconds(), elapsed = t - p->start, rate;
-	char eta[32], spent[32];
+	char eta[32], spent[32], line[1024];
+	int columns = terminal_columns() - 1;
+	size_t n;
 
 	if (!p->enabled || (t - p->last_draw < 0.1 && done < p->total))
 		return;
@@ -149,9 +181,13 @@ progress_update(struct progress *p, double done, const char *extra)
 		format_duration(eta, sizeof eta, (p->total - done) / rate);
 	else
 		snprintf(eta, sizeof eta, "-");
-	fprintf(stderr, "\r\033[K%s %.0f/%.0f %s  %.1f %s/s  %s elapsed  "
-	    "ETA %s%s%s", p->label, done, p->total, p->unit, rate, p->unit,
+	snprintf(line, sizeof line, "%s %.0f/%.0f %s  %.1f %s/s  %s elapsed"
+	    "  ETA %s%s%s", p->label, done, p->total, p->unit, rate, p->unit,
 	    spent, eta, extra != NULL ? "  " : "", extra != NULL ? extra : "");
+	/* A line wider than the terminal would wrap, and \r would then
+	 * redraw only its last row: its end is cut instead. */
+	n = fit_columns(line, columns > 0 ? columns : 0);
+	fprintf(stderr, "\r\033[K%.*s", (int)n, line);
 	fflush(stderr);
 }
 

@@ -382,11 +382,13 @@ show_progress(void *arg, double fraction, double route_tokens)
 		snprintf(eta, sizeof eta, "-");
 	if (s->line.enabled) {
 		if (s->count > 1)
-			snprintf(extra, sizeof extra, "%.0f%%  %.3g "
-			    "route-tokens/s  all: %.0f%% of %.0f tokens, ETA %s",
-			    100.0 * fraction, elapsed > 0 ? route_tokens /
-			    elapsed : 0.0, s->total > 0 ? 100.0 * whole /
-			    s->total : 0.0, s->total, eta);
+			/* the least needed last: a narrow terminal cuts
+			 * the line's end */
+			snprintf(extra, sizeof extra, "%.0f%%  all: %.0f%% of "
+			    "%.0f tokens, ETA %s  %.3g route-tokens/s",
+			    100.0 * fraction, s->total > 0 ? 100.0 * whole /
+			    s->total : 0.0, s->total, eta, elapsed > 0 ?
+			    route_tokens / elapsed : 0.0);
 		else
 			snprintf(extra, sizeof extra, "%.0f%%  %.3g "
 			    "route-tokens/s", 100.0 * fraction, elapsed > 0 ?
@@ -425,11 +427,15 @@ progress_file(struct progress_state *s, const char *name, int index,
 	s->index = index;
 	s->n_tokens = n_tokens;
 	if (s->count > 1) {
+		/* the file's name: the whole path is in the log lines and
+		 * the summary, and the line must fit the terminal */
+		const char *base = strrchr(name, '/');
 		size_t n = strlen(name) + 32;
 
 		if ((label = malloc(n)) == NULL)
 			die("out of memory");
-		snprintf(label, n, "%s (%d/%d)", name, index, s->count);
+		snprintf(label, n, "%s (%d/%d)", base != NULL && base[1] !=
+		    '\0' ? base + 1 : name, index, s->count);
 	} else if ((label = strdup("analysing")) == NULL)
 		die("out of memory");
 	progress_start(&s->line, label, "tokens", n_tokens);
@@ -437,7 +443,8 @@ progress_file(struct progress_state *s, const char *name, int index,
 		s->line.enabled = 0;
 }
 
-/* Ctrl-C and kill: the run stops after its window and is kept. */
+/* Ctrl-C and kill: the run stops where it is; its stored windows are
+ * kept. */
 static volatile int stop_requested;
 
 static void
@@ -765,6 +772,27 @@ setup(struct run_setup *r, const struct run_options *o, const char *space)
 	r->req.settings.progress_arg = &r->progress;
 	r->req.settings.cancel = &stop_requested;
 	catch_stop_signals();
+}
+
+/*
+ * The line of an analysis that failed or was cancelled, and the files
+ * after it that were not analysed.  A cancelled run that stored nothing
+ * (its first window was under way, or a beam run) is not in the
+ * database: say so rather than a bare "cancelled".
+ */
+static void __attribute__((noreturn))
+die_stopped(const struct duo_error *err, const char *name, int n_left)
+{
+	char left[64] = "";
+
+	if (n_left > 0)
+		snprintf(left, sizeof left, "; %d later file%s not analysed",
+		    n_left, n_left > 1 ? "s were" : " was");
+	if (err->code == DUO_ERROR_CANCELLED &&
+	    strcmp(err->message, "cancelled") == 0)
+		die("%s: cancelled before its first window was stored; "
+		    "nothing of it is kept%s", name, left);
+	die("%s%s", err->message, left);
 }
 
 /* The summaries of a stored run and its control. */
@@ -1144,7 +1172,7 @@ cmd_run_exec(int argc, char **argv)
 		    &err) != 0) {
 			progress_finish(&r.progress.line);
 			if (o.n_inputs == 1 || stop_requested)
-				die("%s", err.message);
+				die_stopped(&err, name, o.n_inputs - f - 1);
 			/* the next file may do: say this one's failure */
 			fprintf(stderr, "%s: %s\n", program_name, err.message);
 			failed = 1;

@@ -253,6 +253,33 @@ expect 0 '' "-q: nothing on stderr" -- \
 ok
 [ ! -s "$tmp/err" ] || fail "-q printed: $(cat "$tmp/err")"
 
+# --- Ctrl-C in the first window: nothing stored, and the line says so ----
+
+# The shipped model takes seconds over its first window of 255 tokens;
+# the signal goes once a log line shows the analysis under way.
+model="$srcdir/data/duo.gguf"
+if [ -f "$model" ]; then
+	"$DUO" run -m "$model" -d "$tmp/first.db" --log-every 0 \
+	    "$tmp/long.txt" "$tmp/a.txt" >"$tmp/out" 2>"$tmp/err" &
+	run_pid=$!
+	waited=0
+	while ! grep -q 'tokens/s' "$tmp/err" && [ $waited -lt 600 ]; do
+		sleep 0.05
+		waited=$((waited + 1))
+	done
+	kill -INT "$run_pid"
+	wait "$run_pid"
+	status=$?
+	run_pid=
+	ok
+	last=$(tail -n 1 "$tmp/err")
+	[ "$status" -eq 1 ] && [ "$last" = "duo: $tmp/long.txt: cancelled before its first window was stored; nothing of it is kept; 1 later file was not analysed" ] ||
+		fail "Ctrl-C in the first window: exit $status: $last"
+	ok
+	[ "$(sqlite3 "$tmp/first.db" 'SELECT count(*) FROM runs' 2>/dev/null ||
+	    echo 0)" -eq 0 ] || fail "Ctrl-C in the first window stored a run"
+fi
+
 # --- the Slurm example continues a task's shard when it runs again -------
 
 script="$srcdir/examples/slurm/duo-corpus.sbatch"
