@@ -51,6 +51,7 @@ struct job {
 	char *routers;                  /* names joined by ',', or NULL */
 	int null_control;
 	uint64_t null_seed;
+	enum store_tables tables;
 	struct text_tokens tokens;      /* the thread's, until the analysis
 					   takes them over */
 	double pause;                   /* DUO_TEST_JOB_PAUSE */
@@ -232,6 +233,7 @@ job_main(void *arg)
 	req.input_name = job->path != NULL ? job->path : "the text";
 	req.null_control = job->null_control;
 	req.null_seed = job->null_seed;
+	req.tables = job->tables;
 	/* the form's cancel means "never mind": no stopped run is kept */
 	req.discard_incomplete = 1;
 	rc = prepare(job, &store, &model, &model_loaded, &req, &text, &length,
@@ -323,6 +325,7 @@ job_start(const struct job_request *r, struct duo_error *err)
 	}
 	job->null_control = r->null_control;
 	job->null_seed = r->null_seed;
+	job->tables = r->tables;
 	snprintf(job->space, sizeof job->space, "%s", r->space);
 	snprintf(job->context, sizeof job->context, "%s", r->context);
 	job->pause = pause != NULL ? atof(pause) : 0.0;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "store.h"
 
 enum job_state {
 	JOB_PREPARING,                  /* database, text, model */
@@ -35,6 +36,8 @@ struct job_request {
 	 * seed */
 	int null_control;
 	uint64_t null_seed;
+	/* how the run keeps its loss and KL tables (duo run --losses) */
+	enum store_tables tables;
 };
 
 /* What the job has done so far; times are now_seconds(). */

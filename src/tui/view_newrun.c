@@ -51,6 +51,7 @@ enum field {
 	FIELD_LABEL,
 	FIELD_ROUTERS,
 	FIELD_NULL,
+	FIELD_LOSSES,
 	N_FIELDS
 };
 
@@ -71,6 +72,15 @@ static const struct described_name null_choices[2] = {
 };
 #define NULL_SEED 1
 
+/* How the run keeps its tables (duo run --losses), in enum store_tables
+ * order. */
+static const struct described_name losses_choices[3] = {
+	{ "f32", "every route's loss kept exactly" },
+	{ "f16", "rounded to half precision: about half the bytes" },
+	{ "none", "no tables: What-if cannot ask later" },
+};
+#define N_LOSSES 3
+
 static const struct described_name *const spaces = route_space_names;
 #define N_SPACES N_ROUTE_SPACES
 static const struct described_name *const contexts = context_names;
@@ -80,6 +90,7 @@ struct newrun_state {
 	enum source source;
 	int space, context;
 	int null_control;               /* 0 off, 1 on */
+	int losses;                     /* enum store_tables */
 	struct edit path, area, line, label;
 	int area_top;                   /* first row of the area shown */
 	int area_width, area_rows;      /* at the last draw */
@@ -216,8 +227,8 @@ newrun_done(struct app *app, struct view *view)
 /* Rows the progress pane takes at the bottom of the body. */
 #define PROGRESS_ROWS 4
 /* Rows of the form besides the input: title, source, space, context,
- * label, routers, null model, model, a gap and the hint. */
-#define FORM_ROWS 10
+ * label, routers, null model, tables, model, a gap and the hint. */
+#define FORM_ROWS 11
 
 static void
 newrun_layout(struct app *app, struct view *view, const struct rect *body)
@@ -461,6 +472,10 @@ draw_fields(struct app *app, struct newrun_state *s, int y)
 	draw_caption(app, s, y, FIELD_NULL, "Null model");
 	draw_choices(app, s, y, FIELD_NULL, null_choices, 2, s->null_control);
 	y++;
+	draw_caption(app, s, y, FIELD_LOSSES, "Tables");
+	draw_choices(app, s, y, FIELD_LOSSES, losses_choices, N_LOSSES,
+	    s->losses);
+	y++;
 	draw_text(app, y, LABEL_X, VALUE_X - LABEL_X - 1, "Model", EL_HEADER);
 	draw_text(app, y, EDIT_X, w, short_path(model, buf, sizeof buf),
 	    EL_DIM);
@@ -609,6 +624,7 @@ start_job(struct app *app, struct newrun_state *s)
 	req.routers = n > 0 ? routers : NULL;
 	req.null_control = s->null_control;
 	req.null_seed = NULL_SEED;
+	req.tables = (enum store_tables)s->losses;
 	s->job = job_start(&req, &err);
 	if (s->job == NULL) {
 		app_error(app, "%s", err.message);
@@ -815,6 +831,9 @@ choose(struct newrun_state *s, int delta)
 	case FIELD_NULL:
 		s->null_control = !s->null_control;
 		break;
+	case FIELD_LOSSES:
+		s->losses = (s->losses + delta + N_LOSSES) % N_LOSSES;
+		break;
 	default:
 		break;
 	}
@@ -942,6 +961,8 @@ newrun_request(struct app *app, struct view *view, enum action_id action)
 	case ACT_TOGGLE:
 		if (s->focus == FIELD_NULL)
 			s->null_control = !s->null_control;
+		if (s->focus == FIELD_LOSSES)
+			choose(s, 1);
 		if (s->focus != FIELD_ROUTERS)
 			return 1;
 		if (s->n_routers == 0)
@@ -977,7 +998,7 @@ newrun_click(struct app *app, struct view *view, int y, int x, int twice)
 	int row = y - (s->form.y + 1);
 
 	/* Rows: source, input (area rows), space, context, label,
-	 * routers, null model. */
+	 * routers, null model, tables. */
 	if (row < 0 || y >= s->form.y + s->form.h)
 		return;
 	if (row == 0)
@@ -986,7 +1007,7 @@ newrun_click(struct app *app, struct view *view, int y, int x, int twice)
 		s->focus = FIELD_INPUT;
 	else {
 		row -= (s->source == SOURCE_PASTE ? s->area_rows : 1) - 1;
-		if (row >= FIELD_SPACE && row <= FIELD_NULL)
+		if (row >= FIELD_SPACE && row <= FIELD_LOSSES)
 			s->focus = (enum field)row;
 	}
 }
