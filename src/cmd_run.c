@@ -8,8 +8,8 @@
  * be written (no permission, a missing folder, a newer schema) is reported
  * before the analysis, and every text is read and tokenized before the
  * first is analysed.  How a run is written (window by window, or whole)
- * is analysis.h's; Ctrl-C, SIGTERM and SIGHUP ask it to stop after the
- * window under way.  The model's identity and the routers come from
+ * is analysis.h's; Ctrl-C, SIGTERM and SIGHUP ask it to stop where it
+ * is, the windows stored kept.  The model's identity and the routers come from
  * analysis_prepare(), as for the browser's New run form.
  */
 #include <errno.h>
