@@ -1020,6 +1020,7 @@ windowed_run(struct windowed *w, size_t first_window, struct duo_error *err)
 	size_t per = (size_t)w->model->config.n_ctx - 1, i;
 	double base = w->span.offset, scale = w->span.scale, left;
 	struct duo_error why;
+	char command[700];
 	int status = 0;
 
 	/* the progress is of the windows this call analyses */
@@ -1062,9 +1063,11 @@ windowed_run(struct windowed *w, size_t first_window, struct duo_error *err)
 		return -1;
 	}
 	store_stop_run(w->store, w->run_id, err);
+	store_resume_command(store_path(w->store), w->run_id, command,
+	    sizeof command);
 	error_set(err, "run %lld stopped: %s; what is done is stored, "
-	    "continue it with: duo run --resume %lld", (long long)w->run_id,
-	    why.message, (long long)w->run_id);
+	    "continue it with: %s", (long long)w->run_id, why.message,
+	    command);
 	err->code = why.code == DUO_ERROR_CANCELLED ? DUO_ERROR_CANCELLED :
 	    DUO_ERROR_INCOMPLETE;
 	return -1;

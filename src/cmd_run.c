@@ -977,6 +977,8 @@ resume(const struct run_options *o)
 	int64_t id;
 	int *budgets = NULL;
 	int status;
+	char *model_from_run = NULL;
+	struct run_options with_model;
 
 	/* the space first, from the run: the setup needs it */
 	{
@@ -988,6 +990,16 @@ resume(const struct run_options *o)
 		    store_get_run(peek, id, &info, NULL, NULL, &err) != 0)
 			die("%s", err.message);
 		store_close(peek);
+	}
+	/* without -m, the model file the run was made from, if it is
+	 * still there (its hash is checked below either way) */
+	if (o->model == NULL && info.model_path != NULL &&
+	    access(info.model_path, R_OK) == 0) {
+		if ((model_from_run = strdup(info.model_path)) == NULL)
+			die("out of memory");
+		with_model = *o;
+		with_model.model = model_from_run;
+		o = &with_model;
 	}
 	setup(&r, o, info.space);
 	store_free_run_info(&info);
@@ -1040,6 +1052,7 @@ resume(const struct run_options *o)
 	analysis_request_free(&r.req);
 	store_free_run_info(&info);
 	free(text);
+	free(model_from_run);
 	free(budgets);
 	free(context_route);
 	free((char *)r.progress.line.label);

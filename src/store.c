@@ -8,6 +8,7 @@
  */
 #include "store.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -3318,16 +3319,60 @@ store_status_name(enum run_status status)
 }
 
 void
-store_describe_incomplete(const struct run_info *info, char *line,
+store_resume_command(const char *db_path, int64_t run_id, char *command,
     size_t size)
 {
+	struct duo_error err;
+	char *fallback;
+	int is_default, plain = 1;
+	size_t used, i;
+
+	/* -d only where duo run would not find the database by itself */
+	fallback = db_path != NULL ? store_default_path(NULL, &is_default,
+	    &err) : NULL;
+	if (db_path == NULL || (fallback != NULL &&
+	    strcmp(fallback, db_path) == 0)) {
+		free(fallback);
+		snprintf(command, size, "duo run --resume %" PRId64, run_id);
+		return;
+	}
+	free(fallback);
+	for (i = 0; db_path[i] != '\0'; i++)
+		if (!isalnum((unsigned char)db_path[i]) &&
+		    strchr("/._-+,:=@%", db_path[i]) == NULL)
+			plain = 0;
+	if (plain && db_path[0] != '\0' && db_path[0] != '-') {
+		snprintf(command, size, "duo run -d %s --resume %" PRId64,
+		    db_path, run_id);
+		return;
+	}
+	/* in single quotes for a shell, a quote as '\'' */
+	used = (size_t)snprintf(command, size, "duo run -d '");
+	for (i = 0; db_path[i] != '\0' && used + 5 < size; i++) {
+		if (db_path[i] == '\'') {
+			memcpy(command + used, "'\\''", 4);
+			used += 4;
+		} else
+			command[used++] = db_path[i];
+	}
+	if (used < size)
+		snprintf(command + used, size - used, "' --resume %" PRId64,
+		    run_id);
+}
+
+void
+store_describe_incomplete(const char *db_path, const struct run_info *info,
+    char *line, size_t size)
+{
+	char command[700];
+
+	store_resume_command(db_path, info->id, command, sizeof command);
 	/* a running run may be a live one's: only its writer knows */
 	snprintf(line, size, "run %" PRId64 " is %s, %d%% done (%" PRId64
-	    " of %" PRId64 " tokens); %scontinue it with: duo run --resume %"
-	    PRId64, info->id, store_status_name(info->status),
-	    store_share_done(info), info->tokens_done, info->n_tokens,
-	    info->status == RUN_RUNNING ? "if no duo is writing it, " : "",
-	    info->id);
+	    " of %" PRId64 " tokens); %scontinue it with: %s", info->id,
+	    store_status_name(info->status), store_share_done(info),
+	    info->tokens_done, info->n_tokens, info->status == RUN_RUNNING ?
+	    "if no duo is writing it, " : "", command);
 }
 
 int
@@ -3345,9 +3390,9 @@ int
 store_incomplete(const struct store *store, const struct run_info *info,
     struct duo_error *err)
 {
-	char line[200];
+	char line[900];
 
-	store_describe_incomplete(info, line, sizeof line);
+	store_describe_incomplete(store->path, info, line, sizeof line);
 	error_set(err, "%s: %s", store->path, line);
 	err->code = DUO_ERROR_INCOMPLETE;
 	return -1;

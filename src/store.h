@@ -271,11 +271,17 @@ struct run_info {
  */
 int store_incomplete(const struct store *store, const struct run_info *info,
     struct duo_error *err);
-/* The same line without the database ("run 7 is stopped, 42% done (840 of
- * 2000 tokens); continue it with: duo run --resume 7"), and the share done
- * in whole percent, rounded down: 100 only when every token is done. */
-void store_describe_incomplete(const struct run_info *info, char *line,
-    size_t size);
+/* The same line without the database's path in front ("run 7 is stopped,
+ * 42% done (840 of 2000 tokens); continue it with: duo run --resume 7"),
+ * and the share done in whole percent, rounded down: 100 only when every
+ * token is done. */
+void store_describe_incomplete(const char *db_path,
+    const struct run_info *info, char *line, size_t size);
+/* The command that continues run_id of the database at db_path: with
+ * "-d PATH" (quoted for a shell where it must be) unless db_path is the
+ * database duo run opens without -d, or NULL. */
+void store_resume_command(const char *db_path, int64_t run_id,
+    char *command, size_t size);
 int store_share_done(const struct run_info *info);
 
 /*

@@ -155,7 +155,7 @@ id=$(sqlite3 "$db" 'SELECT max(id) FROM runs')
 ok
 [ "$status" -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] ||
 	fail "a window run on a disk filled meanwhile: exit $status: $(cat "$tmp/err")"
-expect_line "duo: run $id stopped: $db: writing a window: [a-z ]*\(the disk is full\|(No space left on device)\); what is done is stored, continue it with: duo run --resume $id" \
+expect_line "duo: run $id stopped: $db: writing a window: [a-z ]*\(the disk is full\|(No space left on device)\); what is done is stored, continue it with: duo run -d $db --resume $id" \
 	"a window run on a disk filled meanwhile"
 # (marked stopped if even that small write found room; else left running)
 ok

@@ -113,9 +113,9 @@ ok
 ok
 [ "$(sqlite3 "$tmp/killed.db" "SELECT count(*) FROM difficulty")" -eq 0 ] ||
 	fail "the views show a run that is not complete"
-expect 1 'continue it with: duo run --resume 1' "duo export of a killed run" -- \
+expect 1 "continue it with: duo run -d $tmp/killed.db --resume 1\$" "duo export of a killed run" -- \
 	"$DUO" export -d "$tmp/killed.db" 1
-expect 1 "killed.db: run 1 is running, [0-9]*% done ($done_at of $n tokens); if no duo is writing it, continue it with: duo run --resume 1" \
+expect 1 "killed.db: run 1 is running, [0-9]*% done ($done_at of $n tokens); if no duo is writing it, continue it with: duo run -d $tmp/killed.db --resume 1" \
 	"duo findings of a killed run" -- "$DUO" findings -d "$tmp/killed.db" 1
 # a plain merge copies it as it is, stopped, to be continued there
 expect 0 '' "duo merge of a killed run" -- \
@@ -124,8 +124,9 @@ ok
 [ "$(sqlite3 "$tmp/moved.db" 'SELECT status, tokens_done FROM runs')" = \
     "stopped|$done_at" ] || fail "the merged killed run: $(sqlite3 \
     "$tmp/moved.db" 'SELECT status, tokens_done FROM runs')"
-expect 0 '' "--resume of the killed run in the database it was merged into" \
-	-- "$DUO" run -m "$fixture" -d "$tmp/moved.db" --resume 1
+# without -m: the model file the run was made from, found by its path
+expect 0 '' "--resume, without -m, of the killed run in the database it was merged into" \
+	-- env -u DUO_MODEL "$DUO" run -d "$tmp/moved.db" --resume 1
 same "killed, merged, then resumed" "$tmp/whole.db" 1 "$tmp/moved.db" 1
 expect 0 '' "--resume of the killed run" -- \
 	"$DUO" run -m "$fixture" -d "$tmp/killed.db" --resume 1
@@ -145,7 +146,7 @@ ok
 interrupt INT "$tmp/stopped.db" --losses f16 --null-control --null-seed 5
 ok
 [ "$status" -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] &&
-    grep -q '^duo: run 1 stopped: .*continue it with: duo run --resume 1$' \
+    grep -q "^duo: run 1 stopped: .*continue it with: duo run -d $tmp/stopped.db --resume 1\$" \
     "$tmp/err" || fail "Ctrl-C: exit $status: $(cat "$tmp/err")"
 ok
 [ "$(sqlite3 "$tmp/stopped.db" 'SELECT status, count(*) FROM runs')" = \
@@ -253,6 +254,17 @@ expect 0 '' "-q: nothing on stderr" -- \
 ok
 [ ! -s "$tmp/err" ] || fail "-q printed: $(cat "$tmp/err")"
 
+# a database whose path a shell would split: the command comes quoted
+cp "$tmp/whole.db" "$tmp/with space.db"
+sqlite3 "$tmp/with space.db" "UPDATE runs SET status = 'stopped'" || exit 99
+expect 1 "continue it with: duo run -d '$tmp/with space.db' --resume 1\$" \
+	"the resume command of a database with a space in its path" -- \
+	"$DUO" export -d "$tmp/with space.db" 1
+# the database duo finds by itself needs no -d
+expect 1 "continue it with: duo run --resume 1\$" \
+	"the resume command of the default database" -- \
+	env DUO_DB="$tmp/with space.db" "$DUO" export 1
+
 # --- Ctrl-C in the first window: nothing stored, and the line says so ----
 
 # The shipped model takes seconds over its first window of 255 tokens;
@@ -302,7 +314,7 @@ done
 kill -9 "$run_pid"
 wait "$run_pid" 2>/dev/null
 run_pid=
-expect 1 'shard-1.db: run 1 is running, .*continue it with: duo run --resume 1$' \
+expect 1 "shard-1.db: run 1 is running, .*continue it with: duo run -d $tmp/shards/shard-1.db --resume 1\$" \
 	"--join-shards with a shard that is not complete" -- \
 	"$DUO" merge --join-shards "$tmp/early.db" "$tmp/shards/shard-1.db"
 ok

@@ -610,7 +610,8 @@ draw_preview(struct app *app, struct view *view)
 		return;
 	}
 	if (info->status != RUN_COMPLETE) {
-		store_describe_incomplete(info, line, sizeof line);
+		store_describe_incomplete(app->db_path, info, line,
+		    sizeof line);
 		draw_text(app, y, x, r->w - 2, line, EL_MARK);
 		return;
 	}
