@@ -1435,6 +1435,11 @@ analysis_resume(struct store *store, const struct duo_model *model,
 		    (long long)info->n_tokens);
 		goto fail;
 	}
+	/* the windows continue where the stored ones end, or would
+	 * collide with rows already there */
+	if (info->status != RUN_COMPLETE && store_check_resumable(store, info,
+	    (int64_t)per, err) != 0)
+		goto fail;
 	if (info->control_of != 0) {
 		/* a control's model is the null model of its seed */
 		if (control_model(model, req, &null, sha, &settings, err) != 0)

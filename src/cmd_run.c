@@ -1031,6 +1031,9 @@ resume(const struct run_options *o)
 	r.progress.count = 1;
 	r.progress.total = (double)info.n_tokens;
 	r.progress.whole_start = now_seconds();
+	if (info.status != RUN_COMPLETE && store_check_resumable(r.store,
+	    &info, (int64_t)r.model.config.n_ctx - 1, &err) != 0)
+		die("%s", err.message);
 	if (!o->quiet && info.tokens_done > 0)
 		fprintf(stderr, "%s: run %lld: %lld of %lld tokens are stored; "
 		    "continuing from position %lld\n", program_name,
@@ -1078,8 +1081,9 @@ cmd_run_exec(int argc, char **argv)
 	uint8_t *context_route = NULL;
 	char **texts, context_text[DUO_MAX_LAYERS + 1], *label = NULL;
 	size_t *lengths;
-	const char *name;
-	int *budgets = NULL, n_budgets = 0, L, i, f, failed = 0;
+	const char *name, *stop_name = NULL;
+	struct duo_error stop;
+	int *budgets = NULL, n_budgets = 0, L, i, f, failed = 0, stop_left = 0;
 
 	parse_options(argc, argv, cmd, &o);
 	if (o.resume != NULL)
@@ -1184,8 +1188,13 @@ cmd_run_exec(int argc, char **argv)
 		if (analysis_run(r.store, &r.model, &r.req, &analysis,
 		    &err) != 0) {
 			progress_finish(&r.progress.line);
-			if (o.n_inputs == 1 || stop_requested)
-				die_stopped(&err, name, o.n_inputs - f - 1);
+			if (o.n_inputs == 1 || stop_requested) {
+				/* said once everything is freed */
+				stop = err;
+				stop_name = name;
+				stop_left = o.n_inputs - f - 1;
+				break;
+			}
 			/* the next file may do: say this one's failure */
 			fprintf(stderr, "%s: %s\n", program_name, err.message);
 			failed = 1;
@@ -1213,6 +1222,8 @@ cmd_run_exec(int argc, char **argv)
 	free(context_route);
 	model_free(&r.model);
 	store_close(r.store);
+	if (stop_name != NULL)
+		die_stopped(&stop, stop_name, stop_left);
 	if (stop_requested && f < o.n_inputs)
 		die("stopped before %s", o.inputs[f]);
 	return failed ? EXIT_FAILURE : EXIT_OK;

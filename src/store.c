@@ -2993,6 +2993,51 @@ store_find_run(struct store *store, const char *spec, int64_t *run_id,
 }
 
 int
+store_check_resumable(struct store *store, const struct run_info *info,
+    int64_t window_tokens, struct duo_error *err)
+{
+	static const char sql[] =
+	    "SELECT (SELECT count(*) FROM tokens WHERE run_id = ?1"
+	    "   AND pos <= ?2),"
+	    " (SELECT count(*) FROM tokens WHERE run_id = ?1 AND pos > ?2)"
+	    " + (SELECT count(*) FROM results WHERE run_id = ?1 AND pos > ?2)"
+	    " + (SELECT count(*) FROM route_losses"
+	    "   WHERE run_id = ?1 AND pos > ?2)"
+	    " + (SELECT count(*) FROM route_kl WHERE run_id = ?1 AND pos > ?2)";
+	sqlite3_stmt *stmt;
+	int64_t done = info->tokens_done, below = 0, beyond = 0;
+	int rc;
+
+	/* a run is stored a whole window at a time */
+	if (window_tokens < 1 || (done % window_tokens != 0 &&
+	    done != info->n_tokens))
+		return store_damaged(store, err, "run %" PRId64 ": tokens_done "
+		    "is %" PRId64 ", not the end of a window of %" PRId64
+		    " tokens", info->id, done, window_tokens);
+	if (store_prepare(store, &stmt, sql, err) != 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, info->id);
+	sqlite3_bind_int64(stmt, 2, done);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		below = sqlite3_column_int64(stmt, 0);
+		beyond = sqlite3_column_int64(stmt, 1);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW)
+		return store_fail(store, err, "reading the stored windows");
+	if (below != (done > 0 ? done + 1 : 0))
+		return store_damaged(store, err, "run %" PRId64 ": %" PRId64
+		    " tokens done, but %" PRId64 " of positions 0 to %" PRId64
+		    " are stored", info->id, done, below, done);
+	if (beyond != 0)
+		return store_damaged(store, err, "run %" PRId64 ": %" PRId64
+		    " rows lie past its last token done, %" PRId64, info->id,
+		    beyond, done);
+	return 0;
+}
+
+int
 store_find_control(struct store *store, int64_t run_id, int64_t *control_id,
     struct duo_error *err)
 {

@@ -265,6 +265,14 @@ struct run_info {
 };
 
 /*
+ * Whether a run that is not complete can be continued: tokens_done at the
+ * end of a window of window_tokens (or of the text), its tokens at
+ * positions 0 to tokens_done and no row past it.  A hand-edited or
+ * damaged file fails with the code DUO_ERROR_DAMAGED, naming the fault.
+ */
+int store_check_resumable(struct store *store, const struct run_info *info,
+    int64_t window_tokens, struct duo_error *err);
+/*
  * The one-line refusal of a run that is not complete, naming the
  * database, the run, its status, its share done and the command that
  * continues it, with the code DUO_ERROR_INCOMPLETE; returns -1.

@@ -265,6 +265,22 @@ expect 1 "continue it with: duo run --resume 1\$" \
 	"the resume command of the default database" -- \
 	env DUO_DB="$tmp/with space.db" "$DUO" export 1
 
+# a file edited by hand, or damaged: --resume refuses it and writes nothing
+cp "$tmp/whole.db" "$tmp/odd.db"
+sqlite3 "$tmp/odd.db" "UPDATE runs SET status = 'stopped', tokens_done = 5" ||
+	exit 99
+expect 1 "odd.db: run 1: tokens_done is 5, not the end of a window of 63 tokens\$" \
+	"--resume of a run stopped inside a window" -- \
+	"$DUO" run -m "$fixture" -d "$tmp/odd.db" --resume 1
+sqlite3 "$tmp/odd.db" "UPDATE runs SET tokens_done = 63" || exit 99
+odd_before=$(sha256sum <"$tmp/odd.db")
+expect 1 "odd.db: run 1: [0-9]* rows lie past its last token done, 63\$" \
+	"--resume of a run with rows past tokens_done" -- \
+	"$DUO" run -m "$fixture" -d "$tmp/odd.db" --resume 1
+ok
+[ "$(sha256sum <"$tmp/odd.db")" = "$odd_before" ] ||
+	fail "a refused --resume changed the database"
+
 # --- Ctrl-C in the first window: nothing stored, and the line says so ----
 
 # The shipped model takes seconds over its first window of 255 tokens;
